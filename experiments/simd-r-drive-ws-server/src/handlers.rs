@@ -1,0 +1,138 @@
+//! One handler per method of the service definition, each running its storage call on the
+//! blocking pool so that file I/O never stalls the async runtime.
+
+use anyhow::Context;
+use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
+use muxio_rpc_service_endpoint::{RpcServiceEndpoint, RpcServiceEndpointInterface};
+use simd_r_drive::DataStore;
+use simd_r_drive::traits::{DataStoreReader, DataStoreWriter};
+use simd_r_drive_muxio_service_definition::prebuffered::*;
+use std::io;
+use std::sync::{Arc, RwLock};
+
+/// The store, shared by every connection. Readers take the read side concurrently; the
+/// engine serialises writers itself. `None` once the server has closed it.
+pub(crate) type SharedStore = Arc<RwLock<Option<DataStore>>>;
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Registers every method of `simd-r-drive-muxio-service-definition`.
+pub(crate) async fn register_all<C>(
+    endpoint: &RpcServiceEndpoint<C>,
+    store: &SharedStore,
+) -> anyhow::Result<()>
+where
+    C: Send + Sync + Clone + 'static,
+{
+    register::<Write, C>(endpoint, store, |s, r| {
+        let tail_offset = s.write(&r.key, &r.payload)?;
+        Ok(WriteResponseParams { tail_offset })
+    })
+    .await?;
+    register::<BatchWrite, C>(endpoint, store, |s, r| {
+        let entries: Vec<(&[u8], &[u8])> = r
+            .entries
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        let tail_offset = s.batch_write(&entries)?;
+        Ok(BatchWriteResponseParams { tail_offset })
+    })
+    .await?;
+    register::<Read, C>(endpoint, store, |s, r| {
+        let entry_payload = s.read(&r.key)?.map(|e| e.as_slice().to_vec());
+        Ok(ReadResponseParams { entry_payload })
+    })
+    .await?;
+    register::<BatchRead, C>(endpoint, store, |s, r| {
+        let keys: Vec<&[u8]> = r.keys.iter().map(Vec::as_slice).collect();
+        let entries = s.batch_read(&keys)?;
+        let entries_payloads = entries
+            .into_iter()
+            .map(|e| e.map(|e| e.as_slice().to_vec()))
+            .collect();
+        Ok(BatchReadResponseParams { entries_payloads })
+    })
+    .await?;
+    register::<Delete, C>(endpoint, store, |s, r| {
+        let tail_offset = s.delete(&r.key)?;
+        Ok(DeleteResponseParams { tail_offset })
+    })
+    .await?;
+    register_queries(endpoint, store).await
+}
+
+/// The methods that take no key: they report on the store as a whole.
+async fn register_queries<C>(
+    endpoint: &RpcServiceEndpoint<C>,
+    store: &SharedStore,
+) -> anyhow::Result<()>
+where
+    C: Send + Sync + Clone + 'static,
+{
+    register::<Exists, C>(endpoint, store, |s, r| {
+        Ok(ExistsResponseParams {
+            exists: s.exists(&r.key)?,
+        })
+    })
+    .await?;
+    register::<Len, C>(endpoint, store, |s, _| {
+        Ok(LenResponseParams {
+            total_entries: s.len()?,
+        })
+    })
+    .await?;
+    register::<IsEmpty, C>(endpoint, store, |s, _| {
+        Ok(IsEmptyResponseParams {
+            is_empty: s.is_empty()?,
+        })
+    })
+    .await?;
+    register::<FileSize, C>(endpoint, store, |s, _| {
+        Ok(FileSizeResponseParams {
+            file_size: s.file_size()?,
+        })
+    })
+    .await
+}
+
+/// Wires one method: decode the request, run `op` on the blocking pool, encode the answer.
+async fn register<M, C>(
+    endpoint: &RpcServiceEndpoint<C>,
+    store: &SharedStore,
+    op: fn(&DataStore, M::Input) -> io::Result<M::Output>,
+) -> anyhow::Result<()>
+where
+    M: RpcMethodPrebuffered,
+    M::Input: Send + 'static,
+    M::Output: Send + 'static,
+    C: Send + Sync + Clone + 'static,
+{
+    let store = store.clone();
+    endpoint
+        .register_prebuffered(M::METHOD_ID, move |bytes, _ctx| {
+            let store = store.clone();
+            async move {
+                let request = M::decode_request(&bytes)?;
+                let output =
+                    tokio::task::spawn_blocking(move || run(&store, op, request)).await??;
+                M::encode_response(output).map_err(HandlerError::from)
+            }
+        })
+        .await
+        .with_context(|| format!("cannot register RPC method {}", M::METHOD_ID))
+}
+
+fn run<I, O>(
+    store: &SharedStore,
+    op: fn(&DataStore, I) -> io::Result<O>,
+    input: I,
+) -> io::Result<O> {
+    let guard = store
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match guard.as_ref() {
+        Some(store) => op(store, input),
+        None => Err(io::Error::other("server is shutting down")),
+    }
+}

@@ -1,0 +1,128 @@
+//! A WebSocket RPC server over the `simd-r-drive` storage engine.
+//!
+//! The binary (`main.rs`) is a thin CLI around [`RunningServer`]; the library exists so that
+//! other crates' tests can run a real server in-process on an ephemeral port.
+
+mod handlers;
+mod listener;
+mod store_check;
+
+use anyhow::Context;
+use handlers::SharedStore;
+use muxio_tokio_rpc_server::RpcServer;
+use simd_r_drive::DataStore;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// What a server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The storage file; created if missing, its folder must exist.
+    pub storage: PathBuf,
+    /// The address to bind, an IP address or a host name.
+    pub host: String,
+    /// The port to bind; 0 asks the OS for an ephemeral one.
+    pub port: u16,
+    /// Disable Nagle's algorithm on the listener and on every accepted connection. Only
+    /// benchmarks turn it off: with Nagle on, each call waits for a delayed ACK (40 ms+).
+    pub tcp_nodelay: bool,
+    /// Let the engine truncate a storage file with a broken tail instead of refusing it.
+    pub repair: bool,
+}
+
+/// A server that is bound and serving; [`RunningServer::shutdown`] stops it cleanly.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    store: SharedStore,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Opens the store, binds the listener and starts serving in a background task.
+    ///
+    /// Every failure here is a configuration problem the user can fix, so each error says
+    /// which input was wrong.
+    pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+        let store: SharedStore = Arc::new(RwLock::new(Some(open_store(
+            &config.storage,
+            config.repair,
+        )?)));
+        let listener = listener::bind(&config.host, config.port, config.tcp_nodelay).await?;
+        let local_addr = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
+
+        let server = RpcServer::new(None);
+        handlers::register_all(&server.endpoint(), &store).await?;
+
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                served = Arc::new(server).serve_with_listener(listener) => served
+                    .map(|_| ())
+                    .map_err(|e| anyhow::anyhow!("server failed: {e}")),
+                _ = stopped => Ok(()),
+            }
+        });
+        Ok(RunningServer {
+            local_addr,
+            store,
+            stop,
+            task,
+        })
+    }
+
+    /// The address the listener is bound to, with the real port when 0 was asked for.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Resolves when the server stops by itself, which only happens on a fatal error.
+    pub async fn wait_for_failure(&mut self) -> anyhow::Result<()> {
+        (&mut self.task).await.context("server task panicked")?
+    }
+
+    /// Stops accepting, drops every connection, then flushes and closes the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        // Dropping the serve future in the task closes the listener.
+        let _ = self.stop.send(());
+        self.task.await.context("server task panicked")??;
+        close_store(self.store).await
+    }
+}
+
+/// Refuses a corrupt file before the engine sees it: the engine would "recover" it by
+/// truncating, and the bytes it cut would be the user's data.
+fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore> {
+    let shown = path.display();
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            anyhow::bail!(
+                "storage folder {} does not exist; create it first",
+                dir.display()
+            )
+        }
+        _ => {}
+    }
+    if !repair {
+        store_check::verify_intact(path)?;
+    }
+    DataStore::open(path).with_context(|| format!("cannot open storage file {shown}"))
+}
+
+/// Takes the store out from under the handlers once the in-flight calls are done, and drops
+/// it, which flushes and closes its file. Later calls get a "shutting down" error.
+async fn close_store(store: SharedStore) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        let mut slot = store
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        drop(slot.take());
+    })
+    .await
+    .context("closing the store panicked")
+}

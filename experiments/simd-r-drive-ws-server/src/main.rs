@@ -1,0 +1,98 @@
+//! The `simd-r-drive-ws-server` command: parse flags, start the server, announce readiness on
+//! stdout, and stop cleanly on SIGINT or SIGTERM.
+
+use clap::Parser;
+use simd_r_drive_ws_server::{Config, RunningServer};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// WebSocket RPC server over a simd-r-drive storage file.
+///
+/// Readiness contract: once the listener is bound, the server prints exactly one line to
+/// stdout, `listening on ws://HOST:PORT`, with the real bound port, and flushes it. Nothing
+/// else is written to stdout; logs go to stderr, filtered by RUST_LOG (default: info).
+/// SIGINT or SIGTERM stops accepting, closes the store cleanly and exits 0.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Storage file; created if missing (its folder must exist).
+    storage: PathBuf,
+    /// Address to listen on: an IP address or a host name.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free ephemeral port (read it from the readiness line).
+    #[arg(long, default_value_t = 34129)]
+    port: u16,
+    /// Open a storage file whose tail is broken (a crash mid-write) by letting the engine
+    /// truncate it to its last valid entry. Without it such a file is refused, untouched.
+    #[arg(long)]
+    repair: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    match runtime.block_on(serve(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
+    // Listen for signals before announcing readiness, so that a signal sent right after the
+    // readiness line is never missed.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let config = Config {
+        storage: cli.storage,
+        host: cli.host.clone(),
+        port: cli.port,
+        tcp_nodelay: true,
+        repair: cli.repair,
+    };
+    let mut server = RunningServer::start(config).await?;
+    announce(&cli.host, server.local_addr())?;
+    tracing::info!(addr = %server.local_addr(), "serving");
+    tokio::select! {
+        _ = sigterm.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = sigint.recv() => tracing::info!("SIGINT received, shutting down"),
+        failed = server.wait_for_failure() => return failed,
+    }
+    server.shutdown().await?;
+    tracing::info!("store closed, bye");
+    Ok(())
+}
+
+/// Prints the readiness line, the only thing this program writes to stdout. A host name is
+/// kept as given; an IP address is printed from the bound socket (IPv6 in brackets).
+fn announce(host: &str, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        writeln!(out, "listening on ws://{addr}")?;
+    } else {
+        writeln!(out, "listening on ws://{host}:{}", addr.port())?;
+    }
+    out.flush()?;
+    Ok(())
+}

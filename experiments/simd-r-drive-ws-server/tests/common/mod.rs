@@ -1,0 +1,101 @@
+//! Runs the built server binary as a child process and waits for its readiness line.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_simd-r-drive-ws-server");
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A server child that is killed and reaped when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    /// Time from spawn to the readiness line.
+    pub ready_after: Duration,
+}
+
+impl Server {
+    pub fn start(storage: &Path) -> Server {
+        Self::start_with(storage, &["--port", "0"])
+    }
+
+    pub fn start_with(storage: &Path, args: &[&str]) -> Server {
+        let started = Instant::now();
+        let mut child = spawn(storage, args);
+        let line = read_first_line(child.stdout.take().expect("piped stdout"));
+        let ready_after = started.elapsed();
+        let Some(line) = line else {
+            let status = child.wait().expect("wait for server");
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("server exited before ready ({status}): {err}");
+        };
+        let port = line
+            .strip_prefix("listening on ws://127.0.0.1:")
+            .and_then(|p| p.trim_end().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected readiness line {line:?}"));
+        Server {
+            child: Some(child),
+            port,
+            ready_after,
+        }
+    }
+
+    /// Sends `signal` and waits for the exit.
+    pub fn stop_with(mut self, signal: i32) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) on a pid we own and have not reaped yet.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        child.wait().expect("wait for server")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn spawn(storage: &Path, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg(storage)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn server binary")
+}
+
+/// The first stdout line, or `None` at EOF; panics if nothing comes within the timeout.
+fn read_first_line(stdout: ChildStdout) -> Option<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let n = BufReader::new(stdout).read_line(&mut line).unwrap_or(0);
+        let _ = tx.send((n > 0).then_some(line));
+    });
+    rx.recv_timeout(READY_TIMEOUT)
+        .expect("no readiness line within 30 s")
+}
+
+/// Runs the server with arguments that must make it fail; returns (status, stdout, stderr).
+pub fn run_failing(storage: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+    let out = Command::new(BIN)
+        .arg(storage)
+        .args(args)
+        .output()
+        .expect("run server");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8 output");
+    (out.status, text(out.stdout), text(out.stderr))
+}

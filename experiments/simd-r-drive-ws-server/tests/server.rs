@@ -1,0 +1,229 @@
+//! Drives the built server binary with the crates.io `simd-r-drive-ws-client`.
+
+mod common;
+
+use common::{Server, run_failing};
+use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
+use std::path::Path;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn connect(server: &Server) -> WsClient {
+    WsClient::new("127.0.0.1", server.port)
+        .await
+        .expect("connect")
+}
+
+#[test]
+fn serves_every_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert!(c.is_empty().await.unwrap());
+        assert_eq!(c.len().await.unwrap(), 0);
+
+        c.write(b"alpha", b"one").await.unwrap();
+        c.batch_write(&[
+            (b"beta".as_slice(), b"two".as_slice()),
+            (b"gamma", b"three"),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(
+            c.read(b"alpha").await.unwrap().as_deref(),
+            Some(&b"one"[..])
+        );
+        assert_eq!(c.read(b"missing").await.unwrap(), None);
+        let got = c
+            .batch_read(&[b"gamma", b"missing", b"beta"])
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![Some(b"three".to_vec()), None, Some(b"two".to_vec())]
+        );
+        assert!(c.exists(b"beta").await.unwrap());
+        assert_eq!(c.len().await.unwrap(), 3);
+        assert!(!c.is_empty().await.unwrap());
+        assert!(c.file_size().await.unwrap() > 0);
+
+        c.delete(b"beta").await.unwrap();
+        assert!(!c.exists(b"beta").await.unwrap());
+        assert_eq!(c.read(b"beta").await.unwrap(), None);
+        assert_eq!(c.len().await.unwrap(), 2);
+    });
+}
+
+#[test]
+fn storage_errors_reach_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        let err = c.write(b"k", b"").await.unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+        // The connection is still usable after an error.
+        c.write(b"k", b"v").await.unwrap();
+    });
+}
+
+#[test]
+fn data_survives_a_sigterm_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"kept", b"across restarts").await.unwrap();
+    });
+    let status = server.stop_with(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0), "SIGTERM must exit 0: {status}");
+
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(
+            c.read(b"kept").await.unwrap().as_deref(),
+            Some(&b"across restarts"[..])
+        );
+    });
+    assert_eq!(
+        server.stop_with(libc::SIGINT).code(),
+        Some(0),
+        "SIGINT must exit 0"
+    );
+}
+
+#[test]
+fn readiness_line_comes_fast_and_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    println!("readiness line after {:?}", server.ready_after);
+    assert!(
+        server.ready_after.as_millis() < 2000,
+        "{:?}",
+        server.ready_after
+    );
+    // Nothing but the one line reaches stdout, even on shutdown.
+    let mut child = common::spawn(&dir.path().join("other.bin"), &["--port", "0"]);
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(line.starts_with("listening on ws://127.0.0.1:"), "{line:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "extra stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn assert_fails_with(storage: &Path, args: &[&str], expected: &str) {
+    let (status, stdout, stderr) = run_failing(storage, args);
+    assert!(!status.success(), "expected failure, got {status}");
+    assert!(
+        stdout.is_empty(),
+        "no readiness line on failure: {stdout:?}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains(expected),
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn missing_folder_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("no-such-dir").join("store.bin");
+    assert_fails_with(&storage, &["--port", "0"], "does not exist");
+}
+
+#[test]
+fn corrupt_file_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("notes.txt");
+    let content = "these are somebody's notes, not a store\n".repeat(50);
+    std::fs::write(&storage, &content).unwrap();
+    assert_fails_with(
+        &storage,
+        &["--port", "0"],
+        "corrupt or not a simd-r-drive store",
+    );
+    assert_eq!(std::fs::read_to_string(&storage).unwrap(), content);
+}
+
+#[test]
+fn directory_as_storage_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_fails_with(dir.path(), &["--port", "0"], "is not a regular file");
+}
+
+#[test]
+fn torn_tail_is_refused_unless_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"good", b"entry").await.unwrap();
+    });
+    drop(server);
+    let good_len = std::fs::metadata(&storage).unwrap().len();
+    let mut bytes = std::fs::read(&storage).unwrap();
+    bytes.extend_from_slice(b"half-written entry");
+    std::fs::write(&storage, &bytes).unwrap();
+
+    assert_fails_with(&storage, &["--port", "0"], "--repair");
+    assert_eq!(
+        std::fs::read(&storage).unwrap(),
+        bytes,
+        "refused file must be untouched"
+    );
+
+    let server = Server::start_with(&storage, &["--port", "0", "--repair"]);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(
+            c.read(b"good").await.unwrap().as_deref(),
+            Some(&b"entry"[..])
+        );
+    });
+    assert_eq!(std::fs::metadata(&storage).unwrap().len(), good_len);
+}
+
+#[test]
+fn busy_port_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    assert_fails_with(
+        &dir.path().join("s.bin"),
+        &["--port", &port],
+        "already in use",
+    );
+}
+
+#[test]
+fn bad_host_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("s.bin");
+    assert_fails_with(
+        &storage,
+        &["--port", "0", "--host", "not a host!"],
+        "invalid --host",
+    );
+    assert_fails_with(
+        &storage,
+        &["--port", "0", "--host", "192.0.2.1"],
+        "not an address of this machine",
+    );
+}
