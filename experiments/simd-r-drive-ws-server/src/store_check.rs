@@ -75,3 +75,64 @@ fn entry_start(file: &File, prev_tail: u64, meta_offset: u64) -> std::io::Result
     let pad = (PAYLOAD_ALIGNMENT - prev_tail % PAYLOAD_ALIGNMENT) % PAYLOAD_ALIGNMENT;
     Ok(prev_tail + pad)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::verify_intact;
+    use simd_r_drive::DataStore;
+    use simd_r_drive::traits::DataStoreWriter;
+    use std::path::Path;
+
+    /// A store with payloads of many sizes, overwrites and tombstones.
+    fn build_store(path: &Path) {
+        let store = DataStore::open(path).unwrap();
+        for i in 0..40u32 {
+            let payload = vec![b'x'; (i as usize * 37) % 300 + 1];
+            store.write(&i.to_le_bytes(), &payload).unwrap();
+            if i % 7 == 3 {
+                store.delete(&(i - 1).to_le_bytes()).unwrap();
+            }
+        }
+    }
+
+    /// Would the engine keep every byte of this file? Asked on a copy, since it truncates.
+    fn engine_keeps_all(path: &Path, scratch: &Path) -> bool {
+        std::fs::copy(path, scratch).unwrap();
+        let before = std::fs::metadata(scratch).unwrap().len();
+        drop(DataStore::open(scratch).unwrap());
+        std::fs::metadata(scratch).unwrap().len() == before
+    }
+
+    /// Every prefix that we call intact must be one the engine keeps whole, and a sample of
+    /// the others (opening costs the engine a 64 MiB buffer, so not all of them) must be
+    /// ones it would cut.
+    #[test]
+    fn agrees_with_the_engine_on_truncations() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = dir.path().join("full.bin");
+        build_store(&full);
+        let bytes = std::fs::read(&full).unwrap();
+        let (cut, scratch) = (dir.path().join("cut.bin"), dir.path().join("scratch.bin"));
+        let mut intact = 0;
+        for len in 0..=bytes.len() {
+            std::fs::write(&cut, &bytes[..len]).unwrap();
+            let ours = verify_intact(&cut).is_ok();
+            if ours || len % 23 == 0 {
+                assert_eq!(
+                    ours,
+                    engine_keeps_all(&cut, &scratch),
+                    "disagree at length {len}"
+                );
+            }
+            intact += usize::from(ours);
+        }
+        assert!(intact > 40, "only {intact} prefixes were intact");
+    }
+
+    #[test]
+    fn missing_file_is_fine_and_directory_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(verify_intact(&dir.path().join("new.bin")).is_ok());
+        assert!(verify_intact(dir.path()).is_err());
+    }
+}
