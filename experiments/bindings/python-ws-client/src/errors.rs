@@ -1,0 +1,27 @@
+//! How transport errors become Python exceptions.
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyConnectionError, PyRuntimeError};
+use pyo3::prelude::*;
+use std::io;
+
+create_exception!(
+    simd_r_drive_ws_client,
+    ServerError,
+    PyRuntimeError,
+    "The server ran the call and reported a failure."
+);
+
+/// A failed call: the server's own failures become `ServerError`, everything else means
+/// the connection is unusable and becomes `ConnectionError`.
+pub fn call_failed(error: io::Error, address: &str) -> PyErr {
+    match simd_r_drive_ws_transport::ServerError::find(&error) {
+        Some(reason) => ServerError::new_err(reason.message.clone()),
+        None => PyConnectionError::new_err(format!("{address}: {error}")),
+    }
+}
+
+/// Any failure to connect is a `ConnectionError`; the message says why.
+pub fn connect_failed(error: io::Error) -> PyErr {
+    PyConnectionError::new_err(error.to_string())
+}
