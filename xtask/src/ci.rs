@@ -1,0 +1,290 @@
+//! `cargo xtask ci`: every check, in order, fail-fast. Each step is a section with its
+//! command and duration, folded into a group on GitHub Actions; a summary table and a JUnit
+//! report follow. The exit status is the first failing step's.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use regex::Regex;
+use xshell::{Shell, cmd};
+
+use crate::process::{self, Failed};
+use crate::{extract, flags, paths, pytest, venv};
+
+const STEPS: [(&str, &str); 7] = [
+    ("cargo test", "cargo test --workspace"),
+    ("extract", "cargo xtask extract"),
+    ("venv", "cargo xtask venv"),
+    ("pytest unit", "pytest -m unit"),
+    ("server up", "simd-r-drive-ws-server --port 0"),
+    ("pytest", "pytest -m 'not unit and not benchmark'"),
+    ("server down", "SIGTERM to the server"),
+];
+
+struct Outcome {
+    duration: Duration,
+    error: Option<String>,
+}
+
+struct Report {
+    github: bool,
+    outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    /// Runs the next step of [`STEPS`] as a section; its error is kept for the summary.
+    fn step<T>(&mut self, run: impl FnOnce() -> Result<T>) -> Result<T> {
+        let (name, command) = STEPS[self.outcomes.len()];
+        let number = self.outcomes.len() + 1;
+        if self.github {
+            println!("::group::{number}. {name}");
+        }
+        eprintln!("==> [{number}/{}] {name}: {command}", STEPS.len());
+        let start = Instant::now();
+        let result = run();
+        let duration = start.elapsed();
+        let verdict = if result.is_ok() { "ok" } else { "FAILED" };
+        eprintln!("<== {name}: {verdict} in {:.2} s", duration.as_secs_f64());
+        if self.github {
+            println!("::endgroup::");
+        }
+        let error = result.as_ref().err().map(|e| format!("{e:#}"));
+        if let (true, Some(error)) = (self.github, &error) {
+            let first_line = error.lines().next().unwrap_or_default();
+            println!(
+                "::error title=ci step `{name}` failed::{}",
+                escape_data(first_line)
+            );
+        }
+        self.outcomes.push(Outcome { duration, error });
+        result
+    }
+
+    fn print_summary(&self) {
+        let mut table = String::from("\nstep                 result     time\n");
+        for (i, (name, _)) in STEPS.iter().enumerate() {
+            let (result, time) = match self.outcomes.get(i) {
+                Some(Outcome { duration, error }) => {
+                    let result = if error.is_some() { "FAILED" } else { "ok" };
+                    (result, format!("{:>7.2} s", duration.as_secs_f64()))
+                }
+                None => ("not run", String::new()),
+            };
+            let _ = writeln!(table, "{name:<20} {result:<8} {time}");
+        }
+        let total: Duration = self.outcomes.iter().map(|o| o.duration).sum();
+        let _ = writeln!(table, "{:<29} {:>7.2} s", "total", total.as_secs_f64());
+        eprint!("{table}");
+    }
+
+    fn junit(&self) -> String {
+        let failures = self.outcomes.iter().filter(|o| o.error.is_some()).count();
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            xml,
+            "<testsuite name=\"cargo xtask ci\" tests=\"{}\" failures=\"{failures}\" skipped=\"{}\">",
+            STEPS.len(),
+            STEPS.len() - self.outcomes.len()
+        );
+        for (i, (name, command)) in STEPS.iter().enumerate() {
+            let time = self
+                .outcomes
+                .get(i)
+                .map_or(0.0, |o| o.duration.as_secs_f64());
+            let _ = write!(
+                xml,
+                "  <testcase classname=\"ci\" name=\"{}\" time=\"{time:.3}\">",
+                escape_xml(name)
+            );
+            match self.outcomes.get(i) {
+                None => xml.push_str("<skipped message=\"an earlier step failed\"/>"),
+                Some(Outcome {
+                    error: Some(error), ..
+                }) => {
+                    let _ = write!(
+                        xml,
+                        "<failure message=\"{}\">{}</failure>",
+                        escape_xml(command),
+                        escape_xml(error)
+                    );
+                }
+                Some(_) => {}
+            }
+            xml.push_str("</testcase>\n");
+        }
+        xml.push_str("</testsuite>\n");
+        xml
+    }
+}
+
+pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let junit_dir = paths::xtask_dir(sh)?.join("junit");
+    std::fs::create_dir_all(&junit_dir).with_context(|| format!("cannot create {junit_dir}"))?;
+    let mut report = Report {
+        github,
+        outcomes: Vec::new(),
+    };
+    let result = run_steps(sh, flags, &mut report, &junit_dir);
+    report.print_summary();
+    let junit = junit_dir.join("ci.xml");
+    std::fs::write(&junit, report.junit()).with_context(|| format!("cannot write {junit}"))?;
+    eprintln!("JUnit reports: {}", paths::display_path(&junit_dir));
+    result
+}
+
+fn run_steps(
+    sh: &Shell,
+    flags: &flags::Ci,
+    report: &mut Report,
+    junit_dir: &Utf8Path,
+) -> Result<()> {
+    report.step(|| process::run_in_foreground(cmd!(sh, "cargo test --workspace")))?;
+    report.step(|| extract::ensure(sh))?;
+    report.step(|| venv::ensure(sh, None, false))?;
+    let unit_xml = junit_arg(junit_dir, "pytest-unit.xml");
+    report.step(|| pytest::run_pytest(sh, None, &["-m".into(), "unit".into(), unit_xml]))?;
+    let github = report.github;
+    let server = report.step(|| pytest::start_server(sh, 0, flags.ready_timeout))?;
+    let xml = junit_dir.join("pytest.xml");
+    let args = [
+        "-m".into(),
+        "not unit and not benchmark".into(),
+        format!("--junitxml={xml}"),
+    ];
+    report
+        .step(|| pytest::run_pytest(sh, Some(&server), &args))
+        .inspect_err(|_| annotate_readme_failures(github, &xml))?;
+    report.step(|| match server.stop() {
+        Some(stopped) if stopped.status.success() && !stopped.killed => Ok(()),
+        Some(stopped) => Err(Failed {
+            code: 1,
+            message: format!(
+                "the server did not stop cleanly on SIGTERM: {}{}",
+                process::describe(stopped.status),
+                server.log_tail()
+            ),
+        }
+        .into()),
+        None => server.check_alive(),
+    })
+}
+
+fn junit_arg(dir: &Utf8Path, name: &str) -> String {
+    format!("--junitxml={}", dir.join(name))
+}
+
+/// Points at the README line of each failing README block: a `::error` annotation on
+/// GitHub Actions, a `path:line:` line elsewhere.
+fn annotate_readme_failures(github: bool, junit: &Utf8PathBuf) {
+    let Ok(xml) = std::fs::read_to_string(junit) else {
+        return;
+    };
+    let Ok(blocks) = extract::python_blocks(&extract::default_readme()) else {
+        return;
+    };
+    let readme = paths::display_path(&extract::default_readme());
+    for (index, message) in readme_failures(&xml) {
+        let Some(block) = blocks.get(index.wrapping_sub(1)) else {
+            continue;
+        };
+        let line = failing_line(&message, readme.as_str()).unwrap_or(block.first_line());
+        let summary = format!("README block {index} failed");
+        if github {
+            println!(
+                "::error file={readme},line={line}::{}",
+                escape_data(&summary)
+            );
+        } else {
+            eprintln!("{readme}:{line}: {summary}");
+        }
+    }
+}
+
+/// `(block index, failure text)` for each failed `test_readme_block_N` in a JUnit report.
+fn readme_failures(xml: &str) -> Vec<(usize, String)> {
+    let name = Regex::new(r#"^[^>]*\bname="test_readme_block_(\d+)""#).unwrap();
+    xml.split("<testcase ")
+        .skip(1)
+        .filter(|case| case.contains("<failure") || case.contains("<error"))
+        .filter_map(|case| Some((name.captures(case)?[1].parse().ok()?, case.to_owned())))
+        .collect()
+}
+
+/// The last README line a traceback names: `File "README", line N` or `README:N:`.
+fn failing_line(text: &str, readme: &str) -> Option<usize> {
+    let readme = regex::escape(&escape_xml(readme));
+    let re = Regex::new(&format!(
+        r#"{readme}(?:&quot;|"), line (\d+)|{readme}:(\d+):"#
+    ))
+    .unwrap();
+    let last = re.captures_iter(text).last()?;
+    last.get(1).or(last.get(2))?.as_str().parse().ok()
+}
+
+fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// GitHub's workflow-command escaping for a message.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_failing_readme_blocks_in_junit() {
+        let xml = r#"<testsuite><testcase classname="tests.test_readme_blocks" name="test_readme_block_1" time="0.1" />
+<testcase classname="tests.test_readme_blocks" name="test_readme_block_2" time="0.1"><failure message="ZeroDivisionError">File &quot;README.md&quot;, line 12, in &lt;module&gt;
+README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
+        let failures = readme_failures(xml);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].0, 2);
+        assert_eq!(failing_line(&failures[0].1, "README.md"), Some(14));
+        assert_eq!(
+            failing_line("File \"README.md\", line 7, in x", "README.md"),
+            Some(7)
+        );
+        assert_eq!(failing_line("other.py:3:", "README.md"), None);
+    }
+
+    #[test]
+    fn junit_lists_every_step() {
+        let report = Report {
+            github: false,
+            outcomes: vec![
+                Outcome {
+                    duration: Duration::from_millis(1500),
+                    error: None,
+                },
+                Outcome {
+                    duration: Duration::ZERO,
+                    error: Some("a <b> & c".into()),
+                },
+            ],
+        };
+        let xml = report.junit();
+        assert!(
+            xml.contains(r#"tests="7" failures="1" skipped="5""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"name="cargo test" time="1.500"></testcase>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"cargo xtask extract\">a &lt;b&gt; &amp; c</failure>")
+        );
+        assert_eq!(xml.matches("<skipped").count(), 5);
+    }
+}

@@ -1,0 +1,107 @@
+//! Every command and flag of `cargo xtask`, in one place. Doc comments are the help text.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+/// Developer tasks: run the WebSocket server, test the Python bindings, run CI locally.
+///
+/// Set XTASK_SERVER_BIN to use a server binary of your own instead of building one.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    propagate_version = true
+)]
+pub struct Xtask {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the server and run it in the foreground, streaming its log until Ctrl-C.
+    ///
+    /// Once the server is ready, prints its address and an `export TEST_SERVER_HOST=...
+    /// TEST_SERVER_PORT=...` line to paste into another shell.
+    Server(Server),
+    /// Turn the Python code blocks of the bindings' README into pytest tests.
+    Extract(Extract),
+    /// Make or refresh the bindings' venv: dev dependencies, and the bindings built by maturin.
+    Venv(Venv),
+    /// Run the bindings' pytest suite against a fresh server on an ephemeral port.
+    Pytest(Pytest),
+    /// Run every check as CI does (cargo test, extract, venv, pytest), then print a summary.
+    ///
+    /// Steps, fail-fast: `cargo test --workspace`; extract; venv; pytest `unit` tests without
+    /// a server; server up; pytest on everything else, README blocks included, benchmarks
+    /// left out; server down. The exit status is the first failing step's. JUnit reports go
+    /// to target/xtask/junit/. With GITHUB_ACTIONS=true, steps are folded into groups and
+    /// failing README blocks become annotations on the README.
+    Ci(Ci),
+}
+
+#[derive(Debug, Args)]
+pub struct Server {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 34129)]
+    pub port: u16,
+    /// Storage file to serve; it is kept. Default: a private temp file, removed on exit.
+    #[arg(long, value_name = "PATH")]
+    pub storage: Option<Utf8PathBuf>,
+    /// Build and run the server with optimizations.
+    #[arg(long)]
+    pub release: bool,
+    /// Seconds to wait for the server's `listening on` line.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub ready_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct Extract {
+    /// README to read. Default: the bindings' README.md.
+    #[arg(long, value_name = "PATH")]
+    pub readme: Option<Utf8PathBuf>,
+    /// Test file to write. Default: the bindings' tests/test_readme_blocks.py.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<Utf8PathBuf>,
+    /// Write nothing; fail if the test file is missing or stale.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Venv {
+    /// Python version or interpreter for uv to use, such as 3.12 or /usr/bin/python3.
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<String>,
+    /// Delete the venv and build it again, even if it is up to date.
+    #[arg(long)]
+    pub recreate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Pytest {
+    /// Start no server, and run only the tests marked `unit`.
+    #[arg(long)]
+    pub no_server: bool,
+    /// Port for the server; 0 (the default) picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seconds to wait for the server's `listening on` line.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub ready_timeout: u64,
+    /// Arguments for pytest, after `--`: paths, `-k EXPR`, `-x`, ...
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Ci {
+    /// Seconds to wait for the server's `listening on` line.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub ready_timeout: u64,
+}

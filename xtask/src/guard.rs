@@ -1,0 +1,421 @@
+//! The server guard: the one owner of a running server, its process group, its log and,
+//! when xtask made it, its storage. However xtask ends, the server is stopped and reaped
+//! and the temp storage removed (see `process` and `interrupt`).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use regex::Regex;
+use xshell::{Shell, cmd};
+
+use crate::paths;
+use crate::process::{self, ProcessGroup, Stopped};
+
+pub const SERVER_PACKAGE: &str = "simd-r-drive-ws-server";
+/// Lines of the server's log shown when it fails.
+const LOG_TAIL: usize = 20;
+
+pub struct Options {
+    pub binary: Utf8PathBuf,
+    pub host: String,
+    pub port: u16,
+    /// A user's storage file, kept; `None` makes a temp one, removed on stop.
+    pub storage: Option<Utf8PathBuf>,
+    pub ready_timeout: Duration,
+    pub log_dir: Utf8PathBuf,
+}
+
+/// Where a ready server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub host: String,
+    pub port: u16,
+}
+
+pub struct Server {
+    group: ProcessGroup,
+    pub address: Address,
+    pub log: Utf8PathBuf,
+    pub storage: Utf8PathBuf,
+    /// When the process was spawned; readiness is measured from here.
+    pub spawned: Instant,
+    pub ready_after: Duration,
+}
+
+/// Builds the server and returns its binary; `XTASK_SERVER_BIN` names one to use instead.
+pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
+    if let Ok(binary) = std::env::var("XTASK_SERVER_BIN") {
+        eprintln!("using the server binary XTASK_SERVER_BIN={binary}");
+        return paths::from_user(Utf8Path::new(&binary));
+    }
+    let release_flag = release.then_some("--release");
+    process::run_in_foreground(cmd!(
+        sh,
+        "cargo build -p {SERVER_PACKAGE} {release_flag...}"
+    ))
+    .context("cannot build the server")?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(paths::target_dir(sh)?.join(profile).join(SERVER_PACKAGE))
+}
+
+/// Reads `listening on ws://HOST:PORT`, the line the server prints once it accepts
+/// connections.
+pub fn parse_ready_line(line: &str) -> Option<Address> {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"^listening on ws://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):(\d{1,5})/?$").unwrap()
+    });
+    let captures = re.captures(line.trim_end())?;
+    Some(Address {
+        host: captures[1].to_owned(),
+        port: captures[2].parse().ok()?,
+    })
+}
+
+impl Server {
+    pub fn start(sh: &Shell, options: Options) -> Result<Server> {
+        let group = ProcessGroup::new("the server");
+        let storage = match &options.storage {
+            Some(path) => paths::from_user(path)?,
+            None => {
+                let dir = group
+                    .create_temp_dir("xtask-server")
+                    .context("cannot create a temp dir for the server's storage")?;
+                Utf8PathBuf::try_from(dir.join("store.bin"))?
+            }
+        };
+        std::fs::create_dir_all(&options.log_dir)
+            .with_context(|| format!("cannot create {}", options.log_dir))?;
+        let log = options
+            .log_dir
+            .join(format!("{}.log", process::unique_name("server")));
+        let log_file = File::options()
+            .create_new(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot create {log}"))?;
+        let binary = &options.binary;
+        let (host, port) = (&options.host, options.port.to_string());
+        let cmd = cmd!(sh, "{binary} {storage} --host {host} --port {port}");
+        eprintln!("$ {cmd}  (log: {})", paths::display_path(&log));
+        let mut command = Command::from(cmd);
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file);
+        let spawned = Instant::now();
+        let stdout = group
+            .spawn(command)
+            .with_context(|| format!("cannot start the server {binary}; is it built?"))?
+            .expect("stdout is piped");
+        let mut server = Server {
+            group,
+            address: Address {
+                host: String::new(),
+                port: 0,
+            },
+            log,
+            storage,
+            spawned,
+            ready_after: Duration::ZERO,
+        };
+        let ready = watch_stdout(stdout, &server.log)?;
+        server.address = server.wait_ready(&ready, options.ready_timeout)?;
+        server.ready_after = spawned.elapsed();
+        Ok(server)
+    }
+
+    fn wait_ready(&self, ready: &mpsc::Receiver<Address>, timeout: Duration) -> Result<Address> {
+        let deadline = self.spawned + timeout;
+        loop {
+            match ready.recv_timeout(Duration::from_millis(20)) {
+                Ok(address) => return Ok(address),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                // Stdout closed: the server is exiting, or will never say it is ready.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            if let Some(status) = self.group.try_status() {
+                bail!(
+                    "server exited before it was ready: {}{}",
+                    process::describe(status),
+                    self.log_tail()
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "server not ready after {timeout:?}: no `listening on ws://HOST:PORT` line \
+                     on its stdout{}",
+                    self.log_tail()
+                );
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub fn pid(&self) -> Option<u32> {
+        self.group.pid()
+    }
+
+    /// An error if the server has exited, e.g. "server exited unexpectedly: signal 9".
+    pub fn check_alive(&self) -> Result<()> {
+        match self.group.try_status() {
+            None => Ok(()),
+            Some(status) => {
+                bail!(
+                    "server exited unexpectedly: {}{}",
+                    process::describe(status),
+                    self.log_tail()
+                )
+            }
+        }
+    }
+
+    /// Stops the server (SIGTERM, grace, SIGKILL) and removes the temp storage; idempotent.
+    pub fn stop(&self) -> Option<Stopped> {
+        self.group.stop()
+    }
+
+    /// The last lines of the log, formatted to end an error message.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+        let log = paths::display_path(&self.log);
+        if tail.is_empty() {
+            return format!("\n(the server's log {log} is empty)");
+        }
+        format!(
+            "\n--- last {} lines of {log} ---\n{}\n---",
+            tail.len(),
+            tail.join("\n")
+        )
+    }
+}
+
+/// Reads the server's stdout on a thread: sends the address once the readiness line comes,
+/// and copies every line to the log.
+fn watch_stdout(
+    stdout: impl Read + Send + 'static,
+    log: &Utf8Path,
+) -> Result<mpsc::Receiver<Address>> {
+    let mut log = File::options()
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {log}"))?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sender = Some(sender);
+        let mut reader = BufReader::new(stdout);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            let _ = log.write_all(&line);
+            let text = String::from_utf8_lossy(&line);
+            if let Some(address) = sender.as_ref().and_then(|_| parse_ready_line(&text)) {
+                let _ = sender.take().unwrap().send(address);
+            }
+            line.clear();
+        }
+    });
+    Ok(receiver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_lines() {
+        let ok = |host: &str, port| {
+            Some(Address {
+                host: host.to_owned(),
+                port,
+            })
+        };
+        for (line, expected) in [
+            ("listening on ws://127.0.0.1:34129", ok("127.0.0.1", 34129)),
+            (
+                "listening on ws://127.0.0.1:34129\n",
+                ok("127.0.0.1", 34129),
+            ),
+            (
+                "listening on ws://127.0.0.1:34129\r\n",
+                ok("127.0.0.1", 34129),
+            ),
+            ("listening on ws://localhost:1/", ok("localhost", 1)),
+            ("listening on ws://0.0.0.0:65535", ok("0.0.0.0", 65535)),
+            ("listening on ws://[::1]:8080", ok("[::1]", 8080)),
+            ("listening on ws://127.0.0.1:65536", None),
+            ("listening on ws://127.0.0.1:", None),
+            ("listening on ws://127.0.0.1", None),
+            ("listening on http://127.0.0.1:80", None),
+            ("  listening on ws://127.0.0.1:80", None),
+            ("INFO listening on ws://127.0.0.1:80", None),
+            ("listening on ws://127.0.0.1:80 extra", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_ready_line(line), expected, "{line:?}");
+        }
+    }
+
+    /// The fake server: `tests/fixtures/fake_server.sh`, driven by `FAKE_MODE`.
+    fn start_fake(
+        mode: &str,
+        storage: Option<Utf8PathBuf>,
+        timeout_ms: u64,
+    ) -> (Result<Server>, Record) {
+        let sh = Shell::new().unwrap();
+        let record = Record(std::env::temp_dir().join(process::unique_name("xtask-test-record")));
+        sh.set_var("FAKE_MODE", mode);
+        sh.set_var("FAKE_RECORD", &record.0);
+        sh.set_var("FAKE_DIE_AFTER", "0.3");
+        let fixtures = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let options = Options {
+            binary: fixtures.join("fake_server.sh"),
+            host: "127.0.0.1".into(),
+            port: 0,
+            storage,
+            ready_timeout: Duration::from_millis(timeout_ms),
+            log_dir: Utf8PathBuf::try_from(std::env::temp_dir())
+                .unwrap()
+                .join("xtask-test-logs"),
+        };
+        (Server::start(&sh, options), record)
+    }
+
+    /// What the fake server wrote down: its pid and storage path.
+    struct Record(std::path::PathBuf);
+
+    impl Record {
+        fn read(&self) -> (i32, String) {
+            let text = std::fs::read_to_string(&self.0).unwrap();
+            let (pid, storage) = text.trim_end().split_once(' ').unwrap();
+            (pid.parse().unwrap(), storage.to_owned())
+        }
+    }
+
+    impl Drop for Record {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn is_gone(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) != 0 }
+    }
+
+    #[test]
+    fn ready_then_clean_stop() {
+        let (server, record) = start_fake("ready", None, 10_000);
+        let server = server.unwrap();
+        assert_eq!(
+            server.address,
+            Address {
+                host: "127.0.0.1".into(),
+                port: 45678
+            }
+        );
+        assert!(
+            server.ready_after < Duration::from_secs(5),
+            "{:?}",
+            server.ready_after
+        );
+        let (pid, storage) = record.read();
+        assert_eq!(pid, server.pid().unwrap() as i32);
+        assert!(
+            Utf8Path::new(&storage).is_file(),
+            "the temp storage exists while running"
+        );
+        assert_eq!(storage, server.storage.as_str());
+        let stopped = server.stop().expect("the first stop stops");
+        assert!(stopped.status.success() && !stopped.killed);
+        assert!(server.stop().is_none(), "the second stop does nothing");
+        assert!(is_gone(pid));
+        assert!(
+            !Utf8Path::new(&storage).parent().unwrap().exists(),
+            "the temp storage is removed"
+        );
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        assert!(
+            log.contains("fake server stopping") && log.contains("listening on"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn drop_stops_the_server() {
+        let (server, record) = start_fake("ready", None, 10_000);
+        drop(server.unwrap());
+        let (pid, storage) = record.read();
+        assert!(is_gone(pid));
+        assert!(!Utf8Path::new(&storage).exists());
+    }
+
+    #[test]
+    fn exit_before_ready_shows_status_and_log() {
+        let (server, record) = start_fake("exit", None, 10_000);
+        let error = format!("{:#}", server.err().unwrap());
+        assert!(
+            error.contains("server exited before it was ready: exit code 3"),
+            "{error}"
+        );
+        assert!(error.contains("error: cannot open storage"), "{error}");
+        let (_, storage) = record.read();
+        assert!(!Utf8Path::new(&storage).parent().unwrap().exists());
+    }
+
+    #[test]
+    fn timeout_stops_the_server() {
+        let (server, record) = start_fake("silent", None, 300);
+        let error = format!("{:#}", server.err().unwrap());
+        assert!(error.contains("server not ready after 300ms"), "{error}");
+        assert!(error.contains("fake server starting"), "{error}");
+        assert!(is_gone(record.read().0));
+    }
+
+    #[test]
+    fn sigkill_after_the_grace_period() {
+        let (server, record) = start_fake("stubborn", None, 10_000);
+        let server = server.unwrap();
+        let stopped = server.stop().unwrap();
+        assert!(stopped.killed);
+        assert!(is_gone(record.read().0));
+    }
+
+    #[test]
+    fn death_while_running_is_reported() {
+        let (server, _record) = start_fake("die", None, 10_000);
+        let server = server.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let error = loop {
+            if let Err(error) = server.check_alive() {
+                break format!("{error:#}");
+            }
+            assert!(Instant::now() < deadline, "the fake server did not die");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(
+            error.contains("server exited unexpectedly: signal 9"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn user_storage_survives() {
+        let dir = std::env::temp_dir().join(process::unique_name("xtask-test-storage"));
+        std::fs::create_dir(&dir).unwrap();
+        let storage = Utf8PathBuf::try_from(dir.join("mine.bin")).unwrap();
+        let (server, _record) = start_fake("ready", Some(storage.clone()), 10_000);
+        server.unwrap().stop().unwrap();
+        assert!(storage.is_file(), "a user's storage is never deleted");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

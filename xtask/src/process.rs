@@ -1,0 +1,234 @@
+//! Children in their own process groups, stopped with SIGTERM then SIGKILL and always
+//! reaped, and reachable from the signal handler; plus the exit codes xtask passes on.
+
+use std::fmt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, ExitStatus};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::interrupt;
+
+/// How long a group gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// An error that carries the exit code xtask should exit with (pytest's, cargo's, ...).
+#[derive(Debug)]
+pub struct Failed {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// The exit code for an error: the code of the tool that failed, or 1.
+pub fn exit_code_of(error: &anyhow::Error) -> u8 {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Failed>())
+        .map_or(1, |failed| failed.code)
+}
+
+/// "exit code 3" or "signal 9", as people say it.
+pub fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+/// The exit code a shell would report for `status`.
+pub fn shell_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
+/// Runs a command in the foreground (a terminal's Ctrl-C reaches it too) and turns a
+/// failure into [`Failed`] with the command's own exit code.
+pub fn run_in_foreground(cmd: xshell::Cmd<'_>) -> anyhow::Result<()> {
+    eprintln!("$ {cmd}");
+    let shown = cmd.to_string();
+    let status = Command::from(cmd)
+        .status()
+        .map_err(|error| anyhow::anyhow!("cannot run `{shown}`: {error}"))?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(Failed {
+        code: shell_code(status),
+        message: format!("`{shown}` failed: {}", describe(status)),
+    }
+    .into())
+}
+
+/// Owns at most one child, started in a process group of its own, and a temp dir to remove
+/// once that child is gone. Dropping it stops the child, like rust-analyzer's `JodChild`.
+pub struct ProcessGroup {
+    owned: Arc<Owned>,
+    registration: u64,
+}
+
+pub struct Owned {
+    label: &'static str,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    child: Option<Child>,
+    temp_dir: Option<PathBuf>,
+}
+
+impl ProcessGroup {
+    /// Registered with the signal handler from the start, so that nothing it later owns
+    /// can be missed.
+    pub fn new(label: &'static str) -> ProcessGroup {
+        let owned = Arc::new(Owned {
+            label,
+            state: Mutex::default(),
+        });
+        let registration = interrupt::register(owned.clone());
+        ProcessGroup {
+            owned,
+            registration,
+        }
+    }
+
+    /// Creates a private (0700) temp dir that is removed when this group is stopped.
+    pub fn create_temp_dir(&self, prefix: &str) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut state = self.owned.lock();
+        let dir = std::env::temp_dir().join(unique_name(prefix));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        state.temp_dir = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Spawns `command` as the leader of a new process group and returns its stdout, if
+    /// piped.
+    pub fn spawn(&self, mut command: Command) -> std::io::Result<Option<ChildStdout>> {
+        let mut state = self.owned.lock();
+        assert!(state.child.is_none(), "a ProcessGroup owns one child");
+        let mut child = command.process_group(0).spawn()?;
+        let stdout = child.stdout.take();
+        state.child = Some(child);
+        Ok(stdout)
+    }
+
+    #[cfg(test)]
+    pub fn pid(&self) -> Option<u32> {
+        self.owned.lock().child.as_ref().map(Child::id)
+    }
+
+    /// The child's exit status if it has exited (it is then reaped), without blocking.
+    pub fn try_status(&self) -> Option<ExitStatus> {
+        let mut state = self.owned.lock();
+        state.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// Stops the child and removes the temp dir; later calls do nothing. Returns how the
+    /// child ended, if this call stopped it.
+    pub fn stop(&self) -> Option<Stopped> {
+        stop_all(std::slice::from_ref(&self.owned)).pop().flatten()
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.stop();
+        interrupt::unregister(self.registration);
+    }
+}
+
+/// How a stopped child ended.
+pub struct Stopped {
+    pub status: ExitStatus,
+    /// True when SIGTERM was not enough.
+    pub killed: bool,
+}
+
+impl Owned {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not keep cleanup from running.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Stops all groups at once: SIGTERM to each, one shared grace period, SIGKILL to those
+/// left, then reap. Locks are held throughout, so a concurrent call waits for the first one
+/// to finish rather than returning while a child still runs.
+pub fn stop_all(groups: &[Arc<Owned>]) -> Vec<Option<Stopped>> {
+    let mut states: Vec<_> = groups.iter().map(|group| group.lock()).collect();
+    let mut children: Vec<Option<Child>> = states.iter_mut().map(|s| s.child.take()).collect();
+    for child in children.iter_mut().flatten() {
+        if matches!(child.try_wait(), Ok(None)) {
+            signal_group(child, libc::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline
+        && children
+            .iter_mut()
+            .flatten()
+            .any(|c| matches!(c.try_wait(), Ok(None)))
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut results = Vec::new();
+    for (child, group) in children.iter_mut().zip(groups) {
+        let Some(child) = child else {
+            results.push(None);
+            continue;
+        };
+        let killed = matches!(child.try_wait(), Ok(None));
+        if killed {
+            eprintln!(
+                "xtask: {} ignored SIGTERM for {GRACE:?}; sending SIGKILL",
+                group.label
+            );
+            signal_group(child, libc::SIGKILL);
+        }
+        results.push(child.wait().ok().map(|status| Stopped { status, killed }));
+    }
+    for state in &mut states {
+        if let Some(dir) = state.temp_dir.take() {
+            if let Err(error) = std::fs::remove_dir_all(&dir) {
+                if error.kind() != std::io::ErrorKind::NotFound {
+                    eprintln!("xtask: cannot remove {}: {error}", dir.display());
+                }
+            }
+        }
+    }
+    results
+}
+
+fn signal_group(child: &Child, signal: libc::c_int) {
+    let pgid = child.id() as libc::pid_t;
+    // SAFETY: kill has no memory-safety preconditions. The leader is not reaped yet, so
+    // its pid (and with it the group id) cannot have been reused.
+    unsafe { libc::kill(-pgid, signal) };
+}
+
+/// A name no other run of xtask, in this or another process, will pick.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
+}

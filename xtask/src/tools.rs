@@ -1,0 +1,52 @@
+//! Finding the outside tools xtask needs, and saying how to get the ones that are missing.
+
+use anyhow::{Context, Result};
+use camino::Utf8PathBuf;
+use xshell::{Shell, cmd};
+
+use crate::paths;
+
+/// The first of `names` on PATH, or an error naming it and how to install it.
+pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
+    names
+        .iter()
+        .find_map(|name| which::which(name).ok())
+        .and_then(|path| Utf8PathBuf::try_from(path).ok())
+        .with_context(|| format!("`{}` not found on PATH: {how_to_get}", names[0]))
+}
+
+pub fn python3() -> Result<Utf8PathBuf> {
+    require(
+        &["python3", "python"],
+        "install Python 3.9 or newer (e.g. `apt install python3 python3-pip`, or python.org)",
+    )
+}
+
+/// uv from PATH; otherwise the copy xtask installed from PyPI into `target/xtask/uv`,
+/// installing it first if needed.
+pub fn uv(sh: &Shell) -> Result<Utf8PathBuf> {
+    if let Ok(uv) = require(&["uv"], "") {
+        return Ok(uv);
+    }
+    let dir = paths::xtask_dir(sh)?.join("uv");
+    let uv = dir.join("bin/uv");
+    if uv.is_file() {
+        return Ok(uv);
+    }
+    let python = python3()?;
+    eprintln!(
+        "uv is not on PATH: installing it from PyPI into {}",
+        paths::display_path(&dir)
+    );
+    cmd!(
+        sh,
+        "{python} -m pip install --quiet --disable-pip-version-check --target {dir} uv"
+    )
+    .run()
+    .context(
+        "cannot install uv with pip; install uv yourself (https://docs.astral.sh/uv/) \
+             or pip (e.g. `apt install python3-pip`)",
+    )?;
+    anyhow::ensure!(uv.is_file(), "pip installed uv, but not at {uv}");
+    Ok(uv)
+}

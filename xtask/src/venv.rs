@@ -1,0 +1,185 @@
+//! `cargo xtask venv`: the bindings' venv, made with uv, with the dev dependency group and
+//! the bindings built by `maturin develop`. Neither tool skips work on its own, so a stamp of
+//! the inputs decides whether anything needs doing.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use regex::Regex;
+use xshell::{Shell, cmd};
+
+use crate::{flags, paths, tools};
+
+/// Bump when the steps below change, so that old stamps no longer match.
+const STAMP_VERSION: u32 = 1;
+const STAMP_FILE: &str = ".xtask-stamp";
+
+pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
+    ensure(sh, flags.python.as_deref(), flags.recreate)
+}
+
+pub fn venv_dir() -> Utf8PathBuf {
+    paths::bindings_dir().join(".venv")
+}
+
+/// The venv's interpreter.
+pub fn python() -> Utf8PathBuf {
+    venv_dir().join("bin/python")
+}
+
+pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
+    let bindings = paths::bindings_dir();
+    if !bindings.join("pyproject.toml").is_file() {
+        bail!(
+            "no pyproject.toml in {}: are the bindings checked out?",
+            paths::BINDINGS
+        );
+    }
+    if python.is_none() {
+        // uv would otherwise try to download a Python, which needs more than PyPI.
+        tools::python3()?;
+    }
+    let xtask_dir = paths::xtask_dir(sh)?;
+    let _lock = lock(&xtask_dir.join("venv.lock"))?;
+    let venv = venv_dir();
+    let stamp_path = venv.join(STAMP_FILE);
+    let stamp = stamp(&bindings, &venv, python)?;
+    if !recreate && std::fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
+        eprintln!("venv is up to date ({}/.venv)", paths::BINDINGS);
+        return Ok(());
+    }
+    // A refresh cut short must not look finished.
+    let _ = std::fs::remove_file(&stamp_path);
+    let uv = tools::uv(sh)?;
+    let _dir = sh.push_dir(&bindings);
+    let python_flag = python.map(|p| format!("--python={p}"));
+    let python_flag = python_flag.as_slice();
+    if recreate || !venv.join("pyvenv.cfg").is_file() {
+        cmd!(sh, "{uv} venv --clear {python_flag...} .venv")
+            .run()
+            .context("cannot create the venv")?;
+    }
+    cmd!(
+        sh,
+        "{uv} sync --group dev --no-install-project --locked {python_flag...}"
+    )
+    .run()
+    .with_context(|| {
+        format!(
+            "cannot install the dev dependencies; if pyproject.toml changed, run `uv lock` in {}",
+            paths::BINDINGS
+        )
+    })?;
+    let uv_bin = uv.parent().context("uv has no folder")?;
+    let path = std::env::join_paths(std::iter::once(uv_bin.as_std_path().to_owned()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
+    let maturin = venv.join("bin/maturin");
+    cmd!(sh, "{maturin} develop --uv --target-dir target")
+        .env("VIRTUAL_ENV", &venv)
+        .env("PATH", path)
+        .env_remove("CONDA_PREFIX")
+        .run()
+        .context("cannot build the bindings with maturin; is `maturin` in the dev group?")?;
+    // Hashed again: uv may have rewritten pyvenv.cfg.
+    let stamp = self::stamp(&bindings, &venv, python)?;
+    std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
+    eprintln!("venv is ready ({}/.venv)", paths::BINDINGS);
+    Ok(())
+}
+
+/// Holds an exclusive lock on `path` until dropped, so that two xtask runs never write the
+/// venv at once. The kernel releases it if xtask dies.
+fn lock(path: &Utf8Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {path}"))?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        eprintln!("waiting for another `cargo xtask`, which holds {path}");
+        // SAFETY: as above.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            bail!("cannot lock {path}: {}", std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}
+
+/// What the venv was built from: the bindings' sources and those of their path
+/// dependencies, the Python project files, the interpreter, and the flags.
+fn stamp(bindings: &Utf8Path, venv: &Utf8Path, python: Option<&str>) -> Result<String> {
+    let mut files = Vec::new();
+    collect_inputs(bindings, &mut files)?;
+    let manifest = std::fs::read_to_string(bindings.join("Cargo.toml")).unwrap_or_default();
+    let path_dep = Regex::new(r#"path\s*=\s*"([^"]+)""#).unwrap();
+    for captures in path_dep.captures_iter(&manifest) {
+        collect_inputs(&bindings.join(&captures[1]), &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    let mut hash = Fnv::default();
+    for file in &files {
+        hash.write(file.as_str().as_bytes());
+        hash.write(&std::fs::read(file).with_context(|| format!("cannot read {file}"))?);
+    }
+    let interpreter = std::fs::read(venv.join("pyvenv.cfg")).unwrap_or_default();
+    Ok(format!(
+        "version {STAMP_VERSION}\ninputs {:016x} ({} files)\ninterpreter {:016x}\npython {}\n",
+        hash.0,
+        files.len(),
+        Fnv::of(&interpreter),
+        python.unwrap_or("default"),
+    ))
+}
+
+/// Every file under `dir` that can change the built bindings; tests and build output
+/// cannot.
+fn collect_inputs(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    const SKIPPED: &[&str] = &["target", "tests", "__pycache__", "node_modules"];
+    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))?;
+    for entry in entries {
+        let entry = entry?;
+        let path = Utf8PathBuf::try_from(entry.path())?;
+        let name = path.file_name().unwrap_or_default();
+        if name.starts_with('.') || SKIPPED.contains(&name) || name.ends_with(".so") {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_inputs(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// FNV-1a: stable across Rust versions, unlike `DefaultHasher`, and enough for a stamp.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes.iter().chain(&[0xff]) {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn of(bytes: &[u8]) -> u64 {
+        let mut hash = Fnv::default();
+        hash.write(bytes);
+        hash.0
+    }
+}

@@ -1,0 +1,176 @@
+//! Signals delivered to a running `cargo xtask server`, against the fake server: xtask stops
+//! the server, removes its temp storage, and exits 128 + the signal number.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Xtask {
+    child: Child,
+    server_pid: i32,
+    storage: PathBuf,
+    scratch: PathBuf,
+}
+
+impl Drop for Xtask {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("xtask-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts `xtask server` on the fake server, in a process group of its own, as a shell
+/// would, and waits until it says the server is ready.
+fn start(name: &str, extra: &[&str]) -> Xtask {
+    let scratch = scratch_dir(name);
+    let record = scratch.join("record");
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["server", "--port", "0"])
+        .args(extra)
+        .env("XTASK_SERVER_BIN", fake)
+        .env("CARGO_TARGET_DIR", scratch.join("target"))
+        .env("FAKE_RECORD", &record)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut storage = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("storage: ") {
+            storage = Some(PathBuf::from(rest.split(" (").next().unwrap()));
+        }
+        if line.starts_with("export TEST_SERVER_HOST=127.0.0.1 TEST_SERVER_PORT=45678") {
+            break;
+        }
+    }
+    let text = std::fs::read_to_string(&record).expect("the fake server ran");
+    let server_pid = text.split(' ').next().unwrap().parse().unwrap();
+    Xtask {
+        child,
+        server_pid,
+        storage: storage.expect("xtask printed the storage"),
+        scratch,
+    }
+}
+
+fn is_gone(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) != 0 }
+}
+
+/// Sends `signal` to xtask alone, or to its whole process group as a terminal does, and
+/// returns xtask's exit code and how long it took to exit.
+fn interrupt(xtask: &mut Xtask, signal: libc::c_int, whole_group: bool) -> (i32, Duration) {
+    let pid = xtask.child.id() as i32;
+    let target = if whole_group { -pid } else { pid };
+    let start = Instant::now();
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(target, signal) }, 0);
+    let deadline = start + Duration::from_secs(10);
+    loop {
+        if let Some(status) = xtask.child.try_wait().unwrap() {
+            return (
+                status.code().expect("xtask exits by itself"),
+                start.elapsed(),
+            );
+        }
+        assert!(Instant::now() < deadline, "xtask did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn check_signal(name: &str, signal: libc::c_int, whole_group: bool, expected_code: i32) {
+    let mut xtask = start(name, &[]);
+    assert!(
+        xtask.storage.exists(),
+        "the temp storage exists while the server runs"
+    );
+    let (code, took) = interrupt(&mut xtask, signal, whole_group);
+    assert_eq!(code, expected_code);
+    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    assert!(is_gone(xtask.server_pid), "the server is gone");
+    assert!(
+        !xtask.storage.parent().unwrap().exists(),
+        "the temp storage is gone"
+    );
+}
+
+#[test]
+fn sigint_to_xtask_alone() {
+    check_signal("sigint", libc::SIGINT, false, 130);
+}
+
+#[test]
+fn sigint_to_the_process_group() {
+    check_signal("sigint-group", libc::SIGINT, true, 130);
+}
+
+#[test]
+fn sigterm_to_xtask_alone() {
+    check_signal("sigterm", libc::SIGTERM, false, 143);
+}
+
+#[test]
+fn sigterm_to_the_process_group() {
+    check_signal("sigterm-group", libc::SIGTERM, true, 143);
+}
+
+#[test]
+fn sighup() {
+    check_signal("sighup", libc::SIGHUP, false, 129);
+}
+
+#[test]
+fn user_storage_survives_ctrl_c() {
+    let dir = scratch_dir("user-storage");
+    let storage = dir.join("mine.bin");
+    let mut xtask = start(
+        "user-storage-run",
+        &["--storage", storage.to_str().unwrap()],
+    );
+    assert_eq!(xtask.storage, storage);
+    let (code, _) = interrupt(&mut xtask, libc::SIGINT, true);
+    assert_eq!(code, 130);
+    assert!(is_gone(xtask.server_pid));
+    assert!(storage.is_file(), "a user's storage is never deleted");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn early_exit_is_an_error_with_the_log_tail() {
+    let scratch = scratch_dir("early-exit");
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["server", "--port", "0"])
+        .env("XTASK_SERVER_BIN", fake)
+        .env("CARGO_TARGET_DIR", scratch.join("target"))
+        .env("FAKE_MODE", "exit")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: server exited before it was ready: exit code 3"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: cannot open storage"), "{stderr}");
+    std::fs::remove_dir_all(scratch).unwrap();
+}
