@@ -143,7 +143,7 @@ fn run_steps(
 ) -> Result<()> {
     report.step(|| process::run_in_foreground(cmd!(sh, "cargo test --workspace")))?;
     report.step(|| extract::ensure(sh))?;
-    report.step(|| venv::ensure(sh, None, false))?;
+    report.step(|| venv::ensure(sh, flags.python.as_deref(), false))?;
     let unit_xml = junit_arg(junit_dir, "pytest-unit.xml");
     report.step(|| pytest::run_pytest(sh, None, &["-m".into(), "unit".into(), unit_xml]))?;
     let github = report.github;

@@ -99,6 +99,8 @@ pub fn generate(readme: &Utf8Path, blocks: &[readme::Block]) -> Result<String> {
         py_str(&format!("The Python code blocks of {name}, one test each."))
     )?;
     out.push_str(RUNTIME_IMPORTS);
+    // The examples talk to a server (TEST_SERVER_HOST/PORT, or the README's defaults).
+    out.push_str("\npytestmark = pytest.mark.integration\n");
     writeln!(out, "\nREADME_PATH = {}\n", py_str(readme_str))?;
     out.push_str(
         "# index: (README line of the first line, index of the block it continues, source)\n",

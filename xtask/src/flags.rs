@@ -101,6 +101,9 @@ pub struct Pytest {
 
 #[derive(Debug, Args)]
 pub struct Ci {
+    /// Python version or interpreter for the venv, as for `cargo xtask venv --python`.
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<String>,
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,

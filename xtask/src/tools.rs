@@ -18,7 +18,7 @@ pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
 pub fn python3() -> Result<Utf8PathBuf> {
     require(
         &["python3", "python"],
-        "install Python 3.9 or newer (e.g. `apt install python3 python3-pip`, or python.org)",
+        "install Python 3.10 or newer (e.g. `apt install python3 python3-pip`, or python.org)",
     )
 }
 

@@ -13,7 +13,7 @@ use xshell::{Shell, cmd};
 use crate::{flags, paths, tools};
 
 /// Bump when the steps below change, so that old stamps no longer match.
-const STAMP_VERSION: u32 = 1;
+const STAMP_VERSION: u32 = 2;
 const STAMP_FILE: &str = ".xtask-stamp";
 
 pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
@@ -46,7 +46,8 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
     let venv = venv_dir();
     let stamp_path = venv.join(STAMP_FILE);
     let stamp = stamp(&bindings, &venv, python)?;
-    if !recreate && std::fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
+    let old = std::fs::read_to_string(&stamp_path).unwrap_or_default();
+    if !recreate && same_build(&old, &stamp, python.is_some()) {
         eprintln!("venv is up to date ({}/.venv)", paths::BINDINGS);
         return Ok(());
     }
@@ -113,10 +114,30 @@ fn lock(path: &Utf8Path) -> Result<File> {
     Ok(file)
 }
 
+/// Whether a venv stamped `old` is what `new` asks for. Without `--python`, any interpreter
+/// the venv already has will do, so that `cargo xtask pytest` keeps a venv that
+/// `cargo xtask venv --python 3.13` made.
+fn same_build(old: &str, new: &str, python_given: bool) -> bool {
+    let without_python = |stamp: &str| -> Vec<String> {
+        stamp
+            .lines()
+            .filter(|line| !line.starts_with("python "))
+            .map(str::to_owned)
+            .collect()
+    };
+    if python_given {
+        old == new
+    } else {
+        !old.is_empty() && without_python(old) == without_python(new)
+    }
+}
+
 /// What the venv was built from: the bindings' sources and those of their path
-/// dependencies, the Python project files, the interpreter, and the flags.
+/// dependencies, the workspace manifest and lock file those inherit from, the Python
+/// project files, the interpreter, and the flags.
 fn stamp(bindings: &Utf8Path, venv: &Utf8Path, python: Option<&str>) -> Result<String> {
-    let mut files = Vec::new();
+    let root = paths::project_root();
+    let mut files = vec![root.join("Cargo.toml"), root.join("Cargo.lock")];
     collect_inputs(bindings, &mut files)?;
     let manifest = std::fs::read_to_string(bindings.join("Cargo.toml")).unwrap_or_default();
     let path_dep = Regex::new(r#"path\s*=\s*"([^"]+)""#).unwrap();
@@ -181,5 +202,22 @@ impl Fnv {
         let mut hash = Fnv::default();
         hash.write(bytes);
         hash.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_venv_made_for_one_python_serves_runs_that_name_none() {
+        let made = "version 2\ninputs 01 (3 files)\ninterpreter 02\npython 3.13\n";
+        let default = "version 2\ninputs 01 (3 files)\ninterpreter 02\npython default\n";
+        let changed = "version 2\ninputs 09 (3 files)\ninterpreter 02\npython default\n";
+        assert!(same_build(made, default, false));
+        assert!(!same_build(made, default, true));
+        assert!(same_build(made, made, true));
+        assert!(!same_build(made, changed, false));
+        assert!(!same_build("", default, false));
     }
 }
