@@ -11,12 +11,16 @@ use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::process::{self, Failed};
-use crate::{extract, flags, paths, pytest, venv};
+use crate::{extract, flags, paths, pytest, venv, workflow_lint};
 
-const STEPS: [(&str, &str); 7] = [
+const STEPS: [(&str, &str); 8] = [
     ("cargo test", "cargo test --workspace"),
     ("extract", "cargo xtask extract"),
     ("venv", "cargo xtask venv"),
+    (
+        "workflow lint",
+        "check-jsonschema --builtin-schema vendor.github-workflows",
+    ),
     ("pytest unit", "pytest -m unit"),
     ("server up", "simd-r-drive-ws-server --port 0"),
     ("pytest", "pytest -m 'not unit and not benchmark'"),
@@ -144,6 +148,7 @@ fn run_steps(
     report.step(|| process::run_in_foreground(cmd!(sh, "cargo test --workspace")))?;
     report.step(|| extract::ensure(sh))?;
     report.step(|| venv::ensure(sh, flags.python.as_deref(), false))?;
+    report.step(|| workflow_lint::run(sh))?;
     let unit_xml = junit_arg(junit_dir, "pytest-unit.xml");
     report.step(|| pytest::run_pytest(sh, None, &["-m".into(), "unit".into(), unit_xml]))?;
     let github = report.github;
@@ -275,7 +280,7 @@ README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
         };
         let xml = report.junit();
         assert!(
-            xml.contains(r#"tests="7" failures="1" skipped="5""#),
+            xml.contains(r#"tests="8" failures="1" skipped="6""#),
             "{xml}"
         );
         assert!(
@@ -285,6 +290,6 @@ README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
         assert!(
             xml.contains("<failure message=\"cargo xtask extract\">a &lt;b&gt; &amp; c</failure>")
         );
-        assert_eq!(xml.matches("<skipped").count(), 5);
+        assert_eq!(xml.matches("<skipped").count(), 6);
     }
 }

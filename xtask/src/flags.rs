@@ -33,7 +33,8 @@ pub enum Command {
     Pytest(Pytest),
     /// Run every check as CI does (cargo test, extract, venv, pytest), then print a summary.
     ///
-    /// Steps, fail-fast: `cargo test --workspace`; extract; venv; pytest `unit` tests without
+    /// Steps, fail-fast: `cargo test --workspace`; extract; venv; workflow lint (the
+    /// .github/workflows files against the GitHub Actions schema); pytest `unit` tests without
     /// a server; server up; pytest on everything else, README blocks included, benchmarks
     /// left out; server down. The exit status is the first failing step's. JUnit reports go
     /// to target/xtask/junit/. With GITHUB_ACTIONS=true, steps are folded into groups and

@@ -13,6 +13,7 @@ mod readme;
 mod server;
 mod tools;
 mod venv;
+mod workflow_lint;
 
 use std::process::ExitCode;
 
