@@ -3,10 +3,11 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
+use crate::readme_tests::{self, Test};
 use crate::{flags, paths, readme};
 
 pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
@@ -60,28 +61,33 @@ pub fn default_out() -> Utf8PathBuf {
     paths::bindings_dir().join("tests/test_readme_blocks.py")
 }
 
-/// The Python blocks of `readme`, or an error if there are none.
-pub fn python_blocks(readme: &Utf8Path) -> Result<Vec<readme::Block>> {
+/// The tests `readme` makes, or an error naming the README line at fault.
+pub fn tests_for(readme: &Utf8Path) -> Result<Vec<Test>> {
     let markdown = std::fs::read_to_string(readme)
         .with_context(|| format!("cannot read the README {readme}"))?;
-    let blocks: Vec<_> = readme::fenced_blocks(&markdown)
-        .into_iter()
-        .filter(readme::Block::is_python)
-        .collect();
-    if blocks.is_empty() {
-        bail!("{readme} has no ```python block: nothing to test");
+    let shown = paths::display_path(readme);
+    let tests = readme::parse(&markdown)
+        .and_then(readme_tests::plan)
+        .map_err(|e| anyhow!("{shown}:{}: {}", e.line, e.message))?;
+    if tests.is_empty() {
+        bail!("{shown} has no ```python block: nothing to test");
     }
-    Ok(blocks)
+    Ok(tests)
+}
+
+/// The visible Python blocks of `readme`, one per test, in test order.
+pub fn python_blocks(readme: &Utf8Path) -> Result<Vec<readme::Block>> {
+    Ok(tests_for(readme)?.into_iter().map(|t| t.block).collect())
 }
 
 fn generate_for(readme: &Utf8Path) -> Result<String> {
-    let blocks = python_blocks(readme)?;
-    generate(&paths::display_path(readme), &blocks)
+    let tests = tests_for(readme)?;
+    generate(&paths::display_path(readme), &tests)
 }
 
-/// The test module for `blocks`. It imports only pytest and the standard library, so that
+/// The test module for `tests`. It imports only pytest and the standard library, so that
 /// it runs wherever it is written.
-pub fn generate(readme: &Utf8Path, blocks: &[readme::Block]) -> Result<String> {
+pub fn generate(readme: &Utf8Path, tests: &[Test]) -> Result<String> {
     let mut out = String::new();
     let readme_str = readme.as_str();
     let name = readme.file_name().unwrap_or(readme_str);
@@ -101,78 +107,124 @@ pub fn generate(readme: &Utf8Path, blocks: &[readme::Block]) -> Result<String> {
     out.push_str(RUNTIME_IMPORTS);
     // The examples talk to a server (TEST_SERVER_HOST/PORT, or the README's defaults).
     out.push_str("\npytestmark = pytest.mark.integration\n");
-    writeln!(out, "\nREADME_PATH = {}\n", py_str(readme_str))?;
-    out.push_str(
-        "# index: (README line of the first line, index of the block it continues, source)\n",
-    );
+    writeln!(out, "\nREADME_PATH = {}", py_str(readme_str))?;
+    out.push_str(BLOCK_TYPE);
     out.push_str("BLOCKS = {\n");
-    for (i, block) in blocks.iter().enumerate() {
-        let continues = if block.has_word("continue") {
-            if i == 0 {
-                bail!(
-                    "{readme}:{}: a `continue` block needs a Python block before it",
-                    block.fence_line
-                );
-            }
-            i.to_string()
-        } else {
-            "None".to_owned()
-        };
-        writeln!(
-            out,
-            "    {}: (\n        {},\n        {continues},",
-            i + 1,
-            block.first_line()
-        )?;
-        if block.text.is_empty() {
-            out.push_str("        \"\",\n");
-        }
-        for line in block.text.split_inclusive('\n') {
-            writeln!(out, "        {}", py_str(line))?;
-        }
-        if !block.text.is_empty() {
-            out.truncate(out.len() - 1);
-            out.push_str(",\n");
-        }
-        out.push_str("    ),\n");
+    for test in tests {
+        write_block(&mut out, test)?;
     }
     out.push_str("}\n");
     out.push_str(RUNTIME);
-    let mut skipped = vec![false; blocks.len()];
-    for (i, block) in blocks.iter().enumerate() {
-        let skip_reason = if block.has_word("skip") {
-            Some("skipped in README".to_owned())
-        } else if block.has_word("continue") && skipped[i - 1] {
-            Some(format!("continues block {i}, skipped in README"))
-        } else {
-            None
-        };
-        skipped[i] = skip_reason.is_some();
-        out.push_str("\n\n");
-        if let Some(reason) = skip_reason {
-            writeln!(out, "@pytest.mark.skip(reason={})", py_str(&reason))?;
-        }
-        let index = i + 1;
-        let doc = format!("{readme_str} line {}: {}", block.fence_line, block.info);
-        writeln!(
-            out,
-            "def test_readme_block_{index}():\n    {}\n    _run_block({index})",
-            py_str(&doc)
-        )?;
+    for test in tests {
+        write_test(&mut out, readme_str, test)?;
     }
     Ok(out)
+}
+
+/// One entry of `BLOCKS`; README lines are those of the first line of code.
+fn write_block(out: &mut String, test: &Test) -> Result<()> {
+    let continues = test.continues.map_or("None".to_owned(), |i| i.to_string());
+    writeln!(out, "    {}: _Block(", test.index)?;
+    writeln!(out, "        line={},", test.block.first_line())?;
+    writeln!(
+        out,
+        "        source=(\n{}\n        ),",
+        py_lines(&test.block.text, 12)
+    )?;
+    writeln!(out, "        continues={continues},")?;
+    if test.setup.is_empty() {
+        out.push_str("        setup=(),\n");
+    } else {
+        out.push_str("        setup=(\n");
+        for setup in &test.setup {
+            out.push_str(&line_and_text(setup, &" ".repeat(12), 12));
+        }
+        out.push_str("        ),\n");
+    }
+    match &test.output {
+        Some(output) => out.push_str(&line_and_text(output, "        output=", 8)),
+        None => out.push_str("        output=None,\n"),
+    }
+    writeln!(
+        out,
+        "        xfail={},",
+        if test.xfail { "True" } else { "False" }
+    )?;
+    out.push_str("    ),\n");
+    Ok(())
+}
+
+/// `(first line, text),` for a block, the text one literal per line; `lead` starts the first
+/// line, and the closing parenthesis is indented by `indent` spaces.
+fn line_and_text(block: &readme::Block, lead: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    format!(
+        "{lead}(\n{pad}    {},\n{},\n{pad}),\n",
+        block.first_line(),
+        py_lines(&block.text, indent + 4)
+    )
+}
+
+fn write_test(out: &mut String, readme: &str, test: &Test) -> Result<()> {
+    out.push_str("\n\n");
+    if let Some(reason) = &test.skip {
+        writeln!(out, "@pytest.mark.skip(reason={})", py_str(reason))?;
+    }
+    if test.xfail {
+        writeln!(
+            out,
+            "@pytest.mark.xfail(strict=True, reason=\"the README says this block fails\")"
+        )?;
+    }
+    let doc = format!(
+        "{readme} line {}: {}",
+        test.block.fence_line, test.block.info
+    );
+    writeln!(
+        out,
+        "def {}():\n    {}\n    _run_block({})",
+        test.name,
+        py_str(&doc),
+        test.index
+    )?;
+    Ok(())
+}
+
+/// `text` as adjacent string literals, one per line, each indented by `indent` spaces.
+fn py_lines(text: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    if text.is_empty() {
+        return format!("{pad}\"\"");
+    }
+    text.split_inclusive('\n')
+        .map(|line| format!("{pad}{}", py_str(line)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 const RUNTIME_IMPORTS: &str = "
 import ast
 import asyncio
+import collections
+import contextlib
+import difflib
 import inspect
+import io
 import linecache
 import sys
 import types
 
 import pytest
 ";
+
+const BLOCK_TYPE: &str = r#"
+# line: README line of the first line of code; continues: the block whose namespace this
+# one carries on; setup: hidden (line, source) run first; output: (line, text) to print.
+_Block = collections.namedtuple(
+    "_Block", ["line", "source", "continues", "setup", "output", "xfail"]
+)
+
+"#;
 
 const RUNTIME: &str = r#"
 _MODULES = {}
@@ -182,9 +234,10 @@ _FAILED = set()
 def _register_readme_lines():
     """Lets tracebacks show README lines, wherever this file and the README are."""
     lines = {}
-    for first_line, _, source in BLOCKS.values():
-        for offset, text in enumerate(source.split("\n")[:-1]):
-            lines[first_line + offset] = text + "\n"
+    for block in BLOCKS.values():
+        for first_line, source in [(block.line, block.source), *block.setup]:
+            for offset, text in enumerate(source.split("\n")[:-1]):
+                lines[first_line + offset] = text + "\n"
     text = [lines.get(number, "\n") for number in range(1, max(lines, default=0) + 1)]
     # No mtime: linecache.checkcache() keeps the entry.
     linecache.cache[README_PATH] = (sum(map(len, text)), None, text, README_PATH)
@@ -198,28 +251,21 @@ def _module_left_by(index):
     if index not in _MODULES and index not in _FAILED:
         # Run alone (-k, xdist, random order): replay the block first.
         try:
-            _run_block(index)
+            _run_block(index, check_output=False)
         except Exception:
             pass
     if index in _FAILED:
         pytest.fail(
-            f"block {index} (README line {BLOCKS[index][0]}), which this block continues, failed",
+            f"block {index} (README line {BLOCKS[index].line}), which this block continues, failed",
             pytrace=False,
         )
     return _MODULES[index]
 
 
-def _run_block(index):
-    """Runs a block as a module: its own namespace, `from __future__` allowed, and
-    tracebacks that point at the README's own lines."""
+def _exec(first_line, source, module):
+    """Runs `source` as the README's own lines: `from __future__` and top-level `await`
+    allowed, tracebacks pointing at the README."""
     __tracebackhide__ = True
-    first_line, continues, source = BLOCKS[index]
-    if continues is None:
-        module = types.ModuleType(f"readme_block_{index}")
-        module.__file__ = README_PATH
-        sys.modules[module.__name__] = module
-    else:
-        module = _module_left_by(continues)
     code = compile(
         "\n" * (first_line - 1) + source,
         README_PATH,
@@ -227,14 +273,66 @@ def _run_block(index):
         flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
         dont_inherit=True,
     )
+    result = eval(code, module.__dict__)
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+
+
+def _run_block(index, check_output=True):
+    """Runs a block as a module, after its hidden setup, and checks what it printed."""
+    __tracebackhide__ = True
+    block = BLOCKS[index]
+    if block.continues is None:
+        module = types.ModuleType(f"readme_block_{index}")
+        module.__file__ = README_PATH
+        sys.modules[module.__name__] = module
+    else:
+        module = _module_left_by(block.continues)
+    printed = io.StringIO()
     try:
-        result = eval(code, module.__dict__)
-        if inspect.iscoroutine(result):
-            asyncio.run(result)
+        for first_line, source in block.setup:
+            _exec(first_line, source, module)
+        with contextlib.redirect_stdout(printed):
+            _exec(block.line, block.source, module)
     except BaseException:
-        _FAILED.add(index)
+        if block.xfail:
+            # An expected failure: a `continue` block carries on from what it left.
+            _MODULES[index] = module
+        else:
+            _FAILED.add(index)
         raise
+    finally:
+        sys.stdout.write(printed.getvalue())
     _MODULES[index] = module
+    if check_output and block.output is not None:
+        _check_output(index, printed.getvalue())
+
+
+def _output_lines(text):
+    """Lines without trailing whitespace, and without trailing blank lines."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _check_output(index, printed):
+    __tracebackhide__ = True
+    first_line, text = BLOCKS[index].output
+    expected, got = _output_lines(text), _output_lines(printed)
+    if expected != got:
+        diff = difflib.unified_diff(
+            expected,
+            got,
+            f"expected ({README_PATH} line {first_line})",
+            "printed",
+            lineterm="",
+        )
+        pytest.fail(
+            f"{README_PATH}:{first_line}: block {index} printed something else than its "
+            "`output` block:\n" + "\n".join(diff),
+            pytrace=False,
+        )
 "#;
 
 /// A Python string literal for `text`, byte-exact; non-ASCII characters are kept as they are.
@@ -270,7 +368,6 @@ fn write_atomically(path: &Utf8Path, contents: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::readme::fenced_blocks;
 
     #[test]
     fn string_literals_are_exact() {
@@ -286,30 +383,39 @@ mod tests {
         }
     }
 
+    fn tests_of(md: &str) -> Vec<Test> {
+        readme_tests::plan(readme::parse(md).unwrap()).unwrap()
+    }
+
     #[test]
     fn output_is_deterministic_and_complete() {
-        let md =
-            "# T\n```python\nx = 'é'\n```\n```py skip\nboom\n```\n```py continue\ny = 2\n```\n";
-        let blocks: Vec<_> = fenced_blocks(md)
-            .into_iter()
-            .filter(readme::Block::is_python)
-            .collect();
-        let first = generate(Utf8Path::new("README.md"), &blocks).unwrap();
-        assert_eq!(
-            first,
-            generate(Utf8Path::new("README.md"), &blocks).unwrap()
-        );
-        assert!(first.contains("def test_readme_block_1():\n    \"README.md line 2: python\""));
-        assert!(
-            first.contains(
-                "@pytest.mark.skip(reason=\"skipped in README\")\ndef test_readme_block_2"
-            )
-        );
+        let md = "# T\n```python\nx = 'é'\n```\n```py skip\nboom\n```\n```py continue\ny = 2\n```\n\
+                  ## Out\n<!-- xtask: setup\n```py\nimport os\n```\n-->\n```py xfail\nprint(1)\n```\n\
+                  ```output\n1\n```\n";
+        let tests = tests_of(md);
+        let first = generate(Utf8Path::new("README.md"), &tests).unwrap();
+        assert_eq!(first, generate(Utf8Path::new("README.md"), &tests).unwrap());
+        assert!(first.contains("def test_readme_block_1_t():\n    \"README.md line 2: python\""));
+        assert!(first.contains(
+            "@pytest.mark.skip(reason=\"skipped in README\")\ndef test_readme_block_2_t"
+        ));
         assert!(
             first.contains("@pytest.mark.skip(reason=\"continues block 2, skipped in README\")")
         );
-        assert!(first.contains("        \"x = 'é'\\n\",\n"));
-        assert!(first.contains("    3: (\n        9,\n        2,\n"));
+        assert!(first.contains("            \"x = 'é'\\n\"\n"));
+        assert!(
+            first.contains("    3: _Block(\n        line=9,\n"),
+            "{first}"
+        );
+        assert!(first.contains("        continues=2,\n"));
+        assert!(first.contains(
+            "        setup=(\n            (\n                14,\n                \"import os\\n\",\n            ),\n        ),\n"
+        ), "{first}");
+        assert!(first.contains(
+            "        output=(\n            21,\n            \"1\\n\",\n        ),\n        xfail=True,\n"
+        ), "{first}");
+        assert!(first.contains("@pytest.mark.xfail(strict=True"));
+        assert!(first.contains("def test_readme_block_4_out():"));
         let imports: Vec<_> = first
             .lines()
             .filter(|l| l.starts_with("import ") || l.starts_with("from "))
@@ -319,24 +425,16 @@ mod tests {
             [
                 "import ast",
                 "import asyncio",
+                "import collections",
+                "import contextlib",
+                "import difflib",
                 "import inspect",
+                "import io",
                 "import linecache",
                 "import sys",
                 "import types",
                 "import pytest"
             ]
-        );
-    }
-
-    #[test]
-    fn continue_needs_a_block_before_it() {
-        let blocks = fenced_blocks("```py continue\nx\n```\n");
-        let error = generate(Utf8Path::new("README.md"), &blocks).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("README.md:1: a `continue` block"),
-            "{error}"
         );
     }
 }

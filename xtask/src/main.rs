@@ -10,6 +10,7 @@ mod paths;
 mod process;
 mod pytest;
 mod readme;
+mod readme_tests;
 mod server;
 mod tools;
 mod venv;

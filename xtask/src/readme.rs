@@ -1,6 +1,11 @@
-//! Finds the fenced code blocks of a Markdown file the way CommonMark does: backtick or
-//! tilde fences of three or more, indented up to three spaces (also inside list items),
-//! closed by a fence of the same kind at least as long, or by the end of the document.
+//! Reads a Markdown file the way CommonMark does, as far as the README tests need: fenced
+//! code blocks (backtick or tilde fences of three or more, indented up to three spaces, also
+//! inside list items, closed by a fence of the same kind at least as long, or by the end of
+//! the document), ATX and setext headings, and the `<!-- xtask: NAME` comments that hide
+//! setup code or reset the namespace. Inside an HTML comment nothing is Markdown, as on
+//! GitHub: a fence there is never rendered.
+
+use std::fmt;
 
 /// One fenced code block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +16,15 @@ pub struct Block {
     pub fence_line: usize,
     /// The content, with the fence's indentation removed and `\n` after every line.
     pub text: String,
+    /// 1-based line of the closing fence; `None` when the document (or comment) ends first.
+    pub close_line: Option<usize>,
+    /// Whether only blank lines separate this fence from the block closed just before it,
+    /// which is what lets an `output` block belong to the Python block above it.
+    pub follows_block: bool,
 }
+
+/// The words a Python block's info string may carry after the language.
+pub const PYTHON_WORDS: [&str; 3] = ["skip", "continue", "xfail"];
 
 impl Block {
     /// 1-based line of the block's first content line.
@@ -27,10 +40,189 @@ impl Block {
         matches!(self.language(), "python" | "py" | "python3")
     }
 
-    /// Whether a word after the language, such as `skip` or `continue`, is present.
-    pub fn has_word(&self, word: &str) -> bool {
-        self.info.split_whitespace().skip(1).any(|w| w == word)
+    /// The words after the language, such as `skip` or `continue`.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.info.split_whitespace().skip(1)
     }
+
+    pub fn has_word(&self, word: &str) -> bool {
+        self.words().any(|w| w == word)
+    }
+}
+
+/// What the README tests take from a Markdown file, in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// An ATX or setext heading; setext headings are numbered by their first text line.
+    Heading { line: usize, text: String },
+    /// A fenced block outside HTML comments: one that readers see.
+    Fence(Block),
+    /// `<!-- xtask: setup`, one Python fence, `-->`: code that runs before the next visible
+    /// Python block and that readers never see.
+    Setup(Block),
+    /// `<!-- xtask: reset -->`: what `continue` would carry over ends here.
+    Reset { line: usize },
+}
+
+/// A mistake in the Markdown, with the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for LineError {}
+
+fn error(line: usize, message: impl Into<String>) -> LineError {
+    LineError {
+        line,
+        message: message.into(),
+    }
+}
+
+/// The headings, visible fences and xtask directives of `markdown`; a malformed or unknown
+/// `<!-- xtask:` directive is an error, so that a typo never hides a test.
+pub fn parse(markdown: &str) -> Result<Vec<Item>, LineError> {
+    let mut items = Vec::new();
+    for raw in scan(markdown) {
+        match raw {
+            Raw::Heading { line, text } => items.push(Item::Heading { line, text }),
+            Raw::Fence(block) => items.push(Item::Fence(block)),
+            Raw::Comment(comment) => items.extend(directive(&comment)?),
+        }
+    }
+    Ok(items)
+}
+
+/// The fenced blocks that readers see, in order: those outside HTML comments.
+pub fn fenced_blocks(markdown: &str) -> Vec<Block> {
+    scan(markdown)
+        .into_iter()
+        .filter_map(|raw| match raw {
+            Raw::Fence(block) => Some(block),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The directive an `<!-- xtask: NAME` comment holds; `None` for any other comment.
+fn directive(comment: &Comment) -> Result<Option<Item>, LineError> {
+    let line = comment.line;
+    let opener = comment.opener.trim();
+    let first = opener.split_whitespace().next().unwrap_or("");
+    if first != "xtask" && !first.starts_with("xtask:") {
+        return Ok(None);
+    }
+    let Some(rest) = opener.strip_prefix("xtask:") else {
+        return Err(error(
+            line,
+            "write an xtask directive as `<!-- xtask: NAME`",
+        ));
+    };
+    let Some((close_line, before_close)) = &comment.close else {
+        return Err(error(
+            line,
+            "this `<!-- xtask:` comment never ends: close it with `-->`",
+        ));
+    };
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    match words.as_slice() {
+        ["setup"] => setup(comment, *close_line, before_close).map(Some),
+        ["reset"] if comment.body.iter().all(|(_, t)| t.trim().is_empty()) => {
+            Ok(Some(Item::Reset { line }))
+        }
+        ["reset"] => Err(error(line, "`<!-- xtask: reset -->` holds nothing else")),
+        [] => Err(error(
+            line,
+            "`<!-- xtask:` names no directive: use `setup` or `reset`",
+        )),
+        [name @ ("setup" | "reset"), extra, ..] => Err(error(
+            line,
+            format!("unexpected `{extra}` after `xtask: {name}`"),
+        )),
+        [name, ..] => Err(error(
+            line,
+            format!("unknown directive `xtask: {name}`: use `setup` or `reset`"),
+        )),
+    }
+}
+
+/// The one closed Python fence of an `<!-- xtask: setup` comment, numbered as in the README.
+fn setup(comment: &Comment, close_line: usize, before_close: &str) -> Result<Item, LineError> {
+    let body: String = comment.body.iter().map(|(_, t)| format!("{t}\n")).collect();
+    let mut fences = fenced_blocks(&body).into_iter().map(|mut block| {
+        block.fence_line += comment.line;
+        block.close_line = block.close_line.map(|l| l + comment.line);
+        block
+    });
+    let Some(block) = fences.next() else {
+        return Err(error(
+            comment.line,
+            "`<!-- xtask: setup` holds no ```python fence",
+        ));
+    };
+    let Some(end) = block.close_line else {
+        return Err(error(
+            block.fence_line,
+            format!(
+                "the setup's fence is not closed before the comment ends on line {close_line} \
+                 (a `-->` in the code ends the comment)"
+            ),
+        ));
+    };
+    if !before_close.trim().is_empty() {
+        return Err(error(
+            close_line,
+            "put the setup's `-->` on a line of its own",
+        ));
+    }
+    if !block.is_python() || block.words().next().is_some() {
+        return Err(error(
+            block.fence_line,
+            format!("a setup fence is a plain ```python, not ```{}", block.info),
+        ));
+    }
+    if let Some(second) = fences.next() {
+        return Err(error(
+            second.fence_line,
+            "one fence per `<!-- xtask: setup`",
+        ));
+    }
+    let stray = comment
+        .body
+        .iter()
+        .find(|(n, text)| !text.trim().is_empty() && !(block.fence_line..=end).contains(n));
+    if let Some((n, _)) = stray {
+        return Err(error(
+            *n,
+            "only a ```python fence may sit inside `<!-- xtask: setup`",
+        ));
+    }
+    Ok(Item::Setup(block))
+}
+
+/// What the scanner finds, before directives are read.
+enum Raw {
+    Heading { line: usize, text: String },
+    Fence(Block),
+    Comment(Comment),
+}
+
+/// An HTML comment: `<!--` at the start of a line, to the end of the line holding `-->`.
+struct Comment {
+    line: usize,
+    /// What follows `<!--` on its first line, up to `-->` if the comment ends there.
+    opener: String,
+    /// The lines between the first and the closing one, with their numbers.
+    body: Vec<(usize, String)>,
+    /// The closing line and what precedes `-->` on it; `None` if the document ends first.
+    close: Option<(usize, String)>,
 }
 
 /// An open fence.
@@ -44,52 +236,111 @@ struct Fence {
     block: Block,
 }
 
-pub fn fenced_blocks(markdown: &str) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    // Content columns of the open list items, innermost last.
-    let mut lists: Vec<usize> = Vec::new();
-    let mut open: Option<Fence> = None;
+fn scan(markdown: &str) -> Vec<Raw> {
+    let mut scanner = Scanner::default();
     for (index, line) in lines(markdown).enumerate() {
-        let number = index + 1;
+        scanner.line(index + 1, line);
+    }
+    scanner.finish()
+}
+
+#[derive(Default)]
+struct Scanner {
+    found: Vec<Raw>,
+    /// Content columns of the open list items, innermost last.
+    lists: Vec<usize>,
+    open: Option<Fence>,
+    comment: Option<Comment>,
+    /// The paragraph being read (first line, text), which a setext underline makes a heading.
+    paragraph: Option<(usize, String)>,
+    /// Whether only blank lines were read since a fence closed.
+    after_block: bool,
+}
+
+impl Scanner {
+    fn line(&mut self, number: usize, line: &str) {
+        if self.comment.is_some() {
+            return self.comment_line(number, line);
+        }
+        if self.open.is_some() && self.fence_line(number, line) {
+            return;
+        }
+        if line.trim().is_empty() {
+            self.paragraph = None;
+        } else {
+            self.outside(number, line);
+        }
+    }
+
+    fn comment_line(&mut self, number: usize, line: &str) {
+        let comment = self.comment.as_mut().expect("a comment is open");
+        match line.find("-->") {
+            Some(end) => {
+                comment.close = Some((number, line[..end].to_owned()));
+                self.found.push(Raw::Comment(self.comment.take().unwrap()));
+            }
+            None => comment.body.push((number, line.to_owned())),
+        }
+    }
+
+    /// A line while a fence is open; false if it ends the fence's list item instead, and
+    /// is then read like any other line.
+    fn fence_line(&mut self, number: usize, line: &str) -> bool {
+        let fence = self.open.as_mut().expect("a fence is open");
         let indent = leading_spaces(line);
-        let blank = line.trim().is_empty();
-        if let Some(fence) = &mut open {
-            let left_container = !blank && indent < fence.container;
-            if !left_container {
-                let inner = &line[indent.min(fence.container)..];
-                if closes(inner, fence.marker, fence.len) {
-                    blocks.push(open.take().unwrap().block);
-                    continue;
-                }
-                let text = &line[indent.min(fence.strip)..];
-                fence.block.text.push_str(text);
-                fence.block.text.push('\n');
-                continue;
-            }
+        if !line.trim().is_empty() && indent < fence.container {
             // The list item ends, and the block with it.
-            blocks.push(open.take().unwrap().block);
+            self.close_fence(None);
+            return false;
         }
-        if blank {
-            continue;
+        if closes(
+            &line[indent.min(fence.container)..],
+            fence.marker,
+            fence.len,
+        ) {
+            self.close_fence(Some(number));
+            return true;
         }
-        while lists.last().is_some_and(|&column| indent < column) {
-            lists.pop();
+        fence.block.text.push_str(&line[indent.min(fence.strip)..]);
+        fence.block.text.push('\n');
+        true
+    }
+
+    fn close_fence(&mut self, close_line: Option<usize>) {
+        let mut block = self.open.take().expect("a fence is open").block;
+        block.close_line = close_line;
+        self.found.push(Raw::Fence(block));
+        self.after_block = true;
+    }
+
+    /// A non-blank line outside fences and comments.
+    fn outside(&mut self, number: usize, line: &str) {
+        let after_block = std::mem::take(&mut self.after_block);
+        let indent = leading_spaces(line);
+        if self.setext_underline(line, indent) {
+            return;
         }
-        let container = lists.last().copied().unwrap_or(0);
-        let (container, rest_start) = match list_item_content(line, indent, container) {
+        while self.lists.last().is_some_and(|&column| indent < column) {
+            self.lists.pop();
+        }
+        let container = self.lists.last().copied().unwrap_or(0);
+        let (container, rest_start, in_item) = match list_item_content(line, indent, container) {
             Some(content) => {
-                lists.push(content);
-                (content, content.min(line.len()))
+                self.lists.push(content);
+                (content, content.min(line.len()), true)
             }
-            None => (container, container),
+            None => (container, container, false),
         };
         let rest = &line[rest_start..];
         let own_indent = leading_spaces(rest);
+        let text = &rest[own_indent..];
         if own_indent > 3 {
-            continue;
+            // Indented code, or the lazy continuation of a paragraph.
+            return;
         }
-        if let Some((marker, len, info)) = opening(&rest[own_indent..]) {
-            open = Some(Fence {
+        if let Some((marker, len, info)) = opening(text) {
+            self.paragraph = None;
+            self.open = Some(Fence {
                 marker,
                 len,
                 strip: rest_start + own_indent,
@@ -98,13 +349,87 @@ pub fn fenced_blocks(markdown: &str) -> Vec<Block> {
                     info: info.to_owned(),
                     fence_line: number,
                     text: String::new(),
+                    close_line: None,
+                    follows_block: after_block,
                 },
             });
+        } else if let Some(after) = text.strip_prefix("<!--") {
+            self.paragraph = None;
+            self.open_comment(number, after);
+        } else if let Some(heading) = atx_heading(text) {
+            self.paragraph = None;
+            self.found.push(Raw::Heading {
+                line: number,
+                text: heading,
+            });
+        } else if in_item {
+            self.paragraph = None;
+        } else {
+            let paragraph = self.paragraph.get_or_insert((number, String::new()));
+            if !paragraph.1.is_empty() {
+                paragraph.1.push(' ');
+            }
+            paragraph.1.push_str(text.trim());
         }
     }
-    // An unclosed fence runs to the end of the document.
-    blocks.extend(open.map(|fence| fence.block));
-    blocks
+
+    /// Turns the paragraph above into a heading if `line` is a row of `=` or of `-`.
+    fn setext_underline(&mut self, line: &str, indent: usize) -> bool {
+        let row = line.trim();
+        let underline = row.bytes().all(|b| b == b'=') || row.bytes().all(|b| b == b'-');
+        if indent > 3 || !underline {
+            return false;
+        }
+        let Some((line, text)) = self.paragraph.take() else {
+            return false;
+        };
+        self.found.push(Raw::Heading { line, text });
+        true
+    }
+
+    fn open_comment(&mut self, number: usize, after: &str) {
+        let mut comment = Comment {
+            line: number,
+            opener: after.to_owned(),
+            body: Vec::new(),
+            close: None,
+        };
+        match after.find("-->") {
+            Some(end) => {
+                comment.opener.truncate(end);
+                comment.close = Some((number, String::new()));
+                self.found.push(Raw::Comment(comment));
+            }
+            None => self.comment = Some(comment),
+        }
+    }
+
+    fn finish(mut self) -> Vec<Raw> {
+        // An unclosed fence or comment runs to the end of the document.
+        if self.open.is_some() {
+            self.close_fence(None);
+        }
+        self.found.extend(self.comment.take().map(Raw::Comment));
+        self.found
+    }
+}
+
+/// The title of an ATX heading (`## Title ##`), indentation already removed.
+fn atx_heading(text: &str) -> Option<String> {
+    let level = text.bytes().take_while(|&b| b == b'#').count();
+    let rest = &text[level..];
+    if !(1..=6).contains(&level) || !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return None;
+    }
+    let rest = rest.trim();
+    // A closing run of `#`, after a space, is not part of the title.
+    let open = rest.trim_end_matches('#');
+    let title = if open.is_empty() || open.ends_with([' ', '\t']) {
+        open
+    } else {
+        rest
+    };
+    Some(title.trim().to_owned())
 }
 
 /// Lines without their endings; CommonMark ends lines at LF, CR or CRLF.
@@ -246,6 +571,15 @@ mod tests {
         ),
         ("- a\n  ```py\n  x\nout\n", &[("py", 2, "x\n")]),
         ("- a\n\ntext\n    ```py\n    x\n", &[]),
+        // Inside an HTML comment nothing is Markdown, to the end of the `-->` line.
+        (
+            "<!--\n```py\nx\n```\n-->\n```py\ny\n```\n",
+            &[("py", 6, "y\n")],
+        ),
+        ("<!-- a --> ```py\n```py\nx\n```\n", &[("py", 2, "x\n")]),
+        ("<!--\n```py\nx --> y\n```py\nz\n```\n", &[("py", 4, "z\n")]),
+        ("```py\n<!--\n```\n-->\n", &[("py", 1, "<!--\n")]),
+        ("<!-- never closed\n```py\nx\n```\n", &[]),
     ];
 
     #[test]
@@ -264,11 +598,140 @@ mod tests {
     }
 
     #[test]
+    fn closing_lines_and_adjacency() {
+        let md =
+            "```py\nx\n```\n\n```output\n1\n```\ntext\n```output\n```\n- a\n  ```py\n  x\nout\n";
+        let got: Vec<_> = fenced_blocks(md)
+            .into_iter()
+            .map(|b| (b.fence_line, b.close_line, b.follows_block))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, Some(3), false),
+                (5, Some(7), true),
+                (9, Some(10), false),
+                (12, None, false)
+            ]
+        );
+    }
+
+    fn heading(line: usize, text: &str) -> Item {
+        Item::Heading {
+            line,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn headings() {
+        let md = "# Title #\n\n## Quick `start`\n\nSome\ntext\n---\n\nA\n===\n\n#hashtag\n####### seven\n\
+                  ### \n```md\n# not a heading\n```\n- item\n---\n";
+        let got: Vec<_> = parse(md)
+            .unwrap()
+            .into_iter()
+            .filter(|i| matches!(i, Item::Heading { .. }))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                heading(1, "Title"),
+                heading(3, "Quick `start`"),
+                heading(5, "Some text"),
+                heading(9, "A"),
+                heading(14, ""),
+            ]
+        );
+    }
+
+    fn only(md: &str) -> Item {
+        let items = parse(md).unwrap();
+        assert_eq!(items.len(), 1, "{items:?}");
+        items.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn directives() {
+        assert_eq!(
+            only("text\n<!-- xtask: reset -->\n"),
+            Item::Reset { line: 2 }
+        );
+        assert_eq!(only("<!--xtask:reset\n\n-->\n"), Item::Reset { line: 1 });
+        let Item::Setup(block) = only("<!-- xtask: setup\n\n```python\nimport os\n```\n-->\n")
+        else {
+            panic!("not a setup")
+        };
+        assert_eq!(
+            (block.fence_line, block.close_line, block.text.as_str()),
+            (3, Some(5), "import os\n")
+        );
+        assert!(
+            parse("<!-- a plain comment -->\n<!--\nxtask: reset\n-->\n")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn directive_mistakes_name_their_line() {
+        for (md, line, message) in [
+            (
+                "\n<!-- xtask: rest -->\n",
+                2,
+                "unknown directive `xtask: rest`",
+            ),
+            ("<!-- xtask: -->\n", 1, "names no directive"),
+            ("<!-- xtask reset -->\n", 1, "write an xtask directive as"),
+            ("<!-- xtask: reset now -->\n", 1, "unexpected `now`"),
+            ("<!-- xtask: reset\nx\n-->\n", 1, "holds nothing else"),
+            ("<!-- xtask: setup\n```py\nx\n```\n", 1, "never ends"),
+            ("<!-- xtask: setup\n-->\n", 1, "holds no ```python fence"),
+            (
+                "<!-- xtask: setup\n```py\nx = a-->b\n```\n-->\n",
+                2,
+                "not closed before the comment ends on line 3",
+            ),
+            (
+                "<!-- xtask: setup\n```py\nx\n``` -->\n",
+                2,
+                "ends on line 4",
+            ),
+            (
+                "<!-- xtask: setup\n```py\n```\nx -->\n",
+                4,
+                "put the setup's `-->`",
+            ),
+            ("<!-- xtask: setup\n```sh\nx\n```\n-->\n", 2, "not ```sh"),
+            (
+                "<!-- xtask: setup\n```py skip\nx\n```\n-->\n",
+                2,
+                "plain ```python",
+            ),
+            (
+                "<!-- xtask: setup\n```py\n```\n```py\n```\n-->\n",
+                4,
+                "one fence per",
+            ),
+            (
+                "<!-- xtask: setup\n```py\n```\nnote\n-->\n",
+                4,
+                "only a ```python fence",
+            ),
+        ] {
+            let error = parse(md).unwrap_err();
+            assert_eq!(error.line, line, "{md:?}: {error}");
+            assert!(error.message.contains(message), "{md:?}: {error}");
+        }
+    }
+
+    #[test]
     fn info_words() {
         let block = |info: &str| Block {
             info: info.into(),
             fence_line: 1,
             text: String::new(),
+            close_line: None,
+            follows_block: false,
         };
         for (info, python, skip, cont) in [
             ("python", true, false, false),

@@ -1,5 +1,6 @@
-//! `cargo xtask extract` end to end: the generated tests run under pytest, and a failing
-//! README block is reported with the README's path and its own line number.
+//! `cargo xtask extract` end to end: the generated tests run under pytest, a failing README
+//! block is reported with the README's path and its own line number, and each directive
+//! (`output`, hidden setup, `xfail`, reset, names, errors) does what the README promises.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -44,7 +45,7 @@ exit 1
    z = x / y
    ```
 
-~~~py title=async
+~~~py
 import asyncio
 await asyncio.sleep(0)
 ~~~
@@ -184,4 +185,278 @@ fn failing_block_names_readme_path_and_line() {
         String::from_utf8_lossy(&alone.stdout)
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Runs pytest on a generated file from a folder of its own; `(exit code, stdout)`.
+fn pytest(python: &Path, file: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(python)
+        .args([
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-rxX",
+            "--tb=short",
+        ])
+        .args(extra)
+        .arg(file)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code(), stdout)
+}
+
+const DIRECTIVES: &str = r#"# Directives
+
+<!-- xtask: setup
+```python
+import json
+GREETING = "hi"
+```
+-->
+
+```python
+print(json.dumps({"greeting": GREETING}))
+print("trailing spaces   ")
+```
+
+```output
+{"greeting": "hi"}
+trailing spaces
+```
+
+## Wrong output
+
+```python
+for n in range(3):
+    print("line", n)
+```
+
+```output
+line 0
+line one
+line 2
+```
+
+## Fails as promised
+
+```python xfail
+partial = True
+raise KeyError("expected")
+```
+
+```python continue
+assert partial
+```
+
+## Passes, though it should fail
+
+```python xfail
+assert True
+```
+
+## Reset
+
+```python
+leftover = 1
+```
+
+<!-- xtask: reset -->
+
+```python
+assert "leftover" not in globals() and "GREETING" not in globals()
+```
+
+## Broken setup
+
+<!-- xtask: setup
+```python
+raise RuntimeError("setup broke")
+```
+-->
+
+```python
+print("never runs")
+```
+"#;
+
+/// The README line of `needle`, 1-based.
+fn line_of(markdown: &str, needle: &str) -> usize {
+    markdown.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn directives_run_as_documented() {
+    let Some(python) = python_with_pytest() else {
+        eprintln!(
+            "skipped: no Python with pytest (set XTASK_TEST_PYTHON, or run `cargo xtask venv`)"
+        );
+        return;
+    };
+    let dir = scratch_dir("directives");
+    let (readme, out) = (dir.join("README.md"), dir.join("test_directives.py"));
+    std::fs::write(&readme, DIRECTIVES).unwrap();
+    let extracted = extract(&readme, &out, &[]);
+    assert!(
+        extracted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&extracted.stderr)
+    );
+    let (code, stdout) = pytest(&python, &out, &["-v"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("3 failed, 4 passed, 1 xfailed"), "{stdout}");
+    // Names carry the nearest heading.
+    for passed in [
+        "test_readme_block_1_directives PASSED",
+        "test_readme_block_3_fails_as_promised XFAIL",
+        "test_readme_block_4_fails_as_promised PASSED",
+        "test_readme_block_6_reset PASSED",
+        "test_readme_block_7_reset PASSED",
+    ] {
+        assert!(stdout.contains(passed), "{passed} in:\n{stdout}");
+    }
+    // Output: a unified diff, naming the `output` block's README line.
+    let expected_line = line_of(DIRECTIVES, "line 0");
+    let folder = dir.file_name().unwrap().to_string_lossy();
+    for text in [
+        format!("{folder}/README.md:{expected_line}: block 2 printed something else"),
+        format!("--- expected ({}", readme.display()),
+        "+++ printed".to_owned(),
+        "-line one".to_owned(),
+        "+line 1".to_owned(),
+    ] {
+        assert!(stdout.contains(&text), "{text} in:\n{stdout}");
+    }
+    // An xfail block that passes fails the run.
+    assert!(
+        stdout.contains("test_readme_block_5_passes_though_it_should_fail FAILED"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[XPASS(strict)]"), "{stdout}");
+    // A failing hidden setup points at its own README line.
+    let setup_line = line_of(DIRECTIVES, "setup broke");
+    let location = format!("{folder}/README.md:{setup_line}: in <module>");
+    assert!(stdout.contains(&location), "{location} in:\n{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_reset_clears_the_namespace() {
+    let Some(python) = python_with_pytest() else {
+        eprintln!("skipped: no Python with pytest");
+        return;
+    };
+    let dir = scratch_dir("reset");
+    let (readme, out) = (dir.join("README.md"), dir.join("test_reset.py"));
+    // Without the reset, the last block would see `x` through `continue`.
+    let md = "```py\nx = 1\n```\n```py continue\nassert x == 1\n```\n<!-- xtask: reset -->\n\
+              ```py\nassert 'x' not in globals()\n```\n";
+    std::fs::write(&readme, md).unwrap();
+    assert!(extract(&readme, &out, &[]).status.success());
+    let (code, stdout) = pytest(&python, &out, &[]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("3 passed"), "{stdout}");
+
+    std::fs::write(
+        &readme,
+        md.replace("```py\nassert 'x'", "```py continue\nassert 'x'"),
+    )
+    .unwrap();
+    let refused = extract(&readme, &out, &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains(
+            "README.md:8: a `continue` block cannot follow `<!-- xtask: reset -->` (line 7)"
+        ),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn typos_are_errors_that_name_the_line() {
+    let dir = scratch_dir("typos");
+    let (readme, out) = (dir.join("README.md"), dir.join("test_typos.py"));
+    for (md, message) in [
+        (
+            "# A\n\n```py\n```\n\n```python skp\nx\n```\n",
+            "README.md:6: unknown word `skp` after ```python",
+        ),
+        (
+            "# A\n\n<!-- xtask: setpu\n```py\n```\n-->\n",
+            "README.md:3: unknown directive `xtask: setpu`",
+        ),
+        (
+            "# A\n\n```output\nx\n```\n",
+            "README.md:3: an `output` block must come right after",
+        ),
+    ] {
+        std::fs::write(&readme, md).unwrap();
+        let refused = extract(&readme, &out, &[]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{md}");
+        assert!(stderr.contains(message), "{message} in: {stderr}");
+        assert!(!out.exists(), "nothing is written");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Each `<!-- xtask: setup` comment of `markdown`: (its code, the comment as written).
+fn setup_comments(markdown: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = markdown;
+    while let Some(start) = rest.find("<!--") {
+        let end = rest[start..].find("-->").expect("every comment is closed") + start + 3;
+        let comment = &rest[start..end];
+        if comment.starts_with("<!-- xtask: setup") {
+            let code = comment.split("```").nth(1).unwrap();
+            let code = code.split_once('\n').unwrap().1;
+            found.push((code.to_owned(), comment.to_owned()));
+        }
+        rest = &rest[end..];
+    }
+    found
+}
+
+/// Hidden setup leaves no trace: each setup comment opens right before its fence and closes
+/// right after it, with no `-->` in between (CommonMark ends the comment at the first one),
+/// so that once comments are dropped, as renderers do, none of its code is left.
+fn assert_setup_hidden(markdown: &str) -> usize {
+    let setups = setup_comments(markdown);
+    let mut rendered = markdown.to_owned();
+    for (_, comment) in &setups {
+        rendered = rendered.replacen(comment.as_str(), "", 1);
+    }
+    for (code, comment) in &setups {
+        assert!(
+            comment.starts_with("<!-- xtask: setup\n```python\n")
+                && comment.ends_with("\n```\n-->"),
+            "the comment brackets the fence: {comment}"
+        );
+        assert_eq!(comment.matches("-->").count(), 1, "{comment}");
+        assert!(
+            !rendered.contains(code.as_str()),
+            "setup code is visible: {code}"
+        );
+    }
+    assert!(!rendered.contains("xtask: setup"));
+    setups.len()
+}
+
+#[test]
+fn hidden_setup_leaves_no_trace() {
+    assert_eq!(assert_setup_hidden(DIRECTIVES), 2);
+    let bindings = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../experiments/bindings/python-ws-client/README.md");
+    let readme = std::fs::read_to_string(bindings).unwrap();
+    assert!(
+        assert_setup_hidden(&readme) >= 1,
+        "the bindings' README hides its boilerplate"
+    );
+    assert!(
+        readme.contains("\n```output\n"),
+        "the bindings' README checks an output"
+    );
 }
