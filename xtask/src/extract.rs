@@ -262,18 +262,33 @@ def _module_left_by(index):
     return _MODULES[index]
 
 
+def _shifted(code, lines):
+    """`code`, and every function and class in it, `lines` further down the file."""
+    consts = tuple(
+        _shifted(const, lines) if isinstance(const, types.CodeType) else const
+        for const in code.co_consts
+    )
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
+
+
+def _compile(first_line, source):
+    """Code whose lines are the README's. It starts at the block's first line, so that a
+    traceback quotes the block, not the whole README above it."""
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        code = compile(source, README_PATH, "exec", flags=flags, dont_inherit=True)
+    except SyntaxError:
+        # Again at its place in the README, so that the error names the README line.
+        padded = "\n" * (first_line - 1) + source
+        return compile(padded, README_PATH, "exec", flags=flags, dont_inherit=True)
+    return _shifted(code, first_line - 1)
+
+
 def _exec(first_line, source, module):
     """Runs `source` as the README's own lines: `from __future__` and top-level `await`
     allowed, tracebacks pointing at the README."""
     __tracebackhide__ = True
-    code = compile(
-        "\n" * (first_line - 1) + source,
-        README_PATH,
-        "exec",
-        flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
-        dont_inherit=True,
-    )
-    result = eval(code, module.__dict__)
+    result = eval(_compile(first_line, source), module.__dict__)
     if inspect.iscoroutine(result):
         asyncio.run(result)
 
@@ -329,8 +344,8 @@ def _check_output(index, printed):
             lineterm="",
         )
         pytest.fail(
-            f"{README_PATH}:{first_line}: block {index} printed something else than its "
-            "`output` block:\n" + "\n".join(diff),
+            f"{README_PATH}:{first_line}: block {index} did not print what its `output` "
+            "block says:\n" + "\n".join(diff),
             pytrace=False,
         )
 "#;

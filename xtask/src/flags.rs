@@ -95,6 +95,14 @@ pub struct Pytest {
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,
+    /// Test against a server that is already running, such as `cargo xtask server`'s; it is
+    /// neither started nor stopped.
+    #[arg(
+        long,
+        value_name = "ws://HOST:PORT",
+        conflicts_with_all = ["no_server", "port", "ready_timeout"]
+    )]
+    pub server: Option<String>,
     /// Arguments for pytest, after `--`: paths, `-k EXPR`, `-x`, ...
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,

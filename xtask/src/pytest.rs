@@ -1,32 +1,120 @@
 //! `cargo xtask pytest`: brings the venv and the README tests up to date, starts a server
-//! under the guard, and runs pytest in the bindings' folder against it.
+//! under the guard (or checks that a running one answers), and runs pytest in the bindings'
+//! folder against it.
 
+use std::io::ErrorKind;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8Path;
 use xshell::{Shell, cmd};
 
-use crate::guard::{self, Server};
+use crate::guard::{self, Address, Server};
 use crate::process::{self, Failed, ProcessGroup};
 use crate::{extract, flags, paths, venv};
 
 /// Pytest's "no tests were collected".
 const NO_TESTS_COLLECTED: u8 = 5;
+/// How long a `--server` gets to accept a TCP connection.
+const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server pytest's tests talk to.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// None: only unit tests can pass.
+    Nothing,
+    /// Started and watched by xtask; its log goes into the reports of failing tests.
+    Guarded(&'a Server),
+    /// Someone else's (`--server`): never watched, never stopped.
+    External(&'a Address),
+}
 
 pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
+    // Checked first, so that a wrong address fails at once, before any build.
+    let external = match &flags.server {
+        Some(url) => {
+            let address = parse_server_url(url)?;
+            check_reachable(&address, REACH_TIMEOUT)?;
+            Some(address)
+        }
+        None => None,
+    };
     venv::ensure(sh, None, false)?;
     extract::ensure(sh)?;
     let mut args = Vec::new();
-    let server = if flags.no_server {
+    if flags.no_server {
         args.extend(["-m".to_owned(), "unit".to_owned()]);
-        None
-    } else {
-        Some(start_server(sh, flags.port, flags.ready_timeout)?)
-    };
+    }
     args.extend(absolute_paths(&flags.pytest_args)?);
-    run_pytest(sh, server.as_ref(), &args)
+    if let Some(address) = &external {
+        eprintln!("testing against the running server at {}", url_of(address));
+        return run_pytest_at(sh, Target::External(address), &args);
+    }
+    if flags.no_server {
+        return run_pytest_at(sh, Target::Nothing, &args);
+    }
+    let server = start_server(sh, flags.port, flags.ready_timeout)?;
+    run_pytest_at(sh, Target::Guarded(&server), &args)
+}
+
+fn url_of(address: &Address) -> String {
+    format!("ws://{}:{}", address.host, address.port)
+}
+
+/// Reads `ws://HOST:PORT`, as `cargo xtask server` prints it; IPv6 hosts go in brackets.
+fn parse_server_url(url: &str) -> Result<Address> {
+    let wrong = |why: &str| {
+        anyhow!("--server `{url}`: {why}; give ws://HOST:PORT, such as ws://127.0.0.1:34129")
+    };
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| wrong("it does not start with ws://"))?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| wrong("no port"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| wrong("the port is not a number from 1 to 65535"))?;
+    let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
+    let plain = !host.is_empty() && !host.contains([':', '[', ']']);
+    if !(bracketed || plain) || host.contains(|c: char| c.is_whitespace() || "/@?#".contains(c)) {
+        return Err(wrong("the host is not a name or an address"));
+    }
+    Ok(Address {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Succeeds once a TCP connection to `address` opens, trying each of its addresses, all
+/// within `timeout`.
+fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
+    let url = url_of(address);
+    let hint = "start one with `cargo xtask server`";
+    let deadline = Instant::now() + timeout;
+    let host = address.host.trim_start_matches('[').trim_end_matches(']');
+    let candidates = (host, address.port)
+        .to_socket_addrs()
+        .map_err(|error| anyhow!("no server answers at {url} ({error}); {hint}"))?;
+    let mut reason = format!("no answer within {} s", timeout.as_secs());
+    for candidate in candidates {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&candidate, left) {
+            Ok(_) => return Ok(()),
+            Err(error) if error.kind() == ErrorKind::TimedOut => {}
+            Err(error) if error.kind() == ErrorKind::ConnectionRefused => {
+                reason = "connection refused".to_owned();
+            }
+            Err(error) => reason = error.to_string(),
+        }
+    }
+    bail!("no server answers at {url} ({reason}); {hint}")
 }
 
 /// A debug server on `port` (0: ephemeral) with temp storage, for tests.
@@ -56,20 +144,29 @@ pub fn start_server(sh: &Shell, port: u16, ready_timeout: u64) -> Result<Server>
 /// runs in its own process group, so that the signal handler can stop it; meanwhile the
 /// server is watched, and its death fails the run rather than hanging it.
 pub fn run_pytest(sh: &Shell, server: Option<&Server>, args: &[String]) -> Result<()> {
+    run_pytest_at(sh, server.map_or(Target::Nothing, Target::Guarded), args)
+}
+
+fn run_pytest_at(sh: &Shell, target: Target<'_>, args: &[String]) -> Result<()> {
     let python = venv::python();
     let _dir = sh.push_dir(paths::bindings_dir());
     let mut cmd = cmd!(sh, "{python} -m pytest {args...}");
-    if let Some(server) = server {
-        cmd = cmd
-            .env("TEST_SERVER_HOST", &server.address.host)
-            .env("TEST_SERVER_PORT", server.address.port.to_string());
-        eprintln!(
-            "$ TEST_SERVER_HOST={} TEST_SERVER_PORT={} {cmd}",
-            server.address.host, server.address.port
-        );
-    } else {
-        eprintln!("$ {cmd}");
+    let mut env = Vec::new();
+    if let Target::Guarded(Server { address, .. }) | Target::External(address) = target {
+        env.push(("TEST_SERVER_HOST", address.host.clone()));
+        env.push(("TEST_SERVER_PORT", address.port.to_string()));
     }
+    if let Target::Guarded(server) = target {
+        // conftest.py shows the lines a failing test made the server write.
+        let log = paths::project_root().join(&server.log);
+        env.push(("TEST_SERVER_LOG", log.into_string()));
+    }
+    let mut shown = String::new();
+    for (name, value) in env {
+        shown.push_str(&format!("{name}={value} "));
+        cmd = cmd.env(name, value);
+    }
+    eprintln!("$ {shown}{cmd}");
     let mut command = Command::from(cmd);
     // In a background group pytest must not read the terminal (it would be stopped).
     command.stdin(Stdio::null());
@@ -81,7 +178,7 @@ pub fn run_pytest(sh: &Shell, server: Option<&Server>, args: &[String]) -> Resul
         if let Some(status) = pytest.try_status() {
             break status;
         }
-        if let Some(server) = server {
+        if let Target::Guarded(server) = target {
             if let Err(error) = server.check_alive() {
                 pytest.stop();
                 return Err(error);
@@ -117,4 +214,78 @@ fn absolute_paths(args: &[String]) -> Result<Vec<String>> {
             format!("{}{}", resolved.display(), &arg[file.len()..])
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls() {
+        let ok = |host: &str, port| {
+            Some(Address {
+                host: host.to_owned(),
+                port,
+            })
+        };
+        for (url, expected) in [
+            ("ws://127.0.0.1:34129", ok("127.0.0.1", 34129)),
+            ("ws://127.0.0.1:34129/", ok("127.0.0.1", 34129)),
+            ("ws://localhost:1", ok("localhost", 1)),
+            ("ws://[::1]:8080", ok("[::1]", 8080)),
+            ("127.0.0.1:34129", None),
+            ("wss://127.0.0.1:34129", None),
+            ("http://127.0.0.1:80", None),
+            ("ws://127.0.0.1", None),
+            ("ws://127.0.0.1:", None),
+            ("ws://127.0.0.1:0", None),
+            ("ws://127.0.0.1:65536", None),
+            ("ws://127.0.0.1:80x", None),
+            ("ws://:80", None),
+            ("ws://::1:80", None),
+            ("ws://[]:80", None),
+            ("ws://a b:80", None),
+            ("ws://user@host:80", None),
+            ("ws://host/path:80", None),
+        ] {
+            assert_eq!(parse_server_url(url).ok(), expected, "{url}");
+        }
+        let error = parse_server_url("localhost:80").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "--server `localhost:80`: it does not start with ws://; give ws://HOST:PORT, such \
+             as ws://127.0.0.1:34129"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_quick_clear_error() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = Address {
+            host: "127.0.0.1".to_owned(),
+            port,
+        };
+        let start = Instant::now();
+        let error = check_reachable(&address, REACH_TIMEOUT).unwrap_err();
+        assert!(start.elapsed() < REACH_TIMEOUT + Duration::from_secs(1));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "no server answers at ws://127.0.0.1:{port} (connection refused); start one \
+                 with `cargo xtask server`"
+            )
+        );
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = Address {
+            host: "127.0.0.1".to_owned(),
+            port: listener.local_addr().unwrap().port(),
+        };
+        check_reachable(&address, REACH_TIMEOUT).unwrap();
+    }
 }

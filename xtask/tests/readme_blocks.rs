@@ -172,6 +172,11 @@ fn failing_block_names_readme_path_and_line() {
         stdout.contains(">   z = x / y"),
         "the README line is shown:\n{stdout}"
     );
+    let quoted = stdout.split("README.md:").next().unwrap();
+    assert!(
+        quoted.contains("    x = 1\n") && !quoted.contains("LIMIT = 3"),
+        "the failing block is quoted from its first line, and no earlier block is:\n{stdout}"
+    );
 
     // Alone, a `continue` block replays the block it continues.
     let alone = Command::new(&python)
@@ -320,7 +325,9 @@ fn directives_run_as_documented() {
     let expected_line = line_of(DIRECTIVES, "line 0");
     let folder = dir.file_name().unwrap().to_string_lossy();
     for text in [
-        format!("{folder}/README.md:{expected_line}: block 2 printed something else"),
+        format!(
+            "{folder}/README.md:{expected_line}: block 2 did not print what its `output` block says"
+        ),
         format!("--- expected ({}", readme.display()),
         "+++ printed".to_owned(),
         "-line one".to_owned(),
@@ -459,4 +466,20 @@ fn hidden_setup_leaves_no_trace() {
         readme.contains("\n```output\n"),
         "the bindings' README checks an output"
     );
+}
+
+#[test]
+fn syntax_errors_name_their_readme_line() {
+    let Some(python) = python_with_pytest() else {
+        eprintln!("skipped: no Python with pytest");
+        return;
+    };
+    let dir = scratch_dir("syntax");
+    let (readme, out) = (dir.join("README.md"), dir.join("test_syntax.py"));
+    std::fs::write(&readme, "# S\n\ntext\n\n```py\nx = 1\ny = (\n```\n").unwrap();
+    assert!(extract(&readme, &out, &[]).status.success());
+    let (code, stdout) = pytest(&python, &out, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("README.md\", line 7"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,4 +1,5 @@
-"""Fixtures: the server address from the environment, clients, unique keys, fake servers."""
+"""Fixtures: the server address from the environment, clients, unique keys, fake servers;
+and a plugin that shows the server's log lines in the report of a failing test."""
 
 from __future__ import annotations
 
@@ -8,13 +9,66 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
 from simd_r_drive_ws_client import DataStoreWsClient
 
 HOW_TO_RUN = "`cargo xtask pytest` (it starts a server and sets TEST_SERVER_HOST/TEST_SERVER_PORT)"
+
+# The server's log, as `cargo xtask pytest` passes it: how long it was when each test began.
+SERVER_LOG = os.environ.get("TEST_SERVER_LOG")
+LOG_START = pytest.StashKey[int]()
+# Lines of server log shown at most under one failing test.
+LOG_LINES_SHOWN = 200
+
+
+def _log_size() -> int | None:
+    if not SERVER_LOG:
+        return None
+    try:
+        return os.path.getsize(SERVER_LOG)
+    except OSError:
+        return None
+
+
+def _log_since(start: int) -> str:
+    """The log lines written since `start`, the last LOG_LINES_SHOWN of them."""
+    assert SERVER_LOG
+    with open(SERVER_LOG, "rb") as log:
+        log.seek(start)
+        lines = log.read().decode("utf-8", errors="replace").splitlines()
+    if not lines:
+        return f"(the server wrote nothing to {SERVER_LOG} during this test)"
+    left_out = len(lines) - LOG_LINES_SHOWN
+    shown = lines[-LOG_LINES_SHOWN:]
+    if left_out > 0:
+        shown.insert(0, f"({left_out} earlier lines left out; the whole log: {SERVER_LOG})")
+    return "\n".join(shown)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    size = _log_size()
+    if size is not None:
+        item.stash[LOG_START] = size
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Adds the server's log lines written during a failing test to its report."""
+    report = yield
+    start = item.stash.get(LOG_START, None)
+    if report.failed and report.when in ("setup", "call") and start is not None:
+        try:
+            text = _log_since(start)
+        except OSError as error:
+            text = f"(cannot read the server log: {error})"
+        report.sections.append((f"Captured server log {report.when}", text))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,99 @@
+//! The bindings' `conftest.py` adds the server's log lines written during a failing test to
+//! that test's report, reading the log `cargo xtask pytest` names in `TEST_SERVER_LOG`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bindings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/bindings/python-ws-client")
+}
+
+/// A Python that can import pytest and the bindings (which conftest.py imports).
+fn python_with_bindings() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("XTASK_TEST_PYTHON").map(PathBuf::from),
+        Some(bindings().join(".venv/bin/python")),
+    ];
+    candidates.into_iter().flatten().find(|python| {
+        Command::new(python)
+            .args(["-c", "import pytest, simd_r_drive_ws_client"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+const TESTS: &str = r#"
+import os
+
+
+def log(line):
+    if "TEST_SERVER_LOG" in os.environ:
+        with open(os.environ["TEST_SERVER_LOG"], "a") as file:
+            file.write(line + "\n")
+
+
+def test_quiet_pass():
+    log("line of a passing test")
+
+
+def test_loud_failure():
+    log("the server saw the bad request")
+    assert False, "fails on purpose"
+"#;
+
+fn run(python: &Path, dir: &Path, log: Option<&Path>) -> String {
+    let mut command = Command::new(python);
+    command
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "--rootdir"])
+        .arg(dir)
+        .arg(dir)
+        .env_remove("TEST_SERVER_LOG");
+    if let Some(log) = log {
+        command.env("TEST_SERVER_LOG", log);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn failing_tests_show_the_server_log_written_meanwhile() {
+    let Some(python) = python_with_bindings() else {
+        eprintln!("skipped: no Python with pytest and the bindings (run `cargo xtask venv`)");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("xtask-log-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        bindings().join("tests/conftest.py"),
+        dir.join("conftest.py"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("test_log.py"), TESTS).unwrap();
+    let log = dir.join("server.log");
+    std::fs::write(&log, "written before the tests\n").unwrap();
+
+    let stdout = run(&python, &dir, Some(&log));
+    let section = stdout
+        .split("Captured server log call")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no server log section:\n{stdout}"));
+    let section = section.split("short test summary").next().unwrap();
+    assert!(
+        section.contains("the server saw the bad request"),
+        "{stdout}"
+    );
+    assert!(!section.contains("written before the tests"), "{stdout}");
+    assert!(!section.contains("line of a passing test"), "{stdout}");
+    assert_eq!(stdout.matches("Captured server log").count(), 1, "{stdout}");
+
+    // Without a log (`--server`), failures are reported as before.
+    let stdout = run(&python, &dir, None);
+    assert!(stdout.contains("fails on purpose"), "{stdout}");
+    assert!(!stdout.contains("Captured server log"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
