@@ -145,7 +145,7 @@ fn run_steps(
     report: &mut Report,
     junit_dir: &Utf8Path,
 ) -> Result<()> {
-    report.step(|| process::run_in_foreground(cmd!(sh, "cargo test --workspace")))?;
+    report.step(|| process::run_owned(cmd!(sh, "cargo test --workspace")))?;
     report.step(|| extract::ensure(sh))?;
     report.step(|| venv::ensure(sh, flags.python.as_deref(), false))?;
     report.step(|| workflow_lint::run(sh))?;

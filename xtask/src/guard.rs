@@ -54,7 +54,7 @@ pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
         return paths::from_user(Utf8Path::new(&binary));
     }
     let release_flag = release.then_some("--release");
-    process::run_in_foreground(cmd!(
+    process::run_owned(cmd!(
         sh,
         "cargo build -p {SERVER_PACKAGE} {release_flag...}"
     ))

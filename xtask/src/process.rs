@@ -4,7 +4,7 @@
 use std::fmt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -54,14 +54,20 @@ pub fn shell_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// Runs a command in the foreground (a terminal's Ctrl-C reaches it too) and turns a
-/// failure into [`Failed`] with the command's own exit code.
-pub fn run_in_foreground(cmd: xshell::Cmd<'_>) -> anyhow::Result<()> {
+/// Runs a command to completion in a process group of its own, owned like the server: a
+/// signal to xtask alone, not only a terminal's Ctrl-C to the whole group, stops it and all
+/// it started (cargo's test binaries, maturin's rustc). Stdin is closed: nothing may prompt.
+/// A failure becomes [`Failed`] with the command's own exit code.
+pub fn run_owned(cmd: xshell::Cmd<'_>) -> anyhow::Result<()> {
     eprintln!("$ {cmd}");
     let shown = cmd.to_string();
-    let status = Command::from(cmd)
-        .status()
+    let mut command = Command::from(cmd);
+    command.stdin(Stdio::null());
+    let group = ProcessGroup::new("the command");
+    group
+        .spawn(command)
         .map_err(|error| anyhow::anyhow!("cannot run `{shown}`: {error}"))?;
+    let status = group.wait();
     if status.success() {
         return Ok(());
     }
@@ -135,6 +141,17 @@ impl ProcessGroup {
     pub fn try_status(&self) -> Option<ExitStatus> {
         let mut state = self.owned.lock();
         state.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// Waits for the child to exit. It polls rather than blocks in `wait`, which would hold
+    /// the lock that the signal handler needs to stop the child.
+    pub fn wait(&self) -> ExitStatus {
+        loop {
+            if let Some(status) = self.try_status() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Stops the child and removes the temp dir; later calls do nothing. Returns how the

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
-use crate::paths;
+use crate::{paths, process};
 
 /// The first of `names` on PATH, or an error naming it and how to install it.
 pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
@@ -38,11 +38,10 @@ pub fn uv(sh: &Shell) -> Result<Utf8PathBuf> {
         "uv is not on PATH: installing it from PyPI into {}",
         paths::display_path(&dir)
     );
-    cmd!(
+    process::run_owned(cmd!(
         sh,
         "{python} -m pip install --quiet --disable-pip-version-check --target {dir} uv"
-    )
-    .run()
+    ))
     .context(
         "cannot install uv with pip; install uv yourself (https://docs.astral.sh/uv/) \
              or pip (e.g. `apt install python3-pip`)",

@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::{flags, paths, tools};
+use crate::{flags, paths, process, tools};
 
 /// Bump when the steps below change, so that old stamps no longer match.
 const STAMP_VERSION: u32 = 3;
@@ -58,15 +58,13 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
     let python_flag = python.map(|p| format!("--python={p}"));
     let python_flag = python_flag.as_slice();
     if recreate || !venv.join("pyvenv.cfg").is_file() {
-        cmd!(sh, "{uv} venv --clear {python_flag...} .venv")
-            .run()
+        process::run_owned(cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
             .context("cannot create the venv")?;
     }
-    cmd!(
+    process::run_owned(cmd!(
         sh,
         "{uv} sync --group dev --no-install-project --locked {python_flag...}"
-    )
-    .run()
+    ))
     .with_context(|| {
         format!(
             "cannot install the dev dependencies; if pyproject.toml changed, run `uv lock` in {}",
@@ -80,11 +78,11 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
     let maturin = venv.join("bin/maturin");
     // Release: the latency the tests print is the one users get (debug: about 1.5 ms per
     // round trip instead of 0.9 ms).
-    cmd!(sh, "{maturin} develop --uv --release --target-dir target")
+    let develop = cmd!(sh, "{maturin} develop --uv --release --target-dir target")
         .env("VIRTUAL_ENV", &venv)
         .env("PATH", path)
-        .env_remove("CONDA_PREFIX")
-        .run()
+        .env_remove("CONDA_PREFIX");
+    process::run_owned(develop)
         .context("cannot build the bindings with maturin; is `maturin` in the dev group?")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
     let stamp = self::stamp(&bindings, &venv, python)?;

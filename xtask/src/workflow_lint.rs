@@ -20,7 +20,7 @@ pub fn run(sh: &Shell) -> Result<()> {
         paths::display_path(&checker)
     );
     let _dir = sh.push_dir(paths::project_root());
-    process::run_in_foreground(cmd!(
+    process::run_owned(cmd!(
         sh,
         "{checker} --builtin-schema vendor.github-workflows {files...}"
     ))

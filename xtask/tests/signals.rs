@@ -174,3 +174,55 @@ fn early_exit_is_an_error_with_the_log_tail() {
     assert!(stderr.contains("error: cannot open storage"), "{stderr}");
     std::fs::remove_dir_all(scratch).unwrap();
 }
+
+/// A signal to xtask alone, while it waits for a command such as `cargo build`, stops that
+/// command and the processes it started: none is left running on its own.
+#[test]
+fn sigterm_to_xtask_alone_stops_a_running_command() {
+    let scratch = scratch_dir("command");
+    let bin = scratch.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_cargo.sh");
+    std::os::unix::fs::symlink(fake, bin.join("cargo")).unwrap();
+    let record = scratch.join("record");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["server", "--port", "0"])
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", scratch.join("target"))
+        .env("FAKE_RECORD", &record)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut xtask = Xtask {
+        child,
+        server_pid: 0,
+        storage: PathBuf::new(),
+        scratch,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pids: Vec<i32> = loop {
+        if let Ok(text) = std::fs::read_to_string(&record) {
+            break text
+                .split_whitespace()
+                .map(|p| p.parse().unwrap())
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "the fake cargo did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (code, took) = interrupt(&mut xtask, libc::SIGTERM, false);
+    assert_eq!(code, 143);
+    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
+    // An orphan is reaped by init a moment after it dies; a survivor stays.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !pids.iter().all(|&pid| is_gone(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pid in pids {
+        assert!(is_gone(pid), "process {pid} outlived xtask");
+    }
+}
