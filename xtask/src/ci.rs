@@ -13,10 +13,18 @@ use xshell::{Shell, cmd};
 use crate::process::{self, Failed};
 use crate::{extract, flags, paths, pytest, venv, workflow_lint};
 
-const STEPS: [(&str, &str); 8] = [
+/// The xtask test binaries that run pytest, which need the venv: step 1 defers them, and
+/// the `xtask tests` step runs them once the venv exists.
+const PYTHON_TESTS: [&str; 2] = ["readme_blocks", "server_log_section"];
+
+const STEPS: [(&str, &str); 9] = [
     ("cargo test", "cargo test --workspace"),
     ("extract", "cargo xtask extract"),
     ("venv", "cargo xtask venv"),
+    (
+        "xtask tests",
+        "cargo test -p xtask --test readme_blocks --test server_log_section",
+    ),
     (
         "workflow lint",
         "check-jsonschema --builtin-schema vendor.github-workflows",
@@ -145,9 +153,11 @@ fn run_steps(
     report: &mut Report,
     junit_dir: &Utf8Path,
 ) -> Result<()> {
-    report.step(|| process::run_owned(cmd!(sh, "cargo test --workspace")))?;
+    let cargo_test = cmd!(sh, "cargo test --workspace").env("XTASK_PYTHON_TESTS", "later");
+    report.step(|| process::run_owned(cargo_test))?;
     report.step(|| extract::ensure(sh))?;
     report.step(|| venv::ensure(sh, flags.python.as_deref(), false))?;
+    report.step(|| run_python_tests(sh))?;
     report.step(|| workflow_lint::run(sh))?;
     let unit_xml = junit_arg(junit_dir, "pytest-unit.xml");
     report.step(|| pytest::run_pytest(sh, None, &["-m".into(), "unit".into(), unit_xml]))?;
@@ -175,6 +185,16 @@ fn run_steps(
         .into()),
         None => server.check_alive(),
     })
+}
+
+/// The pytest-driven tests of xtask, with the venv's Python; a missing Python fails them
+/// (`XTASK_PYTHON_TESTS=require`) rather than skips them.
+fn run_python_tests(sh: &Shell) -> Result<()> {
+    let tests = PYTHON_TESTS.iter().flat_map(|name| ["--test", name]);
+    let cmd = cmd!(sh, "cargo test -p xtask {tests...}")
+        .env("XTASK_PYTHON_TESTS", "require")
+        .env("XTASK_TEST_PYTHON", venv::python());
+    process::run_owned(cmd)
 }
 
 fn junit_arg(dir: &Utf8Path, name: &str) -> String {
@@ -210,7 +230,7 @@ fn annotate_readme_failures(github: bool, junit: &Utf8PathBuf) {
 
 /// `(block index, failure text)` for each failed `test_readme_block_N` in a JUnit report.
 fn readme_failures(xml: &str) -> Vec<(usize, String)> {
-    let name = Regex::new(r#"^[^>]*\bname="test_readme_block_(\d+)""#).unwrap();
+    let name = Regex::new(r#"^[^>]*\bname="test_readme_block_(\d+)(?:_[a-z0-9_]*)?""#).unwrap();
     xml.split("<testcase ")
         .skip(1)
         .filter(|case| case.contains("<failure") || case.contains("<error"))
@@ -250,7 +270,7 @@ mod tests {
     #[test]
     fn finds_failing_readme_blocks_in_junit() {
         let xml = r#"<testsuite><testcase classname="tests.test_readme_blocks" name="test_readme_block_1" time="0.1" />
-<testcase classname="tests.test_readme_blocks" name="test_readme_block_2" time="0.1"><failure message="ZeroDivisionError">File &quot;README.md&quot;, line 12, in &lt;module&gt;
+<testcase classname="tests.test_readme_blocks" name="test_readme_block_2_quick_start" time="0.1"><failure message="ZeroDivisionError">File &quot;README.md&quot;, line 12, in &lt;module&gt;
 README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
         let failures = readme_failures(xml);
         assert_eq!(failures.len(), 1);
@@ -280,7 +300,7 @@ README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
         };
         let xml = report.junit();
         assert!(
-            xml.contains(r#"tests="8" failures="1" skipped="6""#),
+            xml.contains(r#"tests="9" failures="1" skipped="7""#),
             "{xml}"
         );
         assert!(
@@ -290,6 +310,22 @@ README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
         assert!(
             xml.contains("<failure message=\"cargo xtask extract\">a &lt;b&gt; &amp; c</failure>")
         );
-        assert_eq!(xml.matches("<skipped").count(), 6);
+        assert_eq!(xml.matches("<skipped").count(), 7);
+    }
+
+    #[test]
+    fn every_test_that_runs_pytest_is_run_after_the_venv() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let name = path.file_stem().unwrap().to_str().unwrap();
+            if path.is_file() && text.contains("common::python_with(") {
+                assert!(
+                    PYTHON_TESTS.contains(&name),
+                    "tests/{name}.rs runs pytest: add it to ci::PYTHON_TESTS"
+                );
+            }
+        }
     }
 }

@@ -2,8 +2,12 @@
 //! block is reported with the README's path and its own line number, and each directive
 //! (`output`, hidden setup, `xfail`, reset, names, errors) does what the README promises.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::scratch_dir;
 
 const README: &str = "# Demo
 
@@ -54,16 +58,6 @@ await asyncio.sleep(0)
 /// README line of `z = x / y`.
 const FAILING_LINE: usize = 38;
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("xtask-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn extract(readme: &Path, out: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("extract")
@@ -76,21 +70,9 @@ fn extract(readme: &Path, out: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A Python that can import pytest: `XTASK_TEST_PYTHON`, the bindings' venv, or python3.
+/// A Python that can import pytest; `None` skips the test (see `common::python_with`).
 fn python_with_pytest() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../experiments/bindings/python-ws-client/.venv/bin/python");
-    let candidates = [
-        std::env::var_os("XTASK_TEST_PYTHON").map(PathBuf::from),
-        Some(venv),
-        Some("python3".into()),
-    ];
-    candidates.into_iter().flatten().find(|python| {
-        Command::new(python)
-            .args(["-c", "import pytest"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+    common::python_with("pytest")
 }
 
 #[test]
@@ -141,9 +123,6 @@ fn nothing_to_extract_is_an_error_and_writes_nothing() {
 #[test]
 fn failing_block_names_readme_path_and_line() {
     let Some(python) = python_with_pytest() else {
-        eprintln!(
-            "skipped: no Python with pytest (set XTASK_TEST_PYTHON, or run `cargo xtask venv`)"
-        );
         return;
     };
     let dir = scratch_dir("readme-run");
@@ -294,9 +273,6 @@ fn line_of(markdown: &str, needle: &str) -> usize {
 #[test]
 fn directives_run_as_documented() {
     let Some(python) = python_with_pytest() else {
-        eprintln!(
-            "skipped: no Python with pytest (set XTASK_TEST_PYTHON, or run `cargo xtask venv`)"
-        );
         return;
     };
     let dir = scratch_dir("directives");
@@ -351,7 +327,6 @@ fn directives_run_as_documented() {
 #[test]
 fn a_reset_clears_the_namespace() {
     let Some(python) = python_with_pytest() else {
-        eprintln!("skipped: no Python with pytest");
         return;
     };
     let dir = scratch_dir("reset");
@@ -471,7 +446,6 @@ fn hidden_setup_leaves_no_trace() {
 #[test]
 fn syntax_errors_name_their_readme_line() {
     let Some(python) = python_with_pytest() else {
-        eprintln!("skipped: no Python with pytest");
         return;
     };
     let dir = scratch_dir("syntax");

@@ -1,25 +1,18 @@
 //! The bindings' `conftest.py` adds the server's log lines written during a failing test to
 //! that test's report, reading the log `cargo xtask pytest` names in `TEST_SERVER_LOG`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn bindings() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/bindings/python-ws-client")
-}
-
 /// A Python that can import pytest and the bindings (which conftest.py imports).
 fn python_with_bindings() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("XTASK_TEST_PYTHON").map(PathBuf::from),
-        Some(bindings().join(".venv/bin/python")),
-    ];
-    candidates.into_iter().flatten().find(|python| {
-        Command::new(python)
-            .args(["-c", "import pytest, simd_r_drive_ws_client"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+    common::python_with("pytest, simd_r_drive_ws_client")
+}
+
+fn bindings() -> PathBuf {
+    common::bindings_dir()
 }
 
 const TESTS: &str = r#"
@@ -59,15 +52,9 @@ fn run(python: &Path, dir: &Path, log: Option<&Path>) -> String {
 #[test]
 fn failing_tests_show_the_server_log_written_meanwhile() {
     let Some(python) = python_with_bindings() else {
-        eprintln!("skipped: no Python with pytest and the bindings (run `cargo xtask venv`)");
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("xtask-log-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("log");
     std::fs::copy(
         bindings().join("tests/conftest.py"),
         dir.join("conftest.py"),

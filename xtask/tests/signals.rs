@@ -1,11 +1,15 @@
 //! Signals delivered to a running `cargo xtask server`, against the fake server: xtask stops
 //! the server, removes its temp storage, and exits 128 + the signal number.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::scratch_dir;
 
 struct Xtask {
     child: Child,
@@ -20,16 +24,6 @@ impl Drop for Xtask {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("xtask-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Starts `xtask server` on the fake server, in a process group of its own, as a shell
