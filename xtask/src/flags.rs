@@ -22,8 +22,9 @@ pub struct Xtask {
 pub enum Command {
     /// Build the server and run it in the foreground, streaming its log until Ctrl-C.
     ///
-    /// Once the server is ready, prints its address and an `export TEST_SERVER_HOST=...
-    /// TEST_SERVER_PORT=...` line to paste into another shell.
+    /// Once the server is ready, prints its address and lines to paste into another shell:
+    /// `export TEST_SERVER_HOST=... TEST_SERVER_PORT=...`, and the `cargo xtask pytest
+    /// --server ws://HOST:PORT` command that tests against this server.
     Server(Server),
     /// Turn the Python code blocks of the bindings' README into pytest tests.
     Extract(Extract),
@@ -33,8 +34,10 @@ pub enum Command {
     Pytest(Pytest),
     /// Run every check as CI does (cargo test, extract, venv, pytest), then print a summary.
     ///
-    /// Steps, fail-fast: `cargo test --workspace`; extract; venv; workflow lint (the
-    /// .github/workflows files against the GitHub Actions schema); pytest `unit` tests without
+    /// Steps, fail-fast: `cargo test --workspace`; extract; venv; xtask tests (those of
+    /// xtask's own tests that run pytest, deferred from the first step until the venv
+    /// exists); workflow lint (the .github/workflows files against the GitHub Actions
+    /// schema); pytest `unit` tests without
     /// a server; server up; pytest on everything else, README blocks included, benchmarks
     /// left out; server down. The exit status is the first failing step's. JUnit reports go
     /// to target/xtask/junit/. With GITHUB_ACTIONS=true, steps are folded into groups and
