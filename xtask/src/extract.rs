@@ -26,19 +26,31 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
         return Ok(());
     }
     if flags.check {
+        let state = if on_disk.is_some() {
+            "stale"
+        } else {
+            "missing"
+        };
         bail!(
-            "{} is {}: run `cargo xtask extract`",
+            "{} is {state}: run `{}`",
             paths::display_path(&out),
-            if on_disk.is_some() {
-                "stale"
-            } else {
-                "missing"
-            }
+            fix_command(flags)
         );
     }
     write_atomically(&out, &generated)?;
     eprintln!("wrote {}", paths::display_path(&out));
     Ok(())
+}
+
+/// The command that writes what `--check` checked: the same paths, without `--check`.
+fn fix_command(flags: &flags::Extract) -> String {
+    let mut command = String::from("cargo xtask extract");
+    for (flag, path) in [("--readme", &flags.readme), ("--out", &flags.out)] {
+        if let Some(path) = path {
+            command.push_str(&format!(" {flag} {path}"));
+        }
+    }
+    command
 }
 
 /// Brings the default test file up to date; what `pytest` and `ci` call.

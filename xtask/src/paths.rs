@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
@@ -62,7 +62,12 @@ pub fn from_user(path: &Utf8Path) -> Result<Utf8PathBuf> {
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let cwd = Utf8PathBuf::try_from(cwd).context("the current directory is not UTF-8")?;
-    Ok(cwd.join(path))
+    // `./x` is shown as `/cwd/x`, not `/cwd/./x`.
+    let joined = cwd.join(path);
+    Ok(joined
+        .components()
+        .filter(|part| *part != Utf8Component::CurDir)
+        .collect())
 }
 
 /// `path` relative to the workspace root when it is inside it, so that output is the same on
@@ -78,6 +83,16 @@ pub fn display_path(path: &Utf8Path) -> Utf8PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_paths_lose_their_dot_components() {
+        let cwd = Utf8PathBuf::try_from(std::env::current_dir().unwrap()).unwrap();
+        assert_eq!(
+            from_user(Utf8Path::new("./a/./b.bin")).unwrap(),
+            cwd.join("a/b.bin")
+        );
+        assert_eq!(from_user(Utf8Path::new("/x/./y")).unwrap(), "/x/./y");
+    }
 
     #[test]
     fn reads_target_directory_from_metadata() {

@@ -98,10 +98,12 @@ fn generated_file_is_deterministic_and_checked() {
     let check = extract(&readme, &out, &["--check"]);
     let stderr = String::from_utf8_lossy(&check.stderr);
     assert!(!check.status.success());
-    assert!(
-        stderr.contains("is stale: run `cargo xtask extract`"),
-        "{stderr}"
+    let fix = format!(
+        "is stale: run `cargo xtask extract --readme {} --out {}`",
+        readme.display(),
+        out.display()
     );
+    assert!(stderr.contains(&fix), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
