@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
 use crate::guard::{self, Address, Server};
@@ -120,6 +120,16 @@ fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
 /// A debug server on `port` (0: ephemeral) with temp storage, for tests.
 pub fn start_server(sh: &Shell, port: u16, ready_timeout: u64) -> Result<Server> {
     let binary = guard::build(sh, false)?;
+    start_built_server(sh, binary, port, ready_timeout)
+}
+
+/// As [`start_server`], with a server binary that is already built.
+pub fn start_built_server(
+    sh: &Shell,
+    binary: Utf8PathBuf,
+    port: u16,
+    ready_timeout: u64,
+) -> Result<Server> {
     let server = Server::start(
         sh,
         guard::Options {
