@@ -170,10 +170,18 @@ fn run_steps(
         "not unit and not benchmark".into(),
         format!("--junitxml={xml}"),
     ];
-    report
+    let tested = report
         .step(|| pytest::run_pytest(sh, Some(&server), &args))
-        .inspect_err(|_| annotate_readme_failures(github, &xml))?;
-    report.step(|| match server.stop() {
+        .inspect_err(|_| annotate_readme_failures(github, &xml));
+    // Cleanup runs after a failed pytest too, so that the summary says how the server
+    // ended; the exit status stays pytest's.
+    let stopped = report.step(|| stop_server(&server));
+    tested.and(stopped)
+}
+
+/// Stops the server; an unclean stop (a non-zero exit, or SIGKILL needed) fails the step.
+fn stop_server(server: &guard::Server) -> Result<()> {
+    match server.stop() {
         Some(stopped) if stopped.status.success() && !stopped.killed => Ok(()),
         Some(stopped) => Err(Failed {
             code: 1,
@@ -185,7 +193,7 @@ fn run_steps(
         }
         .into()),
         None => server.check_alive(),
-    })
+    }
 }
 
 /// The server binary that step 1 built for the server's own tests. `cargo build -p` would

@@ -39,7 +39,7 @@ pub enum Command {
     /// exists); workflow lint (the .github/workflows files against the GitHub Actions
     /// schema); pytest `unit` tests without
     /// a server; server up; pytest on everything else, README blocks included, benchmarks
-    /// left out; server down. The exit status is the first failing step's. JUnit reports go
+    /// left out; server down. Server down runs even after a failed pytest. The exit status is the first failing step's. JUnit reports go
     /// to target/xtask/junit/. With GITHUB_ACTIONS=true, steps are folded into groups and
     /// failing README blocks become annotations on the README.
     Ci(Ci),
