@@ -66,11 +66,17 @@ pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
 /// Reads `listening on ws://HOST:PORT`, the line the server prints once it accepts
 /// connections.
 pub fn parse_ready_line(line: &str) -> Option<Address> {
+    parse_ws_url(line.trim_end().strip_prefix("listening on ")?)
+}
+
+/// Reads `ws://HOST:PORT` (a trailing `/` allowed): a host name, an IPv4 address, or an
+/// IPv6 address in brackets, which stay in `host`.
+pub fn parse_ws_url(url: &str) -> Option<Address> {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
-        Regex::new(r"^listening on ws://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):(\d{1,5})/?$").unwrap()
+        Regex::new(r"^ws://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]@?#]+):(\d{1,5})/?$").unwrap()
     });
-    let captures = re.captures(line.trim_end())?;
+    let captures = re.captures(url)?;
     Some(Address {
         host: captures[1].to_owned(),
         port: captures[2].parse().ok()?,

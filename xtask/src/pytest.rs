@@ -68,25 +68,18 @@ fn parse_server_url(url: &str) -> Result<Address> {
     let wrong = |why: &str| {
         anyhow!("--server `{url}`: {why}; give ws://HOST:PORT, such as ws://127.0.0.1:34129")
     };
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| wrong("it does not start with ws://"))?;
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let (host, port) = rest.rsplit_once(':').ok_or_else(|| wrong("no port"))?;
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|&p| p != 0)
-        .ok_or_else(|| wrong("the port is not a number from 1 to 65535"))?;
-    let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
-    let plain = !host.is_empty() && !host.contains([':', '[', ']']);
-    if !(bracketed || plain) || host.contains(|c: char| c.is_whitespace() || "/@?#".contains(c)) {
-        return Err(wrong("the host is not a name or an address"));
+    if !url.starts_with("ws://") {
+        return Err(wrong("it does not start with ws://"));
     }
-    Ok(Address {
-        host: host.to_owned(),
-        port,
-    })
+    match guard::parse_ws_url(url) {
+        Some(address) if address.port != 0 => Ok(address),
+        Some(_) => Err(wrong(
+            "port 0 is for asking a free port, not for reaching a server",
+        )),
+        None => Err(wrong(
+            "it needs a host name or address (IPv6 in brackets) and a port from 1 to 65535",
+        )),
+    }
 }
 
 /// Succeeds once a TCP connection to `address` opens, trying each of its addresses, all
