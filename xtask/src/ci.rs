@@ -183,15 +183,22 @@ fn run_steps(
 fn stop_server(server: &guard::Server) -> Result<()> {
     match server.stop() {
         Some(stopped) if stopped.status.success() && !stopped.killed => Ok(()),
-        Some(stopped) => Err(Failed {
-            code: 1,
-            message: format!(
-                "the server did not stop cleanly on SIGTERM: {}{}",
-                process::describe(stopped.status),
-                server.log_tail()
-            ),
+        Some(stopped) => {
+            let how = if stopped.was_running {
+                "did not stop cleanly on SIGTERM"
+            } else {
+                "had exited before it was stopped"
+            };
+            Err(Failed {
+                code: 1,
+                message: format!(
+                    "the server {how}: {}{}",
+                    process::describe(stopped.status),
+                    server.log_tail()
+                ),
+            }
+            .into())
         }
-        .into()),
         None => server.check_alive(),
     }
 }

@@ -2,18 +2,21 @@
 //! (see [`crate::process`]), removes their temp dirs, and exits 128 + the signal number:
 //! 130 for SIGINT, 143 for SIGTERM. `process::exit` skips every `Drop`, hence this.
 
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 
-use crate::process::{Owned, stop_all};
+use crate::process::{Owned, note, stop_all};
 
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 static LIVE: Mutex<Vec<(u64, Arc<Owned>)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
+/// Set once a signal arrived: from then on no child may be spawned (see
+/// `ProcessGroup::spawn`), and the main thread must not exit before the handler does.
+static STOPPING: AtomicBool = AtomicBool::new(false);
 /// The last signal received; ctrlc runs our handler but does not say which signal it was.
 static LAST_SIGNAL: AtomicI32 = AtomicI32::new(libc::SIGINT);
 /// ctrlc's own OS-level handler, per signal number, which ours calls after recording.
@@ -37,14 +40,27 @@ pub fn unregister(id: u64) {
     live().retain(|(entry, _)| *entry != id);
 }
 
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::SeqCst)
+}
+
+/// Called by `main` before it exits: while the handler is stopping children, the exit
+/// status and the cleanup are the handler's, so the main thread waits for it to exit.
+pub fn wait_if_stopping() {
+    while stopping() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn live() -> std::sync::MutexGuard<'static, Vec<(u64, Arc<Owned>)>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs on ctrlc's thread, so it may lock and wait.
 fn on_signal() {
+    STOPPING.store(true, Ordering::SeqCst);
     let signal = LAST_SIGNAL.load(Ordering::SeqCst);
-    eprintln!("\nxtask: got {}, stopping", signal_name(signal));
+    note(format_args!("got {}, stopping", signal_name(signal)));
     // The newest first: pytest before the server it talks to. Stopped all at once, so the
     // whole stop takes one grace period at most.
     let groups: Vec<_> = live()

@@ -16,6 +16,7 @@ mod tools;
 mod venv;
 mod workflow_lint;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -23,10 +24,13 @@ use xshell::Shell;
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
-    match try_main(flags) {
+    let result = try_main(flags);
+    interrupt::wait_if_stopping();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Not `eprintln!`, which panics when stderr is gone (a closed terminal).
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
             ExitCode::from(process::exit_code_of(&error))
         }
     }

@@ -126,6 +126,14 @@ impl ProcessGroup {
     pub fn spawn(&self, mut command: Command) -> std::io::Result<Option<ChildStdout>> {
         let mut state = self.owned.lock();
         assert!(state.child.is_none(), "a ProcessGroup owns one child");
+        // Checked under the lock that the signal handler's stop takes: a child is either
+        // spawned before that stop, which then ends it, or not at all.
+        if interrupt::stopping() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "xtask is stopping on a signal",
+            ));
+        }
         let mut child = command.process_group(0).spawn()?;
         let stdout = child.stdout.take();
         state.child = Some(child);
@@ -173,6 +181,8 @@ pub struct Stopped {
     pub status: ExitStatus,
     /// True when SIGTERM was not enough.
     pub killed: bool,
+    /// False when the child had exited by itself before the stop.
+    pub was_running: bool,
 }
 
 impl Owned {
@@ -184,47 +194,32 @@ impl Owned {
     }
 }
 
-/// Stops all groups at once: SIGTERM to each, one shared grace period, SIGKILL to those
-/// left, then reap. Locks are held throughout, so a concurrent call waits for the first one
-/// to finish rather than returning while a child still runs.
+/// Stops all groups at once: SIGTERM to each, one shared grace period for the leaders,
+/// then SIGKILL to every group with a member left, and reap. A leader that exited may
+/// leave members behind (a grandchild that ignores SIGTERM); they get SIGKILL at once
+/// rather than a wait, as orphans cannot be told from zombies that init has yet to reap.
+/// Locks are held throughout, so a concurrent call waits for the first one to finish
+/// rather than returning while a child still runs.
 pub fn stop_all(groups: &[Arc<Owned>]) -> Vec<Option<Stopped>> {
     let mut states: Vec<_> = groups.iter().map(|group| group.lock()).collect();
-    let mut children: Vec<Option<Child>> = states.iter_mut().map(|s| s.child.take()).collect();
-    for child in children.iter_mut().flatten() {
-        if matches!(child.try_wait(), Ok(None)) {
-            signal_group(child, libc::SIGTERM);
-        }
-    }
+    let mut stopping: Vec<Option<Stopping>> = states
+        .iter_mut()
+        .map(|state| state.child.take().map(Stopping::start))
+        .collect();
     let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline
-        && children
-            .iter_mut()
-            .flatten()
-            .any(|c| matches!(c.try_wait(), Ok(None)))
-    {
+    while Instant::now() < deadline && stopping.iter_mut().flatten().any(Stopping::alive) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut results = Vec::new();
-    for (child, group) in children.iter_mut().zip(groups) {
-        let Some(child) = child else {
-            results.push(None);
-            continue;
-        };
-        let killed = matches!(child.try_wait(), Ok(None));
-        if killed {
-            eprintln!(
-                "xtask: {} ignored SIGTERM for {GRACE:?}; sending SIGKILL",
-                group.label
-            );
-            signal_group(child, libc::SIGKILL);
-        }
-        results.push(child.wait().ok().map(|status| Stopped { status, killed }));
-    }
+    let results = stopping
+        .into_iter()
+        .zip(groups)
+        .map(|(stopping, group)| stopping.and_then(|s| s.finish(group.label)))
+        .collect();
     for state in &mut states {
         if let Some(dir) = state.temp_dir.take() {
             if let Err(error) = std::fs::remove_dir_all(&dir) {
                 if error.kind() != std::io::ErrorKind::NotFound {
-                    eprintln!("xtask: cannot remove {}: {error}", dir.display());
+                    note(format_args!("cannot remove {}: {error}", dir.display()));
                 }
             }
         }
@@ -232,10 +227,76 @@ pub fn stop_all(groups: &[Arc<Owned>]) -> Vec<Option<Stopped>> {
     results
 }
 
-fn signal_group(child: &Child, signal: libc::c_int) {
-    let pgid = child.id() as libc::pid_t;
-    // SAFETY: kill has no memory-safety preconditions. The leader is not reaped yet, so
-    // its pid (and with it the group id) cannot have been reused.
+/// One group on its way down: its leader, reaped as soon as it exits, and its id, which
+/// stays valid while any member is left.
+struct Stopping {
+    child: Child,
+    pgid: libc::pid_t,
+    status: Option<ExitStatus>,
+    was_running: bool,
+}
+
+impl Stopping {
+    fn start(mut child: Child) -> Stopping {
+        let was_running = matches!(child.try_wait(), Ok(None));
+        let pgid = child.id() as libc::pid_t;
+        if was_running || group_exists(pgid) {
+            signal_group(pgid, libc::SIGTERM);
+        }
+        Stopping {
+            child,
+            pgid,
+            status: None,
+            was_running,
+        }
+    }
+
+    /// Whether the leader still runs.
+    fn alive(&mut self) -> bool {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status.is_none()
+    }
+
+    fn finish(mut self, label: &str) -> Option<Stopped> {
+        let killed = self.alive();
+        if killed {
+            note(format_args!(
+                "{label} ignored SIGTERM for {GRACE:?}; sending SIGKILL"
+            ));
+        }
+        if killed || group_exists(self.pgid) {
+            signal_group(self.pgid, libc::SIGKILL);
+        }
+        let status = match self.status {
+            Some(status) => status,
+            None => self.child.wait().ok()?,
+        };
+        Some(Stopped {
+            status,
+            killed,
+            was_running: self.was_running,
+        })
+    }
+}
+
+/// A line on stderr that cannot fail: after a SIGHUP the terminal is gone, and `eprintln!`
+/// would panic on the write error, before the cleanup that follows it.
+pub fn note(message: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "xtask: {message}");
+}
+
+fn group_exists(pgid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that a member of the group exists.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions. The group id cannot have been reused:
+    // a pid stays reserved while it names a group that has members, and `group_exists` is
+    // checked before a group whose leader was reaped is signalled.
     unsafe { libc::kill(-pgid, signal) };
 }
 

@@ -29,6 +29,11 @@ impl Drop for Xtask {
 /// Starts `xtask server` on the fake server, in a process group of its own, as a shell
 /// would, and waits until it says the server is ready.
 fn start(name: &str, extra: &[&str]) -> Xtask {
+    start_with(name, extra, Stdio::null())
+}
+
+/// As [`start`], with xtask's stderr going to `stderr`.
+fn start_with(name: &str, extra: &[&str], stderr: Stdio) -> Xtask {
     let scratch = scratch_dir(name);
     let record = scratch.join("record");
     let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
@@ -40,7 +45,7 @@ fn start(name: &str, extra: &[&str]) -> Xtask {
         .env("FAKE_RECORD", &record)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .process_group(0)
         .spawn()
         .unwrap();
@@ -173,7 +178,33 @@ fn early_exit_is_an_error_with_the_log_tail() {
 /// command and the processes it started: none is left running on its own.
 #[test]
 fn sigterm_to_xtask_alone_stops_a_running_command() {
-    let scratch = scratch_dir("command");
+    let (code, took, survivors) = interrupt_fake_cargo("command", "plain");
+    assert_eq!(code, 143);
+    assert!(took < Duration::from_secs(1), "stopping took {took:?}");
+    assert!(
+        survivors.is_empty(),
+        "processes {survivors:?} outlived xtask"
+    );
+}
+
+/// A grandchild that ignores SIGTERM gets SIGKILL once the grace period is over, even
+/// though the command it belongs to exited at once.
+#[test]
+fn a_grandchild_that_ignores_sigterm_is_killed() {
+    let (code, took, survivors) = interrupt_fake_cargo("stubborn-command", "stubborn");
+    assert_eq!(code, 143);
+    assert!(took < Duration::from_secs(4), "stopping took {took:?}");
+    assert!(
+        survivors.is_empty(),
+        "processes {survivors:?} outlived xtask"
+    );
+}
+
+/// Runs `xtask server` with a fake `cargo` (FAKE_CARGO_MODE=`mode`) that never finishes
+/// building, sends SIGTERM to xtask alone, and returns xtask's exit code, how long it took,
+/// and the fake's processes still alive a moment later.
+fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
+    let scratch = scratch_dir(name);
     let bin = scratch.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_cargo.sh");
@@ -185,6 +216,7 @@ fn sigterm_to_xtask_alone_stops_a_running_command() {
         .env("PATH", path)
         .env("CARGO_TARGET_DIR", scratch.join("target"))
         .env("FAKE_RECORD", &record)
+        .env("FAKE_CARGO_MODE", mode)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -209,14 +241,32 @@ fn sigterm_to_xtask_alone_stops_a_running_command() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let (code, took) = interrupt(&mut xtask, libc::SIGTERM, false);
-    assert_eq!(code, 143);
-    assert!(took < Duration::from_secs(3), "stopping took {took:?}");
     // An orphan is reaped by init a moment after it dies; a survivor stays.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !pids.iter().all(|&pid| is_gone(pid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    for pid in pids {
-        assert!(is_gone(pid), "process {pid} outlived xtask");
+    let survivors: Vec<i32> = pids.into_iter().filter(|&pid| !is_gone(pid)).collect();
+    for &pid in &survivors {
+        // SAFETY: kill has no memory-safety preconditions; this only cleans up after a
+        // failed test.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
+    (code, took, survivors)
+}
+
+/// SIGHUP from a closed terminal: writing to stderr now fails, and the stop must go on
+/// regardless (`eprintln!` would panic on that thread and skip it).
+#[test]
+fn sighup_with_stderr_gone_still_cleans_up() {
+    let mut xtask = start_with("hup-closed", &[], Stdio::piped());
+    drop(xtask.child.stderr.take());
+    let (code, took) = interrupt(&mut xtask, libc::SIGHUP, false);
+    assert_eq!(code, 129);
+    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    assert!(is_gone(xtask.server_pid), "the server is gone");
+    assert!(
+        !xtask.storage.parent().unwrap().exists(),
+        "the temp storage is gone"
+    );
 }
