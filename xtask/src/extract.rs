@@ -388,8 +388,15 @@ fn write_atomically(path: &Utf8Path, contents: &str) -> Result<()> {
     let dir = path.parent().context("the output path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
     let temp = dir.join(format!(".{}", crate::process::unique_name("extract")));
-    std::fs::write(&temp, contents).with_context(|| format!("cannot write {temp}"))?;
-    std::fs::rename(&temp, path).with_context(|| format!("cannot write {path}"))
+    let written = std::fs::write(&temp, contents)
+        .with_context(|| format!("cannot write {temp}"))
+        .and_then(|()| {
+            std::fs::rename(&temp, path).with_context(|| format!("cannot write {path}"))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 #[cfg(test)]

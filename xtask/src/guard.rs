@@ -278,9 +278,10 @@ mod tests {
         timeout_ms: u64,
     ) -> (Result<Server>, Record) {
         let sh = Shell::new().unwrap();
-        let record = Record(std::env::temp_dir().join(process::unique_name("xtask-test-record")));
+        let record = Record(std::env::temp_dir().join(process::unique_name("xtask-test")));
+        std::fs::create_dir(&record.0).unwrap();
         sh.set_var("FAKE_MODE", mode);
-        sh.set_var("FAKE_RECORD", &record.0);
+        sh.set_var("FAKE_RECORD", record.0.join("record"));
         sh.set_var("FAKE_DIE_AFTER", "0.3");
         let fixtures = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let options = Options {
@@ -289,19 +290,18 @@ mod tests {
             port: 0,
             storage,
             ready_timeout: Duration::from_millis(timeout_ms),
-            log_dir: Utf8PathBuf::try_from(std::env::temp_dir())
-                .unwrap()
-                .join("xtask-test-logs"),
+            log_dir: Utf8PathBuf::try_from(record.0.join("logs")).unwrap(),
         };
         (Server::start(&sh, options), record)
     }
 
-    /// What the fake server wrote down: its pid and storage path.
+    /// A scratch folder, removed on drop, with the server's log and what the fake server
+    /// wrote down: its pid and storage path.
     struct Record(std::path::PathBuf);
 
     impl Record {
         fn read(&self) -> (i32, String) {
-            let text = std::fs::read_to_string(&self.0).unwrap();
+            let text = std::fs::read_to_string(self.0.join("record")).unwrap();
             let (pid, storage) = text.trim_end().split_once(' ').unwrap();
             (pid.parse().unwrap(), storage.to_owned())
         }
@@ -309,7 +309,7 @@ mod tests {
 
     impl Drop for Record {
         fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 

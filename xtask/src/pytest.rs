@@ -206,22 +206,49 @@ fn run_pytest_at(sh: &Shell, target: Target<'_>, args: &[String]) -> Result<()> 
 /// folder are made absolute. Node ids (`file.py::test`) keep their suffix.
 fn absolute_paths(args: &[String]) -> Result<Vec<String>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    Ok(args
-        .iter()
+    Ok(absolute_paths_in(args, &cwd))
+}
+
+/// Pytest options whose value comes as the next argument and is never a path.
+const VALUE_OPTIONS: &[&str] = &["-k", "-m", "-p", "-o", "-W", "-r"];
+
+fn absolute_paths_in(args: &[String], cwd: &std::path::Path) -> Vec<String> {
+    let mut previous: Option<&str> = None;
+    args.iter()
         .map(|arg| {
+            let is_value = previous.is_some_and(|option| VALUE_OPTIONS.contains(&option));
+            previous = Some(arg);
             let file = arg.split("::").next().unwrap_or(arg);
             let resolved = cwd.join(file);
-            if arg.starts_with('-') || Utf8Path::new(file).is_absolute() || !resolved.exists() {
+            if is_value
+                || arg.starts_with('-')
+                || Utf8Path::new(file).is_absolute()
+                || !resolved.exists()
+            {
                 return arg.clone();
             }
             format!("{}{}", resolved.display(), &arg[file.len()..])
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_paths_are_made_absolute() {
+        let cwd = std::env::temp_dir().join(format!("xtask-args-{}", std::process::id()));
+        std::fs::create_dir_all(cwd.join("tests")).unwrap();
+        std::fs::write(cwd.join("tests/test_a.py"), "").unwrap();
+        let args: Vec<String> = ["-k", "tests", "tests/test_a.py::test_x", "-x", "missing.py"]
+            .map(String::from)
+            .to_vec();
+        let absolute = absolute_paths_in(&args, &cwd);
+        std::fs::remove_dir_all(&cwd).unwrap();
+        let test_x = format!("{}::test_x", cwd.join("tests/test_a.py").display());
+        assert_eq!(absolute, ["-k", "tests", &test_x, "-x", "missing.py"]);
+    }
 
     #[test]
     fn server_urls() {

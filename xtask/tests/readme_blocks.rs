@@ -123,6 +123,25 @@ fn nothing_to_extract_is_an_error_and_writes_nothing() {
 }
 
 #[test]
+fn a_failed_write_leaves_no_temp_file() {
+    let dir = scratch_dir("extract-unwritable");
+    let (readme, out) = (dir.join("README.md"), dir.join("a-folder"));
+    std::fs::write(&readme, "```python\nx = 1\n```\n").unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let output = extract(&readme, &out, &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["README.md", "a-folder"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn failing_block_names_readme_path_and_line() {
     let Some(python) = python_with_pytest() else {
         return;

@@ -19,9 +19,22 @@ struct Xtask {
 }
 
 impl Drop for Xtask {
+    /// After a failed assertion too: SIGTERM lets xtask stop its server; SIGKILL to both is
+    /// the fallback.
     fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.server_pid > 0 && !is_gone(self.server_pid) {
+            // SAFETY: as above; only reached when xtask failed to stop its server.
+            unsafe { libc::kill(self.server_pid, libc::SIGKILL) };
+        }
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
