@@ -1,6 +1,8 @@
 //! Finding the outside tools xtask needs, and saying how to get the ones that are missing.
 
-use anyhow::{Context, Result};
+use std::process::Command;
+
+use anyhow::{Context, Result, ensure};
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
@@ -15,11 +17,27 @@ pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
         .with_context(|| format!("`{}` not found on PATH: {how_to_get}", names[0]))
 }
 
+/// `python3` from PATH, if it is 3.10 or newer, as the bindings need.
 pub fn python3() -> Result<Utf8PathBuf> {
-    require(
+    let python = require(
         &["python3", "python"],
         "install Python 3.10 or newer (e.g. `apt install python3 python3-pip`, or python.org)",
-    )
+    )?;
+    let output = Command::new(&python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .with_context(|| format!("cannot run {python}"))?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let (major, minor) = version
+        .split_once('.')
+        .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?)))
+        .with_context(|| format!("cannot tell the version of {python}"))?;
+    ensure!(
+        (major, minor) >= (3, 10),
+        "{python} is Python {version}; the bindings need 3.10 or newer: install one, or name \
+         it with --python (such as --python 3.12 or --python /usr/bin/python3.12)"
+    );
+    Ok(python)
 }
 
 /// uv from PATH; otherwise the copy xtask installed from PyPI into `target/xtask/uv`,

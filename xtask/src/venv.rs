@@ -37,10 +37,6 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
             paths::BINDINGS
         );
     }
-    if python.is_none() {
-        // uv would otherwise try to download a Python, which needs more than PyPI.
-        tools::python3()?;
-    }
     let xtask_dir = paths::xtask_dir(sh)?;
     let _lock = lock(&xtask_dir.join("venv.lock"))?;
     let venv = venv_dir();
@@ -55,9 +51,17 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
     let _ = std::fs::remove_file(&stamp_path);
     let uv = tools::uv(sh)?;
     let _dir = sh.push_dir(&bindings);
-    let python_flag = python.map(|p| format!("--python={p}"));
+    let creating = recreate || !venv.join("pyvenv.cfg").is_file();
+    // A new venv without --python gets the python3 on PATH, checked to be new enough, not
+    // whichever one uv prefers: uv may pick another, or try to download one.
+    let interpreter = match python {
+        Some(python) => Some(python.to_owned()),
+        None if creating => Some(tools::python3()?.into_string()),
+        None => None,
+    };
+    let python_flag = interpreter.map(|p| format!("--python={p}"));
     let python_flag = python_flag.as_slice();
-    if recreate || !venv.join("pyvenv.cfg").is_file() {
+    if creating {
         process::run_owned(cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
             .context("cannot create the venv")?;
     }
