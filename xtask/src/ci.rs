@@ -47,8 +47,10 @@ struct Report {
 
 impl Report {
     /// Runs the next step of [`STEPS`] as a section; its error is kept for the summary.
-    fn step<T>(&mut self, run: impl FnOnce() -> Result<T>) -> Result<T> {
-        let (name, command) = STEPS[self.outcomes.len()];
+    fn step<T>(&mut self, name: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+        let (expected, command) = STEPS[self.outcomes.len()];
+        // Steps run in the order of STEPS, which the summary and the JUnit report follow.
+        assert_eq!(name, expected, "ci steps out of the order of STEPS");
         let number = self.outcomes.len() + 1;
         if self.github {
             println!("::group::{number}. {name}");
@@ -154,16 +156,19 @@ fn run_steps(
     junit_dir: &Utf8Path,
 ) -> Result<()> {
     let cargo_test = cmd!(sh, "cargo test --workspace").env("XTASK_PYTHON_TESTS", "later");
-    report.step(|| process::run_owned(cargo_test))?;
-    report.step(|| extract::ensure(sh))?;
-    report.step(|| venv::ensure(sh, flags.python.as_deref(), false))?;
-    report.step(|| run_python_tests(sh))?;
-    report.step(|| workflow_lint::run(sh))?;
+    report.step("cargo test", || process::run_owned(cargo_test))?;
+    report.step("extract", || extract::ensure(sh))?;
+    report.step("venv", || venv::ensure(sh, flags.python.as_deref(), false))?;
+    report.step("xtask tests", || run_python_tests(sh))?;
+    report.step("workflow lint", || workflow_lint::run(sh))?;
     let unit_xml = junit_arg(junit_dir, "pytest-unit.xml");
-    report.step(|| pytest::run_pytest(sh, None, &["-m".into(), "unit".into(), unit_xml]))?;
+    report.step("pytest unit", || {
+        pytest::run_pytest(sh, None, &["-m".into(), "unit".into(), unit_xml])
+    })?;
     let github = report.github;
-    let server = report
-        .step(|| pytest::start_built_server(sh, server_binary(sh)?, 0, flags.ready_timeout))?;
+    let server = report.step("server up", || {
+        pytest::start_built_server(sh, server_binary(sh)?, 0, flags.ready_timeout)
+    })?;
     let xml = junit_dir.join("pytest.xml");
     let args = [
         "-m".into(),
@@ -171,11 +176,11 @@ fn run_steps(
         format!("--junitxml={xml}"),
     ];
     let tested = report
-        .step(|| pytest::run_pytest(sh, Some(&server), &args))
+        .step("pytest", || pytest::run_pytest(sh, Some(&server), &args))
         .inspect_err(|_| annotate_readme_failures(github, &xml));
     // Cleanup runs after a failed pytest too, so that the summary says how the server
     // ended; the exit status stays pytest's.
-    let stopped = report.step(|| stop_server(&server));
+    let stopped = report.step("server down", || stop_server(&server));
     tested.and(stopped)
 }
 
