@@ -6,11 +6,13 @@
 mod handlers;
 mod listener;
 mod store_check;
+mod store_lock;
 
 use anyhow::Context;
 use handlers::SharedStore;
 use muxio_tokio_rpc_server::RpcServer;
 use simd_r_drive::DataStore;
+use std::fs::File;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -37,6 +39,8 @@ pub struct Config {
 pub struct RunningServer {
     local_addr: SocketAddr,
     store: SharedStore,
+    /// The storage file's lock, released once the store is closed.
+    lock: File,
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -47,6 +51,7 @@ impl RunningServer {
     /// Every failure here is a configuration problem the user can fix, so each error says
     /// which input was wrong.
     pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+        let lock = open_storage_folder(&config.storage)?;
         let store: SharedStore = Arc::new(RwLock::new(Some(open_store(
             &config.storage,
             config.repair,
@@ -71,6 +76,7 @@ impl RunningServer {
         Ok(RunningServer {
             local_addr,
             store,
+            lock,
             stop,
             task,
         })
@@ -86,19 +92,22 @@ impl RunningServer {
         (&mut self.task).await.context("server task panicked")?
     }
 
-    /// Stops accepting, drops every connection, then flushes and closes the store.
+    /// Stops accepting new connections, then flushes and closes the store once the calls in
+    /// flight are done. Connections already open stay open (each runs in a task of its own)
+    /// and get a "shutting down" error for later calls; in the binary the process exits
+    /// right after, which closes them.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         // Dropping the serve future in the task closes the listener.
         let _ = self.stop.send(());
         self.task.await.context("server task panicked")??;
-        close_store(self.store).await
+        let closed = close_store(self.store).await;
+        drop(self.lock);
+        closed
     }
 }
 
-/// Refuses a corrupt file before the engine sees it: the engine would "recover" it by
-/// truncating, and the bytes it cut would be the user's data.
-fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore> {
-    let shown = path.display();
+/// Checks the storage file's folder, then opens and locks the file (see [`store_lock`]).
+fn open_storage_folder(path: &std::path::Path) -> anyhow::Result<File> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
             anyhow::bail!(
@@ -106,8 +115,14 @@ fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore>
                 dir.display()
             )
         }
-        _ => {}
+        _ => store_lock::lock(path),
     }
+}
+
+/// Refuses a corrupt file before the engine sees it: the engine would "recover" it by
+/// truncating, and the bytes it cut would be the user's data.
+fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore> {
+    let shown = path.display();
     if !repair {
         store_check::verify_intact(path)?;
     }

@@ -112,17 +112,15 @@ fn readiness_line_comes_fast_and_alone() {
     );
     // Nothing but the one line reaches stdout, even on shutdown.
     let mut child = common::spawn(&dir.path().join("other.bin"), &["--port", "0"]);
-    let stdout = child.stdout.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     assert!(line.starts_with("listening on ws://127.0.0.1:"), "{line:?}");
-    assert!(
-        out.stdout.is_empty(),
-        "extra stdout: {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.is_empty(), "extra stdout: {rest:?}");
+    assert!(child.wait().unwrap().success());
 }
 
 fn assert_fails_with(storage: &Path, args: &[&str], expected: &str) {
@@ -159,6 +157,28 @@ fn corrupt_file_is_refused_and_left_untouched() {
         "corrupt or not a simd-r-drive store",
     );
     assert_eq!(std::fs::read_to_string(&storage).unwrap(), content);
+}
+
+#[test]
+fn a_fifo_as_storage_is_a_clear_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    assert_fails_with(&fifo, &["--port", "0"], "is not a regular file");
+}
+
+#[test]
+fn a_second_server_on_the_same_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let first = Server::start(&storage);
+    assert_fails_with(&storage, &["--port", "0"], "is in use by another process");
+    drop(first);
+    // Once the first one is gone, the file is free again.
+    let again = Server::start(&storage);
+    drop(again);
 }
 
 #[test]

@@ -90,12 +90,27 @@ fn read_first_line(stdout: ChildStdout) -> Option<String> {
 }
 
 /// Runs the server with arguments that must make it fail; returns (status, stdout, stderr).
+/// Failing is expected to be quick: a server still running after 10 s is killed, and the
+/// test fails, rather than hangs.
 pub fn run_failing(storage: &Path, args: &[&str]) -> (ExitStatus, String, String) {
-    let out = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .arg(storage)
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not exit within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("server output");
     let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8 output");
     (out.status, text(out.stdout), text(out.stderr))
 }
