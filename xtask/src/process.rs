@@ -285,7 +285,12 @@ impl Stopping {
 /// would panic on the write error, before the cleanup that follows it.
 pub fn note(message: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "xtask: {message}");
+    if cfg!(test) {
+        // The test harness captures `eprintln!` only; tests have a stderr.
+        eprintln!("xtask: {message}");
+    } else {
+        let _ = writeln!(std::io::stderr(), "xtask: {message}");
+    }
 }
 
 fn group_exists(pgid: libc::pid_t) -> bool {
