@@ -1,7 +1,7 @@
 //! How transport errors become Python exceptions.
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyConnectionError, PyRuntimeError};
+use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyTimeoutError};
 use pyo3::prelude::*;
 use std::io;
 
@@ -24,4 +24,20 @@ pub fn call_failed(error: io::Error, address: &str) -> PyErr {
 /// Any failure to connect is a `ConnectionError`; the message says why.
 pub fn connect_failed(error: io::Error) -> PyErr {
     PyConnectionError::new_err(error.to_string())
+}
+
+/// A call that got no answer within `call_timeout`; the connection itself may be fine.
+pub fn call_timed_out(address: &str, seconds: f64) -> PyErr {
+    PyTimeoutError::new_err(format!(
+        "no answer from {address} within {seconds} s (call_timeout)"
+    ))
+}
+
+/// A call on a client inherited across `fork()`: its connection is served by threads that
+/// only exist in the parent.
+pub fn forked(parent: u32) -> PyErr {
+    PyConnectionError::new_err(format!(
+        "this client was connected in process {parent}, before a fork(); \
+         create a new client in the child"
+    ))
 }

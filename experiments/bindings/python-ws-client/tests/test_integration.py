@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -150,3 +153,63 @@ def run_threads(make_client: Callable[[], DataStoreWsClient], new_key: NewKey) -
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a thread hung"
     assert errors == []
+
+
+# What a forked child's exit code means.
+FORK_OUTCOMES = {
+    0: "ok",
+    10: "the inherited client did not raise ConnectionError",
+    11: "the ConnectionError does not say to create a new client",
+    12: "a new client in the child read the wrong value",
+    13: "a new client in the child raised",
+    14: "the child raised something unexpected",
+}
+FORK_BOUND_SECONDS = 20.0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_after_fork_the_child_needs_a_client_of_its_own(
+    server_address: tuple[str, int], new_key: NewKey
+) -> None:
+    client = DataStoreWsClient(*server_address)
+    key = new_key()
+    client.write(key, b"written before the fork")  # the runtime's threads now exist
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 14
+        try:
+            code = forked_child(client, server_address, key)
+        finally:
+            os._exit(code)
+    code = wait_for_exit(pid, FORK_BOUND_SECONDS)
+    assert code == 0, FORK_OUTCOMES.get(code, f"the child exited with {code}")
+    assert client.read(key) == b"written before the fork", "the parent's client broke"
+
+
+def forked_child(inherited: DataStoreWsClient, address: tuple[str, int], key: bytes) -> int:
+    """Runs in the child; returns its exit code (see FORK_OUTCOMES)."""
+    try:
+        inherited.read(key)
+        return 10
+    except ConnectionError as error:
+        if "create a new client in the child" not in str(error):
+            return 11
+    try:
+        fresh = DataStoreWsClient(*address, call_timeout=FORK_BOUND_SECONDS / 2)
+        return 0 if fresh.read(key) == b"written before the fork" else 12
+    except BaseException:  # noqa: BLE001 - reported by the exit code
+        return 13
+
+
+def wait_for_exit(pid: int, bound: float) -> int:
+    """The child's exit code; kills it and fails when it takes longer than `bound`."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail(f"the forked child hung for {bound} s")

@@ -11,15 +11,22 @@ class DataStoreWsClient:
     """One WebSocket connection to a simd-r-drive server.
 
     Every call blocks the calling thread until the server answers, with the GIL released,
-    so threads that share one client (or use several) really run concurrently. The
-    connection closes when the client is garbage collected.
+    so other Python threads run meanwhile. A client is safe to share between threads, but
+    the server answers one connection's calls largely one after another, so a big call
+    delays the small ones behind it: for parallel throughput, give each thread its own
+    client. The connection closes when the client is garbage collected.
 
     Keys and values are bytes-like: ``bytes``, ``bytearray`` or ``memoryview``. Anything
     else, ``str`` included, raises ``TypeError``.
 
     Raises ``ConnectionError`` when the connection cannot be made or is lost; once lost, a
     client stays unusable, so make a new one. Raises ``ServerError`` when the server
-    refuses a call.
+    refuses a call, and ``TimeoutError`` when it does not answer within ``call_timeout``.
+    A waiting call still runs Python's signal handlers, so Ctrl-C stops it with
+    ``KeyboardInterrupt``.
+
+    A client belongs to the process that made it: after ``os.fork()``, its calls in the
+    child raise ``ConnectionError``; create a new client in the child.
     """
 
     def __init__(
@@ -29,6 +36,7 @@ class DataStoreWsClient:
         *,
         tcp_nodelay: bool = True,
         connect_timeout: float = 5.0,
+        call_timeout: float | None = 60.0,
     ) -> None:
         """Connects to ``ws://host:port/ws``.
 
@@ -36,6 +44,12 @@ class DataStoreWsClient:
         off, a call can wait for a delayed ACK (40 ms or more) instead of well under a
         millisecond. Raises ``ConnectionError`` when nothing listens, or when connecting
         takes longer than ``connect_timeout`` seconds.
+
+        ``call_timeout`` bounds each later call, in seconds: a call with no answer by then
+        raises ``TimeoutError``. The client only stops waiting: the server may still carry
+        the call out (a write may still land), and the connection stays open. ``None``
+        waits as long as it takes. Both timeouts must be positive and finite, or
+        ``ValueError`` is raised.
         """
 
     def write(self, key: BytesLike, data: BytesLike) -> None:
@@ -73,7 +87,10 @@ class DataStoreWsClient:
         """The size of the server's storage file, in bytes."""
 
     def is_connected(self) -> bool:
-        """Whether the connection is still up; calls on a lost connection fail at once."""
+        """Whether the connection is still up; calls on a lost connection fail at once.
+
+        ``False`` in a child forked after the client was made.
+        """
 
 class NamespaceHasher:
     """Builds fixed-size keys in a namespace, exactly like ``simd_r_drive::utils::NamespaceHasher``.

@@ -1,0 +1,110 @@
+"""Calls that get no answer: `call_timeout` ends them, and so do Ctrl-C and other signals.
+
+The fake server completes the WebSocket handshake and then never answers a call.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import FakeWsServer
+from simd_r_drive_ws_client import DataStoreWsClient
+
+pytestmark = pytest.mark.unit
+
+# How long a call may take to notice a timeout or a signal.
+PROMPT_SECONDS = 2.0
+# How long a child process may take to start, import the package and send its call.
+START_SECONDS = 10.0
+
+
+def test_a_call_without_answer_raises_timeout_error(fake_server: FakeWsServer) -> None:
+    client = DataStoreWsClient("127.0.0.1", fake_server.port, call_timeout=0.3)
+    expected = re.escape(f"no answer from 127.0.0.1:{fake_server.port} within 0.3 s (call_timeout)")
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=expected):
+        client.read(b"k")
+    assert 0.3 <= time.monotonic() - started < PROMPT_SECONDS
+    assert client.is_connected(), "a timeout must not close the connection"
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_bad_call_timeout_is_a_value_error(closed_port: int, timeout: float) -> None:
+    with pytest.raises(ValueError, match="call_timeout"):
+        DataStoreWsClient("127.0.0.1", closed_port, call_timeout=timeout)
+
+
+class Alarm(Exception):
+    """Raised by the test's SIGALRM handler."""
+
+
+@pytest.fixture
+def alarm_raises() -> Iterator[None]:
+    """SIGALRM raises `Alarm` while the test runs."""
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("needs signal.setitimer")
+
+    def handler(signum: int, frame: object) -> None:
+        raise Alarm()
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.usefixtures("alarm_raises")
+def test_a_signal_handler_runs_during_a_call(fake_server: FakeWsServer) -> None:
+    # The call_timeout only keeps a regression from hanging the suite.
+    client = DataStoreWsClient("127.0.0.1", fake_server.port, call_timeout=5.0)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    started = time.monotonic()
+    with pytest.raises(Alarm):
+        client.read(b"k")
+    assert time.monotonic() - started < PROMPT_SECONDS
+
+
+# Calls `read` on a server that never answers, with no call_timeout: only Ctrl-C ends it.
+BLOCKED_CHILD = """
+import sys
+from simd_r_drive_ws_client import DataStoreWsClient
+
+client = DataStoreWsClient("127.0.0.1", int(sys.argv[1]), call_timeout=None)
+try:
+    client.read(b"k")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+    sys.exit(3)
+print("read returned", flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_stops_a_call_that_would_wait_forever(fake_server: FakeWsServer) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", BLOCKED_CHILD, str(fake_server.port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert fake_server.received.wait(START_SECONDS), "the child's call never reached us"
+        interrupted = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=PROMPT_SECONDS)
+        took = time.monotonic() - interrupted
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert (child.returncode, out) == (3, "KeyboardInterrupt\n"), err
+    assert took < PROMPT_SECONDS
