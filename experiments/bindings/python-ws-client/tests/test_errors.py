@@ -30,7 +30,7 @@ def test_a_silent_server_times_out_as_a_connection_error(silent_port: int) -> No
     assert time.monotonic() - started < BOUND_SECONDS
 
 
-@pytest.mark.parametrize("timeout", [-1.0, float("nan")])
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
 def test_a_bad_connect_timeout_is_a_value_error(closed_port: int, timeout: float) -> None:
     with pytest.raises(ValueError, match="connect_timeout"):
         DataStoreWsClient("127.0.0.1", closed_port, connect_timeout=timeout)

@@ -43,11 +43,15 @@ impl Default for ConnectOptions {
     }
 }
 
-/// A connected RPC client. Calls from many tasks share the one socket; muxio multiplexes
-/// them, so they run concurrently.
+/// A connected RPC client. Calls from many tasks may share the one socket; muxio
+/// multiplexes them. The server, though, handles one connection's calls largely one after
+/// another (its read loop awaits each handler before it reads the next message), so a big
+/// call delays the small ones behind it: for parallel throughput, use one connection per
+/// task.
 ///
-/// When the server goes away, every pending call and every later call fails with an
-/// [`io::Error`] of kind `ConnectionAborted`; no call waits forever on a dead socket.
+/// When the socket closes, every pending call and every later call fails with an
+/// [`io::Error`] of kind `ConnectionAborted`. A server that keeps the socket open but never
+/// answers is not detected here: bound such calls with a timeout of your own.
 pub struct WsTransport {
     dispatcher: Dispatcher,
     endpoint: Arc<RpcServiceEndpoint<()>>,
