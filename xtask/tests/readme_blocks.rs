@@ -151,14 +151,8 @@ fn failing_block_names_readme_path_and_line() {
     std::fs::write(&readme, README).unwrap();
     assert!(extract(&readme, &out, &[]).status.success());
     // Run from elsewhere: the file is self-contained.
-    let output = Command::new(&python)
-        .args(["-m", "pytest", "-p", "no:cacheprovider", "-rs", "--tb=long"])
-        .arg(&out)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = pytest(&python, &out, &["-rs", "--tb=long"]);
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("1 failed, 3 passed, 1 skipped"), "{stdout}");
     assert!(stdout.contains("skipped in README"), "{stdout}");
     // Pytest shows the path relative to its directory.
@@ -179,16 +173,8 @@ fn failing_block_names_readme_path_and_line() {
     );
 
     // Alone, a `continue` block replays the block it continues.
-    let alone = Command::new(&python)
-        .args(["-m", "pytest", "-p", "no:cacheprovider", "-k", "block_2"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        alone.status.success(),
-        "{}",
-        String::from_utf8_lossy(&alone.stdout)
-    );
+    let (code, alone) = pytest(&python, &out, &["-k", "block_2"]);
+    assert_eq!(code, Some(0), "{alone}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
