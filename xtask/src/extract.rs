@@ -22,7 +22,7 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
     let generated = generate_for(&readme)?;
     let on_disk = std::fs::read_to_string(&out).ok();
     if on_disk.as_deref() == Some(generated.as_str()) {
-        eprintln!("{} is up to date", paths::display_path(&out));
+        crate::traceln!("{} is up to date", paths::display_path(&out));
         return Ok(());
     }
     if flags.check {
@@ -38,7 +38,7 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
         );
     }
     write_atomically(&out, &generated)?;
-    eprintln!("wrote {}", paths::display_path(&out));
+    crate::traceln!("wrote {}", paths::display_path(&out));
     Ok(())
 }
 

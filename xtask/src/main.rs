@@ -1,22 +1,36 @@
 //! `cargo xtask`: the developer tasks of this workspace, in Rust, so that they run the same
 //! on every machine. See `cargo xtask --help`.
+//!
+//! Which file owns what:
+//! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
+//! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`). A task
+//!   uses the shared modules below and never another task.
+//! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
+//!   its `ws://HOST:PORT` address.
+//! - `pytest_runner.rs`: runs pytest against a server; `venv.rs`: the bindings' venv;
+//!   `extract.rs`, `readme.rs`, `readme_tests.rs`: the README compiler;
+//!   `workflow_lint.rs`: the checks of `.github/`.
+//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
+//! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
+//!   nothing of xtask's.
+//! - `console.rs`: the one writer, which never panics on a closed stdout or stderr.
+//! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
-mod ci;
+mod console;
 mod extract;
 mod flags;
-mod guard;
-mod interrupt;
 mod paths;
 mod process;
-mod pytest;
+mod pytest_runner;
 mod readme;
 mod readme_tests;
-mod server;
+mod signals;
+mod tasks;
+mod test_server;
 mod tools;
 mod venv;
 mod workflow_lint;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -25,29 +39,33 @@ use xshell::Shell;
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     let result = try_main(flags);
-    interrupt::wait_if_stopping();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // Not `eprintln!`, which panics when stderr is gone (a closed terminal).
-            let _ = writeln!(std::io::stderr(), "error: {error:#}");
-            ExitCode::from(process::exit_code_of(&error))
-        }
+    // A signal decides the exit code even when the error it caused is another one (a child
+    // that the terminal's Ctrl-C also reached exits 130 by itself, say).
+    let code = match (signals::received(), &result) {
+        (Some(interrupted), _) => interrupted.exit_code(),
+        (None, Ok(())) => 0,
+        (None, Err(error)) => process::exit_code_of(error),
+    };
+    if let Err(error) = result {
+        errln!("error: {error:#}");
+    } else if let Some(interrupted) = signals::received() {
+        errln!("error: {interrupted}");
     }
+    ExitCode::from(code)
 }
 
 fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
-    // Registered before anything is spawned, so that no child can outlive a Ctrl-C.
-    interrupt::install()?;
+    // Installed before anything is spawned, so that no child can outlive a signal.
+    signals::install(process::stop_everything)?;
     let sh = Shell::new()?;
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
     sh.change_dir(paths::project_root());
     match flags.command {
-        flags::Command::Server(flags) => server::run(&sh, &flags),
-        flags::Command::Extract(flags) => extract::run(&sh, &flags),
-        flags::Command::Venv(flags) => venv::run(&sh, &flags),
-        flags::Command::Pytest(flags) => pytest::run(&sh, &flags),
-        flags::Command::Ci(flags) => ci::run(&sh, &flags),
+        flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
+        flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),
+        flags::Command::Venv(flags) => tasks::venv::run(&sh, &flags),
+        flags::Command::Pytest(flags) => tasks::pytest::run(&sh, &flags),
+        flags::Command::Ci(flags) => tasks::ci::run(&sh, &flags),
     }
 }

@@ -4,8 +4,6 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
-use regex::Regex;
-use xshell::{Shell, cmd};
 
 /// The bindings' folder, relative to the workspace root.
 pub const BINDINGS: &str = "experiments/bindings/python-ws-client";
@@ -21,38 +19,37 @@ pub fn bindings_dir() -> Utf8PathBuf {
     project_root().join(BINDINGS)
 }
 
-/// Cargo's target directory, honouring `CARGO_TARGET_DIR` and cargo's config.
-pub fn target_dir(sh: &Shell) -> Result<Utf8PathBuf> {
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else the one xtask itself was built
+/// into (which honours cargo's config too), found from the running executable.
+pub fn target_dir() -> Result<Utf8PathBuf> {
     static TARGET_DIR: OnceLock<Utf8PathBuf> = OnceLock::new();
     if let Some(dir) = TARGET_DIR.get() {
         return Ok(dir.clone());
     }
     let dir = match std::env::var("CARGO_TARGET_DIR") {
-        // The common case is answered without spawning cargo.
         Ok(dir) if !dir.is_empty() => project_root().join(dir),
         _ => {
-            let cmd = cmd!(sh, "cargo metadata --format-version 1 --no-deps");
-            eprintln!("$ {cmd}");
-            let metadata = cmd
-                .read()
-                .context("cannot ask cargo for the target directory")?;
-            parse_target_directory(&metadata)
-                .context("`cargo metadata` printed no target_directory")?
+            let exe = std::env::current_exe().context("cannot tell where xtask runs from")?;
+            let exe = Utf8PathBuf::try_from(exe).context("xtask's path is not UTF-8")?;
+            target_dir_of(&exe).with_context(|| {
+                format!("cannot find cargo's target directory above {exe}; set CARGO_TARGET_DIR")
+            })?
         }
     };
     Ok(TARGET_DIR.get_or_init(|| dir).clone())
 }
 
-fn parse_target_directory(metadata: &str) -> Option<Utf8PathBuf> {
-    let re = Regex::new(r#""target_directory"\s*:\s*"((?:[^"\\]|\\.)*)""#).unwrap();
-    let raw = re.captures(metadata)?.get(1)?.as_str();
-    // JSON escapes in a path: only `\\` and `\"` occur in practice.
-    Some(raw.replace("\\\\", "\\").replace("\\\"", "\"").into())
+/// The nearest folder above `exe` that cargo marked as its target directory.
+fn target_dir_of(exe: &Utf8Path) -> Option<Utf8PathBuf> {
+    exe.ancestors()
+        .skip(1)
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .map(Utf8Path::to_path_buf)
 }
 
 /// xtask's own state: logs, stamps, locks, reports, a private uv.
-pub fn xtask_dir(sh: &Shell) -> Result<Utf8PathBuf> {
-    Ok(target_dir(sh)?.join("xtask"))
+pub fn xtask_dir() -> Result<Utf8PathBuf> {
+    Ok(target_dir()?.join("xtask"))
 }
 
 /// A path the user typed, taken relative to the directory xtask was started from.
@@ -95,9 +92,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_target_directory_from_metadata() {
-        let json = r#"{"packages":[],"target_directory":"/w/tar\"get","version":1}"#;
-        assert_eq!(parse_target_directory(json).unwrap(), "/w/tar\"get");
-        assert_eq!(parse_target_directory("{}"), None);
+    fn the_target_dir_is_found_above_the_executable() {
+        let exe = Utf8PathBuf::try_from(std::env::current_exe().unwrap()).unwrap();
+        let found = target_dir_of(&exe).expect("unit tests run from inside a target dir");
+        assert!(exe.starts_with(&found), "{found} is not above {exe}");
+        assert!(found.join("CACHEDIR.TAG").is_file());
+        assert_eq!(target_dir_of(Utf8Path::new("/no/such/dir/xtask")), None);
     }
 }

@@ -1,17 +1,31 @@
-//! Children in their own process groups, stopped with SIGTERM then SIGKILL and always
-//! reaped, and reachable from the signal handler; plus the exit codes xtask passes on.
+//! The one way xtask runs a child. Every child (cargo, uv, maturin, pytest, the server)
+//! is described by a [`Job`], echoed as `$ cmd` when it starts, started as the leader of a
+//! process group of its own, and owned by a [`ProcessGroup`] whose `Drop` stops the whole
+//! group (SIGTERM, [`GRACE`], SIGKILL) and reaps it, like rust-analyzer's `JodChild`.
+//! Waits tick on [`signals::sleep`], so a signal ends them at once with `Interrupted`.
+//!
+//! Live groups are also listed here, for [`stop_everything`]: the fallback that the signal
+//! handler runs when the main thread is stuck.
 
 use std::fmt;
+use std::fs::File;
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use crate::interrupt;
+use anyhow::{Context, Result};
+
+use crate::signals::{self, Interrupted};
+use crate::{console, traceln};
 
 /// How long a group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);
+/// How often a wait looks at its child; a signal does not wait for the tick.
+const TICK: Duration = Duration::from_millis(20);
 
 /// An error that carries the exit code xtask should exit with (pytest's, cargo's, ...).
 #[derive(Debug)]
@@ -28,8 +42,12 @@ impl fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
-/// The exit code for an error: the code of the tool that failed, or 1.
+/// The exit code for an error: 128 + the signal after a signal, the code of the tool that
+/// failed, or 1.
 pub fn exit_code_of(error: &anyhow::Error) -> u8 {
+    if let Some(interrupted) = error.chain().find_map(|e| e.downcast_ref::<Interrupted>()) {
+        return interrupted.exit_code();
+    }
     error
         .chain()
         .find_map(|cause| cause.downcast_ref::<Failed>())
@@ -54,20 +72,109 @@ pub fn shell_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// Runs a command to completion in a process group of its own, owned like the server: a
-/// signal to xtask alone, not only a terminal's Ctrl-C to the whole group, stops it and all
-/// it started (cargo's test binaries, maturin's rustc). Stdin is closed: nothing may prompt.
-/// A failure becomes [`Failed`] with the command's own exit code.
-pub fn run_owned(cmd: xshell::Cmd<'_>) -> anyhow::Result<()> {
-    eprintln!("$ {cmd}");
-    let shown = cmd.to_string();
-    let mut command = Command::from(cmd);
-    command.stdin(Stdio::null());
-    let group = ProcessGroup::new("the command");
-    group
-        .spawn(command)
-        .map_err(|error| anyhow::anyhow!("cannot run `{shown}`: {error}"))?;
-    let status = group.wait();
+/// Where a child's stdout or stderr goes.
+pub enum Sink {
+    /// xtask's trace: the active step log of a concise run, else the terminal.
+    Trace,
+    /// A pipe that xtask reads.
+    Pipe,
+    /// A file of the caller's, such as the server's log.
+    File(File),
+}
+
+/// A command to run: what to run, the environment it gets (shown in the echo), and where its
+/// output goes. Stdin is always closed: in a group of its own, a child that read the
+/// terminal would be stopped, and nothing may prompt.
+pub struct Job {
+    command: Command,
+    shown: String,
+    stdout: Sink,
+    stderr: Sink,
+}
+
+impl Job {
+    pub fn new(cmd: xshell::Cmd<'_>) -> Job {
+        Job {
+            shown: cmd.to_string(),
+            command: Command::from(cmd),
+            stdout: Sink::Trace,
+            stderr: Sink::Trace,
+        }
+    }
+
+    /// Sets an environment variable and shows it in the echo, as `NAME=value cmd`.
+    pub fn env(mut self, name: &str, value: impl AsRef<str>) -> Job {
+        self.shown = format!("{name}={} {}", value.as_ref(), self.shown);
+        self.command.env(name, value.as_ref());
+        self
+    }
+
+    /// Adds a note to the echo, such as where the output goes.
+    pub fn note(mut self, note: impl fmt::Display) -> Job {
+        self.shown = format!("{}  ({note})", self.shown);
+        self
+    }
+
+    pub fn stdout(mut self, sink: Sink) -> Job {
+        self.stdout = sink;
+        self
+    }
+
+    pub fn stderr(mut self, sink: Sink) -> Job {
+        self.stderr = sink;
+        self
+    }
+
+    /// Runs to completion in a group of its own. A failure becomes [`Failed`] with the
+    /// command's own exit code.
+    pub fn run(self) -> Result<()> {
+        let shown = self.shown.clone();
+        let group = ProcessGroup::new("the command");
+        group.spawn(self)?;
+        let status = group.wait()?;
+        check_status(&shown, status)
+    }
+
+    /// Runs to completion and returns what it printed on stdout.
+    pub fn read(self) -> Result<String> {
+        let shown = self.shown.clone();
+        let group = ProcessGroup::new("the command");
+        let mut stdout = group
+            .spawn(self.stdout(Sink::Pipe))?
+            .expect("stdout is piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stdout.read_to_end(&mut text);
+            text
+        });
+        let status = group.wait()?;
+        // The group is gone, and with it every writer of the pipe.
+        let text = reader.join().unwrap_or_default();
+        check_status(&shown, status)?;
+        String::from_utf8(text).with_context(|| format!("`{shown}` printed something not UTF-8"))
+    }
+
+    /// The command with its output connected, for a spawn.
+    fn into_command(mut self) -> Result<Command> {
+        self.command.stdin(Stdio::null());
+        self.command.stdout(stdio(self.stdout)?);
+        self.command.stderr(stdio(self.stderr)?);
+        Ok(self.command)
+    }
+}
+
+fn stdio(sink: Sink) -> Result<Stdio> {
+    Ok(match sink {
+        Sink::Trace => match console::trace_file() {
+            Some(log) => Stdio::from(log),
+            None => Stdio::inherit(),
+        },
+        Sink::Pipe => Stdio::piped(),
+        Sink::File(file) => Stdio::from(file),
+    })
+}
+
+fn check_status(shown: &str, status: ExitStatus) -> Result<()> {
     if status.success() {
         return Ok(());
     }
@@ -79,13 +186,12 @@ pub fn run_owned(cmd: xshell::Cmd<'_>) -> anyhow::Result<()> {
 }
 
 /// Owns at most one child, started in a process group of its own, and a temp dir to remove
-/// once that child is gone. Dropping it stops the child, like rust-analyzer's `JodChild`.
+/// once that child is gone. Dropping it stops the child.
 pub struct ProcessGroup {
     owned: Arc<Owned>,
-    registration: u64,
 }
 
-pub struct Owned {
+struct Owned {
     label: &'static str,
     state: Mutex<State>,
 }
@@ -96,19 +202,19 @@ struct State {
     temp_dir: Option<PathBuf>,
 }
 
+/// Every live group, for the fallback; `CLOSED` once it ran, so that no child starts after.
+static LIVE: Mutex<Vec<Weak<Owned>>> = Mutex::new(Vec::new());
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
 impl ProcessGroup {
-    /// Registered with the signal handler from the start, so that nothing it later owns
-    /// can be missed.
+    /// Listed for the fallback from the start, so that nothing it later owns can be missed.
     pub fn new(label: &'static str) -> ProcessGroup {
         let owned = Arc::new(Owned {
             label,
             state: Mutex::default(),
         });
-        let registration = interrupt::register(owned.clone());
-        ProcessGroup {
-            owned,
-            registration,
-        }
+        live().push(Arc::downgrade(&owned));
+        ProcessGroup { owned }
     }
 
     /// Creates a private (0700) temp dir that is removed when this group is stopped.
@@ -121,20 +227,24 @@ impl ProcessGroup {
         Ok(dir)
     }
 
-    /// Spawns `command` as the leader of a new process group and returns its stdout, if
-    /// piped.
-    pub fn spawn(&self, mut command: Command) -> std::io::Result<Option<ChildStdout>> {
+    /// Echoes and spawns `job` as the leader of a new process group; returns its stdout if
+    /// piped. After a signal, nothing is spawned.
+    pub fn spawn(&self, job: Job) -> Result<Option<ChildStdout>> {
+        let shown = job.shown.clone();
+        let mut command = job.into_command()?;
         let mut state = self.owned.lock();
         assert!(state.child.is_none(), "a ProcessGroup owns one child");
-        // Checked under the lock that the signal handler's stop takes: a child is either
-        // spawned before that stop, which then ends it, or not at all.
-        if interrupt::stopping() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::Interrupted,
-                "xtask is stopping on a signal",
-            ));
+        // Checked under the lock that a stop takes: a child is either spawned before that
+        // stop, which then ends it, or not at all.
+        signals::check()?;
+        if CLOSED.load(Ordering::SeqCst) {
+            anyhow::bail!("xtask is stopping");
         }
-        let mut child = command.process_group(0).spawn()?;
+        traceln!("$ {shown}");
+        let mut child = command
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot run `{shown}`"))?;
         let stdout = child.stdout.take();
         state.child = Some(child);
         Ok(stdout)
@@ -151,29 +261,51 @@ impl ProcessGroup {
         state.child.as_mut()?.try_wait().ok().flatten()
     }
 
-    /// Waits for the child to exit. It polls rather than blocks in `wait`, which would hold
-    /// the lock that the signal handler needs to stop the child.
-    pub fn wait(&self) -> ExitStatus {
+    /// Waits for the child to exit; a signal ends the wait with `Interrupted`.
+    pub fn wait(&self) -> Result<ExitStatus> {
+        self.wait_while(|| Ok(()))
+    }
+
+    /// Waits for the child to exit, calling `tick` between looks (to watch a server, or to
+    /// read a report as it grows); an error from `tick` or a signal ends the wait.
+    pub fn wait_while(&self, mut tick: impl FnMut() -> Result<()>) -> Result<ExitStatus> {
         loop {
             if let Some(status) = self.try_status() {
-                return status;
+                return Ok(status);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tick()?;
+            signals::sleep(TICK)?;
         }
     }
 
     /// Stops the child and removes the temp dir; later calls do nothing. Returns how the
     /// child ended, if this call stopped it.
     pub fn stop(&self) -> Option<Stopped> {
-        stop_all(std::slice::from_ref(&self.owned)).pop().flatten()
+        stop_all(std::slice::from_ref(&self.owned), Notes::Print)
+            .pop()
+            .flatten()
     }
 }
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         self.stop();
-        interrupt::unregister(self.registration);
+        live().retain(|weak| weak.strong_count() > 0 && !weak.ptr_eq(&Arc::downgrade(&self.owned)));
     }
+}
+
+fn live() -> MutexGuard<'static, Vec<Weak<Owned>>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The fallback for a stuck main thread: stops every live group at once and removes their
+/// temp dirs; nothing can be spawned afterwards.
+pub fn stop_everything(_signal: libc::c_int) {
+    CLOSED.store(true, Ordering::SeqCst);
+    // The newest first: pytest before the server it talks to.
+    let groups: Vec<Arc<Owned>> = live().iter().rev().filter_map(Weak::upgrade).collect();
+    // Silent: the stuck main thread may hold stderr.
+    stop_all(&groups, Notes::Silent);
 }
 
 /// How a stopped child ended.
@@ -199,8 +331,8 @@ impl Owned {
 /// leave members behind (a grandchild that ignores SIGTERM); they get SIGKILL at once
 /// rather than a wait, as orphans cannot be told from zombies that init has yet to reap.
 /// Locks are held throughout, so a concurrent call waits for the first one to finish
-/// rather than returning while a child still runs.
-pub fn stop_all(groups: &[Arc<Owned>]) -> Vec<Option<Stopped>> {
+/// rather than returning while a child still runs. Not interruptible: this is the cleanup.
+fn stop_all(groups: &[Arc<Owned>], notes: Notes) -> Vec<Option<Stopped>> {
     let mut states: Vec<_> = groups.iter().map(|group| group.lock()).collect();
     let mut stopping: Vec<Option<Stopping>> = states
         .iter_mut()
@@ -213,18 +345,25 @@ pub fn stop_all(groups: &[Arc<Owned>]) -> Vec<Option<Stopped>> {
     let results = stopping
         .into_iter()
         .zip(groups)
-        .map(|(stopping, group)| stopping.and_then(|s| s.finish(group.label)))
+        .map(|(stopping, group)| stopping.and_then(|s| s.finish(group.label, notes)))
         .collect();
     for state in &mut states {
         if let Some(dir) = state.temp_dir.take() {
             if let Err(error) = std::fs::remove_dir_all(&dir) {
-                if error.kind() != std::io::ErrorKind::NotFound {
-                    note(format_args!("cannot remove {}: {error}", dir.display()));
+                if error.kind() != std::io::ErrorKind::NotFound && notes == Notes::Print {
+                    traceln!("xtask: cannot remove {}: {error}", dir.display());
                 }
             }
         }
     }
     results
+}
+
+/// Whether a stop may print what went wrong.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notes {
+    Print,
+    Silent,
 }
 
 /// One group on its way down: its leader, reaped as soon as it exits, and its id, which
@@ -259,12 +398,10 @@ impl Stopping {
         self.status.is_none()
     }
 
-    fn finish(mut self, label: &str) -> Option<Stopped> {
+    fn finish(mut self, label: &str, notes: Notes) -> Option<Stopped> {
         let killed = self.alive();
-        if killed {
-            note(format_args!(
-                "{label} ignored SIGTERM for {GRACE:?}; sending SIGKILL"
-            ));
+        if killed && notes == Notes::Print {
+            traceln!("xtask: {label} ignored SIGTERM for {GRACE:?}; sending SIGKILL");
         }
         if killed || group_exists(self.pgid) {
             signal_group(self.pgid, libc::SIGKILL);
@@ -278,18 +415,6 @@ impl Stopping {
             killed,
             was_running: self.was_running,
         })
-    }
-}
-
-/// A line on stderr that cannot fail: after a SIGHUP the terminal is gone, and `eprintln!`
-/// would panic on the write error, before the cleanup that follows it.
-pub fn note(message: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    if cfg!(test) {
-        // The test harness captures `eprintln!` only; tests have a stderr.
-        eprintln!("xtask: {message}");
-    } else {
-        let _ = writeln!(std::io::stderr(), "xtask: {message}");
     }
 }
 
@@ -307,7 +432,7 @@ fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
 
 /// A name no other run of xtask, in this or another process, will pick.
 pub fn unique_name(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::AtomicU32;
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,12 +1,11 @@
 //! Finding the outside tools xtask needs, and saying how to get the ones that are missing.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, ensure};
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
-use crate::{paths, process};
+use crate::process::Job;
+use crate::{paths, traceln};
 
 /// The first of `names` on PATH, or an error naming it and how to install it.
 pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
@@ -18,16 +17,16 @@ pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
 }
 
 /// `python3` from PATH, if it is 3.10 or newer, as the bindings need.
-pub fn python3() -> Result<Utf8PathBuf> {
+pub fn python3(sh: &Shell) -> Result<Utf8PathBuf> {
     let python = require(
         &["python3", "python"],
         "install Python 3.10 or newer (e.g. `apt install python3 python3-pip`, or python.org)",
     )?;
-    let output = Command::new(&python)
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-        .output()
+    let script = "import sys; print('%d.%d' % sys.version_info[:2])";
+    let version = Job::new(cmd!(sh, "{python} -c {script}"))
+        .read()
         .with_context(|| format!("cannot run {python}"))?;
-    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let version = version.trim().to_owned();
     let (major, minor) = version
         .split_once('.')
         .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?)))
@@ -46,20 +45,21 @@ pub fn uv(sh: &Shell) -> Result<Utf8PathBuf> {
     if let Ok(uv) = require(&["uv"], "") {
         return Ok(uv);
     }
-    let dir = paths::xtask_dir(sh)?.join("uv");
+    let dir = paths::xtask_dir()?.join("uv");
     let uv = dir.join("bin/uv");
     if uv.is_file() {
         return Ok(uv);
     }
-    let python = python3()?;
-    eprintln!(
+    let python = python3(sh)?;
+    traceln!(
         "uv is not on PATH: installing it from PyPI into {}",
         paths::display_path(&dir)
     );
-    process::run_owned(cmd!(
+    Job::new(cmd!(
         sh,
         "{python} -m pip install --quiet --disable-pip-version-check --target {dir} uv"
     ))
+    .run()
     .context(
         "cannot install uv with pip; install uv yourself (https://docs.astral.sh/uv/) \
              or pip (e.g. `apt install python3-pip`)",

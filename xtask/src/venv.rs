@@ -1,4 +1,4 @@
-//! `cargo xtask venv`: the bindings' venv, made with uv, with the dev dependency group and
+//! The bindings' venv, made with uv, with the dev dependency group and
 //! the bindings built by `maturin develop`. Neither tool skips work on its own, so a stamp of
 //! the inputs decides whether anything needs doing.
 
@@ -10,15 +10,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::{flags, paths, process, tools};
+use crate::process::Job;
+use crate::{paths, signals, tools, traceln};
 
 /// Bump when the steps below change, so that old stamps no longer match.
 const STAMP_VERSION: u32 = 3;
 const STAMP_FILE: &str = ".xtask-stamp";
-
-pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
-    ensure(sh, flags.python.as_deref(), flags.recreate)
-}
 
 pub fn venv_dir() -> Utf8PathBuf {
     paths::bindings_dir().join(".venv")
@@ -37,14 +34,14 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
             paths::BINDINGS
         );
     }
-    let xtask_dir = paths::xtask_dir(sh)?;
+    let xtask_dir = paths::xtask_dir()?;
     let _lock = lock(&xtask_dir.join("venv.lock"))?;
     let venv = venv_dir();
     let stamp_path = venv.join(STAMP_FILE);
     let stamp = stamp(&bindings, &venv, python)?;
     let old = std::fs::read_to_string(&stamp_path).unwrap_or_default();
     if !recreate && same_build(&old, &stamp, python.is_some()) {
-        eprintln!("venv is up to date ({}/.venv)", paths::BINDINGS);
+        traceln!("venv is up to date ({}/.venv)", paths::BINDINGS);
         return Ok(());
     }
     // A refresh cut short must not look finished.
@@ -56,19 +53,21 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
     // whichever one uv prefers: uv may pick another, or try to download one.
     let interpreter = match python {
         Some(python) => Some(python.to_owned()),
-        None if creating => Some(tools::python3()?.into_string()),
+        None if creating => Some(tools::python3(sh)?.into_string()),
         None => None,
     };
     let python_flag = interpreter.map(|p| format!("--python={p}"));
     let python_flag = python_flag.as_slice();
     if creating {
-        process::run_owned(cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
+        Job::new(cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
+            .run()
             .context("cannot create the venv")?;
     }
-    process::run_owned(cmd!(
+    Job::new(cmd!(
         sh,
         "{uv} sync --group dev --no-install-project --locked {python_flag...}"
     ))
+    .run()
     .with_context(|| {
         format!(
             "cannot install the dev dependencies; if pyproject.toml changed, run `uv lock` in {}",
@@ -83,15 +82,16 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<()> {
     // Release: the latency the tests print is the one users get (debug: about 1.5 ms per
     // round trip instead of 0.9 ms).
     let develop = cmd!(sh, "{maturin} develop --uv --release --target-dir target")
-        .env("VIRTUAL_ENV", &venv)
         .env("PATH", path)
         .env_remove("CONDA_PREFIX");
-    process::run_owned(develop)
+    Job::new(develop)
+        .env("VIRTUAL_ENV", venv.as_str())
+        .run()
         .context("cannot build the bindings with maturin; is `maturin` in the dev group?")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
     let stamp = self::stamp(&bindings, &venv, python)?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
-    eprintln!("venv is ready ({}/.venv)", paths::BINDINGS);
+    traceln!("venv is ready ({}/.venv)", paths::BINDINGS);
     Ok(())
 }
 
@@ -107,15 +107,23 @@ fn lock(path: &Utf8Path) -> Result<File> {
         .write(true)
         .open(path)
         .with_context(|| format!("cannot open the lock file {path}"))?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        eprintln!("waiting for another `cargo xtask`, which holds {path}");
-        // SAFETY: as above.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            bail!("cannot lock {path}: {}", std::io::Error::last_os_error());
+    let mut told = false;
+    loop {
+        // SAFETY: flock on a descriptor we own. Non-blocking, so that a signal is seen while
+        // another run holds the lock.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(file);
         }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::WouldBlock {
+            bail!("cannot lock {path}: {error}");
+        }
+        if !told {
+            crate::errln!("waiting for another `cargo xtask`, which holds {path}");
+            told = true;
+        }
+        signals::sleep(std::time::Duration::from_millis(50))?;
     }
-    Ok(file)
 }
 
 /// Whether a venv stamped `old` is what `new` asks for. Without `--python`, any interpreter

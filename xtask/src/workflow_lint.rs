@@ -6,7 +6,8 @@ use anyhow::{Context, Result, ensure};
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
-use crate::{paths, process, venv};
+use crate::process::Job;
+use crate::{paths, venv};
 
 pub const WORKFLOWS: &str = ".github/workflows";
 
@@ -20,10 +21,11 @@ pub fn run(sh: &Shell) -> Result<()> {
         paths::display_path(&checker)
     );
     let _dir = sh.push_dir(paths::project_root());
-    process::run_owned(cmd!(
+    Job::new(cmd!(
         sh,
         "{checker} --builtin-schema vendor.github-workflows {files...}"
     ))
+    .run()
     .context("a workflow under .github/workflows does not match the GitHub Actions schema")
 }
 

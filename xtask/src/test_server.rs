@@ -1,24 +1,28 @@
-//! The server guard: the one owner of a running server, its process group, its log and,
-//! when xtask made it, its storage. However xtask ends, the server is stopped and reaped
-//! and the temp storage removed (see `process` and `interrupt`).
+//! The server under test, in one place: building it, starting it under a guard that is
+//! its one owner (process group, log, and the temp storage when xtask made it), its
+//! readiness line, its `ws://HOST:PORT` address, watching it and stopping it. However xtask
+//! ends, the server is stopped and reaped and the temp storage removed (see `process`).
 
+use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::paths;
-use crate::process::{self, ProcessGroup, Stopped};
+use crate::process::{self, Failed, Job, ProcessGroup, Sink, Stopped};
+use crate::{paths, signals, traceln};
 
 pub const SERVER_PACKAGE: &str = "simd-r-drive-ws-server";
 /// Lines of the server's log shown when it fails.
 const LOG_TAIL: usize = 20;
+/// How often the readiness wait looks at the server.
+const TICK: Duration = Duration::from_millis(20);
 
 pub struct Options {
     pub binary: Utf8PathBuf,
@@ -37,6 +41,12 @@ pub struct Address {
     pub port: u16,
 }
 
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ws://{}:{}", self.host, self.port)
+    }
+}
+
 pub struct Server {
     group: ProcessGroup,
     pub address: Address,
@@ -49,18 +59,71 @@ pub struct Server {
 
 /// Builds the server and returns its binary; `XTASK_SERVER_BIN` names one to use instead.
 pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
-    if let Ok(binary) = std::env::var("XTASK_SERVER_BIN") {
-        eprintln!("using the server binary XTASK_SERVER_BIN={binary}");
-        return paths::from_user(Utf8Path::new(&binary));
+    if let Some(binary) = binary_from_env()? {
+        return Ok(binary);
     }
     let release_flag = release.then_some("--release");
-    process::run_owned(cmd!(
+    Job::new(cmd!(
         sh,
         "cargo build -p {SERVER_PACKAGE} {release_flag...}"
     ))
+    .run()
     .context("cannot build the server")?;
     let profile = if release { "release" } else { "debug" };
-    Ok(paths::target_dir(sh)?.join(profile).join(SERVER_PACKAGE))
+    Ok(paths::target_dir()?.join(profile).join(SERVER_PACKAGE))
+}
+
+/// The debug server that `cargo test --workspace` built for the server's own tests, or a
+/// fresh build when there is none. `cargo build -p` would build it again even so: for one
+/// package, cargo resolves features apart from the rest of the workspace, which recompiles
+/// some 35 crates on a cold target dir (20 s measured).
+pub fn binary_built_by_tests(sh: &Shell) -> Result<Utf8PathBuf> {
+    let binary = paths::target_dir()?.join("debug").join(SERVER_PACKAGE);
+    if std::env::var_os("XTASK_SERVER_BIN").is_some() || !binary.is_file() {
+        return build(sh, false);
+    }
+    traceln!(
+        "using {}, built by `cargo test --workspace`",
+        paths::display_path(&binary)
+    );
+    Ok(binary)
+}
+
+fn binary_from_env() -> Result<Option<Utf8PathBuf>> {
+    match std::env::var("XTASK_SERVER_BIN") {
+        Ok(binary) => {
+            traceln!("using the server binary XTASK_SERVER_BIN={binary}");
+            Ok(Some(paths::from_user(Utf8Path::new(&binary))?))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// A server on loopback, on `port` (0: ephemeral), with temp storage, for tests; says
+/// where it listens once it is ready.
+pub fn start_for_tests(
+    sh: &Shell,
+    binary: Utf8PathBuf,
+    port: u16,
+    ready_timeout: u64,
+) -> Result<Server> {
+    let server = Server::start(
+        sh,
+        Options {
+            binary,
+            host: "127.0.0.1".to_owned(),
+            port,
+            storage: None,
+            ready_timeout: Duration::from_secs(ready_timeout),
+            log_dir: paths::xtask_dir()?.join("logs"),
+        },
+    )?;
+    traceln!(
+        "server ready at {} in {} ms",
+        server.address,
+        server.ready_after.as_millis()
+    );
+    Ok(server)
 }
 
 /// Reads `listening on ws://HOST:PORT`, the line the server prints once it accepts
@@ -83,6 +146,57 @@ pub fn parse_ws_url(url: &str) -> Option<Address> {
     })
 }
 
+/// Reads a `--server ws://HOST:PORT` that a user typed, as `cargo xtask server` prints it.
+pub fn parse_server_url(url: &str) -> Result<Address> {
+    let wrong = |why: &str| {
+        anyhow!("--server `{url}`: {why}; give ws://HOST:PORT, such as ws://127.0.0.1:34129")
+    };
+    if !url.starts_with("ws://") {
+        return Err(wrong("it does not start with ws://"));
+    }
+    match parse_ws_url(url) {
+        Some(address) if address.port != 0 => Ok(address),
+        Some(_) => Err(wrong(
+            "port 0 is for asking a free port, not for reaching a server",
+        )),
+        None => Err(wrong(
+            "it needs a host name or address (IPv6 in brackets) and a port from 1 to 65535",
+        )),
+    }
+}
+
+/// Succeeds once a TCP connection to `address` opens, trying each of its addresses, all
+/// within `timeout`; a signal ends the wait.
+pub fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
+    let hint = "start one with `cargo xtask server`";
+    let deadline = Instant::now() + timeout;
+    let host = address.host.trim_start_matches('[').trim_end_matches(']');
+    let candidates: Vec<_> = (host, address.port)
+        .to_socket_addrs()
+        .map_err(|error| anyhow!("no server answers at {address} ({error}); {hint}"))?
+        .collect();
+    let mut reason = format!("no answer within {} s", timeout.as_secs());
+    for candidate in candidates {
+        // Short attempts, so that a signal is seen between them.
+        while let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+        {
+            signals::check()?;
+            match TcpStream::connect_timeout(&candidate, left.min(Duration::from_millis(200))) {
+                Ok(_) => return Ok(()),
+                Err(error) if error.kind() == ErrorKind::TimedOut => continue,
+                Err(error) if error.kind() == ErrorKind::ConnectionRefused => {
+                    reason = "connection refused".to_owned();
+                }
+                Err(error) => reason = error.to_string(),
+            }
+            break;
+        }
+    }
+    bail!("no server answers at {address} ({reason}); {hint}")
+}
+
 impl Server {
     pub fn start(sh: &Shell, options: Options) -> Result<Server> {
         let group = ProcessGroup::new("the server");
@@ -95,28 +209,16 @@ impl Server {
                 Utf8PathBuf::try_from(dir.join("store.bin"))?
             }
         };
-        std::fs::create_dir_all(&options.log_dir)
-            .with_context(|| format!("cannot create {}", options.log_dir))?;
-        let log = options
-            .log_dir
-            .join(format!("{}.log", process::unique_name("server")));
-        let log_file = File::options()
-            .create_new(true)
-            .append(true)
-            .open(&log)
-            .with_context(|| format!("cannot create {log}"))?;
+        let (log, log_file) = create_log(&options.log_dir)?;
         let binary = &options.binary;
         let (host, port) = (&options.host, options.port.to_string());
-        let cmd = cmd!(sh, "{binary} {storage} --host {host} --port {port}");
-        eprintln!("$ {cmd}  (log: {})", paths::display_path(&log));
-        let mut command = Command::from(cmd);
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file);
+        let job = Job::new(cmd!(sh, "{binary} {storage} --host {host} --port {port}"))
+            .note(format_args!("log: {}", paths::display_path(&log)))
+            .stdout(Sink::Pipe)
+            .stderr(Sink::File(log_file));
         let spawned = Instant::now();
         let stdout = group
-            .spawn(command)
+            .spawn(job)
             .with_context(|| format!("cannot start the server {binary}; is it built?"))?
             .expect("stdout is piped");
         let mut server = Server {
@@ -136,17 +238,17 @@ impl Server {
         Ok(server)
     }
 
+    /// Waits for the readiness line; the server's exit, the timeout or a signal end it.
     fn wait_ready(&self, ready: &mpsc::Receiver<Address>, timeout: Duration) -> Result<Address> {
         let deadline = self.spawned + timeout;
         loop {
-            match ready.recv_timeout(Duration::from_millis(20)) {
+            match ready.recv_timeout(TICK) {
                 Ok(address) => return Ok(address),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 // Stdout closed: the server is exiting, or will never say it is ready.
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => signals::sleep(TICK)?,
             }
+            signals::check()?;
             if let Some(status) = self.group.try_status() {
                 bail!(
                     "server exited before it was ready: {}{}",
@@ -188,6 +290,31 @@ impl Server {
         self.group.stop()
     }
 
+    /// Stops the server; an unclean stop (a non-zero exit, or SIGKILL needed) is an error
+    /// that says how it ended.
+    pub fn stop_cleanly(&self) -> Result<()> {
+        match self.stop() {
+            Some(stopped) if stopped.status.success() && !stopped.killed => Ok(()),
+            Some(stopped) => {
+                let how = if stopped.was_running {
+                    "did not stop cleanly on SIGTERM"
+                } else {
+                    "had exited before it was stopped"
+                };
+                Err(Failed {
+                    code: 1,
+                    message: format!(
+                        "the server {how}: {}{}",
+                        process::describe(stopped.status),
+                        self.log_tail()
+                    ),
+                }
+                .into())
+            }
+            None => self.check_alive(),
+        }
+    }
+
     /// The last lines of the log, formatted to end an error message.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read(&self.log).unwrap_or_default();
@@ -204,6 +331,35 @@ impl Server {
             tail.join("\n")
         )
     }
+
+    /// Copies the log to stderr as it grows, until the server exits (an error) or a signal
+    /// ends the wait.
+    pub fn stream_log(&self) -> Result<()> {
+        let mut log = File::open(&self.log).with_context(|| format!("cannot open {}", self.log))?;
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            log.read_to_end(&mut buffer)
+                .with_context(|| format!("cannot read {}", self.log))?;
+            crate::console::stderr_bytes(&buffer);
+            if buffer.is_empty() {
+                self.check_alive()?;
+                signals::sleep(Duration::from_millis(100))?;
+            }
+        }
+    }
+}
+
+/// A new log file in `dir`, named so that no other run picks it.
+fn create_log(dir: &Utf8Path) -> Result<(Utf8PathBuf, File)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    let log = dir.join(format!("{}.log", process::unique_name("server")));
+    let file = File::options()
+        .create_new(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("cannot create {log}"))?;
+    Ok((log, file))
 }
 
 /// Reads the server's stdout on a thread: sends the address once the readiness line comes,
@@ -423,5 +579,75 @@ mod tests {
         server.unwrap().stop().unwrap();
         assert!(storage.is_file(), "a user's storage is never deleted");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn server_urls() {
+        let ok = |host: &str, port| {
+            Some(Address {
+                host: host.to_owned(),
+                port,
+            })
+        };
+        for (url, expected) in [
+            ("ws://127.0.0.1:34129", ok("127.0.0.1", 34129)),
+            ("ws://127.0.0.1:34129/", ok("127.0.0.1", 34129)),
+            ("ws://localhost:1", ok("localhost", 1)),
+            ("ws://[::1]:8080", ok("[::1]", 8080)),
+            ("127.0.0.1:34129", None),
+            ("wss://127.0.0.1:34129", None),
+            ("http://127.0.0.1:80", None),
+            ("ws://127.0.0.1", None),
+            ("ws://127.0.0.1:", None),
+            ("ws://127.0.0.1:0", None),
+            ("ws://127.0.0.1:65536", None),
+            ("ws://127.0.0.1:80x", None),
+            ("ws://:80", None),
+            ("ws://::1:80", None),
+            ("ws://[]:80", None),
+            ("ws://a b:80", None),
+            ("ws://user@host:80", None),
+            ("ws://host/path:80", None),
+        ] {
+            assert_eq!(parse_server_url(url).ok(), expected, "{url}");
+        }
+        let error = parse_server_url("localhost:80").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "--server `localhost:80`: it does not start with ws://; give ws://HOST:PORT, such \
+             as ws://127.0.0.1:34129"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_quick_clear_error() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = Address {
+            host: "127.0.0.1".to_owned(),
+            port,
+        };
+        let timeout = Duration::from_secs(5);
+        let start = Instant::now();
+        let error = check_reachable(&address, timeout).unwrap_err();
+        assert!(start.elapsed() < timeout + Duration::from_secs(1));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "no server answers at ws://127.0.0.1:{port} (connection refused); start one \
+                 with `cargo xtask server`"
+            )
+        );
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = Address {
+            host: "127.0.0.1".to_owned(),
+            port: listener.local_addr().unwrap().port(),
+        };
+        check_reachable(&address, timeout).unwrap();
     }
 }

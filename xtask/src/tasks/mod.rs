@@ -1,0 +1,8 @@
+//! The subcommands, one module each. A task uses the shared modules above it (processes,
+//! the test server, the venv, ...) and never another task.
+
+pub mod ci;
+pub mod extract;
+pub mod pytest;
+pub mod server;
+pub mod venv;

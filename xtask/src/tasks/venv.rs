@@ -1,0 +1,10 @@
+//! `cargo xtask venv`: makes or refreshes the bindings' venv (see [`crate::venv`]).
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::{flags, venv};
+
+pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
+    venv::ensure(sh, flags.python.as_deref(), flags.recreate)
+}
