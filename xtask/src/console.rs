@@ -9,17 +9,16 @@
 
 use std::fmt::Arguments;
 use std::fs::File;
-use std::io::Write;
-use std::sync::Mutex;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use camino::Utf8Path;
 
 /// Where trace lines go while a step of a concise run is active.
-static TRACE: Mutex<Option<TraceTarget>> = Mutex::new(None);
-
-struct TraceTarget {
-    log: File,
-    /// Also copy trace lines to stderr (verbose and GitHub runs).
-    echo: bool,
-}
+static TRACE: Mutex<Option<File>> = Mutex::new(None);
 
 /// A line on stdout; a closed stdout is ignored.
 pub fn stdout_line(args: Arguments<'_>) {
@@ -49,50 +48,77 @@ pub fn stderr_bytes(bytes: &[u8]) {
 
 /// A trace line: into the active [`Trace`]'s log, or on stderr when there is none.
 pub fn trace_line(args: Arguments<'_>) {
-    let echo = {
+    {
         let mut target = lock();
-        match target.as_mut() {
-            Some(TraceTarget { log, echo }) => {
-                let _ = writeln!(log, "{args}");
-                *echo
-            }
-            None => true,
+        if let Some(log) = target.as_mut() {
+            let _ = writeln!(log, "{args}");
+            return;
         }
-    };
+    }
     // Outside the lock: a write to stderr can block (a full pipe), and the lock must not
     // be held meanwhile.
-    if echo {
-        stderr_line(args);
-    }
+    stderr_line(args);
 }
 
 /// A clone of the active trace log, for a child's output to go to; `None` when output
 /// should go to the terminal.
 pub fn trace_file() -> Option<File> {
-    lock()
-        .as_ref()
-        .and_then(|target| target.log.try_clone().ok())
+    lock().as_ref().and_then(|log| log.try_clone().ok())
 }
 
-/// Sends trace lines to `log` until dropped.
-#[allow(dead_code)] // The concise ci runner is its user.
-pub struct Trace(());
+/// Sends trace lines, and the output of the children started meanwhile, to a log file until
+/// dropped; with `echo`, a thread also copies that file to stderr as it grows, so that
+/// nothing is hidden (verbose runs, GitHub Actions).
+pub struct Trace {
+    echo: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
 
-#[allow(dead_code)]
 impl Trace {
-    pub fn to(log: File, echo: bool) -> Trace {
-        *lock() = Some(TraceTarget { log, echo });
-        Trace(())
+    pub fn to(path: &Utf8Path, echo: bool) -> std::io::Result<Trace> {
+        let log = File::options().create(true).append(true).open(path)?;
+        *lock() = Some(log);
+        let echo = if echo {
+            let reader = File::open(path)?;
+            let done = Arc::new(AtomicBool::new(false));
+            let thread = std::thread::spawn({
+                let done = done.clone();
+                move || copy_as_it_grows(reader, &done)
+            });
+            Some((done, thread))
+        } else {
+            None
+        };
+        Ok(Trace { echo })
     }
 }
 
 impl Drop for Trace {
     fn drop(&mut self) {
         *lock() = None;
+        if let Some((done, thread)) = self.echo.take() {
+            done.store(true, Ordering::SeqCst);
+            let _ = thread.join();
+        }
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Option<TraceTarget>> {
+/// Copies what is appended to `file` to stderr until `done`, and then the rest.
+fn copy_as_it_grows(mut file: File, done: &AtomicBool) {
+    let mut buffer = Vec::new();
+    loop {
+        let finished = done.load(Ordering::SeqCst);
+        buffer.clear();
+        if file.read_to_end(&mut buffer).is_ok() && !buffer.is_empty() {
+            stderr_bytes(&buffer);
+        }
+        if finished {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<File>> {
     TRACE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -118,7 +118,7 @@ pub fn generate(readme: &Utf8Path, tests: &[Test]) -> Result<String> {
     )?;
     out.push_str(RUNTIME_IMPORTS);
     // The examples talk to a server (TEST_SERVER_HOST/PORT, or the README's defaults).
-    out.push_str("\npytestmark = pytest.mark.integration\n");
+    out.push_str("\npytestmark = pytest.mark.e2e\n");
     writeln!(out, "\nREADME_PATH = {}", py_str(readme_str))?;
     out.push_str(BLOCK_TYPE);
     out.push_str("BLOCKS = {\n");

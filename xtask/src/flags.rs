@@ -1,7 +1,7 @@
 //! Every command and flag of `cargo xtask`, in one place. Doc comments are the help text.
 
 use camino::Utf8PathBuf;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Developer tasks: run the WebSocket server, test the Python bindings, run CI locally.
 ///
@@ -31,17 +31,24 @@ pub enum Command {
     /// Make or refresh the bindings' venv: dev dependencies, and the bindings built by maturin.
     Venv(Venv),
     /// Run the bindings' pytest suite against a fresh server on an ephemeral port.
-    Pytest(Pytest),
-    /// Run every check as CI does (cargo test, extract, venv, pytest), then print a summary.
     ///
-    /// Steps, fail-fast: `cargo test --workspace`; extract; venv; xtask tests (those of
-    /// xtask's own tests that run pytest, deferred from the first step until the venv
-    /// exists); workflow lint (the .github/workflows files against the GitHub Actions
-    /// schema); pytest `unit` tests without
-    /// a server; server up; pytest on everything else, README blocks included, benchmarks
-    /// left out; server down. Server down runs even after a failed pytest. The exit status is the first failing step's. JUnit reports go
-    /// to target/xtask/junit/. With GITHUB_ACTIONS=true, steps are folded into groups and
-    /// failing README blocks become annotations on the README.
+    /// The preparation (venv, README tests, server build) shows one status line per step
+    /// unless --verbose is given or it fails; pytest's own output follows.
+    Pytest(Pytest),
+    /// Run every check as CI does, fail-fast, showing progress and a summary.
+    ///
+    /// Steps: `cargo test --workspace`; extract; venv; xtask tests (those of xtask's own
+    /// tests that run pytest, deferred until the venv exists); workflow lint; then pytest in
+    /// three stages: `unit` without a server, then, against one server, `integration` and
+    /// `e2e` (every README block); server down, which runs after a failure too.
+    ///
+    /// On a terminal it draws a live line per step; elsewhere it prints a line per finished
+    /// step. Each step's whole output goes to target/xtask/logs/ci/; a failure shows its
+    /// details and that log. Tests over their stage's budget (unit 1 s, integration and e2e
+    /// 5 s) are named as outliers. It ends with `ci: N passed, N failed, N skipped`. The
+    /// exit status is the first failing step's. JUnit reports go to target/xtask/junit/.
+    /// With GITHUB_ACTIONS=true, each step is a folded group with its whole output, and
+    /// failures and outliers become annotations.
     Ci(Ci),
 }
 
@@ -87,10 +94,28 @@ pub struct Venv {
     pub recreate: bool,
 }
 
+/// A named set of the bindings' tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Suite {
+    /// Tests that need no server (marker `unit`); starts no server.
+    Unit,
+    /// Tests against a live server (marker `integration`).
+    Integration,
+    /// Whole user workflows, every README block among them (marker `e2e`).
+    E2e,
+    /// Everything but `slow` and `benchmark` tests.
+    Fast,
+    /// Everything but `benchmark` tests.
+    Full,
+}
+
 #[derive(Debug, Args)]
 pub struct Pytest {
-    /// Start no server, and run only the tests marked `unit`.
-    #[arg(long)]
+    /// Which tests to run.
+    #[arg(long, value_enum, value_name = "NAME", default_value = "full")]
+    pub suite: Suite,
+    /// Same as --suite unit: start no server, run only the tests marked `unit`.
+    #[arg(long, conflicts_with = "suite")]
     pub no_server: bool,
     /// Port for the server; 0 (the default) picks a free one.
     #[arg(long, default_value_t = 0)]
@@ -106,6 +131,14 @@ pub struct Pytest {
         conflicts_with_all = ["no_server", "port", "ready_timeout"]
     )]
     pub server: Option<String>,
+    /// Measure the Python package's line coverage (pytest-cov): writes
+    /// target/xtask/coverage.xml and prints the total; the threshold is `fail_under` in
+    /// pyproject.toml.
+    #[arg(long)]
+    pub cov: bool,
+    /// Show everything the preparation runs and prints, not just a line per step.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Arguments for pytest, after `--`: paths, `-k EXPR`, `-x`, ...
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
@@ -119,4 +152,11 @@ pub struct Ci {
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,
+    /// Measure the Python package's line coverage over the three pytest stages, as for
+    /// `cargo xtask pytest --cov`.
+    #[arg(long)]
+    pub cov: bool,
+    /// Stream every step's whole output as it comes, instead of a line per step.
+    #[arg(short, long)]
+    pub verbose: bool,
 }

@@ -13,18 +13,26 @@
 //! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
 //! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
 //!   nothing of xtask's.
-//! - `console.rs`: the one writer, which never panics on a closed stdout or stderr.
+//! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
+//!   step logs, summary); `cargo_output.rs` and `pytest_events.rs` read what `cargo test`
+//!   and pytest report as they run; `tail.rs` reads a file as it grows.
+//! - `console.rs`: the one writer, which never panics on a closed stdout or stderr, and
+//!   sends xtask's trace and the children's output to the current step's log.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
+mod cargo_output;
 mod console;
 mod extract;
 mod flags;
 mod paths;
 mod process;
+mod pytest_events;
 mod pytest_runner;
 mod readme;
 mod readme_tests;
 mod signals;
+mod steps;
+mod tail;
 mod tasks;
 mod test_server;
 mod tools;
@@ -46,10 +54,15 @@ fn main() -> ExitCode {
         (None, Ok(())) => 0,
         (None, Err(error)) => process::exit_code_of(error),
     };
-    if let Err(error) = result {
-        errln!("error: {error:#}");
-    } else if let Some(interrupted) = signals::received() {
-        errln!("error: {interrupted}");
+    match result {
+        // Shown already, under the step that failed.
+        Err(error) if error.downcast_ref::<process::Reported>().is_some() => {}
+        Err(error) => errln!("error: {error:#}"),
+        Ok(()) => {
+            if let Some(interrupted) = signals::received() {
+                errln!("error: {interrupted}");
+            }
+        }
     }
     ExitCode::from(code)
 }

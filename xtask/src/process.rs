@@ -42,11 +42,29 @@ impl fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
+/// An error that was already shown in full (a ci run prints its failure before its
+/// summary), so that `main` only exits with its code.
+#[derive(Debug)]
+pub struct Reported {
+    pub code: u8,
+}
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("failed (see above)")
+    }
+}
+
+impl std::error::Error for Reported {}
+
 /// The exit code for an error: 128 + the signal after a signal, the code of the tool that
 /// failed, or 1.
 pub fn exit_code_of(error: &anyhow::Error) -> u8 {
     if let Some(interrupted) = error.chain().find_map(|e| e.downcast_ref::<Interrupted>()) {
         return interrupted.exit_code();
+    }
+    if let Some(reported) = error.chain().find_map(|e| e.downcast_ref::<Reported>()) {
+        return reported.code;
     }
     error
         .chain()
@@ -128,10 +146,15 @@ impl Job {
     /// Runs to completion in a group of its own. A failure becomes [`Failed`] with the
     /// command's own exit code.
     pub fn run(self) -> Result<()> {
+        self.run_watching(|| Ok(()))
+    }
+
+    /// As [`Job::run`], calling `tick` while it runs (to show progress from its output).
+    pub fn run_watching(self, tick: impl FnMut() -> Result<()>) -> Result<()> {
         let shown = self.shown.clone();
         let group = ProcessGroup::new("the command");
         group.spawn(self)?;
-        let status = group.wait()?;
+        let status = group.wait_while(tick)?;
         check_status(&shown, status)
     }
 

@@ -3,6 +3,8 @@
 //! mid-run failing the run instead of hanging it, and pytest's exit codes in words.
 
 use anyhow::{Context, Result};
+use camino::Utf8Path;
+use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::process::{self, Failed, Job, ProcessGroup};
@@ -23,11 +25,21 @@ pub enum Target<'a> {
     External(&'a Address),
 }
 
-/// Runs `python -m pytest ARGS` in the bindings' folder, pointed at `target`.
-pub fn run(sh: &Shell, target: Target<'_>, args: &[String]) -> Result<()> {
+/// Runs `python -m pytest ARGS` in the bindings' folder, pointed at `target`, with `env`
+/// added, calling `tick` while pytest runs.
+pub fn run(
+    sh: &Shell,
+    target: Target<'_>,
+    args: &[String],
+    env: &[(&str, String)],
+    mut tick: impl FnMut() -> Result<()>,
+) -> Result<()> {
     let python = venv::python();
     let _dir = sh.push_dir(paths::bindings_dir());
     let mut job = Job::new(cmd!(sh, "{python} -m pytest {args...}"));
+    for (name, value) in env {
+        job = job.env(name, value);
+    }
     if let Target::Guarded(server) = target {
         // conftest.py shows the lines a failing test made the server write.
         let log = paths::project_root().join(&server.log);
@@ -42,9 +54,11 @@ pub fn run(sh: &Shell, target: Target<'_>, args: &[String]) -> Result<()> {
     pytest
         .spawn(job)
         .context("cannot start pytest; run `cargo xtask venv`")?;
-    let status = pytest.wait_while(|| match target {
-        Target::Guarded(server) => server.check_alive(),
-        _ => Ok(()),
+    let status = pytest.wait_while(|| {
+        if let Target::Guarded(server) = target {
+            server.check_alive()?;
+        }
+        tick()
     })?;
     if status.success() {
         return Ok(());
@@ -57,4 +71,45 @@ pub fn run(sh: &Shell, target: Target<'_>, args: &[String]) -> Result<()> {
         format!("pytest failed: {}", process::describe(status))
     };
     Err(Failed { code, message }.into())
+}
+
+/// "coverage: 93.2% of the Python package's lines (target/xtask/coverage.xml)", from
+/// pytest-cov's XML report.
+pub fn coverage_total(xml: &Utf8Path) -> String {
+    let text = std::fs::read_to_string(xml).unwrap_or_default();
+    let rate = Regex::new(r#"<coverage[^>]*\sline-rate="([0-9.]+)""#)
+        .unwrap()
+        .captures(&text)
+        .and_then(|c| c[1].parse::<f64>().ok());
+    match rate {
+        Some(rate) => format!(
+            "coverage: {:.1}% of the Python package's lines ({})",
+            rate * 100.0,
+            paths::display_path(xml)
+        ),
+        None => format!("coverage: no report at {}", paths::display_path(xml)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camino::Utf8PathBuf;
+
+    #[test]
+    fn the_coverage_total_comes_from_the_xml_report() {
+        let dir = std::env::temp_dir().join(crate::process::unique_name("xtask-cov"));
+        std::fs::create_dir(&dir).unwrap();
+        let xml = Utf8PathBuf::try_from(dir.join("coverage.xml")).unwrap();
+        let report =
+            r#"<?xml version="1.0" ?><coverage version="7.6" lines-valid="40" line-rate="0.925">"#;
+        std::fs::write(&xml, report).unwrap();
+        let total = coverage_total(&xml);
+        assert!(
+            total.starts_with("coverage: 92.5% of the Python package's lines"),
+            "{total}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(coverage_total(&xml).starts_with("coverage: no report at"));
+    }
 }

@@ -18,6 +18,11 @@ fn bindings() -> PathBuf {
 const TESTS: &str = r#"
 import os
 
+import pytest
+
+# conftest.py refuses a test that belongs to no stage.
+pytestmark = pytest.mark.unit
+
 
 def log(line):
     if "TEST_SERVER_LOG" in os.environ:

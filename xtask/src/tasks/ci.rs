@@ -1,77 +1,90 @@
-//! `cargo xtask ci`: every check, in order, fail-fast. Each step is a section with its
-//! command and duration, folded into a group on GitHub Actions; a summary table and a JUnit
-//! report follow. The exit status is the first failing step's.
+//! `cargo xtask ci`: every check, in order, fail-fast, with pytest in three stages (unit,
+//! then integration and e2e against one server). It shows a line per step and a summary
+//! (see [`crate::steps`]), writes a JUnit report per pytest stage and one for the steps, and
+//! ends with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and
+//! Python. The exit status is the first failing step's.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::process::Job;
+use crate::cargo_output::{self, CargoTest};
+use crate::process::{self, Job, Reported};
+use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Target};
+use crate::steps::{self, Mode, Outcome, Runner, Step};
+use crate::tail::Tail;
 use crate::test_server::{self, Server};
-use crate::{errln, extract, flags, outln, paths, venv, workflow_lint};
+use crate::{errln, extract, flags, outln, paths, traceln, venv, workflow_lint};
 
 /// The xtask test binaries that run pytest, which need the venv: step 1 defers them, and
 /// the `xtask tests` step runs them once the venv exists.
 const PYTHON_TESTS: [&str; 2] = ["readme_blocks", "server_log_section"];
+/// Lines of pytest's failure report shown under a failed stage; the log has all of them.
+const FAILURE_LINES: usize = 100;
 
-/// One step of the run: its name, the command it stands for (shown before it runs, and in
-/// the JUnit report), and what it does.
-struct Step {
+/// One step of the run: its name, the command it stands for (in the JUnit report), and
+/// what it does.
+struct StepDef {
     name: &'static str,
     command: &'static str,
-    run: fn(&mut Run<'_>) -> Result<()>,
-    /// Runs after an earlier failure too (cleanup).
-    always: bool,
+    run: fn(&mut Run<'_>, &mut Step) -> Result<()>,
+    /// Cleanup: runs after an earlier failure too, when there is a server to stop.
+    cleanup: bool,
 }
 
 /// The steps, in order, fail-fast; the summary and the JUnit report follow this list.
-const STEPS: &[Step] = &[
-    Step::new("cargo test", "cargo test --workspace", cargo_test),
-    Step::new("extract", "cargo xtask extract", |run| {
+const STEPS: &[StepDef] = &[
+    StepDef::new("cargo test", "cargo test --workspace", cargo_test),
+    StepDef::new("extract", "cargo xtask extract", |run, _| {
         extract::ensure(run.sh)
     }),
-    Step::new("venv", "cargo xtask venv", |run| {
+    StepDef::new("venv", "cargo xtask venv", |run, _| {
         venv::ensure(run.sh, run.flags.python.as_deref(), false)
     }),
-    Step::new(
+    StepDef::new(
         "xtask tests",
         "cargo test -p xtask --test readme_blocks --test server_log_section",
         xtask_python_tests,
     ),
-    Step::new(
+    StepDef::new(
         "workflow lint",
-        "check-jsonschema --builtin-schema vendor.github-workflows",
-        |run| workflow_lint::run(run.sh),
+        "check-jsonschema on .github/workflows",
+        |run, _| workflow_lint::run(run.sh),
     ),
-    Step::new("pytest unit", "pytest -m unit", pytest_unit),
-    Step::new("server up", "simd-r-drive-ws-server --port 0", server_up),
-    Step::new(
-        "pytest",
-        "pytest -m 'not unit and not benchmark'",
-        pytest_server,
+    StepDef::new("pytest unit", "pytest -m unit", |run, step| {
+        pytest_stage(run, step, Stage::Unit)
+    }),
+    StepDef::new("server up", "simd-r-drive-ws-server --port 0", server_up),
+    StepDef::new(
+        "pytest integration",
+        "pytest -m integration",
+        |run, step| pytest_stage(run, step, Stage::Integration),
     ),
-    Step {
-        always: true,
-        ..Step::new("server down", "SIGTERM to the server", server_down)
+    StepDef::new("pytest e2e", "pytest -m e2e", |run, step| {
+        pytest_stage(run, step, Stage::E2e)
+    }),
+    StepDef {
+        cleanup: true,
+        ..StepDef::new("server down", "SIGTERM to the server", server_down)
     },
 ];
 
-impl Step {
+impl StepDef {
     const fn new(
         name: &'static str,
         command: &'static str,
-        run: fn(&mut Run<'_>) -> Result<()>,
-    ) -> Step {
-        Step {
+        run: fn(&mut Run<'_>, &mut Step) -> Result<()>,
+    ) -> StepDef {
+        StepDef {
             name,
             command,
             run,
-            always: false,
+            cleanup: false,
         }
     }
 }
@@ -80,114 +93,235 @@ impl Step {
 struct Run<'a> {
     sh: &'a Shell,
     flags: &'a flags::Ci,
+    xtask_dir: Utf8PathBuf,
     junit_dir: Utf8PathBuf,
     github: bool,
     server: Option<Server>,
 }
 
-struct Outcome {
-    duration: Duration,
-    error: Option<String>,
-}
-
 pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
-    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let junit_dir = paths::xtask_dir()?.join("junit");
+    let mode = Mode::detect(flags.verbose);
+    let xtask_dir = paths::xtask_dir()?;
+    let junit_dir = xtask_dir.join("junit");
     std::fs::create_dir_all(&junit_dir).with_context(|| format!("cannot create {junit_dir}"))?;
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), STEPS.len())?;
     let mut run = Run {
         sh,
         flags,
+        xtask_dir: xtask_dir.clone(),
         junit_dir: junit_dir.clone(),
-        github,
+        github: mode == Mode::GitHub,
         server: None,
     };
-    let (outcomes, result) = run_steps(&mut run);
-    errln!("{}", summary(&outcomes));
+    let result = run_steps(&mut runner, &mut run);
+    errln!("{}", runner.summary());
     let junit = junit_dir.join("ci.xml");
-    std::fs::write(&junit, junit_report(&outcomes))
+    std::fs::write(&junit, junit_report(runner.outcomes()))
         .with_context(|| format!("cannot write {junit}"))?;
     errln!("JUnit reports: {}", paths::display_path(&junit_dir));
-    result
+    if flags.cov && result.is_ok() {
+        errln!(
+            "{}",
+            pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
+        );
+    }
+    let totals = runner.totals();
+    // The last line, whatever happened: CI log readers look for it.
+    errln!(
+        "ci: {} passed, {} failed, {} skipped",
+        totals.passed,
+        totals.failed,
+        totals.skipped
+    );
+    // The failure was shown under its step; main only passes its exit code on.
+    result.map_err(|error| {
+        Reported {
+            code: process::exit_code_of(&error),
+        }
+        .into()
+    })
 }
 
-/// Runs every step in order; after a failure, only the `always` steps. The first error is
-/// the run's. A signal is an error like any other: it stops the run, and cleanup follows.
-fn run_steps(run: &mut Run<'_>) -> (Vec<Option<Outcome>>, Result<()>) {
-    let mut outcomes = Vec::new();
+/// Runs every step in order; after a failure, only the cleanup, if there is a server to
+/// stop. The first error is the run's. A signal is an error like any other: it stops the
+/// run, and cleanup follows.
+fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
     let mut first_error = None;
-    for (index, step) in STEPS.iter().enumerate() {
-        if first_error.is_some() && !step.always {
-            outcomes.push(None);
+    for step in STEPS {
+        if first_error.is_some() && !(step.cleanup && run.server.is_some()) {
+            runner.skipped(step.name);
             continue;
         }
-        let (outcome, result) = section(run.github, index, step, || (step.run)(run));
-        outcomes.push(Some(outcome));
-        if let Err(error) = result {
+        if let Err(error) = runner.step(step.name, |progress| (step.run)(run, progress)) {
             first_error.get_or_insert(error);
         }
     }
-    (outcomes, first_error.map_or(Ok(()), Err))
+    first_error.map_or(Ok(()), Err)
 }
 
-/// Runs one step as a section: its header, its verdict and time, a group on GitHub.
-fn section(
-    github: bool,
-    index: usize,
-    step: &Step,
-    body: impl FnOnce() -> Result<()>,
-) -> (Outcome, Result<()>) {
-    let (number, name) = (index + 1, step.name);
-    if github {
-        outln!("::group::{number}. {name}");
-    }
-    errln!("==> [{number}/{}] {name}: {}", STEPS.len(), step.command);
-    let start = Instant::now();
-    let result = body();
-    let duration = start.elapsed();
-    let verdict = if result.is_ok() { "ok" } else { "FAILED" };
-    errln!("<== {name}: {verdict} in {:.2} s", duration.as_secs_f64());
-    if github {
-        outln!("::endgroup::");
-    }
-    let error = result.as_ref().err().map(|e| format!("{e:#}"));
-    if let (true, Some(error)) = (github, &error) {
-        let first_line = error.lines().next().unwrap_or_default();
-        outln!(
-            "::error title=ci step `{name}` failed::{}",
-            escape_data(first_line)
-        );
-    }
-    (Outcome { duration, error }, result)
-}
-
-fn cargo_test(run: &mut Run<'_>) -> Result<()> {
+fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     let sh = run.sh;
-    Job::new(cmd!(sh, "cargo test --workspace"))
-        .env("XTASK_PYTHON_TESTS", "later")
-        .run()
+    let job = Job::new(cmd!(sh, "cargo test --workspace")).env("XTASK_PYTHON_TESTS", "later");
+    run_cargo_test(job, step)
 }
 
 /// The pytest-driven tests of xtask, with the venv's Python; a missing Python fails them
 /// (`XTASK_PYTHON_TESTS=require`) rather than skips them.
-fn xtask_python_tests(run: &mut Run<'_>) -> Result<()> {
+fn xtask_python_tests(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     let sh = run.sh;
     let tests = PYTHON_TESTS.iter().flat_map(|name| ["--test", name]);
-    Job::new(cmd!(sh, "cargo test -p xtask {tests...}"))
+    let job = Job::new(cmd!(sh, "cargo test -p xtask {tests...}"))
         .env("XTASK_TEST_PYTHON", venv::python())
-        .env("XTASK_PYTHON_TESTS", "require")
-        .run()
+        .env("XTASK_PYTHON_TESTS", "require");
+    run_cargo_test(job, step)
 }
 
-fn pytest_unit(run: &mut Run<'_>) -> Result<()> {
-    let args = [
-        "-m".into(),
-        "unit".into(),
-        junit_arg(&run.junit_dir, "pytest-unit.xml"),
+/// Runs a `cargo test` job, following its output in the step's log for the display.
+fn run_cargo_test(job: Job, step: &mut Step) -> Result<()> {
+    let mut log = Tail::new(&step.log);
+    let mut tests = CargoTest::default();
+    let result = job.run_watching(|| {
+        tests.feed(&log.read_new());
+        step.progress(tests.live, None, &tests.activity);
+        Ok(())
+    });
+    tests.feed(&log.read_new());
+    step.counts(tests.counts());
+    if result.is_err() {
+        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+        if let Some(excerpt) = cargo_output::failure_excerpt(&output) {
+            step.details(excerpt);
+        }
+    }
+    result
+}
+
+/// A pytest stage: its marker, and the time a test of it may take before it is named.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Unit,
+    Integration,
+    E2e,
+}
+
+impl Stage {
+    fn marker(self) -> &'static str {
+        match self {
+            Stage::Unit => "unit",
+            Stage::Integration => "integration",
+            Stage::E2e => "e2e",
+        }
+    }
+
+    fn budget(self) -> Duration {
+        match self {
+            Stage::Unit => Duration::from_secs(1),
+            Stage::Integration | Stage::E2e => Duration::from_secs(5),
+        }
+    }
+}
+
+/// Runs one stage, following pytest's report log for the display, the counts and the
+/// timings; names the slowest tests in the log and the outliers in the output.
+fn pytest_stage(run: &mut Run<'_>, step: &mut Step, stage: Stage) -> Result<()> {
+    let marker = stage.marker();
+    let events = fresh_file(&run.xtask_dir.join(format!("pytest/{marker}.jsonl")))?;
+    let collected = fresh_file(&run.xtask_dir.join(format!("pytest/{marker}.collected")))?;
+    let junit = run.junit_dir.join(format!("pytest-{marker}.xml"));
+    let mut args = vec![
+        "-m".to_owned(),
+        format!("{marker} and not benchmark"),
+        format!("--report-log={events}"),
+        format!("--junitxml={junit}"),
     ];
-    pytest_runner::run(run.sh, Target::Nothing, &args)
+    let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
+    if run.flags.cov {
+        args.extend(coverage_args(stage, &run.xtask_dir));
+        env.push(("COVERAGE_FILE", run.xtask_dir.join(".coverage").to_string()));
+    }
+    let target = match (stage, &run.server) {
+        (Stage::Unit, _) => Target::Nothing,
+        (_, Some(server)) => Target::Guarded(server),
+        (_, None) => anyhow::bail!("the server is not up"),
+    };
+    let mut log = Tail::new(&events);
+    let mut tests = PytestRun::default();
+    let result = pytest_runner::run(run.sh, target, &args, &env, || {
+        tests.feed(&log.read_new());
+        let total = std::fs::read_to_string(&collected).ok();
+        let total = total.and_then(|text| text.trim().parse().ok());
+        step.progress(tests.counts, total, tests.running.as_deref().unwrap_or(""));
+        Ok(())
+    });
+    tests.feed(&log.read_new());
+    report_stage(step, &tests, stage);
+    if result.is_err() {
+        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+        if let Some(excerpt) = pytest_events::failure_excerpt(&output, FAILURE_LINES) {
+            step.details(excerpt);
+        }
+        annotate_readme_failures(run.github, &junit);
+    }
+    result
 }
 
-fn server_up(run: &mut Run<'_>) -> Result<()> {
+/// The stage's counts, its five slowest tests (into the log), and its outliers.
+fn report_stage(step: &mut Step, tests: &PytestRun, stage: Stage) {
+    step.counts(tests.counts);
+    traceln!("slowest tests:");
+    for test in tests.slowest(5) {
+        traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.nodeid);
+    }
+    let budget = stage.budget();
+    for test in tests.outliers(budget) {
+        step.warn(format!(
+            "slow: {} took {:.2} s ({} budget {} s)",
+            test.nodeid,
+            test.duration.as_secs_f64(),
+            stage.marker(),
+            budget.as_secs()
+        ));
+    }
+}
+
+/// pytest-cov's arguments for a stage: data gathered over the three, one report at the
+/// end, where `fail_under` from pyproject.toml applies.
+fn coverage_args(stage: Stage, xtask_dir: &Utf8Path) -> Vec<String> {
+    let xml = xtask_dir.join("coverage.xml");
+    match stage {
+        Stage::Unit => vec![
+            "--cov".into(),
+            "--cov-report=".into(),
+            "--cov-fail-under=0".into(),
+        ],
+        Stage::Integration => vec![
+            "--cov".into(),
+            "--cov-append".into(),
+            "--cov-report=".into(),
+            "--cov-fail-under=0".into(),
+        ],
+        Stage::E2e => vec![
+            "--cov".into(),
+            "--cov-append".into(),
+            format!("--cov-report=xml:{xml}"),
+        ],
+    }
+}
+
+/// Removes what an earlier run left at `path`, so that a stale file is never read.
+fn fresh_file(path: &Utf8Path) -> Result<Utf8PathBuf> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {path}"))
+        }
+        _ => Ok(path.to_owned()),
+    }
+}
+
+fn server_up(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
     let binary = test_server::binary_built_by_tests(run.sh)?;
     let ready_timeout = run.flags.ready_timeout;
     run.server = Some(test_server::start_for_tests(
@@ -199,50 +333,17 @@ fn server_up(run: &mut Run<'_>) -> Result<()> {
     Ok(())
 }
 
-fn pytest_server(run: &mut Run<'_>) -> Result<()> {
-    let server = run.server.as_ref().context("the server is not up")?;
-    let xml = run.junit_dir.join("pytest.xml");
-    let args = [
-        "-m".into(),
-        "not unit and not benchmark".into(),
-        format!("--junitxml={xml}"),
-    ];
-    pytest_runner::run(run.sh, Target::Guarded(server), &args)
-        .inspect_err(|_| annotate_readme_failures(run.github, &xml))
-}
-
-/// Cleanup after a failed pytest too, so that the summary says how the server ended.
-fn server_down(run: &mut Run<'_>) -> Result<()> {
+/// Cleanup after a failure too, so that the summary says how the server ended.
+fn server_down(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
     match run.server.take() {
         Some(server) => server.stop_cleanly(),
         None => Ok(()),
     }
 }
 
-fn summary(outcomes: &[Option<Outcome>]) -> String {
-    let mut table = String::from("\nstep                 result     time\n");
-    for (step, outcome) in STEPS.iter().zip(outcomes) {
-        let (result, time) = match outcome {
-            Some(Outcome { duration, error }) => {
-                let result = if error.is_some() { "FAILED" } else { "ok" };
-                (result, format!("{:>7.2} s", duration.as_secs_f64()))
-            }
-            None => ("not run", String::new()),
-        };
-        let _ = writeln!(table, "{:<20} {result:<8} {time}", step.name);
-    }
-    let total: Duration = outcomes.iter().flatten().map(|o| o.duration).sum();
-    let _ = write!(table, "{:<29} {:>7.2} s", "total", total.as_secs_f64());
-    table
-}
-
-fn junit_report(outcomes: &[Option<Outcome>]) -> String {
-    let failures = outcomes
-        .iter()
-        .flatten()
-        .filter(|o| o.error.is_some())
-        .count();
-    let skipped = outcomes.iter().filter(|o| o.is_none()).count();
+fn junit_report(outcomes: &[Outcome]) -> String {
+    let failures = outcomes.iter().filter(|o| o.error.is_some()).count();
+    let skipped = outcomes.iter().filter(|o| o.duration.is_none()).count();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
@@ -250,17 +351,15 @@ fn junit_report(outcomes: &[Option<Outcome>]) -> String {
         STEPS.len(),
     );
     for (step, outcome) in STEPS.iter().zip(outcomes) {
-        let time = outcome.as_ref().map_or(0.0, |o| o.duration.as_secs_f64());
+        let time = outcome.duration.map_or(0.0, |d| d.as_secs_f64());
         let _ = write!(
             xml,
             "  <testcase classname=\"ci\" name=\"{}\" time=\"{time:.3}\">",
             escape_xml(step.name)
         );
-        match outcome {
-            None => xml.push_str("<skipped message=\"an earlier step failed\"/>"),
-            Some(Outcome {
-                error: Some(error), ..
-            }) => {
+        match (outcome.duration, &outcome.error) {
+            (None, _) => xml.push_str("<skipped message=\"an earlier step failed\"/>"),
+            (Some(_), Some(error)) => {
                 let _ = write!(
                     xml,
                     "<failure message=\"{}\">{}</failure>",
@@ -268,16 +367,12 @@ fn junit_report(outcomes: &[Option<Outcome>]) -> String {
                     escape_xml(error)
                 );
             }
-            Some(_) => {}
+            (Some(_), None) => {}
         }
         xml.push_str("</testcase>\n");
     }
     xml.push_str("</testsuite>\n");
     xml
-}
-
-fn junit_arg(dir: &Utf8Path, name: &str) -> String {
-    format!("--junitxml={}", dir.join(name))
 }
 
 /// Points at the README line of each failing README block: a `::error` annotation on
@@ -299,7 +394,7 @@ fn annotate_readme_failures(github: bool, junit: &Utf8PathBuf) {
         if github {
             outln!(
                 "::error file={readme},line={line}::{}",
-                escape_data(&summary)
+                steps::escape_data(&summary)
             );
         } else {
             errln!("{readme}:{line}: {summary}");
@@ -335,13 +430,6 @@ fn escape_xml(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// GitHub's workflow-command escaping for a message.
-fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,17 +452,17 @@ README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
 
     #[test]
     fn junit_lists_every_step() {
-        let mut outcomes: Vec<Option<Outcome>> = vec![
-            Some(Outcome {
-                duration: Duration::from_millis(1500),
-                error: None,
-            }),
-            Some(Outcome {
-                duration: Duration::ZERO,
-                error: Some("a <b> & c".into()),
-            }),
+        let outcome = |duration: Option<Duration>, error: Option<&str>| Outcome {
+            name: String::new(),
+            duration,
+            error: error.map(str::to_owned),
+            counts: None,
+        };
+        let mut outcomes = vec![
+            outcome(Some(Duration::from_millis(1500)), None),
+            outcome(Some(Duration::ZERO), Some("a <b> & c")),
         ];
-        outcomes.resize_with(STEPS.len(), || None);
+        outcomes.resize_with(STEPS.len(), || outcome(None, None));
         let xml = junit_report(&outcomes);
         let skipped = STEPS.len() - 2;
         assert!(
@@ -400,8 +488,8 @@ README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), STEPS.len());
-        let always: Vec<_> = STEPS.iter().filter(|s| s.always).map(|s| s.name).collect();
-        assert_eq!(always, ["server down"]);
+        let cleanup: Vec<_> = STEPS.iter().filter(|s| s.cleanup).map(|s| s.name).collect();
+        assert_eq!(cleanup, ["server down"]);
     }
 
     #[test]

@@ -8,14 +8,21 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::Shell;
 
+use crate::flags::{self, Suite};
 use crate::pytest_runner::{self, Target};
-use crate::test_server;
-use crate::{extract, flags, traceln, venv};
+use crate::steps::{Mode, Runner};
+use crate::test_server::{self, Server};
+use crate::{errln, extract, paths, venv};
 
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
+    let suite = if flags.no_server {
+        Suite::Unit
+    } else {
+        flags.suite
+    };
     // Checked first, so that a wrong address fails at once, before any build.
     let external = match &flags.server {
         Some(url) => {
@@ -25,23 +32,86 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
         }
         None => None,
     };
-    venv::ensure(sh, None, false)?;
-    extract::ensure(sh)?;
-    let mut args = Vec::new();
-    if flags.no_server {
-        args.extend(["-m".to_owned(), "unit".to_owned()]);
-    }
+    let mut args = vec!["-m".to_owned(), marker_expression(suite).to_owned()];
     args.extend(absolute_paths(&flags.pytest_args)?);
-    if let Some(address) = &external {
-        traceln!("testing against the running server at {address}");
-        return pytest_runner::run(sh, Target::External(address), &args);
+    let xtask_dir = paths::xtask_dir()?;
+    let mut env = Vec::new();
+    if flags.cov {
+        args.extend(coverage_args(&xtask_dir));
+        env.push(("COVERAGE_FILE", xtask_dir.join(".coverage").to_string()));
     }
-    if flags.no_server {
-        return pytest_runner::run(sh, Target::Nothing, &args);
+    let server = prepare(sh, flags, suite, external.is_some())?;
+    let target = match (&external, &server) {
+        (Some(address), _) => Target::External(address),
+        (None, Some(server)) => Target::Guarded(server),
+        (None, None) => Target::Nothing,
+    };
+    if let Target::External(address) = target {
+        errln!("testing against the running server at {address}");
     }
-    let binary = test_server::build(sh, false)?;
-    let server = test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)?;
-    pytest_runner::run(sh, Target::Guarded(&server), &args)
+    let result = pytest_runner::run(sh, target, &args, &env, || Ok(()));
+    if flags.cov {
+        errln!(
+            "{}",
+            pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
+        );
+    }
+    result
+}
+
+/// The venv, the README tests and, unless there is one already or none is needed, a
+/// server: a status line each (everything with --verbose), the details when one fails.
+fn prepare(
+    sh: &Shell,
+    flags: &flags::Pytest,
+    suite: Suite,
+    external: bool,
+) -> Result<Option<Server>> {
+    let needs_server = suite != Suite::Unit && !external;
+    let log_dir = paths::xtask_dir()?.join("logs/pytest");
+    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4)?;
+    runner.step("venv", |_| venv::ensure(sh, None, false))?;
+    runner.step("extract", |_| extract::ensure(sh))?;
+    if !needs_server {
+        return Ok(None);
+    }
+    let mut binary = None;
+    runner.step("build server", |_| {
+        binary = Some(test_server::build(sh, false)?);
+        Ok(())
+    })?;
+    let binary = binary.context("the server was not built")?;
+    let mut server = None;
+    runner.step("server up", |_| {
+        server = Some(test_server::start_for_tests(
+            sh,
+            binary,
+            flags.port,
+            flags.ready_timeout,
+        )?);
+        Ok(())
+    })?;
+    Ok(server)
+}
+
+/// The `-m` expression of a suite.
+fn marker_expression(suite: Suite) -> &'static str {
+    match suite {
+        Suite::Unit => "unit and not benchmark",
+        Suite::Integration => "integration and not benchmark",
+        Suite::E2e => "e2e and not benchmark",
+        Suite::Fast => "not slow and not benchmark",
+        Suite::Full => "not benchmark",
+    }
+}
+
+/// pytest-cov's arguments: a terminal report and target/xtask/coverage.xml.
+fn coverage_args(xtask_dir: &Utf8Path) -> Vec<String> {
+    vec![
+        "--cov".to_owned(),
+        "--cov-report=term".to_owned(),
+        format!("--cov-report=xml:{}", xtask_dir.join("coverage.xml")),
+    ]
 }
 
 /// Pytest runs in the bindings' folder, so paths the user gave relative to their own

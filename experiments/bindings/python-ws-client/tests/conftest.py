@@ -1,5 +1,6 @@
 """Fixtures: the server address from the environment, clients, unique keys, fake servers;
-and a plugin that shows the server's log lines in the report of a failing test."""
+a plugin that shows the server's log lines in the report of a failing test; and the checks
+that keep the stages whole (every test in exactly one of unit, integration, e2e)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +48,34 @@ def _log_since(start: int) -> str:
     if left_out > 0:
         shown.insert(0, f"({left_out} earlier lines left out; the whole log: {SERVER_LOG})")
     return "\n".join(shown)
+
+
+# The stages `cargo xtask ci` runs in order; every test belongs to exactly one.
+STAGES = ("unit", "integration", "e2e")
+# Where `cargo xtask` wants the number of selected tests, to show progress out of it.
+COLLECTED_FILE = os.environ.get("XTASK_COLLECTED_FILE")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuses a test in no stage or in two: the stages would run it never, or twice."""
+    wrong = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("benchmark") is None
+        and sum(item.get_closest_marker(stage) is not None for stage in STAGES) != 1
+    ]
+    if wrong:
+        listed = "\n  ".join(wrong)
+        raise pytest.UsageError(
+            f"these tests must be marked with exactly one of {', '.join(STAGES)} "
+            f"(e.g. `pytestmark = pytest.mark.unit`):\n  {listed}"
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Under xdist the controller collects nothing itself; its count would say 0.
+    if COLLECTED_FILE and session.items:
+        Path(COLLECTED_FILE).write_text(str(len(session.items)))
 
 
 @pytest.hookimpl(tryfirst=True)
