@@ -15,7 +15,7 @@ use crate::{extract, flags, guard, paths, pytest, venv, workflow_lint};
 
 /// The xtask test binaries that run pytest, which need the venv: step 1 defers them, and
 /// the `xtask tests` step runs them once the venv exists.
-const PYTHON_TESTS: [&str; 2] = ["readme_blocks", "server_log_section"];
+const PYTHON_TESTS: [&str; 3] = ["readme_blocks", "server_log_section", "workflow_lint"];
 
 const STEPS: [(&str, &str); 9] = [
     ("cargo test", "cargo test --workspace"),

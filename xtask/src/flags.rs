@@ -36,13 +36,18 @@ pub enum Command {
     ///
     /// Steps, fail-fast: `cargo test --workspace`; extract; venv; xtask tests (those of
     /// xtask's own tests that run pytest, deferred from the first step until the venv
-    /// exists); workflow lint (the .github/workflows files against the GitHub Actions
-    /// schema); pytest `unit` tests without
+    /// exists); workflow lint (`cargo xtask workflow-lint`); pytest `unit` tests without
     /// a server; server up; pytest on everything else, README blocks included, benchmarks
     /// left out; server down. Server down runs even after a failed pytest. The exit status is the first failing step's. JUnit reports go
     /// to target/xtask/junit/. With GITHUB_ACTIONS=true, steps are folded into groups and
     /// failing README blocks become annotations on the README.
     Ci(Ci),
+    /// Check .github/ offline: the workflows and dependabot.yml against their schemas, then
+    /// zizmor's security audit (pinned actions, token permissions, credentials).
+    ///
+    /// Both tools come from the bindings' venv (`cargo xtask venv`). A finding fails with
+    /// zizmor's report, which names the file, the line and the fix.
+    WorkflowLint(WorkflowLint),
 }
 
 #[derive(Debug, Args)]
@@ -119,4 +124,12 @@ pub struct Ci {
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowLint {
+    /// Folder whose .github/ to check, such as a copy with a change to try out. Default: the
+    /// workspace root.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<Utf8PathBuf>,
 }

@@ -49,5 +49,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Venv(flags) => venv::run(&sh, &flags),
         flags::Command::Pytest(flags) => pytest::run(&sh, &flags),
         flags::Command::Ci(flags) => ci::run(&sh, &flags),
+        flags::Command::WorkflowLint(flags) => workflow_lint::run_flags(&sh, &flags),
     }
 }
