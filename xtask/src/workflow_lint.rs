@@ -36,6 +36,10 @@ pub fn run_flags(sh: &Shell, flags: &flags::WorkflowLint) -> Result<()> {
 fn check(sh: &Shell, root: &Utf8Path) -> Result<()> {
     let checker = venv_tool("check-jsonschema")?;
     let zizmor = venv_tool("zizmor")?;
+    ensure!(
+        root.join(GITHUB).is_dir(),
+        "no {GITHUB} in {root}: give --root the folder that holds it"
+    );
     let workflows = workflow_files(root)?;
     ensure!(
         root.join(DEPENDABOT).is_file(),
