@@ -9,13 +9,31 @@ use std::process::Command;
 
 use common::scratch_dir;
 
-/// A copy of the workspace's `.github/` in a scratch folder, which is returned; `None`
-/// skips the test when no venv can run the linters (see `common::python_with`).
-fn github_copy(name: &str) -> Option<PathBuf> {
+/// A scratch folder holding a copy of the workspace's `.github/`, removed on drop, so
+/// that a failing test leaves nothing behind either.
+struct GithubCopy(PathBuf);
+
+impl Drop for GithubCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for GithubCopy {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// A copy of `.github/`; `None` skips the test when no venv can run the linters (see
+/// `common::python_with`).
+fn github_copy(name: &str) -> Option<GithubCopy> {
     // check-jsonschema and zizmor are both in the dev group: a Python that imports one
     // comes from a venv that has the other.
     common::python_with("check_jsonschema")?;
-    let root = scratch_dir(name);
+    let root = GithubCopy(scratch_dir(name));
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github");
     copy_dir(&source, &root.join(".github"));
     Some(root)
@@ -68,7 +86,6 @@ fn the_workflows_as_committed_pass() {
     let (passed, output) = lint(&root);
     assert!(passed, "{output}");
     assert!(output.contains("No findings to report"), "{output}");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
@@ -90,7 +107,6 @@ fn an_action_on_a_tag_fails() {
         output.contains("zizmor found a security problem in .github/"),
         "{output}"
     );
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
@@ -108,7 +124,6 @@ fn a_write_all_token_fails() {
     assert!(!passed, "{output}");
     assert!(output.contains("[excessive-permissions]"), "{output}");
     assert!(output.contains("write-all"), "{output}");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
@@ -130,5 +145,4 @@ fn a_dependabot_file_off_its_schema_fails() {
         output.contains(".github/dependabot.yml does not match Dependabot's schema"),
         "{output}"
     );
-    std::fs::remove_dir_all(root).unwrap();
 }
