@@ -38,7 +38,8 @@ pub enum Command {
     /// Run every check as CI does, fail-fast, showing progress and a summary.
     ///
     /// Steps: `cargo test --workspace`; extract; venv; xtask tests (those of xtask's own
-    /// tests that run pytest, deferred until the venv exists); workflow lint; then pytest in
+    /// tests that run pytest, deferred until the venv exists); workflow lint (`cargo xtask
+    /// workflow-lint`); then pytest in
     /// three stages: `unit` without a server, then, against one server, `integration` and
     /// `e2e` (every README block); server down, which runs after a failure too.
     ///
@@ -50,6 +51,12 @@ pub enum Command {
     /// With GITHUB_ACTIONS=true, each step is a folded group with its whole output, and
     /// failures and outliers become annotations.
     Ci(Ci),
+    /// Check .github/ offline: the workflows and dependabot.yml against their schemas, then
+    /// zizmor's security audit (pinned actions, token permissions, credentials).
+    ///
+    /// Both tools come from the bindings' venv (`cargo xtask venv`). A finding fails with
+    /// zizmor's report, which names the file, the line and the fix.
+    WorkflowLint(WorkflowLint),
 }
 
 #[derive(Debug, Args)]
@@ -159,4 +166,12 @@ pub struct Ci {
     /// Stream every step's whole output as it comes, instead of a line per step.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowLint {
+    /// Folder whose .github/ to check, such as a copy with a change to try out. Default: the
+    /// workspace root.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<Utf8PathBuf>,
 }

@@ -80,5 +80,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Venv(flags) => tasks::venv::run(&sh, &flags),
         flags::Command::Pytest(flags) => tasks::pytest::run(&sh, &flags),
         flags::Command::Ci(flags) => tasks::ci::run(&sh, &flags),
+        flags::Command::WorkflowLint(flags) => tasks::workflow_lint::run(&sh, &flags),
     }
 }

@@ -21,9 +21,9 @@ use crate::tail::Tail;
 use crate::test_server::{self, Server};
 use crate::{errln, extract, flags, outln, paths, traceln, venv, workflow_lint};
 
-/// The xtask test binaries that run pytest, which need the venv: step 1 defers them, and
-/// the `xtask tests` step runs them once the venv exists.
-const PYTHON_TESTS: [&str; 2] = ["readme_blocks", "server_log_section"];
+/// The xtask test binaries that need the venv (its pytest, its linters): step 1 defers
+/// them, and the `xtask tests` step runs them once the venv exists.
+const PYTHON_TESTS: [&str; 3] = ["readme_blocks", "server_log_section", "workflow_lint"];
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
 
@@ -48,7 +48,7 @@ const STEPS: &[StepDef] = &[
     }),
     StepDef::new(
         "xtask tests",
-        "cargo test -p xtask --test readme_blocks --test server_log_section",
+        "cargo test -p xtask --test readme_blocks --test server_log_section --test workflow_lint",
         xtask_python_tests,
     ),
     StepDef::new(

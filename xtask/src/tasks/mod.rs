@@ -6,3 +6,4 @@ pub mod extract;
 pub mod pytest;
 pub mod server;
 pub mod venv;
+pub mod workflow_lint;

@@ -1,0 +1,14 @@
+//! `cargo xtask workflow-lint`: checks a `.github/` folder (see [`crate::workflow_lint`]).
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::{flags, paths, workflow_lint};
+
+pub fn run(sh: &Shell, flags: &flags::WorkflowLint) -> Result<()> {
+    let root = match &flags.root {
+        Some(root) => paths::from_user(root)?,
+        None => paths::project_root(),
+    };
+    workflow_lint::check(sh, &root)
+}
