@@ -254,14 +254,15 @@ fn pytest_stage(run: &mut Run<'_>, step: &mut Step, stage: Stage) -> Result<()> 
         Ok(())
     });
     tests.feed(&log.read_new());
-    report_stage(step, &tests, stage);
     if result.is_err() {
+        // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         if let Some(excerpt) = pytest_events::failure_excerpt(&output, FAILURE_LINES) {
             step.details(excerpt);
         }
         annotate_readme_failures(run.github, &junit);
     }
+    report_stage(step, &tests, stage);
     result
 }
 
