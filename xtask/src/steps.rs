@@ -18,6 +18,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::console::Trace;
+use crate::signals::Interrupted;
 use crate::{errln, outln, paths};
 
 /// Lines of a failed step's log shown when nothing better is known.
@@ -206,7 +207,9 @@ impl Runner {
         let Err(error) = result else {
             return;
         };
-        if !self.mode.streams() {
+        let interrupted = error.downcast_ref::<Interrupted>().is_some();
+        // After Ctrl-C, the end of the log says nothing the user does not know.
+        if !self.mode.streams() && !interrupted {
             let details = step.details.clone().unwrap_or_else(|| tail(&step.log));
             errln!("{details}");
         }
