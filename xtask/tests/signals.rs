@@ -40,6 +40,25 @@ impl Drop for Xtask {
     }
 }
 
+/// `xtask server --port 0 EXTRA...` on the fake server, in a process group of its own as a
+/// shell would start it, with stdin closed and output discarded unless the caller says
+/// otherwise; the fake writes its pid and storage to `scratch/record`.
+fn xtask_server(scratch: &Path, extra: &[&str]) -> Command {
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .args(["server", "--port", "0"])
+        .args(extra)
+        .env("XTASK_SERVER_BIN", fake)
+        .env("CARGO_TARGET_DIR", scratch.join("target"))
+        .env("FAKE_RECORD", scratch.join("record"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    command
+}
+
 /// Starts `xtask server` on the fake server, in a process group of its own, as a shell
 /// would, and waits until it says the server is ready.
 fn start(name: &str, extra: &[&str]) -> Xtask {
@@ -50,17 +69,9 @@ fn start(name: &str, extra: &[&str]) -> Xtask {
 fn start_with(name: &str, extra: &[&str], stderr: Stdio) -> Xtask {
     let scratch = scratch_dir(name);
     let record = scratch.join("record");
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["server", "--port", "0"])
-        .args(extra)
-        .env("XTASK_SERVER_BIN", fake)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
-        .env("FAKE_RECORD", &record)
-        .stdin(Stdio::null())
+    let mut child = xtask_server(&scratch, extra)
         .stdout(Stdio::piped())
         .stderr(stderr)
-        .process_group(0)
         .spawn()
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -185,12 +196,9 @@ fn user_storage_survives_ctrl_c() {
 #[test]
 fn early_exit_is_an_error_with_the_log_tail() {
     let scratch = scratch_dir("early-exit");
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["server", "--port", "0"])
-        .env("XTASK_SERVER_BIN", fake)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
+    let output = xtask_server(&scratch, &[])
         .env("FAKE_MODE", "exit")
+        .stderr(Stdio::piped())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -323,17 +331,8 @@ fn wait_for_file(path: &Path) {
 fn a_signal_during_the_readiness_wait() {
     let scratch = scratch_dir("ready-wait");
     let record = scratch.join("record");
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
-    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["server", "--port", "0", "--ready-timeout", "60"])
-        .env("XTASK_SERVER_BIN", fake)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
-        .env("FAKE_RECORD", &record)
+    let child = xtask_server(&scratch, &["--ready-timeout", "60"])
         .env("FAKE_MODE", "silent")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
         .spawn()
         .unwrap();
     let mut xtask = Xtask {
@@ -399,16 +398,9 @@ fn a_signal_during_the_lock_wait() {
 fn a_closed_stdout_is_no_panic() {
     let scratch = scratch_dir("stdout-closed");
     let record = scratch.join("record");
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["server", "--port", "0"])
-        .env("XTASK_SERVER_BIN", fake)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
-        .env("FAKE_RECORD", &record)
-        .stdin(Stdio::null())
+    let mut child = xtask_server(&scratch, &[])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .unwrap();
     drop(child.stdout.take());
@@ -441,17 +433,9 @@ fn a_closed_stdout_is_no_panic() {
 fn a_stuck_main_thread_is_covered_by_the_fallback() {
     let scratch = scratch_dir("stuck-main");
     let record = scratch.join("record");
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["server", "--port", "0"])
-        .env("XTASK_SERVER_BIN", fake)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
-        .env("FAKE_RECORD", &record)
+    let mut child = xtask_server(&scratch, &[])
         .env("FAKE_MODE", "chatty")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .unwrap();
     // Kept open and never read: the pipe fills up and xtask's next write blocks.
