@@ -19,6 +19,18 @@ struct Xtask {
     scratch: PathBuf,
 }
 
+impl Xtask {
+    /// Owns a started xtask and its scratch folder; the server is not known yet.
+    fn owning(child: Child, scratch: PathBuf) -> Xtask {
+        Xtask {
+            child,
+            server_pid: 0,
+            storage: PathBuf::new(),
+            scratch,
+        }
+    }
+}
+
 impl Drop for Xtask {
     /// After a failed assertion too: SIGTERM lets xtask stop its server; SIGKILL to both is
     /// the fallback.
@@ -260,12 +272,7 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
         .process_group(0)
         .spawn()
         .unwrap();
-    let mut xtask = Xtask {
-        child,
-        server_pid: 0,
-        storage: PathBuf::new(),
-        scratch,
-    };
+    let mut xtask = Xtask::owning(child, scratch);
     let deadline = Instant::now() + Duration::from_secs(10);
     let pids: Vec<i32> = loop {
         if let Ok(text) = std::fs::read_to_string(&record) {
@@ -335,12 +342,7 @@ fn a_signal_during_the_readiness_wait() {
         .env("FAKE_MODE", "silent")
         .spawn()
         .unwrap();
-    let mut xtask = Xtask {
-        child,
-        server_pid: 0,
-        storage: PathBuf::new(),
-        scratch,
-    };
+    let mut xtask = Xtask::owning(child, scratch);
     wait_for_file(&record);
     let text = std::fs::read_to_string(&record).unwrap();
     let (pid, storage) = text.trim_end().split_once(' ').unwrap();
@@ -377,12 +379,7 @@ fn a_signal_during_the_lock_wait() {
         line.starts_with("waiting for another `cargo xtask`"),
         "{line}"
     );
-    let mut xtask = Xtask {
-        child,
-        server_pid: 0,
-        storage: PathBuf::new(),
-        scratch,
-    };
+    let mut xtask = Xtask::owning(child, scratch);
     let (code, took) = interrupt(&mut xtask, libc::SIGTERM, false);
     assert_eq!(code, 143);
     assert!(took < Duration::from_secs(2), "stopping took {took:?}");
@@ -410,12 +407,7 @@ fn a_closed_stdout_is_no_panic() {
     while !seen.contains("fake server starting") {
         assert!(stderr.read_line(&mut seen).unwrap() > 0, "{seen}");
     }
-    let mut xtask = Xtask {
-        child,
-        server_pid: 0,
-        storage: PathBuf::new(),
-        scratch,
-    };
+    let mut xtask = Xtask::owning(child, scratch);
     let text = std::fs::read_to_string(&record).unwrap();
     xtask.server_pid = text.split(' ').next().unwrap().parse().unwrap();
     let (code, _) = interrupt(&mut xtask, libc::SIGINT, false);
@@ -445,12 +437,7 @@ fn a_stuck_main_thread_is_covered_by_the_fallback() {
         assert!(Instant::now() < deadline, "xtask never filled its stderr");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut xtask = Xtask {
-        child,
-        server_pid: 0,
-        storage: PathBuf::new(),
-        scratch,
-    };
+    let mut xtask = Xtask::owning(child, scratch);
     let text = std::fs::read_to_string(&record).unwrap();
     let (pid, storage) = text.trim_end().split_once(' ').unwrap();
     xtask.server_pid = pid.parse().unwrap();
