@@ -10,7 +10,6 @@ mod paths;
 mod process;
 mod pytest;
 mod readme;
-mod readme_tests;
 mod server;
 mod tools;
 mod venv;

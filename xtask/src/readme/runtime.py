@@ -1,0 +1,316 @@
+# The runtime of every test file that `cargo xtask extract` writes from a README. The
+# generated file is this text, then README_PATH, BLOCKS and one test function per block.
+# It imports only pytest and the standard library, so that it runs wherever it is written.
+#
+# Kept as a real file (xtask/src/readme/runtime.py, included with `include_str!`) so that
+# mypy checks it. Every frame here is hidden from pytest's tracebacks: a failing block is
+# reported at its README line, with nothing of the machinery around it.
+
+import ast
+import asyncio
+import contextlib
+import difflib
+import doctest
+import io
+import linecache
+import sys
+import traceback
+import types
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, NamedTuple
+
+import pytest
+
+__tracebackhide__ = True
+
+
+class _Block(NamedTuple):
+    """One README block and what shapes its test."""
+
+    # README line of the first line of code.
+    line: int
+    source: str
+    # The block whose namespace and event loop this one carries on (`continue`).
+    continues: int | None
+    # Hidden (first line, source) blocks, run first in this block's namespace.
+    setup: tuple[tuple[int, str], ...]
+    # (first line, text) that the block must print.
+    output: tuple[int, str] | None
+    xfail: bool
+    # An interactive session (`>>> `), run by doctest.
+    session: bool
+    # No later block continues this one: its chain's event loop closes after it.
+    ends_chain: bool
+
+
+# Set by the generated file.
+README_PATH = ""
+BLOCKS: dict[int, _Block] = {}
+
+# Longest `output` diff shown, in lines.
+_DIFF_LINES = 200
+
+# Characters that `str.splitlines()` breaks at but Python source does not: pytest splits
+# quoted source with it, which would shift the `>` marker past such a line.
+_SPLITLINES_ONLY = {c: " " for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+class _Chain:
+    """What a `continue` chain shares: one namespace and one event loop."""
+
+    def __init__(self, index: int) -> None:
+        self.module = types.ModuleType(f"readme_block_{index}")
+        self.module.__file__ = README_PATH
+        sys.modules[self.module.__name__] = self.module
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Runs top-level `await` code; tasks it starts live on until the chain ends."""
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        """Ends the event loop as `asyncio.run()` would: pending tasks are cancelled."""
+        loop, self.loop = self.loop, None
+        if loop is None:
+            return
+        try:
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+_CHAINS: dict[int, _Chain] = {}
+_FAILED: set[int] = set()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_event_loops() -> Iterator[None]:
+    """Closes what a chain run out of order may have left open."""
+    yield
+    for chain in _CHAINS.values():
+        chain.close()
+
+
+class _ReadmeFailure(Exception):
+    """A failure that names its README line and needs no traceback."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _register_readme_lines() -> None:
+    """Lets tracebacks quote README lines, wherever this file and the README are.
+
+    pytest parses the whole source file of each traceback entry. The line before each
+    block is its fence, which is not Python, so that parse stops at the first fence instead
+    of reading every block of a long README again for every failure."""
+    lines: dict[int, str] = {}
+    for block in BLOCKS.values():
+        for first_line, source in [(block.line, block.source), *block.setup]:
+            lines[first_line - 1] = "```\n"
+            for offset, text in enumerate(source.split("\n")[:-1]):
+                lines[first_line + offset] = text.translate(_SPLITLINES_ONLY) + "\n"
+    last = max(lines, default=0)
+    text = [lines.get(number, "\n") for number in range(1, last + 1)]
+    # No mtime: linecache.checkcache() keeps the entry.
+    linecache.cache[README_PATH] = (sum(map(len, text)), None, text, README_PATH)
+
+
+def _chain_left_by(index: int) -> _Chain:
+    if index not in _CHAINS and index not in _FAILED:
+        # Run alone (-k, xdist, random order): replay the block first.
+        with contextlib.suppress(Exception):
+            _run(index, check_output=False)
+    if index not in _CHAINS:
+        line = BLOCKS[index].line
+        raise _ReadmeFailure(
+            line, f"block {index} (README line {line}), which this block continues, failed"
+        )
+    return _CHAINS[index]
+
+
+def _shifted(code: types.CodeType, lines: int) -> types.CodeType:
+    """`code`, and every function and class in it, `lines` further down the file."""
+    consts = tuple(
+        _shifted(const, lines) if isinstance(const, types.CodeType) else const
+        for const in code.co_consts
+    )
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
+
+
+def _compile(first_line: int, source: str) -> types.CodeType:
+    """Code whose lines are the README's. It starts at the block's first line, so that a
+    traceback quotes the block, not the whole README above it."""
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        code = compile(source, README_PATH, "exec", flags=flags, dont_inherit=True)
+    except SyntaxError as error:
+        raise _moved(error, first_line - 1) from None
+    return _shifted(code, first_line - 1)
+
+
+def _moved(error: SyntaxError, lines: int) -> SyntaxError:
+    """The same syntax error, at its README line."""
+    end = error.end_lineno + lines if error.end_lineno is not None else None
+    lineno = (error.lineno or 1) + lines
+    details = (README_PATH, lineno, error.offset, error.text, end, error.end_offset)
+    return type(error)(error.msg, details)
+
+
+def _exec(first_line: int, source: str, chain: _Chain) -> None:
+    """Runs `source` as the README's own lines: `from __future__` and top-level `await`
+    allowed, tracebacks pointing at the README."""
+    result = eval(_compile(first_line, source), chain.module.__dict__)
+    if asyncio.iscoroutine(result):
+        chain.run(result)
+
+
+class _SessionRunner(doctest.DocTestRunner):
+    """Collects each failing example of a session, at its README line."""
+
+    def __init__(self) -> None:
+        super().__init__(verbose=False)
+        self.failures: list[tuple[int, str]] = []
+
+    def report_failure(
+        self,
+        out: Callable[[str], object],
+        test: doctest.DocTest,
+        example: doctest.Example,
+        got: str,
+    ) -> None:
+        shown = f"Expected:\n{_indented(example.want)}Got:\n{_indented(got)}"
+        self._add(test, example, shown)
+
+    def report_unexpected_exception(
+        self,
+        out: Callable[[str], object],
+        test: doctest.DocTest,
+        example: doctest.Example,
+        exc_info: tuple[type[BaseException], BaseException, types.TracebackType],
+    ) -> None:
+        raised = "".join(traceback.format_exception_only(exc_info[0], exc_info[1]))
+        self._add(test, example, f"Raised:\n{_indented(raised)}")
+
+    def _add(self, test: doctest.DocTest, example: doctest.Example, shown: str) -> None:
+        line = (test.lineno or 0) + example.lineno + 1
+        prompt = _indented(example.source, ">>> ")
+        self.failures.append((line, f"{README_PATH}:{line}: example failed\n{prompt}{shown}"))
+
+
+def _indented(text: str, prefix: str = "    ") -> str:
+    if not text:
+        return f"{prefix}<nothing>\n"
+    return "".join(prefix + line for line in text.splitlines(keepends=True))
+
+
+def _run_session(first_line: int, source: str, chain: _Chain) -> None:
+    """Runs an interactive session with the standard library's doctest."""
+    parser = doctest.DocTestParser()
+    name = f"{README_PATH}:{first_line}"
+    test = parser.get_doctest(source, chain.module.__dict__, name, README_PATH, first_line - 1)
+    runner = _SessionRunner()
+    runner.run(test, clear_globs=False)
+    if runner.failures:
+        line = runner.failures[0][0]
+        raise _ReadmeFailure(line, "\n".join(text for _, text in runner.failures))
+
+
+def _run(index: int, check_output: bool = True) -> None:
+    """Runs a block, after its hidden setup, and checks what it printed."""
+    block = BLOCKS[index]
+    if block.continues is None:
+        chain = _Chain(index)
+    else:
+        chain = _chain_left_by(block.continues)
+    printed = io.StringIO()
+    try:
+        for first_line, source in block.setup:
+            _exec(first_line, source, chain)
+        with contextlib.redirect_stdout(printed):
+            if block.session:
+                _run_session(block.line, block.source, chain)
+            else:
+                _exec(block.line, block.source, chain)
+    except BaseException:
+        if block.xfail:
+            # An expected failure: a `continue` block carries on from what it left.
+            _CHAINS[index] = chain
+        else:
+            _FAILED.add(index)
+        raise
+    finally:
+        sys.stdout.write(printed.getvalue())
+        if block.ends_chain or index in _FAILED:
+            chain.close()
+    _CHAINS[index] = chain
+    if check_output and block.output is not None:
+        _check_output(index, printed.getvalue())
+
+
+def _failure_line(error: BaseException, block: _Block) -> int:
+    """The README line a failure is at: the last README frame of its traceback."""
+    if isinstance(error, _ReadmeFailure):
+        return error.line
+    if isinstance(error, SyntaxError) and error.filename == README_PATH and error.lineno:
+        return error.lineno
+    frames = traceback.extract_tb(error.__traceback__)
+    lines = [frame.lineno for frame in frames if frame.filename == README_PATH]
+    return next((line for line in reversed(lines) if line), block.line)
+
+
+def _run_block(request: pytest.FixtureRequest, index: int) -> None:
+    """The body of every test: runs block `index`, and on failure records its README
+    line (`readme_failure` in the JUnit report), which `cargo xtask ci` annotates."""
+    _record(request, "readme_block", BLOCKS[index].line)
+    try:
+        _run(index)
+    except _ReadmeFailure as failure:
+        _record(request, "readme_failure", failure.line)
+        pytest.fail(str(failure), pytrace=False)
+    except BaseException as error:
+        _record(request, "readme_failure", _failure_line(error, BLOCKS[index]))
+        raise
+
+
+def _record(request: pytest.FixtureRequest, name: str, line: int) -> None:
+    request.node.user_properties.append((name, f"{README_PATH}:{line}"))
+
+
+def _output_lines(text: str) -> list[str]:
+    """Lines without trailing whitespace, and without trailing blank lines."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _check_output(index: int, printed: str) -> None:
+    first_line, text = BLOCKS[index].output or (0, "")
+    expected, got = _output_lines(text), _output_lines(printed)
+    if expected == got:
+        return
+    diff = list(
+        difflib.unified_diff(
+            expected,
+            got,
+            f"expected ({README_PATH} line {first_line})",
+            "printed",
+            lineterm="",
+        )
+    )
+    if len(diff) > _DIFF_LINES:
+        left_out = len(diff) - _DIFF_LINES
+        diff = diff[:_DIFF_LINES] + [f"... {left_out} more lines of diff left out"]
+    raise _ReadmeFailure(
+        first_line,
+        f"{README_PATH}:{first_line}: block {index} did not print what its `output` "
+        "block says:\n" + "\n".join(diff),
+    )
