@@ -49,7 +49,9 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
 fn marker_for<'a>(readme: &Utf8Path, asked: Option<&'a str>) -> Result<Option<&'a str>> {
     if let Some(marker) = asked {
         let mut chars = marker.chars();
-        let identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let identifier = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !identifier {
             bail!("--marker {marker:?} is not a pytest marker name: use letters, digits and `_`");

@@ -98,7 +98,10 @@ mod tests {
         cursor.skip_marker(1);
         assert_eq!(cursor.indent(), 3);
         cursor.skip_indent(1);
-        assert_eq!((cursor.rest(), cursor.column(), cursor.indent()), ("  x", 2, 2));
+        assert_eq!(
+            (cursor.rest(), cursor.column(), cursor.indent()),
+            ("  x", 2, 2)
+        );
         let mut cursor = Cursor::new("  \t x");
         cursor.skip_indent(10);
         assert_eq!((cursor.rest(), cursor.column()), ("x", 5));

@@ -3,8 +3,8 @@
 //! `xtask` comment is an error naming its line, so that a typo never hides a test. The
 //! word `xtask` and the names are read case-insensitively.
 
-use super::markdown::{Comment, Item, LineError, error, fenced_blocks};
 use super::info::{Info, Kind};
+use super::markdown::{Comment, Item, LineError, error, fenced_blocks};
 
 /// The directive an `<!-- xtask: NAME` comment holds; `None` for any other comment.
 pub fn read(comment: &Comment) -> Result<Option<Item>, LineError> {
@@ -102,4 +102,3 @@ fn setup(comment: &Comment, close_line: usize, before_close: &str) -> Result<Ite
     }
     Ok(Item::Setup(block))
 }
-

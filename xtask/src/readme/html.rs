@@ -18,13 +18,68 @@ pub enum End {
 /// Tags that start an HTML block wherever they appear, even inside a paragraph
 /// (CommonMark's kind 6), such as `<details>` and `<div>`.
 const BLOCK_TAGS: &[&str] = &[
-    "address", "article", "aside", "base", "basefont", "blockquote", "body", "caption",
-    "center", "col", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt",
-    "fieldset", "figcaption", "figure", "footer", "form", "frame", "frameset", "h1", "h2",
-    "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "iframe", "legend", "li", "link",
-    "main", "menu", "menuitem", "nav", "noframes", "ol", "optgroup", "option", "p", "param",
-    "search", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "title",
-    "tr", "track", "ul",
+    "address",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "iframe",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "menu",
+    "menuitem",
+    "nav",
+    "noframes",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "search",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
 ];
 
 /// Tags whose content is raw until their closing tag (kind 1).
@@ -50,7 +105,9 @@ pub fn block_start(text: &str, in_paragraph: bool) -> Option<End> {
             .map(char::from)
             .collect()
     };
-    let ends_name = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t', '>']) || rest.starts_with("/>");
+    let ends_name = |rest: &str| {
+        rest.is_empty() || rest.starts_with([' ', '\t', '>']) || rest.starts_with("/>")
+    };
     if let Some(after) = lower.strip_prefix('<') {
         let name = tag(after);
         if RAW_TAGS.contains(&name.as_str()) && ends_name(&after[name.len()..]) {
@@ -66,7 +123,9 @@ pub fn block_start(text: &str, in_paragraph: bool) -> Option<End> {
     if lower.starts_with("<!") && lower.as_bytes().get(2).is_some_and(u8::is_ascii_alphabetic) {
         return Some(End::Contains(">"));
     }
-    let after = lower.strip_prefix("</").or_else(|| lower.strip_prefix('<'))?;
+    let after = lower
+        .strip_prefix("</")
+        .or_else(|| lower.strip_prefix('<'))?;
     let name = tag(after);
     if BLOCK_TAGS.contains(&name.as_str()) && ends_name(&after[name.len()..]) {
         return Some(End::BlankLine);

@@ -108,7 +108,9 @@ fn tokens(text: &str) -> Vec<String> {
                 quote = Some(c);
                 current.push(c);
             }
-            (None, c) if c.is_whitespace() => tokens.extend(Some(std::mem::take(&mut current)).filter(|t| !t.is_empty())),
+            (None, c) if c.is_whitespace() => {
+                tokens.extend(Some(std::mem::take(&mut current)).filter(|t| !t.is_empty()))
+            }
             (None, c) => current.push(c),
         }
     }
@@ -126,25 +128,62 @@ mod tests {
             ("python", "python", &[][..], Kind::Python),
             ("Python skip", "python", &["skip"][..], Kind::Python),
             ("PY3", "py3", &[], Kind::Other),
-            ("python3 continue xfail", "python3", &["continue", "xfail"], Kind::Python),
+            (
+                "python3 continue xfail",
+                "python3",
+                &["continue", "xfail"],
+                Kind::Python,
+            ),
             ("pycon", "pycon", &[], Kind::Session),
             ("Output", "output", &[], Kind::Output),
-            ("python title=\"example one.py\" skip", "python", &["skip"], Kind::Python),
-            ("python linenums=\"1\" hl_lines=\"2 3\"", "python", &[], Kind::Python),
+            (
+                "python title=\"example one.py\" skip",
+                "python",
+                &["skip"],
+                Kind::Python,
+            ),
+            (
+                "python linenums=\"1\" hl_lines=\"2 3\"",
+                "python",
+                &[],
+                Kind::Python,
+            ),
             ("python title='a b' x=1", "python", &[], Kind::Python),
-            ("{.python .numberLines startFrom=\"10\"}", "python", &[], Kind::Python),
+            (
+                "{.python .numberLines startFrom=\"10\"}",
+                "python",
+                &[],
+                Kind::Python,
+            ),
             ("{ .py #id } skip", "py", &["skip"], Kind::Python),
             ("{python}", "python", &[], Kind::Python),
             ("python{.lineno}", "python", &[], Kind::Python),
-            ("python {linenos=true} xfail", "python", &["xfail"], Kind::Python),
+            (
+                "python {linenos=true} xfail",
+                "python",
+                &["xfail"],
+                Kind::Python,
+            ),
             ("python skp", "python", &["skp"], Kind::Python),
             ("pythonic", "pythonic", &[], Kind::Other),
             ("", "", &[], Kind::Other),
         ] {
             let parsed = Info::parse(info);
             assert_eq!(
-                (parsed.language.as_str(), parsed.words.as_slice(), parsed.kind()),
-                (language, words.iter().map(|w| w.to_string()).collect::<Vec<_>>().as_slice(), kind),
+                (
+                    parsed.language.as_str(),
+                    parsed.words.as_slice(),
+                    parsed.kind()
+                ),
+                (
+                    language,
+                    words
+                        .iter()
+                        .map(|w| w.to_string())
+                        .collect::<Vec<_>>()
+                        .as_slice(),
+                    kind
+                ),
                 "{info}"
             );
         }
@@ -152,7 +191,10 @@ mod tests {
 
     #[test]
     fn punctuation_after_python_is_noticed() {
-        assert_eq!(Info::parse("python,skip").glued_python(), Some(("python", ",skip")));
+        assert_eq!(
+            Info::parse("python,skip").glued_python(),
+            Some(("python", ",skip"))
+        );
         assert_eq!(Info::parse("Py;x").glued_python(), Some(("py", ";x")));
         assert_eq!(Info::parse("pycon:x").glued_python(), Some(("pycon", ":x")));
         assert_eq!(Info::parse("python").glued_python(), None);

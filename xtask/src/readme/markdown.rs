@@ -116,7 +116,9 @@ pub struct Comment {
 enum Container {
     Quote,
     /// A list item; its lines are indented to the column where its content starts.
-    Item { content: usize },
+    Item {
+        content: usize,
+    },
 }
 
 /// The innermost open block that holds text.
@@ -301,7 +303,11 @@ impl Scanner {
             self.open_comment(number, after);
         } else if let Some(end) = html::block_start(&text, in_paragraph) {
             let ends_here = matches!(end, html::End::Contains(_)) && html::ends(end, &text);
-            self.leaf = if ends_here { Leaf::None } else { Leaf::Html(end) };
+            self.leaf = if ends_here {
+                Leaf::None
+            } else {
+                Leaf::Html(end)
+            };
         } else if let Some(heading) = atx_heading(&text) {
             self.leaf = Leaf::None;
             self.found.push(Raw::Heading {
@@ -330,8 +336,8 @@ impl Scanner {
     /// Turns the paragraph above into a heading if the line is a row of `=` or of `-`.
     fn setext_underline(&mut self, cursor: &Cursor) -> bool {
         let row = cursor.text().trim_end_matches([' ', '\t']);
-        let underline = !row.is_empty()
-            && (row.bytes().all(|b| b == b'=') || row.bytes().all(|b| b == b'-'));
+        let underline =
+            !row.is_empty() && (row.bytes().all(|b| b == b'=') || row.bytes().all(|b| b == b'-'));
         if cursor.indent() > 3 || !underline {
             return false;
         }
@@ -480,7 +486,10 @@ fn atx_heading(text: &str) -> Option<String> {
 
 /// `***`, `---` or `___`, three or more, spaces allowed between.
 fn thematic_break(text: &str) -> bool {
-    let marks: Vec<u8> = text.bytes().filter(|b| !matches!(b, b' ' | b'\t')).collect();
+    let marks: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'\t'))
+        .collect();
     marks.len() >= 3
         && matches!(marks[0], b'*' | b'-' | b'_')
         && marks.iter().all(|&b| b == marks[0])

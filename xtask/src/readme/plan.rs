@@ -81,7 +81,11 @@ impl Planner {
 
     fn python(&mut self, block: Block, info: &Info) -> Result<(), LineError> {
         let line = block.fence_line;
-        if let Some(word) = info.words.iter().find(|w| !PYTHON_WORDS.contains(&w.as_str())) {
+        if let Some(word) = info
+            .words
+            .iter()
+            .find(|w| !PYTHON_WORDS.contains(&w.as_str()))
+        {
             return Err(error(
                 line,
                 format!(

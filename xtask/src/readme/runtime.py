@@ -3,8 +3,8 @@
 # It imports only pytest and the standard library, so that it runs wherever it is written.
 #
 # Kept as a real file (xtask/src/readme/runtime.py, included with `include_str!`) so that
-# mypy checks it. Every frame here is hidden from pytest's tracebacks: a failing block is
-# reported at its README line, with nothing of the machinery around it.
+# mypy checks it. The frames that a failure passes through are hidden from pytest's
+# tracebacks (`__tracebackhide__`): a failing block is reported at its README line.
 
 import ast
 import asyncio
@@ -20,8 +20,6 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, NamedTuple
 
 import pytest
-
-__tracebackhide__ = True
 
 
 class _Block(NamedTuple):
@@ -47,12 +45,15 @@ class _Block(NamedTuple):
 README_PATH = ""
 BLOCKS: dict[int, _Block] = {}
 
+# What blocks are compiled as, before their code takes the README's name.
+_UNNAMED = "<README block>"
+
 # Longest `output` diff shown, in lines.
 _DIFF_LINES = 200
 
 # Characters that `str.splitlines()` breaks at but Python source does not: pytest splits
 # quoted source with it, which would shift the `>` marker past such a line.
-_SPLITLINES_ONLY = {c: " " for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+_SPLITLINES_ONLY = str.maketrans(dict.fromkeys("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", " "))
 
 
 class _Chain:
@@ -66,6 +67,7 @@ class _Chain:
 
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Runs top-level `await` code; tasks it starts live on until the chain ends."""
+        __tracebackhide__ = True
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
         self.loop.run_until_complete(coroutine)
@@ -115,8 +117,8 @@ def _register_readme_lines() -> None:
     for block in BLOCKS.values():
         for first_line, source in [(block.line, block.source), *block.setup]:
             lines[first_line - 1] = "```\n"
-            for offset, text in enumerate(source.split("\n")[:-1]):
-                lines[first_line + offset] = text.translate(_SPLITLINES_ONLY) + "\n"
+            for offset, line in enumerate(source.split("\n")[:-1]):
+                lines[first_line + offset] = line.translate(_SPLITLINES_ONLY) + "\n"
     last = max(lines, default=0)
     text = [lines.get(number, "\n") for number in range(1, last + 1)]
     # No mtime: linecache.checkcache() keeps the entry.
@@ -124,6 +126,7 @@ def _register_readme_lines() -> None:
 
 
 def _chain_left_by(index: int) -> _Chain:
+    __tracebackhide__ = True
     if index not in _CHAINS and index not in _FAILED:
         # Run alone (-k, xdist, random order): replay the block first.
         with contextlib.suppress(Exception):
@@ -137,36 +140,48 @@ def _chain_left_by(index: int) -> _Chain:
 
 
 def _shifted(code: types.CodeType, lines: int) -> types.CodeType:
-    """`code`, and every function and class in it, `lines` further down the file."""
+    """`code`, and every function and class in it, `lines` further down the README."""
     consts = tuple(
         _shifted(const, lines) if isinstance(const, types.CodeType) else const
         for const in code.co_consts
     )
-    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
+    return code.replace(
+        co_filename=README_PATH,
+        co_firstlineno=code.co_firstlineno + lines,
+        co_consts=consts,
+    )
 
 
 def _compile(first_line: int, source: str) -> types.CodeType:
     """Code whose lines are the README's. It starts at the block's first line, so that a
     traceback quotes the block, not the whole README above it."""
+    __tracebackhide__ = True
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     try:
-        code = compile(source, README_PATH, "exec", flags=flags, dont_inherit=True)
+        # Not the README's name yet: CPython would read a syntax error's line, and place
+        # its caret, from that file at the block-relative line number.
+        code = compile(source, _UNNAMED, "exec", flags=flags, dont_inherit=True)
     except SyntaxError as error:
-        raise _moved(error, first_line - 1) from None
+        raise _syntax_failure(error, first_line, source) from None
     return _shifted(code, first_line - 1)
 
 
-def _moved(error: SyntaxError, lines: int) -> SyntaxError:
-    """The same syntax error, at its README line."""
-    end = error.end_lineno + lines if error.end_lineno is not None else None
-    lineno = (error.lineno or 1) + lines
-    details = (README_PATH, lineno, error.offset, error.text, end, error.end_offset)
-    return type(error)(error.msg, details)
+def _syntax_failure(error: SyntaxError, first_line: int, source: str) -> _ReadmeFailure:
+    """A syntax error, reported once, at its README line."""
+    lines = source.split("\n")
+    number = min(max(error.lineno or 1, 1), len(lines))
+    line = first_line + number - 1
+    end = error.end_lineno + first_line - 1 if error.end_lineno is not None else None
+    details = (README_PATH, line, error.offset, lines[number - 1], end, error.end_offset)
+    moved = type(error)(error.msg, details)
+    shown = "".join(traceback.format_exception_only(type(moved), moved))
+    return _ReadmeFailure(line, f"{README_PATH}:{line}: syntax error\n{shown}")
 
 
 def _exec(first_line: int, source: str, chain: _Chain) -> None:
     """Runs `source` as the README's own lines: `from __future__` and top-level `await`
     allowed, tracebacks pointing at the README."""
+    __tracebackhide__ = True
     result = eval(_compile(first_line, source), chain.module.__dict__)
     if asyncio.iscoroutine(result):
         chain.run(result)
@@ -177,7 +192,7 @@ class _SessionRunner(doctest.DocTestRunner):
 
     def __init__(self) -> None:
         super().__init__(verbose=False)
-        self.failures: list[tuple[int, str]] = []
+        self.failed: list[tuple[int, str]] = []
 
     def report_failure(
         self,
@@ -202,7 +217,7 @@ class _SessionRunner(doctest.DocTestRunner):
     def _add(self, test: doctest.DocTest, example: doctest.Example, shown: str) -> None:
         line = (test.lineno or 0) + example.lineno + 1
         prompt = _indented(example.source, ">>> ")
-        self.failures.append((line, f"{README_PATH}:{line}: example failed\n{prompt}{shown}"))
+        self.failed.append((line, f"{README_PATH}:{line}: example failed\n{prompt}{shown}"))
 
 
 def _indented(text: str, prefix: str = "    ") -> str:
@@ -218,13 +233,14 @@ def _run_session(first_line: int, source: str, chain: _Chain) -> None:
     test = parser.get_doctest(source, chain.module.__dict__, name, README_PATH, first_line - 1)
     runner = _SessionRunner()
     runner.run(test, clear_globs=False)
-    if runner.failures:
-        line = runner.failures[0][0]
-        raise _ReadmeFailure(line, "\n".join(text for _, text in runner.failures))
+    if runner.failed:
+        line = runner.failed[0][0]
+        raise _ReadmeFailure(line, "\n".join(text for _, text in runner.failed))
 
 
 def _run(index: int, check_output: bool = True) -> None:
     """Runs a block, after its hidden setup, and checks what it printed."""
+    __tracebackhide__ = True
     block = BLOCKS[index]
     if block.continues is None:
         chain = _Chain(index)
@@ -269,15 +285,19 @@ def _failure_line(error: BaseException, block: _Block) -> int:
 def _run_block(request: pytest.FixtureRequest, index: int) -> None:
     """The body of every test: runs block `index`, and on failure records its README
     line (`readme_failure` in the JUnit report), which `cargo xtask ci` annotates."""
+    __tracebackhide__ = True
     _record(request, "readme_block", BLOCKS[index].line)
     try:
         _run(index)
+        return
     except _ReadmeFailure as failure:
-        _record(request, "readme_failure", failure.line)
-        pytest.fail(str(failure), pytrace=False)
+        line, message = failure.line, str(failure)
     except BaseException as error:
         _record(request, "readme_failure", _failure_line(error, BLOCKS[index]))
         raise
+    # Outside the `except`, so that the report shows no "during handling" chain.
+    _record(request, "readme_failure", line)
+    pytest.fail(message, pytrace=False)
 
 
 def _record(request: pytest.FixtureRequest, name: str, line: int) -> None:

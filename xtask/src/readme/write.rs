@@ -68,7 +68,11 @@ fn write_block(out: &mut String, test: &Test) {
         ("session", test.session),
         ("ends_chain", test.ends_chain),
     ] {
-        let _ = writeln!(out, "        {name}={},", if value { "True" } else { "False" });
+        let _ = writeln!(
+            out,
+            "        {name}={},",
+            if value { "True" } else { "False" }
+        );
     }
     out.push_str("    ),\n");
 }
@@ -171,9 +175,9 @@ mod tests {
         let tests = tests_of(md);
         let first = test_file(Utf8Path::new("README.md"), &tests, None);
         assert_eq!(first, test_file(Utf8Path::new("README.md"), &tests, None));
-        assert!(first.contains(
-            "def test_readme_block_1_t(request):\n    \"README.md line 2: python\""
-        ));
+        assert!(
+            first.contains("def test_readme_block_1_t(request):\n    \"README.md line 2: python\"")
+        );
         assert!(first.contains(
             "@pytest.mark.skip(reason=\"skipped in README\")\ndef test_readme_block_2_t"
         ));
@@ -181,7 +185,10 @@ mod tests {
             first.contains("@pytest.mark.skip(reason=\"continues block 2, skipped in README\")")
         );
         assert!(first.contains("            \"x = 'é'\\n\"\n"));
-        assert!(first.contains("    3: _Block(\n        line=9,\n"), "{first}");
+        assert!(
+            first.contains("    3: _Block(\n        line=9,\n"),
+            "{first}"
+        );
         assert!(first.contains("        continues=2,\n"));
         assert!(first.contains(
             "        setup=(\n            (\n                14,\n                \"import os\\n\",\n            ),\n        ),\n"

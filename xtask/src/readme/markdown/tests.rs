@@ -89,8 +89,7 @@ fn fences_follow_commonmark() {
 
 #[test]
 fn closing_lines_and_adjacency() {
-    let md =
-        "```py\nx\n```\n\n```output\n1\n```\ntext\n```output\n```\n- a\n  ```py\n  x\nout\n";
+    let md = "```py\nx\n```\n\n```output\n1\n```\ntext\n```output\n```\n- a\n  ```py\n  x\nout\n";
     let got: Vec<_> = fenced_blocks(md)
         .into_iter()
         .map(|b| (b.fence_line, b.close_line, b.follows_block))
@@ -147,8 +146,7 @@ fn directives() {
         Item::Reset { line: 2 }
     );
     assert_eq!(only("<!--xtask:reset\n\n-->\n"), Item::Reset { line: 1 });
-    let Item::Setup(block) = only("<!-- xtask: setup\n\n```python\nimport os\n```\n-->\n")
-    else {
+    let Item::Setup(block) = only("<!-- xtask: setup\n\n```python\nimport os\n```\n-->\n") else {
         panic!("not a setup")
     };
     assert_eq!(
