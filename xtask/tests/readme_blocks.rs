@@ -464,3 +464,93 @@ fn syntax_errors_name_their_readme_line() {
     assert!(stdout.contains("README.md\", line 7"), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Extracts `md` (with `extra` flags) and runs pytest on it: `(exit code, stdout, folder)`.
+/// `None` when no Python with pytest is found.
+fn run_markdown(
+    name: &str,
+    md: &str,
+    extra: &[&str],
+    args: &[&str],
+) -> Option<(Option<i32>, String, PathBuf)> {
+    let python = python_with_pytest()?;
+    let dir = scratch_dir(name);
+    let (readme, out) = (dir.join("README.md"), dir.join(format!("test_{name}.py")));
+    std::fs::write(&readme, md).unwrap();
+    let extracted = extract(&readme, &out, extra);
+    assert!(
+        extracted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&extracted.stderr)
+    );
+    let (code, stdout) = pytest(&python, &out, args);
+    Some((code, stdout, dir))
+}
+
+/// Bug 1: a fence in a GitHub alert was no test at all; now it runs, and fails at its line.
+#[test]
+fn a_fence_in_a_github_alert_is_a_test() {
+    let md = "# Alert\n\n> [!TIP]\n> Try this:\n>\n> ```python\n> x = 1\n> assert x == 2\n> ```\n";
+    let Some((code, stdout, dir)) = run_markdown("alert", md, &[], &["--tb=long"]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    assert!(stdout.contains("README.md:8: AssertionError"), "{stdout}");
+    assert!(
+        stdout.contains(">   assert x == 2"),
+        "the prefix is gone:\n{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 2: after a byte order mark, all three blocks are tests, the two failing ones too.
+#[test]
+fn a_byte_order_mark_loses_no_block() {
+    let md = "\u{feff}```python\nx = 1\n```\n\n```python\nassert False\n```\n\n```python\nassert False\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("bom", md, &[], &[]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("2 failed, 1 passed"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 5: a syntax error is reported once, at its README line, quoting that line.
+#[test]
+fn a_syntax_error_is_reported_once() {
+    let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("syntax-once", md, &[], &["--tb=long"]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    let failure = stdout.split("= FAILURES =").nth(1).unwrap();
+    assert_eq!(failure.matches("SyntaxError:").count(), 1, "{stdout}");
+    assert!(!failure.contains("During handling"), "{stdout}");
+    assert!(
+        !failure.contains("def _compile"),
+        "no xtask frames:\n{stdout}"
+    );
+    assert!(
+        failure.contains("README.md\", line 7\n    y = (\n        ^"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 6: a task started in one block is awaited in the block that continues it.
+#[test]
+fn top_level_await_carries_across_continue() {
+    let md = "```python\nimport asyncio\nasync def answer():\n    await asyncio.sleep(0)\n    return 42\n\
+              task = asyncio.ensure_future(answer())\n```\n\n\
+              ```python continue\nassert await task == 42\nloop = asyncio.get_running_loop()\n```\n\n\
+              ```python continue\nimport sys\nassert asyncio.get_event_loop() is loop\n\
+              sys.readme_chain_loop = loop\n```\n\n\
+              ```python\nimport sys\nassert sys.readme_chain_loop.is_closed(), 'the chain ended'\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("async-chain", md, &[], &[]) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("4 passed"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

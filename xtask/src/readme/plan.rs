@@ -396,4 +396,35 @@ mod tests {
         assert_eq!(tests[1].continues, None);
         assert_eq!(tests[2].continues, Some(2));
     }
+
+    /// Bugs 3 and 4: spellings and attributes that real docs use, which were dropped or
+    /// refused.
+    #[test]
+    fn spellings_and_attributes_of_real_docs() {
+        let md = "```Python\nprint(1)\n```\n\n```Output\n1\n```\n\
+                  ```python title=\"example one.py\" linenums=\"1\" hl_lines=\"2 3\"\nx\n```\n\
+                  ```{.python .numberLines startFrom=\"3\"}\ny\n```\n\
+                  ```PY3\nnot python\n```\n";
+        let tests = plan_of(md).unwrap();
+        let firsts: Vec<_> = tests.iter().map(|t| t.block.first_line()).collect();
+        assert_eq!(firsts, [2, 9, 12]);
+        assert_eq!(tests[0].output.as_ref().unwrap().text, "1\n");
+    }
+
+    #[test]
+    fn sessions_are_pycon_or_start_with_a_prompt() {
+        let md = "```pycon\n>>> 1\n1\n```\n```python\n\n>>> sorted([3, 1, 2])\n[1, 2, 3]\n```\n\
+                  ```py\nx = 1  # >>> not a prompt\n```\n```pycon continue\n>>> x\n```\n";
+        let tests = plan_of(md).unwrap();
+        let sessions: Vec<_> = tests.iter().map(|t| t.session).collect();
+        assert_eq!(sessions, [true, true, false, true]);
+        assert_eq!(tests[3].continues, Some(3));
+    }
+
+    #[test]
+    fn the_last_block_of_a_chain_ends_it() {
+        let md = "```py\n```\n```py continue\n```\n```py\n```\n```py continue\n```\n```py continue\n```\n";
+        let ends: Vec<_> = plan_of(md).unwrap().iter().map(|t| t.ends_chain).collect();
+        assert_eq!(ends, [false, true, false, false, true]);
+    }
 }

@@ -65,12 +65,22 @@ class _Chain:
         sys.modules[self.module.__name__] = self.module
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def run(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Runs top-level `await` code; tasks it starts live on until the chain ends."""
-        __tracebackhide__ = True
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The chain's loop, made on first use."""
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
-        self.loop.run_until_complete(coroutine)
+        return self.loop
+
+    @contextlib.contextmanager
+    def current(self) -> Iterator[asyncio.AbstractEventLoop]:
+        """Makes the chain's loop the current one while a block runs, as the asyncio REPL
+        does, so that `asyncio.ensure_future()` in one block feeds an `await` in the next."""
+        loop = self.event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            yield loop
+        finally:
+            asyncio.set_event_loop(None)
 
     def close(self) -> None:
         """Ends the event loop as `asyncio.run()` would: pending tasks are cancelled."""
@@ -81,7 +91,9 @@ class _Chain:
             tasks = asyncio.all_tasks(loop)
             for task in tasks:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            if tasks:
+                gathered = asyncio.gather(*tasks, return_exceptions=True)
+                loop.run_until_complete(gathered)
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
@@ -182,9 +194,11 @@ def _exec(first_line: int, source: str, chain: _Chain) -> None:
     """Runs `source` as the README's own lines: `from __future__` and top-level `await`
     allowed, tracebacks pointing at the README."""
     __tracebackhide__ = True
-    result = eval(_compile(first_line, source), chain.module.__dict__)
-    if asyncio.iscoroutine(result):
-        chain.run(result)
+    code = _compile(first_line, source)
+    with chain.current() as loop:
+        result = eval(code, chain.module.__dict__)
+        if asyncio.iscoroutine(result):
+            loop.run_until_complete(result)
 
 
 class _SessionRunner(doctest.DocTestRunner):
@@ -232,7 +246,8 @@ def _run_session(first_line: int, source: str, chain: _Chain) -> None:
     name = f"{README_PATH}:{first_line}"
     test = parser.get_doctest(source, chain.module.__dict__, name, README_PATH, first_line - 1)
     runner = _SessionRunner()
-    runner.run(test, clear_globs=False)
+    with chain.current():
+        runner.run(test, clear_globs=False)
     if runner.failed:
         line = runner.failed[0][0]
         raise _ReadmeFailure(line, "\n".join(text for _, text in runner.failed))

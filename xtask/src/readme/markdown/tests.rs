@@ -211,3 +211,98 @@ fn directive_mistakes_name_their_line() {
         assert!(error.message.contains(message), "{md:?}: {error}");
     }
 }
+
+/// `(markdown, [(info, fence_line, text)])` for GitHub's containers and HTML blocks.
+const CONTAINER_CASES: &[Case] = &[
+    // Bug 1: a GitHub alert, a block quote, with or without the space after `>`.
+    (
+        "> [!TIP]\n> ```python\n> assert False\n> ```\n",
+        &[("python", 2, "assert False\n")],
+    ),
+    (">```py\n>x = 1\n>  y\n>```\n", &[("py", 1, "x = 1\n y\n")]),
+    // Nested quotes, and a list inside a quote.
+    ("> > ```py\n> > x\n> > ```\n", &[("py", 1, "x\n")]),
+    (
+        "> - item\n>\n>   ```py\n>   x\n>   ```\n",
+        &[("py", 3, "x\n")],
+    ),
+    // A quote inside a list item.
+    ("- item\n\n  > ```py\n  > x\n  > ```\n", &[("py", 3, "x\n")]),
+    // A lazy continuation line keeps the quote open; a fence is never lazy.
+    ("> para\nlazy\n> ```py\n> x\n> ```\n", &[("py", 3, "x\n")]),
+    ("> text\n```py\nx\n```\n", &[("py", 2, "x\n")]),
+    // The quote ends where its `>` stops, and the fence with it.
+    ("> ```py\n> x\ny\n", &[("py", 1, "x\n")]),
+    // A tab after `>` counts as the optional space plus two columns.
+    (">\t```py\n>\tx\n>\t```\n", &[("py", 1, "x\n")]),
+    // Bug 9: a tab after a list marker starts the item's content.
+    (
+        "-\t```python\n \tx = 1\n \t```\n",
+        &[("python", 1, "x = 1\n")],
+    ),
+    ("1.\t```py\n\tx\n\t```\n", &[("py", 1, "x\n")]),
+    // Bug 9: a fence right after `<details>` is HTML; after a blank line it is code.
+    ("<details>\n```python\nx\n```\n</details>\n", &[]),
+    (
+        "<details>\n<summary>More</summary>\n\n```python\nx\n```\n</details>\n",
+        &[("python", 4, "x\n")],
+    ),
+    (
+        "<p align=\"center\">\n  <img src=\"x.png\">\n</p>\n\n```py\nx\n```\n",
+        &[("py", 5, "x\n")],
+    ),
+    ("<pre>\n```py\n\nx\n```\n</pre>\n", &[]),
+    // An inline tag does not start HTML inside a paragraph.
+    ("text\n<img src=x>\n```py\nx\n```\n", &[("py", 3, "x\n")]),
+    // A thematic break is not a list item.
+    ("* * *\n```py\nx\n```\n", &[("py", 2, "x\n")]),
+];
+
+#[test]
+fn fences_inside_github_containers_and_html() {
+    for (markdown, expected) in CONTAINER_CASES {
+        let got: Vec<_> = fenced_blocks(markdown)
+            .into_iter()
+            .map(|b| (b.info, b.fence_line, b.text))
+            .collect();
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|&(info, line, text)| (info.to_owned(), line, text.to_owned()))
+            .collect();
+        assert_eq!(got, expected, "markdown: {markdown:?}");
+    }
+}
+
+/// Bug 2: a byte order mark at the start hid the first fence and broke the pairing.
+#[test]
+fn a_byte_order_mark_is_ignored() {
+    let md = "\u{feff}```python\na\n```\n\n```python\nb\n```\n\n```python\nc\n```\n";
+    let got: Vec<_> = fenced_blocks(md).into_iter().map(|b| b.text).collect();
+    assert_eq!(got, ["a\n", "b\n", "c\n"]);
+}
+
+#[test]
+fn setup_and_output_work_inside_a_quote() {
+    let md = "> <!-- xtask: setup\n> ```python\n> import os\n> ```\n> -->\n>\n> ```py\n> print(1)\n> ```\n>\n> ```output\n> 1\n> ```\n";
+    let items = parse(md).unwrap();
+    let Item::Setup(setup) = &items[0] else {
+        panic!("{items:?}")
+    };
+    assert_eq!((setup.fence_line, setup.text.as_str()), (2, "import os\n"));
+    let Item::Fence(output) = &items[2] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(
+        (output.info.as_str(), output.follows_block),
+        ("output", true)
+    );
+}
+
+/// Bug 3: `<!-- XTASK: setup` was a plain comment, and its setup silently never ran.
+#[test]
+fn directives_are_read_in_any_case() {
+    let items = parse("<!-- XTASK: Setup\n```python\nimport os\n```\n-->\n").unwrap();
+    assert!(matches!(items.as_slice(), [Item::Setup(_)]), "{items:?}");
+    let error = parse("<!-- Xtask: rest -->\n").unwrap_err();
+    assert!(error.message.contains("unknown directive"), "{error}");
+}
