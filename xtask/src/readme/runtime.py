@@ -16,8 +16,8 @@ import linecache
 import sys
 import traceback
 import types
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import pytest
 
@@ -53,7 +53,9 @@ _DIFF_LINES = 200
 
 # Characters that `str.splitlines()` breaks at but Python source does not: pytest splits
 # quoted source with it, which would shift the `>` marker past such a line.
-_SPLITLINES_ONLY = str.maketrans(dict.fromkeys("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", " "))
+_SPLITLINES_ONLY = str.maketrans(
+    dict.fromkeys("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", " ")
+)
 
 
 class _Chain:
@@ -146,7 +148,8 @@ def _chain_left_by(index: int) -> _Chain:
     if index not in _CHAINS:
         line = BLOCKS[index].line
         raise _ReadmeFailure(
-            line, f"block {index} (README line {line}), which this block continues, failed"
+            line,
+            f"block {index} (README line {line}), which this block continues, failed",
         )
     return _CHAINS[index]
 
@@ -184,7 +187,14 @@ def _syntax_failure(error: SyntaxError, first_line: int, source: str) -> _Readme
     number = min(max(error.lineno or 1, 1), len(lines))
     line = first_line + number - 1
     end = error.end_lineno + first_line - 1 if error.end_lineno is not None else None
-    details = (README_PATH, line, error.offset, lines[number - 1], end, error.end_offset)
+    details = (
+        README_PATH,
+        line,
+        error.offset,
+        lines[number - 1],
+        end,
+        error.end_offset,
+    )
     moved = type(error)(error.msg, details)
     shown = "".join(traceback.format_exception_only(type(moved), moved))
     return _ReadmeFailure(line, f"{README_PATH}:{line}: syntax error\n{shown}")
@@ -231,7 +241,9 @@ class _SessionRunner(doctest.DocTestRunner):
     def _add(self, test: doctest.DocTest, example: doctest.Example, shown: str) -> None:
         line = (test.lineno or 0) + example.lineno + 1
         prompt = _indented(example.source, ">>> ")
-        self.failed.append((line, f"{README_PATH}:{line}: example failed\n{prompt}{shown}"))
+        self.failed.append(
+            (line, f"{README_PATH}:{line}: example failed\n{prompt}{shown}")
+        )
 
 
 def _indented(text: str, prefix: str = "    ") -> str:
@@ -244,7 +256,9 @@ def _run_session(first_line: int, source: str, chain: _Chain) -> None:
     """Runs an interactive session with the standard library's doctest."""
     parser = doctest.DocTestParser()
     name = f"{README_PATH}:{first_line}"
-    test = parser.get_doctest(source, chain.module.__dict__, name, README_PATH, first_line - 1)
+    test = parser.get_doctest(source, {}, name, README_PATH, first_line - 1)
+    # doctest works on a copy of its globals; a session shares its chain's namespace.
+    test.globs = chain.module.__dict__
     runner = _SessionRunner()
     with chain.current():
         runner.run(test, clear_globs=False)
@@ -290,7 +304,11 @@ def _failure_line(error: BaseException, block: _Block) -> int:
     """The README line a failure is at: the last README frame of its traceback."""
     if isinstance(error, _ReadmeFailure):
         return error.line
-    if isinstance(error, SyntaxError) and error.filename == README_PATH and error.lineno:
+    if (
+        isinstance(error, SyntaxError)
+        and error.filename == README_PATH
+        and error.lineno
+    ):
         return error.lineno
     frames = traceback.extract_tb(error.__traceback__)
     lines = [frame.lineno for frame in frames if frame.filename == README_PATH]
