@@ -795,3 +795,34 @@ fn the_runtime_passes_mypy_strict() {
         "the lint job's mypy checks the runtime"
     );
 }
+
+/// The ````markdown examples of the root README's "Writing README examples" section, each
+/// as a README of its own: they must extract, and pass (an `xfail` block by failing).
+#[test]
+fn the_examples_of_writing_readme_examples_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(root).unwrap();
+    let section = readme
+        .split("\n## Writing README examples\n")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let examples: Vec<&str> = section
+        .split("````markdown\n")
+        .skip(1)
+        .map(|rest| rest.split("\n````\n").next().unwrap())
+        .collect();
+    assert!(examples.len() >= 5, "{examples:?}");
+    for (n, example) in examples.into_iter().enumerate() {
+        let md = format!("{example}\n");
+        let Some((code, stdout, dir)) = run_markdown(&format!("doc-example-{n}"), &md, &[], &[])
+        else {
+            return;
+        };
+        assert_eq!(code, Some(0), "example {n}:\n{example}\n{stdout}");
+        assert!(!stdout.contains(" failed"), "{stdout}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
