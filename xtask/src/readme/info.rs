@@ -58,10 +58,12 @@ impl Info {
         self.words.iter().any(|w| w == word)
     }
 
-    /// A Python language glued to a word by punctuation (```` ```python,skip ````): a
-    /// mistake that would otherwise drop the block, since the language is not Python.
+    /// A Python language glued to a word by a comma (```` ```python,skip ````): a mistake
+    /// that would otherwise drop the block, since the language is not Python. Other
+    /// punctuation is left alone: `python:file.py -s 2` is a snippet-inclusion convention
+    /// in real docs, and not Python to GitHub either.
     pub fn glued_python(&self) -> Option<(&str, &str)> {
-        let split = self.language.find(|c: char| !c.is_ascii_alphanumeric())?;
+        let split = self.language.find(',')?;
         let (language, rest) = self.language.split_at(split);
         let python = matches!(language, "python" | "py" | "python3" | "pycon");
         python.then_some((language, rest))
@@ -195,10 +197,10 @@ mod tests {
             Info::parse("python,skip").glued_python(),
             Some(("python", ",skip"))
         );
-        assert_eq!(Info::parse("Py;x").glued_python(), Some(("py", ";x")));
-        assert_eq!(Info::parse("pycon:x").glued_python(), Some(("pycon", ":x")));
+        assert_eq!(Info::parse("Py,x").glued_python(), Some(("py", ",x")));
+        assert_eq!(Info::parse("python:snippets/a.py").glued_python(), None);
         assert_eq!(Info::parse("python").glued_python(), None);
         assert_eq!(Info::parse("pythonx,y").glued_python(), None);
-        assert_eq!(Info::parse("c++").glued_python(), None);
+        assert_eq!(Info::parse("c++,x").glued_python(), None);
     }
 }

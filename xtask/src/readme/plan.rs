@@ -182,10 +182,14 @@ impl Planner {
     }
 }
 
-/// A block whose first non-blank line is a `>>> ` prompt is an interactive session.
+/// A block whose first line of code is a `>>> ` prompt is an interactive session. Blank
+/// lines and comments before it do not count (`# Python 3.8+` above a session is common),
+/// and such a block could never run as a module anyway.
 fn is_session(text: &str) -> bool {
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let first = first.trim_start();
+    let mut code = text.lines().map(str::trim_start);
+    let first = code
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
     first == ">>>" || first.starts_with(">>> ")
 }
 
@@ -414,10 +418,11 @@ mod tests {
     #[test]
     fn sessions_are_pycon_or_start_with_a_prompt() {
         let md = "```pycon\n>>> 1\n1\n```\n```python\n\n>>> sorted([3, 1, 2])\n[1, 2, 3]\n```\n\
-                  ```py\nx = 1  # >>> not a prompt\n```\n```pycon continue\n>>> x\n```\n";
+                  ```py\nx = 1  # >>> not a prompt\n```\n```pycon continue\n>>> x\n```\n\
+                  ```py\n# Python 3.8+\n\n>>> (a := 1)\n1\n```\n";
         let tests = plan_of(md).unwrap();
         let sessions: Vec<_> = tests.iter().map(|t| t.session).collect();
-        assert_eq!(sessions, [true, true, false, true]);
+        assert_eq!(sessions, [true, true, false, true, true]);
         assert_eq!(tests[3].continues, Some(3));
     }
 
