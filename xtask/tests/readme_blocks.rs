@@ -501,6 +501,9 @@ fn a_fence_in_a_github_alert_is_a_test() {
         stdout.contains(">   assert x == 2"),
         "the prefix is gone:\n{stdout}"
     );
+    // Only the README frame is quoted: quoting the generated file's frame made pytest parse
+    // that whole file once per failure (bug 7).
+    assert!(!stdout.contains("_run_block("), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -752,6 +755,7 @@ fn sessions_run_as_doctests() {
     ] {
         assert!(stdout.contains(&text), "{text} in:\n{stdout}");
     }
+    assert!(!stdout.contains("traceback entries are hidden"), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

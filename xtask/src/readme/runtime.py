@@ -328,8 +328,11 @@ def _run_block(request: pytest.FixtureRequest, index: int) -> None:
     except BaseException as error:
         _record(request, "readme_failure", _failure_line(error, BLOCKS[index]))
         raise
-    # Outside the `except`, so that the report shows no "during handling" chain.
+    # Outside the `except`, so that the report shows no "during handling" chain, and from
+    # a visible frame, so that pytest has an entry to show the message by (it quotes no
+    # source for it).
     _record(request, "readme_failure", line)
+    __tracebackhide__ = False
     pytest.fail(message, pytrace=False)
 
 

@@ -102,9 +102,11 @@ fn write_test(out: &mut String, readme: &str, test: &Test) {
         "{readme} line {}: {}",
         test.block.fence_line, test.block.info
     );
+    // The test's own frame is hidden too: pytest would quote it, and to quote a frame it
+    // parses that frame's whole file, this long one, once per failure.
     let _ = writeln!(
         out,
-        "def {}(request):\n    {}\n    _run_block(request, {})",
+        "def {}(request):\n    {}\n    __tracebackhide__ = True\n    _run_block(request, {})",
         test.name,
         py_str(&doc),
         test.index
