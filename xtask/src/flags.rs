@@ -26,7 +26,7 @@ pub enum Command {
     /// `export TEST_SERVER_HOST=... TEST_SERVER_PORT=...`, and the `cargo xtask pytest
     /// --server ws://HOST:PORT` command that tests against this server.
     Server(Server),
-    /// Turn the Python code blocks of the bindings' README into pytest tests.
+    /// Turn the Python code blocks and sessions of a README (the bindings') into pytest tests.
     Extract(Extract),
     /// Make or refresh the bindings' venv: dev dependencies, and the bindings built by maturin.
     Venv(Venv),
@@ -86,6 +86,10 @@ pub struct Extract {
     /// Test file to write. Default: the bindings' tests/test_readme_blocks.py.
     #[arg(long, value_name = "PATH")]
     pub out: Option<Utf8PathBuf>,
+    /// pytest marker for every test. Default: `e2e` for the bindings' README, none for
+    /// any other.
+    #[arg(long, value_name = "NAME")]
+    pub marker: Option<String>,
     /// Write nothing; fail if the test file is missing or stale.
     #[arg(long)]
     pub check: bool,

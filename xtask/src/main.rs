@@ -8,7 +8,9 @@
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
 //! - `pytest_runner.rs`: runs pytest against a server; `venv.rs`: the bindings' venv;
-//!   `extract.rs`, `readme.rs`, `readme_tests.rs`: the README compiler;
+//!   `readme/`: the README compiler (Markdown scanning, planning blocks into tests,
+//!   writing the test file and its Python runtime, reading its JUnit lines), which
+//!   `extract.rs` brings up to date;
 //!   `workflow_lint.rs`: the checks of `.github/`.
 //! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
 //! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
@@ -29,7 +31,6 @@ mod process;
 mod pytest_events;
 mod pytest_runner;
 mod readme;
-mod readme_tests;
 mod signals;
 mod steps;
 mod tail;

@@ -464,3 +464,424 @@ fn syntax_errors_name_their_readme_line() {
     assert!(stdout.contains("README.md\", line 7"), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Extracts `md` (with `extra` flags) and runs pytest on it: `(exit code, stdout, folder)`.
+/// `None` when no Python with pytest is found.
+fn run_markdown(
+    name: &str,
+    md: &str,
+    extra: &[&str],
+    args: &[&str],
+) -> Option<(Option<i32>, String, PathBuf)> {
+    let python = python_with_pytest()?;
+    let dir = scratch_dir(name);
+    let (readme, out) = (dir.join("README.md"), dir.join(format!("test_{name}.py")));
+    std::fs::write(&readme, md).unwrap();
+    let extracted = extract(&readme, &out, extra);
+    assert!(
+        extracted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&extracted.stderr)
+    );
+    let (code, stdout) = pytest(&python, &out, args);
+    Some((code, stdout, dir))
+}
+
+/// Bug 1: a fence in a GitHub alert was no test at all; now it runs, and fails at its line.
+#[test]
+fn a_fence_in_a_github_alert_is_a_test() {
+    let md = "# Alert\n\n> [!TIP]\n> Try this:\n>\n> ```python\n> x = 1\n> assert x == 2\n> ```\n";
+    let Some((code, stdout, dir)) = run_markdown("alert", md, &[], &["--tb=long"]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    assert!(stdout.contains("README.md:8: AssertionError"), "{stdout}");
+    assert!(
+        stdout.contains(">   assert x == 2"),
+        "the prefix is gone:\n{stdout}"
+    );
+    // Only the README frame is quoted: quoting the generated file's frame made pytest parse
+    // that whole file once per failure (bug 7).
+    assert!(!stdout.contains("_run_block("), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 2: after a byte order mark, all three blocks are tests, the two failing ones too.
+#[test]
+fn a_byte_order_mark_loses_no_block() {
+    let md = "\u{feff}```python\nx = 1\n```\n\n```python\nassert False\n```\n\n```python\nassert False\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("bom", md, &[], &[]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("2 failed, 1 passed"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 5: a syntax error is reported once, at its README line, quoting that line.
+#[test]
+fn a_syntax_error_is_reported_once() {
+    let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("syntax-once", md, &[], &["--tb=long"]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    let failure = stdout.split("= FAILURES =").nth(1).unwrap();
+    assert_eq!(failure.matches("SyntaxError:").count(), 1, "{stdout}");
+    assert!(!failure.contains("During handling"), "{stdout}");
+    assert!(
+        !failure.contains("def _compile"),
+        "no xtask frames:\n{stdout}"
+    );
+    assert!(
+        failure.contains("README.md\", line 7\n    y = (\n        ^"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 6: a task started in one block is awaited in the block that continues it.
+#[test]
+fn top_level_await_carries_across_continue() {
+    let md = "```python\nimport asyncio\nasync def answer():\n    await asyncio.sleep(0)\n    return 42\n\
+              task = asyncio.ensure_future(answer())\n```\n\n\
+              ```python continue\nassert await task == 42\nloop = asyncio.get_running_loop()\n```\n\n\
+              ```python continue\nimport sys\nassert asyncio.get_event_loop() is loop\n\
+              sys.readme_chain_loop = loop\n```\n\n\
+              ```python\nimport sys\nassert sys.readme_chain_loop.is_closed(), 'the chain ended'\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("async-chain", md, &[], &[]) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("4 passed"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A `continue` chain is order-free: each test sees exactly the state that the blocks
+/// before it leave, whatever ran before it. Run as 3, 2, 1, the old runtime handed block 2
+/// the namespace that block 3's replay had already changed (`[1, 2, 2]`).
+#[test]
+fn a_continue_chain_passes_in_reverse_order() {
+    let md = "# Chain\n\n```python\nx = [1]\n```\n\n\
+              ```python continue\nx.append(2)\nassert x == [1, 2], x\n```\n\n\
+              ```python continue\nassert x == [1, 2], x\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("chain-order", md, &[], &["-v"]) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stdout}");
+    let python = python_with_pytest().unwrap();
+    let out = dir.join("test_chain-order.py");
+    let reversed: Vec<String> = (1..=3)
+        .rev()
+        .map(|n| format!("{}::test_readme_block_{n}_chain", out.display()))
+        .collect();
+    let reversed: Vec<&str> = reversed.iter().map(String::as_str).collect();
+    let output = Command::new(&python)
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "-v"])
+        .args(&reversed)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let order: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.split("::").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "test_readme_block_3_chain",
+            "test_readme_block_2_chain",
+            "test_readme_block_1_chain"
+        ],
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 7: pytest parses the whole source "file" of every traceback entry. With every block
+/// of a long README as valid Python there, 500 failures took 47 s; the fence line before
+/// each block stops that parse at the first fence. (The time itself is measured by hand:
+/// see the README compiler's notes; a test asserts the cause, not a duration.)
+#[test]
+fn pytest_parses_no_further_than_the_first_fence() {
+    let mut md = String::from("# Long\n");
+    for i in 0..50 {
+        md.push_str(&format!("\n```python\nx = {i}\nassert x < 0\n```\n"));
+    }
+    let Some(python) = python_with_pytest() else {
+        return;
+    };
+    let dir = scratch_dir("parse-once");
+    let (readme, out) = (dir.join("README.md"), dir.join("test_parse_once.py"));
+    std::fs::write(&readme, &md).unwrap();
+    assert!(extract(&readme, &out, &[]).status.success());
+    let probe = format!(
+        "import ast, importlib.util, linecache\n\
+         spec = importlib.util.spec_from_file_location('generated', {out:?})\n\
+         module = importlib.util.module_from_spec(spec)\n\
+         spec.loader.exec_module(module)\n\
+         source = ''.join(linecache.getlines(module.README_PATH))\n\
+         try:\n    ast.parse(source)\n    print('parsed every line')\n\
+         except SyntaxError as error:\n    print('stopped at line', error.lineno)\n"
+    );
+    let output = Command::new(&python).args(["-c", &probe]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        "stopped at line 3",
+        "the first fence is line 3"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 8: a foreign README's tests carry no marker, so that a project that runs pytest
+/// with `--strict-markers` collects them; `--marker` adds one.
+#[test]
+fn a_foreign_readme_gets_no_marker_unless_asked() {
+    let md = "```python\nx = 1\n```\n";
+    let strict = [
+        "--strict-markers",
+        "-W",
+        "error::pytest.PytestUnknownMarkWarning",
+    ];
+    let Some((code, stdout, dir)) = run_markdown("no-marker", md, &[], &strict) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+
+    let Some((code, stdout, dir)) = run_markdown("marker", md, &["--marker", "docs"], &strict)
+    else {
+        return;
+    };
+    assert_eq!(
+        code,
+        Some(2),
+        "an unregistered marker stops collection:\n{stdout}"
+    );
+    assert!(stdout.contains("'docs' not found in `markers`"), "{stdout}");
+    let (code, stdout) = pytest(
+        &common::python_with("pytest").unwrap(),
+        &dir.join("test_marker.py"),
+        &["-m", "not docs"],
+    );
+    assert_eq!(code, Some(5), "-m selects by it:\n{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+
+    let dir = scratch_dir("bad-marker");
+    let (readme, out) = (dir.join("README.md"), dir.join("test_x.py"));
+    std::fs::write(&readme, md).unwrap();
+    let refused = extract(&readme, &out, &["--marker", "not-a name"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is not a pytest marker name"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 9: a long `output` diff is cut after 200 lines, saying how much was left out.
+#[test]
+fn long_output_diffs_are_cut() {
+    let expected: String = (0..300).map(|n| format!("line {n}\n")).collect();
+    let md = format!(
+        "# Out\n\n```python\nfor n in range(300):\n    print('other', n)\n```\n\n```output\n{expected}```\n"
+    );
+    let Some((code, stdout, dir)) = run_markdown("long-diff", &md, &[], &[]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("... 403 more lines of diff left out"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("\n-line ").count(),
+        197,
+        "the diff is cut:\n{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Bug 9: a U+2028 in a block no longer moves pytest's `>` off the failing line.
+#[test]
+fn a_line_separator_keeps_the_failing_line() {
+    let md = "```python\ns = \"a\u{2028}b\"\nt = 1\nassert t == 2\n```\n";
+    let Some((code, stdout, dir)) = run_markdown("u2028", md, &[], &["--tb=long"]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains(">   assert t == 2"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+const SESSIONS: &str = r#"# Sessions
+
+```pycon
+>>> sorted([3, 1, 2])
+[1, 2, 3]
+>>> print(list(range(20)))  # doctest: +ELLIPSIS
+[0, 1, ..., 19]
+```
+
+```python
+>>> total = sum([1, 2])
+>>> total
+3
+```
+
+```pycon continue
+>>> total
+3
+```
+
+```python
+>>> wrong = 1
+>>> wrong
+4
+>>> 1 / 0
+1
+```
+
+<!-- xtask: setup
+```python
+GREETING = "hi"
+```
+-->
+
+```pycon
+>>> GREETING
+'hi'
+```
+
+```pycon skip
+>>> raise SystemExit
+```
+
+```pycon xfail
+>>> 1 + 1
+3
+```
+"#;
+
+/// Doctest sessions: output compared as doctest does (with its options), failures named
+/// at the README line of the example with what was expected and got, and `continue`,
+/// setup, `skip` and `xfail` as for any block.
+#[test]
+fn sessions_run_as_doctests() {
+    let Some((code, stdout, dir)) = run_markdown("sessions", SESSIONS, &[], &["-v"]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("1 failed, 4 passed, 1 skipped, 1 xfailed"),
+        "{stdout}"
+    );
+    let wrong = SESSIONS.lines().position(|l| l == ">>> wrong").unwrap() + 1;
+    let divide = line_of(SESSIONS, ">>> 1 / 0");
+    for text in [
+        format!("README.md:{wrong}: example failed\n>>> wrong\nExpected:\n    4\nGot:\n    1"),
+        format!(
+            "README.md:{divide}: example failed\n>>> 1 / 0\nRaised:\n    ZeroDivisionError: division by zero"
+        ),
+        "test_readme_block_3_sessions PASSED".to_owned(),
+    ] {
+        assert!(stdout.contains(&text), "{text} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("traceback entries are hidden"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The JUnit report carries each README test's block line and failing line, which
+/// `cargo xtask ci` turns into annotations without reading the README.
+#[test]
+fn the_junit_report_names_the_failing_readme_line() {
+    let md = "# J\n\n```python\nx = 1\n```\n\n```python\ny = 0\nz = 1 / y\n```\n";
+    let Some(python) = python_with_pytest() else {
+        return;
+    };
+    let dir = scratch_dir("junit");
+    let (readme, out, xml) = (
+        dir.join("README.md"),
+        dir.join("test_j.py"),
+        dir.join("j.xml"),
+    );
+    std::fs::write(&readme, md).unwrap();
+    assert!(extract(&readme, &out, &[]).status.success());
+    let (code, stdout) = pytest(&python, &out, &[&format!("--junitxml={}", xml.display())]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(!stdout.contains("warning"), "{stdout}");
+    let report = std::fs::read_to_string(&xml).unwrap();
+    let shown = readme.display().to_string();
+    for property in [
+        format!(r#"<property name="readme_block" value="{shown}:4" />"#),
+        format!(r#"<property name="readme_block" value="{shown}:8" />"#),
+        format!(r#"<property name="readme_failure" value="{shown}:9" />"#),
+    ] {
+        assert!(report.contains(&property), "{property} in:\n{report}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The runtime that every generated file carries is real Python, checked like the rest:
+/// `mypy --strict`, through the bindings' pyproject.toml, which lists it.
+#[test]
+fn the_runtime_passes_mypy_strict() {
+    let Some(python) = common::python_with("mypy, pytest") else {
+        return;
+    };
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/readme/runtime.py");
+    let output = Command::new(python)
+        .args(["-m", "mypy", "--strict", "--no-incremental"])
+        .arg(&runtime)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let pyproject = std::fs::read_to_string(common::bindings_dir().join("pyproject.toml")).unwrap();
+    assert!(
+        pyproject.contains("\"../../../xtask/src/readme/runtime.py\""),
+        "the lint job's mypy checks the runtime"
+    );
+}
+
+/// The ````markdown examples of the root README's "Writing README examples" section, each
+/// as a README of its own: they must extract, and pass (an `xfail` block by failing).
+#[test]
+fn the_examples_of_writing_readme_examples_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(root).unwrap();
+    let section = readme
+        .split("\n## Writing README examples\n")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let examples: Vec<&str> = section
+        .split("````markdown\n")
+        .skip(1)
+        .map(|rest| rest.split("\n````\n").next().unwrap())
+        .collect();
+    assert!(examples.len() >= 5, "{examples:?}");
+    for (n, example) in examples.into_iter().enumerate() {
+        let md = format!("{example}\n");
+        let Some((code, stdout, dir)) = run_markdown(&format!("doc-example-{n}"), &md, &[], &[])
+        else {
+            return;
+        };
+        assert_eq!(code, Some(0), "example {n}:\n{example}\n{stdout}");
+        assert!(!stdout.contains(" failed"), "{stdout}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::cargo_output::{self, CargoTest};
@@ -19,7 +18,7 @@ use crate::pytest_runner::{self, Target};
 use crate::steps::{self, Mode, Outcome, Runner, Step};
 use crate::tail::Tail;
 use crate::test_server::{self, Server};
-use crate::{errln, extract, flags, outln, paths, traceln, venv, workflow_lint};
+use crate::{errln, extract, flags, outln, paths, readme, traceln, venv, workflow_lint};
 
 /// The xtask test binaries that need the venv (its pytest, its linters): step 1 defers
 /// them, and the `xtask tests` step runs them once the venv exists.
@@ -260,7 +259,7 @@ fn pytest_stage(run: &mut Run<'_>, step: &mut Step, stage: Stage) -> Result<()> 
         if let Some(excerpt) = pytest_events::failure_excerpt(&output, FAILURE_LINES) {
             step.details(excerpt);
         }
-        annotate_readme_failures(run.github, &junit);
+        annotate_readme_failures(run.github, &junit, step);
     }
     report_stage(step, &tests, stage);
     result
@@ -377,51 +376,24 @@ fn junit_report(outcomes: &[Outcome]) -> String {
 }
 
 /// Points at the README line of each failing README block: a `::error` annotation on
-/// GitHub Actions, a `path:line:` line elsewhere.
-fn annotate_readme_failures(github: bool, junit: &Utf8PathBuf) {
+/// GitHub Actions, a `path:line:` line under the step's verdict elsewhere. The lines come
+/// from the report itself.
+fn annotate_readme_failures(github: bool, junit: &Utf8Path, step: &mut Step) {
     let Ok(xml) = std::fs::read_to_string(junit) else {
         return;
     };
-    let Ok(blocks) = extract::python_blocks(&extract::default_readme()) else {
-        return;
-    };
-    let readme = paths::display_path(&extract::default_readme());
-    for (index, message) in readme_failures(&xml) {
-        let Some(block) = blocks.get(index.wrapping_sub(1)) else {
-            continue;
-        };
-        let line = failing_line(&message, readme.as_str()).unwrap_or(block.first_line());
-        let summary = format!("README block {index} failed");
+    for failure in readme::junit::failures(&xml) {
+        let (file, line) = (&failure.readme, failure.line);
+        let summary = format!("README example failed ({})", failure.test);
         if github {
             outln!(
-                "::error file={readme},line={line}::{}",
+                "::error file={file},line={line}::{}",
                 steps::escape_data(&summary)
             );
         } else {
-            errln!("{readme}:{line}: {summary}");
+            step.warn(format!("{file}:{line}: {summary}"));
         }
     }
-}
-
-/// `(block index, failure text)` for each failed `test_readme_block_N` in a JUnit report.
-fn readme_failures(xml: &str) -> Vec<(usize, String)> {
-    let name = Regex::new(r#"^[^>]*\bname="test_readme_block_(\d+)(?:_[a-z0-9_]*)?""#).unwrap();
-    xml.split("<testcase ")
-        .skip(1)
-        .filter(|case| case.contains("<failure") || case.contains("<error"))
-        .filter_map(|case| Some((name.captures(case)?[1].parse().ok()?, case.to_owned())))
-        .collect()
-}
-
-/// The last README line a traceback names: `File "README", line N` or `README:N:`.
-fn failing_line(text: &str, readme: &str) -> Option<usize> {
-    let readme = regex::escape(&escape_xml(readme));
-    let re = Regex::new(&format!(
-        r#"{readme}(?:&quot;|"), line (\d+)|{readme}:(\d+):"#
-    ))
-    .unwrap();
-    let last = re.captures_iter(text).last()?;
-    last.get(1).or(last.get(2))?.as_str().parse().ok()
 }
 
 fn escape_xml(text: &str) -> String {
@@ -434,22 +406,6 @@ fn escape_xml(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_failing_readme_blocks_in_junit() {
-        let xml = r#"<testsuite><testcase classname="tests.test_readme_blocks" name="test_readme_block_1" time="0.1" />
-<testcase classname="tests.test_readme_blocks" name="test_readme_block_2_quick_start" time="0.1"><failure message="ZeroDivisionError">File &quot;README.md&quot;, line 12, in &lt;module&gt;
-README.md:14: ZeroDivisionError</failure></testcase></testsuite>"#;
-        let failures = readme_failures(xml);
-        assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].0, 2);
-        assert_eq!(failing_line(&failures[0].1, "README.md"), Some(14));
-        assert_eq!(
-            failing_line("File \"README.md\", line 7, in x", "README.md"),
-            Some(7)
-        );
-        assert_eq!(failing_line("other.py:3:", "README.md"), None);
-    }
 
     #[test]
     fn junit_lists_every_step() {

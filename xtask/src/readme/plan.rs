@@ -1,11 +1,16 @@
-//! Which tests a README makes: one per visible Python block, named after the nearest
-//! heading, with the hidden setup that precedes it, the `output` block that follows it, and
-//! the words (`skip`, `continue`, `xfail`) and `<!-- xtask: reset -->` that shape it. Every
-//! mistake is an error naming its line, so that a typo never silently drops a test.
+//! Which tests a README makes: one per visible Python block or interactive session, named
+//! after the nearest heading, with the hidden setup that precedes it, the `output` block
+//! that follows it, and the words (`skip`, `continue`, `xfail`) and `<!-- xtask: reset -->`
+//! that shape it. Every mistake is an error naming its line, so that a typo never silently
+//! drops a test.
 
 use std::mem;
 
-use crate::readme::{Block, Item, LineError, PYTHON_WORDS};
+use super::info::{Info, Kind};
+use super::markdown::{Block, Item, LineError, error};
+
+/// The words a Python block's info string may carry after the language.
+const PYTHON_WORDS: [&str; 3] = ["skip", "continue", "xfail"];
 
 /// A visible Python block of the README, as one test.
 #[derive(Debug, Clone)]
@@ -15,6 +20,8 @@ pub struct Test {
     /// `test_readme_block_3_quick_start`: the index keeps it unique, the slug readable.
     pub name: String,
     pub block: Block,
+    /// An interactive session (`>>> `), run by `doctest`, rather than a module.
+    pub session: bool,
     /// The test whose namespace this one continues (`continue`).
     pub continues: Option<usize>,
     /// Hidden setup blocks, run first, in this block's namespace.
@@ -33,13 +40,6 @@ pub fn plan(items: Vec<Item>) -> Result<Vec<Test>, LineError> {
         planner.item(item)?;
     }
     planner.finish()
-}
-
-fn error(line: usize, message: impl Into<String>) -> LineError {
-    LineError {
-        line,
-        message: message.into(),
-    }
 }
 
 #[derive(Default)]
@@ -61,31 +61,39 @@ impl Planner {
             Item::Heading { text, .. } => self.heading = text,
             Item::Setup(block) => self.setup.push(block),
             Item::Reset { line } => self.reset = Some(line),
-            Item::Fence(block) if block.is_python() => {
-                self.python(block)?;
-                self.after_python = true;
+            Item::Fence(block) => {
+                let info = Info::parse(&block.info);
+                match info.kind() {
+                    Kind::Python | Kind::Session => {
+                        self.python(block, &info)?;
+                        self.after_python = true;
+                    }
+                    Kind::Output => self.output(block, &info, after_python)?,
+                    Kind::Other => refuse_glued_python(&block, &info)?,
+                }
             }
-            Item::Fence(block) if block.language() == "output" => {
-                self.output(block, after_python)?;
-            }
-            Item::Fence(_) => {}
         }
         Ok(())
     }
 
-    fn python(&mut self, block: Block) -> Result<(), LineError> {
+    fn python(&mut self, block: Block, info: &Info) -> Result<(), LineError> {
         let line = block.fence_line;
-        if let Some(word) = block.words().find(|w| !PYTHON_WORDS.contains(w)) {
+        if let Some(word) = info
+            .words
+            .iter()
+            .find(|w| !PYTHON_WORDS.contains(&w.as_str()))
+        {
             return Err(error(
                 line,
                 format!(
-                    "unknown word `{word}` after ```{}: use `skip`, `continue` or `xfail`",
-                    block.language()
+                    "unknown word `{word}` after ```{}: use `skip`, `continue` or `xfail` \
+                     (attributes are written key=value)",
+                    info.language
                 ),
             ));
         }
         let index = self.tests.len() + 1;
-        let continues = if block.has_word("continue") {
+        let continues = if info.has_word("continue") {
             if let Some(reset) = self.reset {
                 return Err(error(
                     line,
@@ -105,7 +113,7 @@ impl Planner {
         } else {
             None
         };
-        let skip = if block.has_word("skip") {
+        let skip = if info.has_word("skip") {
             Some("skipped in README".to_owned())
         } else {
             continues
@@ -116,17 +124,18 @@ impl Planner {
         self.tests.push(Test {
             index,
             name: test_name(index, &self.heading),
+            session: info.kind() == Kind::Session || is_session(&block.text),
             continues,
             setup: mem::take(&mut self.setup),
             output: None,
             skip,
-            xfail: block.has_word("xfail"),
+            xfail: info.has_word("xfail"),
             block,
         });
         Ok(())
     }
 
-    fn output(&mut self, block: Block, after_python: bool) -> Result<(), LineError> {
+    fn output(&mut self, block: Block, info: &Info, after_python: bool) -> Result<(), LineError> {
         let line = block.fence_line;
         if !after_python || !block.follows_block {
             return Err(error(
@@ -135,13 +144,23 @@ impl Planner {
                  lines between",
             ));
         }
-        if let Some(word) = block.words().next() {
+        if let Some(word) = info.words.first() {
             return Err(error(
                 line,
                 format!("unknown word `{word}` after ```output"),
             ));
         }
-        self.tests.last_mut().expect("after a Python block").output = Some(block);
+        let test = self.tests.last_mut().expect("after a Python block");
+        if test.session {
+            return Err(error(
+                line,
+                format!(
+                    "the session on line {} shows its own output: drop this `output` block",
+                    test.block.fence_line
+                ),
+            ));
+        }
+        test.output = Some(block);
         Ok(())
     }
 
@@ -153,6 +172,33 @@ impl Planner {
             ));
         }
         Ok(self.tests)
+    }
+}
+
+/// A block whose first line of code is a `>>> ` prompt is an interactive session. Blank
+/// lines and comments before it do not count (`# Python 3.8+` above a session is common),
+/// and such a block could never run as a module anyway.
+fn is_session(text: &str) -> bool {
+    let mut code = text.lines().map(str::trim_start);
+    let first = code
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    first == ">>>" || first.starts_with(">>> ")
+}
+
+/// ```` ```python,skip ```` is not Python to GitHub's eyes, but it is meant to be: an error
+/// rather than a block that silently is not tested.
+fn refuse_glued_python(block: &Block, info: &Info) -> Result<(), LineError> {
+    match info.glued_python() {
+        Some((language, _)) => Err(error(
+            block.fence_line,
+            format!(
+                "```{} is not a Python fence: separate the words with spaces, as in \
+                 ```{language} skip",
+                info.language
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -226,7 +272,7 @@ fn ascii_letters(c: char) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::readme::parse;
+    use crate::readme::markdown::parse;
 
     fn plan_of(md: &str) -> Result<Vec<Test>, LineError> {
         plan(parse(md)?)
@@ -298,7 +344,17 @@ mod tests {
                 4,
                 "unknown word `skp` after ```python",
             ),
-            ("```py title=x\n```\n", 1, "unknown word `title=x`"),
+            ("```py title=x tilte\n```\n", 1, "unknown word `tilte`"),
+            (
+                "```python,skip\n```\n",
+                1,
+                "```python,skip is not a Python fence: separate the words with spaces",
+            ),
+            (
+                "```pycon\n>>> 1\n1\n```\n```output\n1\n```\n",
+                5,
+                "the session on line 1 shows its own output",
+            ),
             ("```py continue\n```\n", 1, "needs a Python block before it"),
             (
                 "```py\n```\n<!-- xtask: reset -->\n```py continue\n```\n",
@@ -336,5 +392,30 @@ mod tests {
         let tests = plan_of(md).unwrap();
         assert_eq!(tests[1].continues, None);
         assert_eq!(tests[2].continues, Some(2));
+    }
+
+    /// Bugs 3 and 4: spellings and attributes that real docs use, which were dropped or
+    /// refused.
+    #[test]
+    fn spellings_and_attributes_of_real_docs() {
+        let md = "```Python\nprint(1)\n```\n\n```Output\n1\n```\n\
+                  ```python title=\"example one.py\" linenums=\"1\" hl_lines=\"2 3\"\nx\n```\n\
+                  ```{.python .numberLines startFrom=\"3\"}\ny\n```\n\
+                  ```PY3\nnot python\n```\n";
+        let tests = plan_of(md).unwrap();
+        let firsts: Vec<_> = tests.iter().map(|t| t.block.first_line()).collect();
+        assert_eq!(firsts, [2, 9, 12]);
+        assert_eq!(tests[0].output.as_ref().unwrap().text, "1\n");
+    }
+
+    #[test]
+    fn sessions_are_pycon_or_start_with_a_prompt() {
+        let md = "```pycon\n>>> 1\n1\n```\n```python\n\n>>> sorted([3, 1, 2])\n[1, 2, 3]\n```\n\
+                  ```py\nx = 1  # >>> not a prompt\n```\n```pycon continue\n>>> x\n```\n\
+                  ```py\n# Python 3.8+\n\n>>> (a := 1)\n1\n```\n";
+        let tests = plan_of(md).unwrap();
+        let sessions: Vec<_> = tests.iter().map(|t| t.session).collect();
+        assert_eq!(sessions, [true, true, false, true, true]);
+        assert_eq!(tests[3].continues, Some(3));
     }
 }

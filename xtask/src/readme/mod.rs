@@ -1,0 +1,31 @@
+//! The README compiler: turns the Python examples of a Markdown file into a pytest file.
+//! Its stages are its modules: `markdown` scans the document (with `cursor`, `html`,
+//! `info` and `directive`), `plan` decides the tests, `write` writes the file around
+//! `runtime.py`, and `junit` reads the failures back for `cargo xtask ci`.
+
+mod cursor;
+mod directive;
+mod html;
+mod info;
+pub mod junit;
+mod markdown;
+mod plan;
+mod write;
+
+use anyhow::{Context, Result, anyhow, bail};
+use camino::Utf8Path;
+
+/// The pytest file for the README at `path`, shown in it and in tracebacks as `shown`;
+/// marked with `marker` if one is given. A mistake in the README is an error naming its
+/// line.
+pub fn compile(path: &Utf8Path, shown: &Utf8Path, marker: Option<&str>) -> Result<String> {
+    let markdown =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the README {path}"))?;
+    let tests = markdown::parse(&markdown)
+        .and_then(plan::plan)
+        .map_err(|e| anyhow!("{shown}:{}: {}", e.line, e.message))?;
+    if tests.is_empty() {
+        bail!("{shown} has no ```python block: nothing to test");
+    }
+    Ok(write::test_file(shown, &tests, marker))
+}
