@@ -55,15 +55,14 @@ fn main() -> ExitCode {
         (None, Ok(())) => 0,
         (None, Err(error)) => process::exit_code_of(error),
     };
-    match result {
+    match (result, signals::received()) {
         // Shown already, under the step that failed.
-        Err(error) if error.downcast_ref::<process::Reported>().is_some() => {}
-        Err(error) => errln!("error: {error:#}"),
-        Ok(()) => {
-            if let Some(interrupted) = signals::received() {
-                errln!("error: {interrupted}");
-            }
-        }
+        (Err(error), _) if error.downcast_ref::<process::Reported>().is_some() => {}
+        // The signal is the cause, whatever error it made on its way (a server that the
+        // terminal's Ctrl-C stopped first, say).
+        (_, Some(interrupted)) => errln!("error: {interrupted}"),
+        (Err(error), None) => errln!("error: {error:#}"),
+        (Ok(()), None) => {}
     }
     ExitCode::from(code)
 }

@@ -72,14 +72,17 @@ fn xtask_server(scratch: &Path, extra: &[&str]) -> Command {
 }
 
 /// Starts `xtask server` on the fake server, in a process group of its own, as a shell
-/// would, and waits until it says the server is ready.
+/// would, and waits until it says the server is ready. Its stderr goes to `scratch/stderr`.
 fn start(name: &str, extra: &[&str]) -> Xtask {
-    start_with(name, extra, Stdio::null())
+    start_with(name, extra, None)
 }
 
-/// As [`start`], with xtask's stderr going to `stderr`.
-fn start_with(name: &str, extra: &[&str], stderr: Stdio) -> Xtask {
+/// As [`start`], with xtask's stderr going to `stderr` if given.
+fn start_with(name: &str, extra: &[&str], stderr: Option<Stdio>) -> Xtask {
     let scratch = scratch_dir(name);
+    let stderr = stderr.unwrap_or_else(|| {
+        Stdio::from(std::fs::File::create(scratch.join("stderr")).unwrap())
+    });
     let record = scratch.join("record");
     let mut child = xtask_server(&scratch, extra)
         .stdout(Stdio::piped())
@@ -106,6 +109,11 @@ fn start_with(name: &str, extra: &[&str], stderr: Stdio) -> Xtask {
         scratch,
     }
 }
+
+/// How soon xtask must be gone after a signal: well within the tests' own timeouts, but
+/// with room for a machine under heavy load (over 4 s seen with the CPU saturated). That
+/// the main thread did the cleanup, not the fallback, is checked by what it printed.
+const PROMPTLY: Duration = Duration::from_secs(10);
 
 fn is_gone(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
@@ -155,8 +163,19 @@ fn check_signal(name: &str, signal: libc::c_int, whole_group: bool, expected_cod
         "the temp storage exists while the server runs"
     );
     let (code, took) = interrupt(&mut xtask, signal, whole_group);
-    assert_eq!(code, expected_code);
-    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    let stderr = std::fs::read_to_string(xtask.scratch.join("stderr")).unwrap();
+    assert_eq!(code, expected_code, "{stderr}");
+    assert!(took < PROMPTLY, "stopping took {took:?}");
+    // The main thread's way out, not the fallback's (which prints nothing).
+    let name = match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "SIGHUP",
+    };
+    assert!(
+        stderr.ends_with(&format!("error: interrupted by {name}\n")),
+        "{stderr}"
+    );
     assert!(is_gone(xtask.server_pid), "the server is gone");
     assert!(
         !xtask.storage.parent().unwrap().exists(),
@@ -307,11 +326,11 @@ fn sighup_with_stderr_gone_still_cleans_up() {
 }
 
 fn hup_with_stderr_gone(name: &str) {
-    let mut xtask = start_with(name, &[], Stdio::piped());
+    let mut xtask = start_with(name, &[], Some(Stdio::piped()));
     drop(xtask.child.stderr.take());
     let (code, took) = interrupt(&mut xtask, libc::SIGHUP, false);
     assert_eq!(code, 129);
-    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    assert!(took < PROMPTLY, "stopping took {took:?}");
     assert!(is_gone(xtask.server_pid), "the server is gone");
     assert!(
         !xtask.storage.parent().unwrap().exists(),
@@ -349,7 +368,7 @@ fn a_signal_during_the_readiness_wait() {
     xtask.server_pid = pid.parse().unwrap();
     let (code, took) = interrupt(&mut xtask, libc::SIGINT, false);
     assert_eq!(code, 130);
-    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    assert!(took < PROMPTLY, "stopping took {took:?}");
     assert!(is_gone(xtask.server_pid), "the server is gone");
     assert!(!Path::new(storage).parent().unwrap().exists());
 }
@@ -382,7 +401,7 @@ fn a_signal_during_the_lock_wait() {
     let mut xtask = Xtask::owning(child, scratch);
     let (code, took) = interrupt(&mut xtask, libc::SIGTERM, false);
     assert_eq!(code, 143);
-    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    assert!(took < PROMPTLY, "stopping took {took:?}");
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "error: interrupted by SIGTERM\n");
