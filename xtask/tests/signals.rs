@@ -80,9 +80,8 @@ fn start(name: &str, extra: &[&str]) -> Xtask {
 /// As [`start`], with xtask's stderr going to `stderr` if given.
 fn start_with(name: &str, extra: &[&str], stderr: Option<Stdio>) -> Xtask {
     let scratch = scratch_dir(name);
-    let stderr = stderr.unwrap_or_else(|| {
-        Stdio::from(std::fs::File::create(scratch.join("stderr")).unwrap())
-    });
+    let stderr = stderr
+        .unwrap_or_else(|| Stdio::from(std::fs::File::create(scratch.join("stderr")).unwrap()));
     let record = scratch.join("record");
     let mut child = xtask_server(&scratch, extra)
         .stdout(Stdio::piped())
@@ -115,9 +114,32 @@ fn start_with(name: &str, extra: &[&str], stderr: Option<Stdio>) -> Xtask {
 /// the main thread did the cleanup, not the fallback, is checked by what it printed.
 const PROMPTLY: Duration = Duration::from_secs(10);
 
+/// Whether `pid` no longer runs: it does not exist, or it is a zombie that its new parent
+/// has yet to reap (which can take seconds on a loaded machine).
 fn is_gone(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid, 0) != 0 }
+    || is_zombie(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `PID (COMMAND) STATE ...`: the state follows the last `)`.
+    stat.rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_zombie(pid: i32) -> bool {
+    let output = Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .output();
+    output.is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim_start()
+            .starts_with('Z')
+    })
 }
 
 /// Sends `signal` to xtask alone, or to its whole process group as a terminal does, and
@@ -304,8 +326,8 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
         std::thread::sleep(Duration::from_millis(10));
     };
     let (code, took) = interrupt(&mut xtask, libc::SIGTERM, false);
-    // An orphan is reaped by init a moment after it dies; a survivor stays.
-    let deadline = Instant::now() + Duration::from_secs(2);
+    // A killed orphan is a zombie until init reaps it; a survivor stays.
+    let deadline = Instant::now() + PROMPTLY;
     while !pids.iter().all(|&pid| is_gone(pid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
