@@ -118,8 +118,8 @@ const PROMPTLY: Duration = Duration::from_secs(10);
 /// has yet to reap (which can take seconds on a loaded machine).
 fn is_gone(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid, 0) != 0 }
-    || is_zombie(pid)
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    !exists || is_zombie(pid)
 }
 
 #[cfg(target_os = "linux")]
