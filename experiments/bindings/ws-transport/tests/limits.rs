@@ -86,9 +86,10 @@ async fn a_value_over_the_limit_is_refused_before_it_is_sent() {
     let (port, _stop) = silent_server(true).await;
     let client = connect(port).await;
 
-    let error = client
-        .write(b"k".to_vec(), vec![1; MAX_VALUE_SIZE + 1])
-        .await
+    let oversized = client.write(b"k".to_vec(), vec![1; MAX_VALUE_SIZE + 1]);
+    let refused = tokio::time::timeout(PROMPT, oversized).await;
+    let error = refused
+        .expect("the value was sent, not refused")
         .unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
     assert!(error.to_string().contains("64 MiB"), "{error}");
