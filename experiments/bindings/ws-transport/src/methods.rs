@@ -215,3 +215,16 @@ fn successful(reply: Reply) -> io::Result<Vec<u8>> {
     };
     Err(io::Error::other(ServerError { message }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_value_size_limit_is_inclusive() {
+        assert!(check_value_size(&vec![1; MAX_VALUE_SIZE]).is_ok());
+        let error = check_value_size(&vec![1; MAX_VALUE_SIZE + 1]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("split it"), "{error}");
+    }
+}

@@ -99,14 +99,6 @@ async fn a_value_over_the_limit_is_refused_before_it_is_sent() {
     ];
     let error = client.batch_write(entries).await.unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
-
-    // A value of exactly the limit is sent: the silent server just never answers.
-    let at_limit = client.write(b"k".to_vec(), vec![1; MAX_VALUE_SIZE]);
-    let outcome = tokio::time::timeout(Duration::from_millis(50), at_limit).await;
-    assert!(
-        outcome.is_err(),
-        "a value at the limit was refused: {outcome:?}"
-    );
 }
 
 #[tokio::test]
@@ -122,7 +114,7 @@ async fn abandoned_calls_leave_nothing_behind() {
     waiting.abort();
     wait_until(|| client.pending_calls() == 0).await;
 
-    for n in 0..20_000u32 {
+    for n in 0..2_000u32 {
         // A zero timeout polls the call once (it registers and sends), then drops it.
         let call = client.read(n.to_le_bytes().to_vec());
         assert!(tokio::time::timeout(Duration::ZERO, call).await.is_err());
@@ -136,23 +128,31 @@ async fn a_server_that_stops_reading_cannot_grow_the_send_queue() {
     let (port, _stop) = silent_server(false).await;
     let client = connect(port).await;
     let value = noise(1 << 20);
+    let full = SEND_QUEUE_LIMIT - (2 << 20);
 
-    // The kernel's buffers take a few MiB, then the queue fills; the later writes wait for
-    // room until their timeout. 40 MiB is more than both can hold.
-    for n in 0..40u32 {
+    // The kernel's buffers take a few MiB, then the queue fills; once it is full, every
+    // write waits for room until its timeout and the queue stays within its limit.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut writes_after_full = 0;
+    for n in 0u32.. {
+        assert!(
+            Instant::now() < deadline,
+            "the queue never filled: {client:?}"
+        );
         let write = client.write(n.to_le_bytes().to_vec(), value.clone());
         let outcome = tokio::time::timeout(Duration::from_millis(200), write).await;
         assert!(
             outcome.is_err(),
             "write {n} was answered by a silent server"
         );
-        assert!(client.unsent_bytes() <= SEND_QUEUE_LIMIT);
+        assert!(client.unsent_bytes() <= SEND_QUEUE_LIMIT, "{client:?}");
+        if client.unsent_bytes() > full {
+            writes_after_full += 1;
+        }
+        if writes_after_full == 5 {
+            break;
+        }
     }
-    assert!(
-        client.unsent_bytes() > SEND_QUEUE_LIMIT - (2 << 20),
-        "only {} bytes queued: was the server reading?",
-        client.unsent_bytes()
-    );
     assert_eq!(client.pending_calls(), 0);
     assert!(client.is_connected());
 }
