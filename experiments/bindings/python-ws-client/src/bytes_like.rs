@@ -3,6 +3,7 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+use simd_r_drive_ws_transport::MAX_VALUE_SIZE;
 
 /// The bytes of a `bytes`, `bytearray` or `memoryview` argument, copied out so that the
 /// GIL can be released while they travel.
@@ -30,8 +31,16 @@ impl<'a, 'py> FromPyObject<'a, 'py> for BytesLike {
 }
 
 /// A value the engine can store. It refuses an empty value, and a lone NULL byte is its
-/// deletion marker; checking here gives a `ValueError` instead of a server error.
+/// deletion marker; the server refuses a value over `MAX_VALUE_SIZE`. Checking here gives a
+/// `ValueError` before anything is sent, instead of a server error after.
 pub fn check_value(value: &[u8]) -> PyResult<()> {
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(PyValueError::new_err(format!(
+            "cannot store a value of {} bytes: the limit is MAX_VALUE_SIZE = {MAX_VALUE_SIZE} \
+             bytes (64 MiB); split it across several keys",
+            value.len()
+        )));
+    }
     match value {
         [] => Err(PyValueError::new_err(
             "cannot store an empty value: simd-r-drive refuses empty payloads",

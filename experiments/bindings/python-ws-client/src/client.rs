@@ -67,8 +67,10 @@ impl DataStoreWsClient {
             Some(limit) => {
                 // Made inside the async block: a timer needs the runtime `block_on` enters.
                 let limited = async move { tokio::time::timeout(limit.duration, call).await };
-                block_on(py, limited)?
-                    .map_err(|_elapsed| call_timed_out(&address(), limit.seconds))?
+                block_on(py, limited)?.map_err(|_elapsed| {
+                    let unsent = self.transport.unsent_bytes();
+                    call_timed_out(&address(), limit.seconds, unsent)
+                })?
             }
         };
         answer.map_err(|e| call_failed(e, &address()))

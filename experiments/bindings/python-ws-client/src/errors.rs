@@ -3,6 +3,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyTimeoutError};
 use pyo3::prelude::*;
+use simd_r_drive_ws_transport::SEND_QUEUE_LIMIT;
 use std::io;
 
 create_exception!(
@@ -27,10 +28,17 @@ pub fn connect_failed(error: io::Error) -> PyErr {
 }
 
 /// A call that got no answer within `call_timeout`; the connection itself may be fine.
-pub fn call_timed_out(address: &str, seconds: f64) -> PyErr {
-    PyTimeoutError::new_err(format!(
-        "no answer from {address} within {seconds} s (call_timeout)"
-    ))
+/// `unsent` bytes of requests were still queued: a server that does not read them leaves
+/// calls waiting for room in the queue, and the message says so.
+pub fn call_timed_out(address: &str, seconds: f64, unsent: usize) -> PyErr {
+    let mut message = format!("no answer from {address} within {seconds} s (call_timeout)");
+    if unsent > 0 {
+        message += &format!(
+            "; {unsent} bytes of requests were still waiting to be sent (at most \
+             {SEND_QUEUE_LIMIT}): the server is slow to read them, or stopped"
+        );
+    }
+    PyTimeoutError::new_err(message)
 }
 
 /// A call on a client inherited across `fork()`: its connection is served by threads that

@@ -17,5 +17,6 @@ fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<client::DataStoreWsClient>()?;
     module.add_class::<hasher::NamespaceHasher>()?;
     module.add("ServerError", module.py().get_type::<errors::ServerError>())?;
+    module.add("MAX_VALUE_SIZE", simd_r_drive_ws_transport::MAX_VALUE_SIZE)?;
     Ok(())
 }

@@ -145,16 +145,24 @@ class FakeWsServer:
     """Completes one WebSocket handshake, then stays silent until `hang_up()`.
 
     Enough for tests of argument checks and of a server that goes away; it answers no call.
+    It reads and drops what the client sends, or, with `reads=False`, reads nothing more,
+    as a stopped (SIGSTOPped) server does; its small receive buffer then fills at once.
     """
 
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, reads: bool = True) -> None:
+        self.listener = socket.socket()
+        if not reads:
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
         self.port: int = self.listener.getsockname()[1]
+        self.reads = reads
         self.connection: socket.socket | None = None
         self.connected = threading.Event()
         self.received = threading.Event()
+        self.closed = threading.Event()
         threading.Thread(target=self._accept_one, daemon=True).start()
 
     def _accept_one(self) -> None:
@@ -172,6 +180,9 @@ class FakeWsServer:
                 request += connection.recv(4096)
             connection.sendall(self._handshake_reply(request))
             self.connected.set()
+            if not self.reads:
+                self.closed.wait()
+                return
             while connection.recv(65536):
                 self.received.set()
 
@@ -193,6 +204,7 @@ class FakeWsServer:
         self._shut_down()
 
     def close(self) -> None:
+        self.closed.set()
         self.listener.close()
         self._shut_down()
 
@@ -208,6 +220,14 @@ class FakeWsServer:
 @pytest.fixture
 def fake_server() -> Iterator[FakeWsServer]:
     server = FakeWsServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def stopped_server() -> Iterator[FakeWsServer]:
+    """A server that completed the handshake and then stopped reading, like SIGSTOP."""
+    server = FakeWsServer(reads=False)
     yield server
     server.close()
 

@@ -1,9 +1,15 @@
 //! A small WebSocket transport for the `simd-r-drive` RPC service.
 //!
-//! It does what muxio's `RpcClient` does, with one difference that matters for latency: it
-//! can disable Nagle's algorithm (TCP_NODELAY) on the client socket. With Nagle on, every
-//! small request waits for the server's delayed ACK, which costs 40 ms or more per call on
-//! loopback; with both ends set, a call takes well under a millisecond.
+//! It speaks muxio's RPC framing, as muxio's `RpcClient` does, with differences that matter:
+//!
+//! - It can disable Nagle's algorithm (TCP_NODELAY) on the client socket. With Nagle on,
+//!   every small request waits for the server's delayed ACK, which costs 40 ms or more per
+//!   call on loopback; with both ends set, a call takes well under a millisecond.
+//! - A request is encoded one frame at a time, in time linear in its size, yielding between
+//!   frames, so a timeout or Ctrl-C stops even a 64 MiB write within milliseconds.
+//! - A call that is dropped (timed out, interrupted) frees its state at once, and requests
+//!   wait in a send queue bounded to [`SEND_QUEUE_LIMIT`] bytes.
+//! - Values over [`MAX_VALUE_SIZE`] are refused before they are sent.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -16,8 +22,13 @@
 //! # }
 //! ```
 
+mod calls;
+mod limits;
 mod methods;
+mod request;
+mod send_queue;
 mod transport;
 
+pub use limits::{MAX_VALUE_SIZE, SEND_QUEUE_LIMIT};
 pub use methods::ServerError;
 pub use transport::{ConnectOptions, WsTransport};

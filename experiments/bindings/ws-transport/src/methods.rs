@@ -5,8 +5,11 @@
 //! `io::ErrorKind::Other` whose inner error is a [`ServerError`].
 
 use crate::WsTransport;
-use muxio_rpc_service::error::RpcServiceError;
-use muxio_rpc_service_caller::prebuffered::RpcCallPrebuffered;
+use crate::calls::{Reply, connection_lost};
+use crate::limits::{ENCODE_APART_SIZE, MAX_VALUE_SIZE};
+use crate::request::send_request;
+use muxio_rpc_service::RpcResultStatus;
+use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
 use simd_r_drive_muxio_service_definition::prebuffered::{
     BatchRead, BatchReadRequestParams, BatchWrite, BatchWriteRequestParams, Delete,
     DeleteRequestParams, Exists, ExistsRequestParams, FileSize, FileSizeRequestParams, IsEmpty,
@@ -40,69 +43,188 @@ impl ServerError {
 type Payload = Option<Vec<u8>>;
 
 impl WsTransport {
-    /// Stores `payload` under `key`; returns the store's new tail offset.
+    /// Stores `payload` under `key`; returns the store's new tail offset. A payload over
+    /// [`MAX_VALUE_SIZE`] fails with `InvalidInput` before anything is sent.
     pub async fn write(&self, key: Vec<u8>, payload: Vec<u8>) -> io::Result<u64> {
-        let reply = Write::call(self, WriteRequestParams { key, payload }).await;
-        Ok(reply.map_err(into_io)?.tail_offset)
+        check_value_size(&payload)?;
+        let size = key.len() + payload.len();
+        let params = WriteRequestParams { key, payload };
+        Ok(self.call_sized::<Write>(params, size).await?.tail_offset)
     }
 
-    /// Stores every `(key, payload)` pair in one call; returns the new tail offset.
+    /// Stores every `(key, payload)` pair in one call; returns the new tail offset. Each
+    /// payload is checked against [`MAX_VALUE_SIZE`] as for [`write`](Self::write).
     pub async fn batch_write(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> io::Result<u64> {
-        let reply = BatchWrite::call(self, BatchWriteRequestParams { entries }).await;
-        Ok(reply.map_err(into_io)?.tail_offset)
+        entries
+            .iter()
+            .try_for_each(|(_, payload)| check_value_size(payload))?;
+        let size = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let params = BatchWriteRequestParams { entries };
+        Ok(self
+            .call_sized::<BatchWrite>(params, size)
+            .await?
+            .tail_offset)
     }
 
     /// The payload stored under `key`, or `None`.
     pub async fn read(&self, key: Vec<u8>) -> io::Result<Payload> {
-        let reply = Read::call(self, ReadRequestParams { key }).await;
-        Ok(reply.map_err(into_io)?.entry_payload)
+        Ok(self
+            .call::<Read>(ReadRequestParams { key })
+            .await?
+            .entry_payload)
     }
 
     /// The payloads stored under `keys`, in the same order, `None` where missing.
     pub async fn batch_read(&self, keys: Vec<Vec<u8>>) -> io::Result<Vec<Payload>> {
-        let reply = BatchRead::call(self, BatchReadRequestParams { keys }).await;
-        Ok(reply.map_err(into_io)?.entries_payloads)
+        Ok(self
+            .call::<BatchRead>(BatchReadRequestParams { keys })
+            .await?
+            .entries_payloads)
     }
 
     /// Deletes `key`; returns the new tail offset.
     pub async fn delete(&self, key: Vec<u8>) -> io::Result<u64> {
-        let reply = Delete::call(self, DeleteRequestParams { key }).await;
-        Ok(reply.map_err(into_io)?.tail_offset)
+        Ok(self
+            .call::<Delete>(DeleteRequestParams { key })
+            .await?
+            .tail_offset)
     }
 
     /// Whether `key` holds a payload.
     pub async fn exists(&self, key: Vec<u8>) -> io::Result<bool> {
-        let reply = Exists::call(self, ExistsRequestParams { key }).await;
-        Ok(reply.map_err(into_io)?.exists)
+        Ok(self
+            .call::<Exists>(ExistsRequestParams { key })
+            .await?
+            .exists)
     }
 
     /// The number of live entries.
     pub async fn len(&self) -> io::Result<usize> {
-        let reply = Len::call(self, LenRequestParams {}).await;
-        Ok(reply.map_err(into_io)?.total_entries)
+        Ok(self.call::<Len>(LenRequestParams {}).await?.total_entries)
     }
 
     /// Whether the store holds no live entry.
     pub async fn is_empty(&self) -> io::Result<bool> {
-        let reply = IsEmpty::call(self, IsEmptyRequestParams {}).await;
-        Ok(reply.map_err(into_io)?.is_empty)
+        Ok(self
+            .call::<IsEmpty>(IsEmptyRequestParams {})
+            .await?
+            .is_empty)
     }
 
     /// The size of the storage file in bytes.
     pub async fn file_size(&self) -> io::Result<u64> {
-        let reply = FileSize::call(self, FileSizeRequestParams {}).await;
-        Ok(reply.map_err(into_io)?.file_size)
+        Ok(self
+            .call::<FileSize>(FileSizeRequestParams {})
+            .await?
+            .file_size)
+    }
+
+    /// A call whose arguments are small.
+    async fn call<M: RpcMethodPrebuffered>(&self, input: M::Input) -> io::Result<M::Output>
+    where
+        M::Input: Send + 'static,
+        M::Output: Send + 'static,
+    {
+        self.call_sized::<M>(input, 0).await
+    }
+
+    /// One call whose arguments hold about `size` bytes: encodes them (off this task when
+    /// they are large), registers the call, sends the request, waits for the reply.
+    /// Dropping the future at any point (a timeout, Ctrl-C) frees what the call holds.
+    async fn call_sized<M: RpcMethodPrebuffered>(
+        &self,
+        input: M::Input,
+        size: usize,
+    ) -> io::Result<M::Output>
+    where
+        M::Input: Send + 'static,
+        M::Output: Send + 'static,
+    {
+        let args = encode_request::<M>(input, size).await?;
+        let (registration, reply) = self.calls.register()?;
+        send_request(&self.queue, registration.id, M::METHOD_ID, args).await?;
+        let reply = reply.await.map_err(|_dropped| connection_lost())??;
+        drop(registration);
+        decode_response::<M>(successful(reply)?).await
     }
 }
 
-fn into_io(error: RpcServiceError) -> io::Error {
-    match error {
-        RpcServiceError::Transport(error) => error,
-        RpcServiceError::Rpc(payload) => io::Error::other(ServerError {
-            message: format!("{} ({:?})", payload.message, payload.code),
-        }),
-        RpcServiceError::Aborted => {
-            io::Error::new(io::ErrorKind::ConnectionAborted, "the call was aborted")
-        }
+/// The encoded arguments. Encoding copies them whole, which for a large value takes long
+/// enough to delay a timeout or Ctrl-C: that copy runs on the blocking pool, and a call
+/// dropped meanwhile returns at once (the copy finishes and is freed).
+async fn encode_request<M: RpcMethodPrebuffered>(
+    input: M::Input,
+    size: usize,
+) -> io::Result<Vec<u8>>
+where
+    M::Input: Send + 'static,
+{
+    if size < ENCODE_APART_SIZE {
+        return M::encode_request(input);
+    }
+    let encoding = tokio::task::spawn_blocking(move || M::encode_request(input));
+    encoding
+        .await
+        .map_err(|e| io::Error::other(format!("cannot encode the request: {e}")))?
+}
+
+/// The decoded reply; a large one is decoded on the blocking pool, as in [`encode_request`].
+async fn decode_response<M: RpcMethodPrebuffered>(body: Vec<u8>) -> io::Result<M::Output>
+where
+    M::Output: Send + 'static,
+{
+    if body.len() < ENCODE_APART_SIZE {
+        return M::decode_response(&body);
+    }
+    let decoding = tokio::task::spawn_blocking(move || M::decode_response(&body));
+    decoding
+        .await
+        .map_err(|e| io::Error::other(format!("cannot decode the reply: {e}")))?
+}
+
+/// Refuses a value the server would refuse, before a byte of it travels.
+pub(crate) fn check_value_size(payload: &[u8]) -> io::Result<()> {
+    if payload.len() <= MAX_VALUE_SIZE {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "a value of {} bytes is over the limit of {MAX_VALUE_SIZE} bytes (64 MiB); \
+             split it into several keys",
+            payload.len()
+        ),
+    ))
+}
+
+/// The body of a successful reply, or the server's reason for failing.
+fn successful(reply: Reply) -> io::Result<Vec<u8>> {
+    let status = reply.status.map(RpcResultStatus::try_from);
+    let code = match status {
+        None | Some(Ok(RpcResultStatus::Success)) => return Ok(reply.body),
+        Some(Ok(RpcResultStatus::Fail)) => "Fail",
+        Some(Ok(RpcResultStatus::SystemError)) => "System",
+        Some(Ok(RpcResultStatus::MethodNotFound)) => "NotFound",
+        Some(Err(_)) => "unknown status",
+    };
+    let reason = String::from_utf8_lossy(&reply.body);
+    let message = if reason.is_empty() {
+        format!("the call failed ({code})")
+    } else {
+        format!("{reason} ({code})")
+    };
+    Err(io::Error::other(ServerError { message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_value_size_limit_is_inclusive() {
+        assert!(check_value_size(&vec![1; MAX_VALUE_SIZE]).is_ok());
+        let error = check_value_size(&vec![1; MAX_VALUE_SIZE + 1]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("split it"), "{error}");
     }
 }

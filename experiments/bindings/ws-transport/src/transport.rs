@@ -1,28 +1,25 @@
-//! The connection: one WebSocket, a write task, a read task and muxio's dispatcher.
+//! The connection: one WebSocket, a write task, a read task, and the calls that wait.
 
+use crate::calls::Calls;
+use crate::send_queue::{Queued, SendQueue};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, Stream, StreamExt, future};
-use muxio_core::frame::FrameDecodeError;
-use muxio_core::rpc::RpcDispatcher;
-use muxio_rpc_service_caller::{RpcServiceCallerInterface, RpcTransportState};
-use muxio_rpc_service_endpoint::RpcServiceEndpoint;
-use muxio_rpc_service_endpoint::client_read_channel::{ClientReadTarget, spawn_client_read_loop};
+use muxio_core::rpc::rpc_internals::RpcSession;
+use muxio_core::utils::IdSpace;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::{Mutex as TokioMutex, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, Bytes, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Dispatcher = Arc<TokioMutex<RpcDispatcher<'static>>>;
-type StateHandler = Box<dyn Fn(RpcTransportState) + Send + Sync>;
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -43,7 +40,7 @@ impl Default for ConnectOptions {
     }
 }
 
-/// A connected RPC client. Calls from many tasks may share the one socket; muxio
+/// A connected RPC client. Calls from many tasks may share the one socket; muxio's framing
 /// multiplexes them. The server, though, handles one connection's calls largely one after
 /// another (its read loop awaits each handler before it reads the next message), so a big
 /// call delays the small ones behind it: for parallel throughput, use one connection per
@@ -51,13 +48,14 @@ impl Default for ConnectOptions {
 ///
 /// When the socket closes, every pending call and every later call fails with an
 /// [`io::Error`] of kind `ConnectionAborted`. A server that keeps the socket open but never
-/// answers is not detected here: bound such calls with a timeout of your own.
+/// answers is not detected here: bound such calls with a timeout of your own. Dropping a
+/// call's future (a timeout) frees everything it held, and requests wait for room in a
+/// send queue of [`SEND_QUEUE_LIMIT`](crate::SEND_QUEUE_LIMIT) bytes, so a server that
+/// stops reading cannot make the client grow.
 pub struct WsTransport {
-    dispatcher: Dispatcher,
-    endpoint: Arc<RpcServiceEndpoint<()>>,
-    outgoing: mpsc::UnboundedSender<Message>,
-    is_connected: Arc<AtomicBool>,
-    state_handler: StdMutex<Option<StateHandler>>,
+    pub(crate) calls: Arc<Calls>,
+    pub(crate) queue: SendQueue,
+    is_connected: AtomicBool,
     read_task: JoinHandle<()>,
 }
 
@@ -65,6 +63,8 @@ impl fmt::Debug for WsTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WsTransport")
             .field("is_connected", &self.is_connected())
+            .field("pending_calls", &self.pending_calls())
+            .field("unsent_bytes", &self.unsent_bytes())
             .finish()
     }
 }
@@ -88,37 +88,41 @@ impl WsTransport {
         self.is_connected.load(Ordering::SeqCst)
     }
 
+    /// How many calls wait for a reply. Calls that were dropped (timed out) do not count.
+    pub fn pending_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// How many bytes of requests wait in the send queue: near
+    /// [`SEND_QUEUE_LIMIT`](crate::SEND_QUEUE_LIMIT) when the server is not reading.
+    pub fn unsent_bytes(&self) -> usize {
+        self.queue.unsent_bytes()
+    }
+
     fn start(socket: Socket) -> Arc<Self> {
         let (sink, source) = socket.split();
-        let (outgoing, queued) = mpsc::unbounded_channel();
+        let (queue, queued) = SendQueue::new();
         Arc::new_cyclic(|this: &Weak<Self>| {
             tokio::spawn(write_loop(sink, queued, this.clone()));
-            let emit_tx = outgoing.clone();
-            let emit = move |bytes: Vec<u8>| {
-                let _ = emit_tx.send(Message::Binary(bytes.into()));
-            };
-            let read_task = spawn_client_read_loop(this.clone(), binary_payloads(source), emit);
+            let calls = Arc::new(Calls::default());
+            let read_task = tokio::spawn(read_loop(binary_payloads(source), this.clone()));
             WsTransport {
-                dispatcher: Arc::new(TokioMutex::new(RpcDispatcher::new())),
-                endpoint: Arc::new(RpcServiceEndpoint::new()),
-                outgoing,
-                is_connected: Arc::new(AtomicBool::new(true)),
-                state_handler: StdMutex::new(None),
+                calls,
+                queue,
+                is_connected: AtomicBool::new(true),
                 read_task,
             }
         })
     }
 
-    /// Marks the connection down, then fails every call still waiting for a reply.
-    async fn disconnect(&self) {
+    /// Marks the connection down, then fails every call still waiting, for a reply or for
+    /// room in the send queue.
+    fn disconnect(&self) {
         if self.is_connected.swap(false, Ordering::SeqCst) {
             tracing::debug!("connection closed; failing pending calls");
-            let handler = self.state_handler.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(handler) = handler.as_ref() {
-                handler(RpcTransportState::Disconnected);
-            }
         }
-        fail_pending_calls(&self.dispatcher).await;
+        self.queue.close();
+        self.calls.fail_all();
     }
 }
 
@@ -126,7 +130,7 @@ impl Drop for WsTransport {
     /// Says goodbye with a Close frame (the write task sends it and exits) and stops reading.
     fn drop(&mut self) {
         self.is_connected.store(false, Ordering::SeqCst);
-        let _ = self.outgoing.send(Message::Close(None));
+        let _ = self.queue.send_now(Message::Close(None));
         self.read_task.abort();
     }
 }
@@ -161,25 +165,61 @@ fn connect_error(url: &str, error: tungstenite::Error) -> io::Error {
     io::Error::new(kind, format!("cannot connect to {url}: {error}"))
 }
 
-/// Sends queued messages, flushing once per burst rather than once per message. On a write
+/// Sends queued messages, flushing once per burst rather than once per message. A
+/// message's room in the queue is given back once the socket has taken it. On a write
 /// error the connection is over, so it disconnects the client; after a Close it just exits.
 async fn write_loop(
     mut sink: SplitSink<Socket, Message>,
-    mut queued: mpsc::UnboundedReceiver<Message>,
+    mut queued: mpsc::UnboundedReceiver<Queued>,
     client: Weak<WsTransport>,
 ) {
     while let Some(first) = queued.recv().await {
-        let closing = first.is_close();
-        let mut sent = sink.feed(first).await;
+        let closing = first.message.is_close();
+        let mut sent = feed(&mut sink, first).await;
         while let (Ok(()), false, Ok(next)) = (&sent, closing, queued.try_recv()) {
-            sent = sink.feed(next).await;
+            sent = feed(&mut sink, next).await;
         }
         if sent.and(sink.flush().await).is_err() || closing {
             break;
         }
     }
     if let Some(client) = client.upgrade() {
-        client.disconnect().await;
+        client.disconnect();
+    }
+}
+
+/// Hands one message to the socket, then gives its room in the queue back.
+async fn feed(
+    sink: &mut SplitSink<Socket, Message>,
+    queued: Queued,
+) -> Result<(), tungstenite::Error> {
+    let Queued { message, room } = queued;
+    let fed = sink.feed(message).await;
+    drop(room);
+    fed
+}
+
+/// Decodes the server's frames and hands each reply to the call that waits for it. When
+/// the socket closes, every waiting call fails.
+async fn read_loop(
+    mut payloads: Pin<Box<dyn Stream<Item = Bytes> + Send>>,
+    client: Weak<WsTransport>,
+) {
+    let mut session = RpcSession::new(IdSpace::Client);
+    while let Some(bytes) = payloads.next().await {
+        let Some(client) = client.upgrade() else {
+            return;
+        };
+        let routed = session.read_bytes(&bytes, |event| {
+            client.calls.route(event);
+            Ok(())
+        });
+        if let Err(error) = routed {
+            tracing::warn!(?error, "cannot decode a frame from the server");
+        }
+    }
+    if let Some(client) = client.upgrade() {
+        client.disconnect();
     }
 }
 
@@ -194,68 +234,4 @@ fn binary_payloads(source: SplitStream<Socket>) -> Pin<Box<dyn Stream<Item = Byt
             _ => None,
         })
     }))
-}
-
-async fn fail_pending_calls(dispatcher: &Dispatcher) {
-    dispatcher
-        .lock()
-        .await
-        .fail_all_pending_requests(FrameDecodeError::ReadAfterCancel);
-}
-
-#[async_trait::async_trait]
-impl ClientReadTarget for WsTransport {
-    fn dispatcher(&self) -> Dispatcher {
-        self.dispatcher.clone()
-    }
-
-    fn endpoint(&self) -> Arc<RpcServiceEndpoint<()>> {
-        self.endpoint.clone()
-    }
-
-    async fn shutdown(&self) {
-        self.disconnect().await;
-    }
-}
-
-#[async_trait::async_trait]
-impl RpcServiceCallerInterface for WsTransport {
-    fn get_dispatcher(&self) -> Dispatcher {
-        self.dispatcher.clone()
-    }
-
-    fn is_connected(&self) -> bool {
-        WsTransport::is_connected(self)
-    }
-
-    /// Queues outgoing frames. A call can pass the `is_connected` check just before the
-    /// connection drops and register itself after the pending calls were failed; its
-    /// frames then land here, and failing pending calls once more keeps it from waiting
-    /// forever.
-    fn get_emit_fn(&self) -> Arc<dyn Fn(Vec<u8>) + Send + Sync> {
-        let outgoing = self.outgoing.clone();
-        let is_connected = self.is_connected.clone();
-        let dispatcher = Arc::downgrade(&self.dispatcher);
-        Arc::new(move |bytes: Vec<u8>| {
-            if is_connected.load(Ordering::SeqCst) {
-                let _ = outgoing.send(Message::Binary(bytes.into()));
-            } else if let Some(dispatcher) = dispatcher.upgrade() {
-                tokio::spawn(async move { fail_pending_calls(&dispatcher).await });
-            }
-        })
-    }
-
-    /// Calls `handler` now with the current state, and once more when the connection drops.
-    async fn set_state_change_handler(
-        &self,
-        handler: impl Fn(RpcTransportState) + Send + Sync + 'static,
-    ) {
-        let mut slot = self.state_handler.lock().unwrap_or_else(|e| e.into_inner());
-        handler(if self.is_connected() {
-            RpcTransportState::Connected
-        } else {
-            RpcTransportState::Disconnected
-        });
-        *slot = Some(Box::new(handler));
-    }
 }

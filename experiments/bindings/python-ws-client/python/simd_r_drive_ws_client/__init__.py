@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Hashable, TypeVar, cast, overload
 
 from . import _native
-from ._native import NamespaceHasher, ServerError
+from ._native import MAX_VALUE_SIZE, NamespaceHasher, ServerError
 from ._structured import BytesLike, read_structured
 
-__all__ = ["DataStoreWsClient", "NamespaceHasher", "ServerError", "BytesLike"]
+__all__ = ["DataStoreWsClient", "NamespaceHasher", "ServerError", "BytesLike", "MAX_VALUE_SIZE"]
 
 _Name = TypeVar("_Name", bound=Hashable)
 

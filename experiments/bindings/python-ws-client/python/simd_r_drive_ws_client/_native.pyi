@@ -4,6 +4,13 @@ from collections.abc import Sequence
 
 from ._structured import BytesLike
 
+MAX_VALUE_SIZE: int
+"""The largest value the server stores: 67108864 bytes (64 MiB).
+
+``write`` and ``batch_write`` raise ``ValueError`` for a larger value before sending any of
+it. Split a bigger object across several keys.
+"""
+
 class ServerError(RuntimeError):
     """The server ran the call and reported a failure; the message is the server's reason."""
 
@@ -24,6 +31,17 @@ class DataStoreWsClient:
     refuses a call, and ``TimeoutError`` when it does not answer within ``call_timeout``.
     A waiting call still runs Python's signal handlers, so Ctrl-C stops it with
     ``KeyboardInterrupt``.
+
+    What is guaranteed, whatever the size of the value (up to ``MAX_VALUE_SIZE``):
+
+    - a call raises ``TimeoutError`` within about 100 ms after ``call_timeout``, and
+      Ctrl-C (or any signal handler that raises) stops it within about 100 ms, beyond the
+      time Python takes to copy the arguments;
+    - a call that timed out or was interrupted keeps nothing in the client: its reply, if
+      it ever comes, is dropped;
+    - requests wait in a send queue of at most 8 MiB per client; when the server stops
+      reading, a call waits for room there, within its ``call_timeout``, and the client
+      does not grow. The ``TimeoutError`` then says how many bytes were waiting.
 
     A client belongs to the process that made it: after ``os.fork()``, its calls in the
     child raise ``ConnectionError``; create a new client in the child.
@@ -56,7 +74,11 @@ class DataStoreWsClient:
         """Stores ``data`` under ``key``, replacing any earlier value.
 
         Raises ``ValueError`` for an empty value and for ``b"\\x00"``: the engine refuses
-        empty payloads and keeps a lone NULL byte as its deletion marker.
+        empty payloads and keeps a lone NULL byte as its deletion marker. Also raises
+        ``ValueError`` for a value over ``MAX_VALUE_SIZE`` (64 MiB), before sending it.
+
+        A write that times out or is interrupted may still land, whole or not at all: a
+        request the server received in part is cancelled, never stored in part.
         """
 
     def batch_write(self, entries: Sequence[tuple[BytesLike, BytesLike]]) -> None:
