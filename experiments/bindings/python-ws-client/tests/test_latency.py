@@ -1,7 +1,9 @@
-"""The latency contract: a 1 KiB write plus its read takes about a millisecond on loopback.
+"""The latency of a 1 KiB write plus its read on loopback, with TCP_NODELAY on and off.
 
-Prints the median with TCP_NODELAY on and off (`pytest -s` shows it). The assertion is
-loose (5 ms) so that a busy CI machine passes; the target is 1 ms with a release build.
+A measurement, not a pass/fail test: a bound in milliseconds only holds on a quiet machine,
+so it is marked `benchmark` and runs with `-m benchmark` (`pytest -s` shows the figures).
+That Nagle's algorithm is off on both ends is checked by ws-transport's latency test, as a
+ratio that holds under load; `cargo xtask bench` measures the latency itself.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ import pytest
 
 from simd_r_drive_ws_client import DataStoreWsClient
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.benchmark
 
-BOUND_SECONDS = 0.005
 
 
 def median_write_read(
@@ -43,4 +44,4 @@ def test_write_read_median(server_address: tuple[str, int], new_key: Callable[[]
         f"\n1 KiB write+read median: tcp_nodelay=True {fast * 1e3:.3f} ms, "
         f"tcp_nodelay=False {nagle * 1e3:.3f} ms"
     )
-    assert fast < BOUND_SECONDS
+    assert fast > 0 and nagle > 0
