@@ -120,10 +120,20 @@ fn open_storage_folder(path: &std::path::Path) -> anyhow::Result<File> {
 }
 
 /// Refuses a corrupt file before the engine sees it: the engine would "recover" it by
-/// truncating, and the bytes it cut would be the user's data.
+/// truncating, and the bytes it cut would be the user's data. With `repair`, our own check
+/// (which, unlike the engine's, verifies the newest entry's checksum) picks the cut.
 fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore> {
     let shown = path.display();
-    if !repair {
+    if repair {
+        let repaired = store_check::repair(path)?;
+        if repaired.cut > 0 {
+            tracing::warn!(
+                "repaired storage file {shown}: cut {} bytes after its last valid entry, kept {} bytes",
+                repaired.cut,
+                repaired.kept
+            );
+        }
+    } else {
         store_check::verify_intact(path)?;
     }
     DataStore::open(path).with_context(|| format!("cannot open storage file {shown}"))

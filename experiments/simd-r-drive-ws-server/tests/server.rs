@@ -247,3 +247,122 @@ fn bad_host_is_a_clear_error() {
         "not an address of this machine",
     );
 }
+
+/// Writes `n` keys `key-0..` with values `value-0..`, through a server, and stops it cleanly.
+fn store_with_keys(storage: &Path, n: usize) {
+    let server = Server::start(storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        for i in 0..n {
+            c.write(
+                format!("key-{i}").as_bytes(),
+                format!("value-{i}").as_bytes(),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+}
+
+/// Every key of [`store_with_keys`] reads back, and the count is right.
+fn assert_keys_intact(storage: &Path, args: &[&str], n: usize) {
+    let server = Server::start_with(storage, args);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        for i in 0..n {
+            let got = c.read(format!("key-{i}").as_bytes()).await.unwrap();
+            assert_eq!(got, Some(format!("value-{i}").into_bytes()), "key-{i}");
+        }
+        assert_eq!(c.len().await.unwrap(), n);
+    });
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(bytes).unwrap();
+}
+
+#[test]
+fn a_zero_tail_is_refused_and_repair_keeps_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    store_with_keys(&storage, 100);
+    let good = std::fs::read(&storage).unwrap();
+    append(&storage, &[0u8; 64]);
+    let torn = std::fs::read(&storage).unwrap();
+
+    assert_fails_with(&storage, &["--port", "0"], "ends in zero bytes");
+    assert_eq!(
+        std::fs::read(&storage).unwrap(),
+        torn,
+        "refused file must be untouched"
+    );
+    assert_keys_intact(&storage, &["--port", "0", "--repair"], 100);
+    assert_eq!(std::fs::read(&storage).unwrap(), good);
+}
+
+#[test]
+fn a_crash_inside_a_value_with_a_zero_run_is_refused_and_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    store_with_keys(&storage, 20);
+    let good_len = std::fs::metadata(&storage).unwrap().len();
+    let mut value = vec![0x5A_u8; 1000];
+    value[400..430].fill(0);
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        connect(&server).await.write(b"torn", &value).await.unwrap();
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+    // The crash cut the file right after the zero run.
+    let cut = good_len.next_multiple_of(64) + 430;
+    std::fs::File::options()
+        .write(true)
+        .open(&storage)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+
+    assert_fails_with(
+        &storage,
+        &["--port", "0"],
+        "corrupt or not a simd-r-drive store",
+    );
+    assert_keys_intact(&storage, &["--port", "0", "--repair"], 20);
+    assert_eq!(std::fs::metadata(&storage).unwrap().len(), good_len);
+}
+
+#[test]
+fn a_tar_file_is_refused_even_with_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "some notes\n".repeat(100)).unwrap();
+    let tar = dir.path().join("notes.tar");
+    let made = std::process::Command::new("tar")
+        .arg("cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(dir.path())
+        .arg("notes.txt")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bytes = std::fs::read(&tar).unwrap();
+
+    assert_fails_with(
+        &tar,
+        &["--port", "0"],
+        "corrupt or not a simd-r-drive store",
+    );
+    assert_fails_with(
+        &tar,
+        &["--port", "0", "--repair"],
+        "holds no valid simd-r-drive entry",
+    );
+    assert_eq!(
+        std::fs::read(&tar).unwrap(),
+        bytes,
+        "a tar must be left untouched"
+    );
+}
