@@ -5,19 +5,23 @@
 
 mod handlers;
 mod listener;
+mod store;
 mod store_check;
 mod store_lock;
 
 use anyhow::Context;
-use handlers::SharedStore;
 use muxio_tokio_rpc_server::RpcServer;
-use simd_r_drive::DataStore;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// The largest value the server stores: 64 MiB. A larger one is refused with an error that
+/// names the limit; clients check the same number before sending.
+pub const MAX_VALUE_SIZE: usize = 64 * 1024 * 1024;
 
 /// What a server needs to start.
 #[derive(Debug, Clone)]
@@ -35,10 +39,19 @@ pub struct Config {
     pub repair: bool,
 }
 
+/// Settings with defaults, kept apart from [`Config`] so that adding one does not break
+/// callers that build a `Config`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// fsync the storage file before each write is acknowledged (see the README's
+    /// "Durability").
+    pub sync: bool,
+}
+
 /// A server that is bound and serving; [`RunningServer::shutdown`] stops it cleanly.
 pub struct RunningServer {
     local_addr: SocketAddr,
-    store: SharedStore,
+    store: Arc<Store>,
     /// The storage file's lock, released once the store is closed.
     lock: File,
     stop: oneshot::Sender<()>,
@@ -51,11 +64,13 @@ impl RunningServer {
     /// Every failure here is a configuration problem the user can fix, so each error says
     /// which input was wrong.
     pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+        Self::start_with(config, Options::default()).await
+    }
+
+    /// [`RunningServer::start`] with [`Options`].
+    pub async fn start_with(config: Config, options: Options) -> anyhow::Result<RunningServer> {
         let lock = open_storage_folder(&config.storage)?;
-        let store: SharedStore = Arc::new(RwLock::new(Some(open_store(
-            &config.storage,
-            config.repair,
-        )?)));
+        let store = Arc::new(open_store(&config.storage, config.repair, options.sync)?);
         let listener = listener::bind(&config.host, config.port, config.tcp_nodelay).await?;
         let local_addr = listener
             .local_addr()
@@ -122,7 +137,7 @@ fn open_storage_folder(path: &std::path::Path) -> anyhow::Result<File> {
 /// Refuses a corrupt file before the engine sees it: the engine would "recover" it by
 /// truncating, and the bytes it cut would be the user's data. With `repair`, our own check
 /// (which, unlike the engine's, verifies the newest entry's checksum) picks the cut.
-fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore> {
+fn open_store(path: &std::path::Path, repair: bool, sync: bool) -> anyhow::Result<Store> {
     let shown = path.display();
     if repair {
         let repaired = store_check::repair(path)?;
@@ -136,18 +151,13 @@ fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore>
     } else {
         store_check::verify_intact(path)?;
     }
-    DataStore::open(path).with_context(|| format!("cannot open storage file {shown}"))
+    Store::open(path, sync)
 }
 
 /// Takes the store out from under the handlers once the in-flight calls are done, and drops
 /// it, which flushes and closes its file. Later calls get a "shutting down" error.
-async fn close_store(store: SharedStore) -> anyhow::Result<()> {
-    tokio::task::spawn_blocking(move || {
-        let mut slot = store
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        drop(slot.take());
-    })
-    .await
-    .context("closing the store panicked")
+async fn close_store(store: Arc<Store>) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .context("closing the store panicked")
 }

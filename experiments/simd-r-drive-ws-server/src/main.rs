@@ -2,7 +2,7 @@
 //! stdout, and stop cleanly on SIGINT or SIGTERM.
 
 use clap::Parser;
-use simd_r_drive_ws_server::{Config, RunningServer};
+use simd_r_drive_ws_server::{Config, Options, RunningServer};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,11 +29,16 @@ struct Cli {
     /// truncate it to its last valid entry. Without it such a file is refused, untouched.
     #[arg(long)]
     repair: bool,
+    /// fsync the storage file before acknowledging each write, so that acknowledged writes
+    /// survive a power cut, not only a crash (slower: see the README's "Durability").
+    #[arg(long)]
+    sync: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    ignore_file_size_signal();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => return fail(anyhow::Error::new(e).context("cannot start the async runtime")),
@@ -59,6 +64,14 @@ fn init_logging() {
         .init();
 }
 
+/// A write past RLIMIT_FSIZE raises SIGXFSZ, whose default action kills the process. With
+/// the signal ignored the write fails with EFBIG instead, as on a full disk, and the store
+/// undoes it and answers with an error.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any other thread exists.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}
+
 async fn serve(cli: Cli) -> anyhow::Result<()> {
     // Listen for signals before announcing readiness, so that a signal sent right after the
     // readiness line is never missed.
@@ -71,7 +84,8 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         tcp_nodelay: true,
         repair: cli.repair,
     };
-    let mut server = RunningServer::start(config).await?;
+    let options = Options { sync: cli.sync };
+    let mut server = RunningServer::start_with(config, options).await?;
     announce(&cli.host, server.local_addr())?;
     tracing::info!(addr = %server.local_addr(), "serving");
     tokio::select! {

@@ -366,3 +366,95 @@ fn a_tar_file_is_refused_even_with_repair() {
         "a tar must be left untouched"
     );
 }
+
+/// A write that fails part-way (the file may not grow: RLIMIT_FSIZE, as on a full disk) is
+/// undone: the next writes are acknowledged and read back exactly, before and after a
+/// restart, and the file needs no repair.
+#[test]
+fn a_failed_write_leaves_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start_with_file_limit(&storage, 256 * 1024);
+    let values: Vec<Vec<u8>> = (0..10u8)
+        .map(|i| vec![0xF0 | i; 1000 + i as usize])
+        .collect();
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        for (i, v) in values.iter().enumerate() {
+            c.write(format!("key-{i}").as_bytes(), v).await.unwrap();
+        }
+        let err = c.write(b"big", &[0xFF; 512 * 1024]).await.unwrap_err();
+        assert!(err.to_string().contains("undone"), "{err}");
+        let err = c
+            .batch_write(&[
+                (b"big-a".as_slice(), [0xFF; 200 * 1024].as_slice()),
+                (b"big-b", &[0xFE; 200 * 1024]),
+            ])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("undone"), "{err}");
+        // The space the failed writes took is free again.
+        c.write(b"after", &[0xFF; 2000]).await.unwrap();
+        c.delete(b"key-0").await.unwrap();
+        assert_eq!(c.read(b"after").await.unwrap(), Some(vec![0xFF; 2000]));
+        assert_eq!(c.read(b"big").await.unwrap(), None);
+        assert_eq!(c.len().await.unwrap(), 10);
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.read(b"after").await.unwrap(), Some(vec![0xFF; 2000]));
+        assert_eq!(c.read(b"key-0").await.unwrap(), None);
+        for (i, v) in values.iter().enumerate().skip(1) {
+            assert_eq!(
+                c.read(format!("key-{i}").as_bytes())
+                    .await
+                    .unwrap()
+                    .as_ref(),
+                Some(v)
+            );
+        }
+        for key in [&b"big"[..], b"big-a", b"big-b"] {
+            assert_eq!(c.read(key).await.unwrap(), None);
+        }
+        assert_eq!(c.len().await.unwrap(), 10);
+    });
+}
+
+#[test]
+fn counts_are_of_live_keys_after_a_restart_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.batch_write(&[
+            (b"a".as_slice(), b"1".as_slice()),
+            (b"b", b"2"),
+            (b"a", b"3"),
+        ])
+        .await
+        .unwrap();
+        c.write(b"c", b"4").await.unwrap();
+        assert_eq!(c.len().await.unwrap(), 3);
+        for key in [&b"a"[..], b"b", b"missing"] {
+            c.delete(key).await.unwrap();
+        }
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.len().await.unwrap(), 1);
+        assert!(!c.is_empty().await.unwrap());
+        c.delete(b"c").await.unwrap();
+        assert_eq!(c.len().await.unwrap(), 0);
+        assert!(c.is_empty().await.unwrap());
+        c.write(b"a", b"again").await.unwrap();
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+}

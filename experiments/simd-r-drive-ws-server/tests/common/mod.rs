@@ -23,8 +23,32 @@ impl Server {
     }
 
     pub fn start_with(storage: &Path, args: &[&str]) -> Server {
+        Self::start_command(command(storage, args))
+    }
+
+    /// A server whose files may not grow past `max_file_size` bytes (RLIMIT_FSIZE, set in
+    /// the child before exec): writes past it fail the way they do on a full disk.
+    pub fn start_with_file_limit(storage: &Path, max_file_size: u64) -> Server {
+        let mut command = command(storage, &["--port", "0"]);
+        // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                let limit = libc::rlimit {
+                    rlim_cur: max_file_size as libc::rlim_t,
+                    rlim_max: max_file_size as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        Self::start_command(command)
+    }
+
+    fn start_command(mut command: Command) -> Server {
         let started = Instant::now();
-        let mut child = spawn(storage, args);
+        let mut child = command.spawn().expect("spawn server binary");
         let line = read_first_line(child.stdout.take().expect("piped stdout"));
         let ready_after = started.elapsed();
         let Some(line) = line else {
@@ -68,13 +92,17 @@ impl Drop for Server {
 }
 
 pub fn spawn(storage: &Path, args: &[&str]) -> Child {
-    Command::new(BIN)
+    command(storage, args).spawn().expect("spawn server binary")
+}
+
+fn command(storage: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
         .arg(storage)
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn server binary")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// The first stdout line, or `None` at EOF; panics if nothing comes within the timeout.
