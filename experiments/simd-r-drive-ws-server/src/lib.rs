@@ -3,6 +3,9 @@
 //! The binary (`main.rs`) is a thin CLI around [`RunningServer`]; the library exists so that
 //! other crates' tests can run a real server in-process on an ephemeral port.
 
+mod accept;
+mod connection;
+mod frame_check;
 mod handlers;
 mod listener;
 mod store;
@@ -10,13 +13,13 @@ mod store_check;
 mod store_lock;
 
 use anyhow::Context;
-use muxio_tokio_rpc_server::RpcServer;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use store::Store;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// The largest value the server stores: 64 MiB. A larger one is refused with an error that
@@ -46,6 +49,34 @@ pub struct Options {
     /// fsync the storage file before each write is acknowledged (see the README's
     /// "Durability").
     pub sync: bool,
+    /// How long a connection may take to do its part.
+    pub timeouts: Timeouts,
+}
+
+/// How long the server waits for a client before it drops the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From TCP accept to the end of the WebSocket handshake.
+    pub handshake: Duration,
+    /// With nothing received (not even the Pong to the server's Ping, sent every third of
+    /// this), and for a reply to be taken by the client.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            handshake: Duration::from_secs(5),
+            idle: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Often enough that a live client's Pong always comes before the idle timeout.
+    fn ping_interval(&self) -> Duration {
+        self.idle / 3
+    }
 }
 
 /// A server that is bound and serving; [`RunningServer::shutdown`] stops it cleanly.
@@ -54,7 +85,7 @@ pub struct RunningServer {
     store: Arc<Store>,
     /// The storage file's lock, released once the store is closed.
     lock: File,
-    stop: oneshot::Sender<()>,
+    stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -76,18 +107,17 @@ impl RunningServer {
             .local_addr()
             .context("cannot read the bound address")?;
 
-        let server = RpcServer::new(None);
-        handlers::register_all(&server.endpoint(), &store).await?;
+        let endpoint = Arc::new(connection::Endpoint::new());
+        handlers::register_all(&endpoint, &store).await?;
 
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            tokio::select! {
-                served = Arc::new(server).serve_with_listener(listener) => served
-                    .map(|_| ())
-                    .map_err(|e| anyhow::anyhow!("server failed: {e}")),
-                _ = stopped => Ok(()),
-            }
-        });
+        let (stop, stopped) = watch::channel(false);
+        let serving = accept::Serving {
+            endpoint,
+            timeouts: options.timeouts,
+            tcp_nodelay: config.tcp_nodelay,
+            shutdown: stopped.clone(),
+        };
+        let task = tokio::spawn(serving.run(listener));
         Ok(RunningServer {
             local_addr,
             store,
@@ -107,13 +137,10 @@ impl RunningServer {
         (&mut self.task).await.context("server task panicked")?
     }
 
-    /// Stops accepting new connections, then flushes and closes the store once the calls in
-    /// flight are done. Connections already open stay open (each runs in a task of its own)
-    /// and get a "shutting down" error for later calls; in the binary the process exits
-    /// right after, which closes them.
+    /// Stops accepting new connections and closes the open ones (Close frame 1001), then
+    /// flushes and closes the store once the calls in flight are done.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        // Dropping the serve future in the task closes the listener.
-        let _ = self.stop.send(());
+        let _ = self.stop.send(true);
         self.task.await.context("server task panicked")??;
         let closed = close_store(self.store).await;
         drop(self.lock);

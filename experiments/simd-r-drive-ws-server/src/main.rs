@@ -2,10 +2,11 @@
 //! stdout, and stop cleanly on SIGINT or SIGTERM.
 
 use clap::Parser;
-use simd_r_drive_ws_server::{Config, Options, RunningServer};
+use simd_r_drive_ws_server::{Config, Options, RunningServer, Timeouts};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// WebSocket RPC server over a simd-r-drive storage file.
@@ -33,6 +34,24 @@ struct Cli {
     /// survive a power cut, not only a crash (slower: see the README's "Durability").
     #[arg(long)]
     sync: bool,
+    /// Seconds a new connection has to finish the WebSocket handshake.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    handshake_timeout: Duration,
+    /// Seconds of silence after which a connection is closed. The server pings every third
+    /// of it, so a live client (whose WebSocket answers pings) is never idle.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    idle_timeout: Duration,
+}
+
+/// A positive number of seconds, such as `5` or `0.5`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs <= 0.0 {
+        return Err(format!("{text} must be more than 0 seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text}: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -84,7 +103,13 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         tcp_nodelay: true,
         repair: cli.repair,
     };
-    let options = Options { sync: cli.sync };
+    let options = Options {
+        sync: cli.sync,
+        timeouts: Timeouts {
+            handshake: cli.handshake_timeout,
+            idle: cli.idle_timeout,
+        },
+    };
     let mut server = RunningServer::start_with(config, options).await?;
     announce(&cli.host, server.local_addr())?;
     tracing::info!(addr = %server.local_addr(), "serving");
