@@ -18,10 +18,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// The endpoint every connection dispatches to; handlers need no per-connection context.
 pub(crate) type Endpoint = RpcServiceEndpoint<()>;
@@ -69,6 +70,8 @@ pub(crate) async fn serve(
 }
 
 /// The RPC endpoint lives at `/ws`, where every client of the service definition connects.
+// The signature is tungstenite's `Callback`; its error type is not ours to shrink.
+#[allow(clippy::result_large_err)]
 fn only_rpc_path(request: &Request, response: Response) -> Result<Response, ErrorResponse> {
     if request.uri().path() == "/ws" {
         return Ok(response);
@@ -148,6 +151,10 @@ impl Connection {
                     code: CloseCode::Size,
                     reason: format!("a message of {size} bytes, over the limit of {max_size}"),
                 })
+            }
+            Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                tracing::debug!(peer = %self.peer, "client left without a Close frame");
+                Ok(false)
             }
             Some(Err(WsError::Protocol(e))) => Err(Closing {
                 code: CloseCode::Protocol,

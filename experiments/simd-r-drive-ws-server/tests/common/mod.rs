@@ -73,6 +73,16 @@ impl Server {
         }
     }
 
+    /// Stops the server with SIGTERM and returns what it logged on stderr.
+    pub fn stop_and_read_log(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) on a pid we own and have not reaped yet.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().expect("wait for server");
+        assert!(out.status.success(), "server exit: {}", out.status);
+        String::from_utf8(out.stderr).expect("utf-8 log")
+    }
+
     /// Sends `signal` and waits for the exit.
     pub fn stop_with(mut self, signal: i32) -> ExitStatus {
         let mut child = self.child.take().unwrap();
