@@ -1,4 +1,6 @@
 //! Runs the built server binary as a child process and waits for its readiness line.
+// Each test crate that includes this module uses a part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -75,7 +77,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and returns what it logged on stderr.
     pub fn stop_and_read_log(mut self) -> String {
-        let mut child = self.child.take().unwrap();
+        let child = self.child.take().unwrap();
         // SAFETY: kill(2) on a pid we own and have not reaped yet.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let out = child.wait_with_output().expect("wait for server");
