@@ -193,9 +193,11 @@ impl Connection {
                 reason: format!("not an RPC request: {e}"),
             })?;
         let responses = self.endpoint.run_handlers((), requests).await;
-        let _ = self
-            .endpoint
-            .send_responses(&mut self.dispatcher, responses, emit);
+        for response in responses {
+            if let Err(e) = crate::reply::encode(&mut self.dispatcher, response, emit.clone()) {
+                tracing::error!(peer = %self.peer, "cannot encode a reply: {e:?}");
+            }
+        }
         let replies = std::mem::take(&mut *replies.lock().expect("not poisoned"));
         self.send_replies(replies).await
     }

@@ -137,3 +137,50 @@ where
         .await
         .with_context(|| format!("cannot register RPC method {}", M::METHOD_ID))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muxio_rpc_service_endpoint::WithHandlers;
+    use simd_r_drive_muxio_service_definition::prebuffered::BatchWriteRequestParams;
+
+    async fn endpoint(dir: &std::path::Path) -> (RpcServiceEndpoint<()>, Arc<Store>) {
+        let store = Arc::new(Store::open(&dir.join("s.bin"), false).unwrap());
+        let endpoint = RpcServiceEndpoint::new();
+        register_all(&endpoint, &store).await.unwrap();
+        (endpoint, store)
+    }
+
+    #[test]
+    fn a_value_over_the_limit_is_refused_and_at_the_limit_is_not() {
+        assert!(check_value_size(&vec![0; MAX_VALUE_SIZE]).is_ok());
+        let err = check_value_size(&vec![0; MAX_VALUE_SIZE + 1]).unwrap_err();
+        assert!(
+            err.to_string().contains("over the limit of 67108864 bytes"),
+            "{err}"
+        );
+    }
+
+    /// A batch with one value over the limit stores none of its entries.
+    #[tokio::test]
+    async fn a_batch_with_one_value_over_the_limit_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (endpoint, store) = endpoint(dir.path()).await;
+        let request = BatchWrite::encode_request(BatchWriteRequestParams {
+            entries: vec![
+                (b"ok".to_vec(), b"1".to_vec()),
+                (b"big".to_vec(), vec![1; MAX_VALUE_SIZE + 1]),
+            ],
+        })
+        .unwrap();
+        let handler = endpoint
+            .get_prebuffered_handlers()
+            .with_handlers(|h| h.get(&BatchWrite::METHOD_ID).cloned())
+            .await
+            .unwrap();
+        let err = handler(request, ()).await.unwrap_err();
+        assert!(err.to_string().contains("over the limit"), "{err}");
+        assert_eq!(store.live_keys().unwrap(), 0);
+        assert!(store.read(|e| e.read(b"ok")).unwrap().is_none());
+    }
+}

@@ -8,6 +8,7 @@ mod connection;
 mod frame_check;
 mod handlers;
 mod listener;
+mod reply;
 mod store;
 mod store_check;
 mod store_lock;

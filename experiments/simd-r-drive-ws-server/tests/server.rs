@@ -458,3 +458,36 @@ fn counts_are_of_live_keys_after_a_restart_too() {
         assert_eq!(c.len().await.unwrap(), 1);
     });
 }
+
+/// Values up to 64 MiB are stored; one byte more is refused with the limit in the error,
+/// and the connection stays usable. (The batch path's check is a unit test in `handlers`:
+/// the crates.io client takes seconds to encode each such batch.)
+#[test]
+fn values_over_64_mib_are_refused_with_the_limit() {
+    const MAX: usize = simd_r_drive_ws_server::MAX_VALUE_SIZE;
+    assert_eq!(MAX, 67_108_864);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        let err = c.write(b"big", &vec![0u8; MAX + 1]).await.unwrap_err();
+        assert!(
+            err.to_string().contains("over the limit of 67108864 bytes"),
+            "{err}"
+        );
+        let batch = [
+            (b"ok".as_slice(), b"1".as_slice()),
+            (b"big", &vec![0u8; MAX + 1]),
+        ];
+        let err = c.batch_write(&batch).await.unwrap_err();
+        assert!(err.to_string().contains("over the limit"), "{err}");
+        assert_eq!(
+            c.read(b"ok").await.unwrap(),
+            None,
+            "a refused batch stores nothing"
+        );
+        c.write(b"max", &vec![0u8; MAX]).await.unwrap();
+        assert_eq!(c.read(b"max").await.unwrap().map(|v| v.len()), Some(MAX));
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+}
