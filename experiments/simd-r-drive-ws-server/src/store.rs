@@ -182,3 +182,45 @@ fn reopen_at(path: &Path, tail: u64) -> io::Result<DataStore> {
     drop(file);
     DataStore::open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simd_r_drive::traits::DataStoreWriter;
+    use std::time::{Duration, Instant};
+
+    /// The cost of `--sync` at the store, without the network: side by side in one run,
+    /// `cargo test -p simd-r-drive-ws-server --release --lib measure_sync -- --ignored
+    /// --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn measure_sync_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = Store::open(&dir.path().join("plain.bin"), false).unwrap();
+        let synced = Store::open(&dir.path().join("synced.bin"), true).unwrap();
+        for (label, len) in [("100 B", 100), ("64 KiB", 64 << 10), ("1 MiB", 1 << 20)] {
+            let value = vec![0x5A_u8; len];
+            let mut took = [Duration::ZERO; 2];
+            // Interleaved rounds, so that both see the same load on the machine.
+            for round in 0..20 {
+                for (i, store) in [&plain, &synced].into_iter().enumerate() {
+                    let started = Instant::now();
+                    for n in 0..10 {
+                        let key = format!("{label}-{round}-{n}");
+                        let key = key.as_bytes();
+                        store
+                            .write(Change::Put(vec![key]), |e| e.write(key, &value))
+                            .unwrap();
+                    }
+                    took[i] += started.elapsed();
+                }
+            }
+            println!(
+                "200 writes of {label}: plain {:?}, --sync {:?}, ratio {:.0}",
+                took[0],
+                took[1],
+                took[1].as_secs_f64() / took[0].as_secs_f64()
+            );
+        }
+    }
+}

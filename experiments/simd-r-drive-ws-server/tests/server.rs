@@ -491,3 +491,26 @@ fn values_over_64_mib_are_refused_with_the_limit() {
         assert_eq!(c.len().await.unwrap(), 1);
     });
 }
+
+/// `--sync` keeps the server working as before, across a restart.
+#[test]
+fn sync_mode_serves_and_keeps_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start_with(&storage, &["--port", "0", "--sync"]);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"a", b"1").await.unwrap();
+        c.batch_write(&[(b"b".as_slice(), b"2".as_slice())])
+            .await
+            .unwrap();
+        c.delete(b"a").await.unwrap();
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+    let server = Server::start_with(&storage, &["--port", "0", "--sync"]);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.read(b"b").await.unwrap(), Some(b"2".to_vec()));
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+}
