@@ -99,13 +99,17 @@ struct Closing {
 impl Connection {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut ping = tokio::time::interval(self.timeouts.ping_interval());
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
         let mut heard = Instant::now();
         let closing = loop {
             tokio::select! {
                 received = self.socket.next() => {
+                    let handled = self.on_message(received).await;
+                    // Silence is counted from the end of the call: a long call is the
+                    // server's time, not the client's.
                     heard = Instant::now();
-                    match self.on_message(received).await {
+                    match handled {
                         Ok(true) => {}
                         Ok(false) => break None,
                         Err(closing) => break Some(closing),
