@@ -475,17 +475,6 @@ fn values_over_64_mib_are_refused_with_the_limit() {
             err.to_string().contains("over the limit of 67108864 bytes"),
             "{err}"
         );
-        let batch = [
-            (b"ok".as_slice(), b"1".as_slice()),
-            (b"big", &vec![0u8; MAX + 1]),
-        ];
-        let err = c.batch_write(&batch).await.unwrap_err();
-        assert!(err.to_string().contains("over the limit"), "{err}");
-        assert_eq!(
-            c.read(b"ok").await.unwrap(),
-            None,
-            "a refused batch stores nothing"
-        );
         c.write(b"max", &vec![0u8; MAX]).await.unwrap();
         assert_eq!(c.read(b"max").await.unwrap().map(|v| v.len()), Some(MAX));
         assert_eq!(c.len().await.unwrap(), 1);
