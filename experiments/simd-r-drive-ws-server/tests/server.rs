@@ -503,3 +503,50 @@ fn sync_mode_serves_and_keeps_writes() {
         assert_eq!(c.len().await.unwrap(), 1);
     });
 }
+
+/// The sequence: a write fails at the file size limit, space is freed (the limit
+/// is lifted, with Linux's prlimit, while the server runs), and the next write must read
+/// back exactly, before and after a restart, with the refused value nowhere.
+#[cfg(target_os = "linux")]
+#[test]
+fn after_space_is_freed_the_next_write_reads_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start_with_file_limit(&storage, 64 * 1024);
+    let next = vec![0xFF_u8; 3000];
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"first", &[0xF0; 1000]).await.unwrap();
+        c.write(b"refused", &[0xFF; 200 * 1024]).await.unwrap_err();
+    });
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // (The test harness may not raise a hard limit, so only the soft one was lowered.)
+    // SAFETY: prlimit on our own child, with a valid new limit and no old one asked for.
+    let lifted = unsafe {
+        libc::prlimit(
+            server.pid(),
+            libc::RLIMIT_FSIZE,
+            &unlimited,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(lifted, 0, "prlimit: {}", std::io::Error::last_os_error());
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"next", &next).await.unwrap();
+        assert_eq!(c.read(b"next").await.unwrap(), Some(next.clone()));
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.read(b"next").await.unwrap(), Some(next));
+        assert_eq!(c.read(b"first").await.unwrap(), Some(vec![0xF0; 1000]));
+        assert_eq!(c.read(b"refused").await.unwrap(), None);
+        assert_eq!(c.len().await.unwrap(), 2);
+    });
+}

@@ -35,9 +35,10 @@ impl Server {
         // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                // Only the soft limit, so that a test may lift it again later.
                 let limit = libc::rlimit {
                     rlim_cur: max_file_size as libc::rlim_t,
-                    rlim_max: max_file_size as libc::rlim_t,
+                    rlim_max: libc::RLIM_INFINITY,
                 };
                 if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -73,6 +74,11 @@ impl Server {
             port,
             ready_after,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
     }
 
     /// Stops the server with SIGTERM and returns what it logged on stderr.
