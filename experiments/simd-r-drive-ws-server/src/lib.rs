@@ -39,7 +39,8 @@ pub struct Config {
     /// Disable Nagle's algorithm on the listener and on every accepted connection. Only
     /// benchmarks turn it off: with Nagle on, each call waits for a delayed ACK (40 ms+).
     pub tcp_nodelay: bool,
-    /// Let the engine truncate a storage file with a broken tail instead of refusing it.
+    /// Cut a storage file with a broken tail back to its last valid entry instead of
+    /// refusing it (a file with no valid entry is refused all the same).
     pub repair: bool,
 }
 

@@ -26,8 +26,9 @@ struct Cli {
     /// Port to listen on; 0 picks a free ephemeral port (read it from the readiness line).
     #[arg(long, default_value_t = 34129)]
     port: u16,
-    /// Open a storage file whose tail is broken (a crash mid-write) by letting the engine
-    /// truncate it to its last valid entry. Without it such a file is refused, untouched.
+    /// Open a storage file whose tail is broken (a crash mid-write, a power cut) by cutting
+    /// it back to its last entry whose checksum holds; every earlier entry is kept. Without
+    /// it such a file is refused, untouched. A file with no valid entry is always refused.
     #[arg(long)]
     repair: bool,
     /// fsync the storage file before acknowledging each write, so that acknowledged writes
