@@ -1,31 +1,29 @@
 //! One handler per method of the service definition, each running its storage call on the
 //! blocking pool so that file I/O never stalls the async runtime.
 
+use crate::MAX_VALUE_SIZE;
+use crate::store::{Change, Store};
 use anyhow::Context;
 use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
 use muxio_rpc_service_endpoint::{RpcServiceEndpoint, RpcServiceEndpointInterface};
-use simd_r_drive::DataStore;
 use simd_r_drive::traits::{DataStoreReader, DataStoreWriter};
 use simd_r_drive_muxio_service_definition::prebuffered::*;
 use std::io;
-use std::sync::{Arc, RwLock};
-
-/// The store, shared by every connection. Readers take the read side concurrently; the
-/// engine serialises writers itself. `None` once the server has closed it.
-pub(crate) type SharedStore = Arc<RwLock<Option<DataStore>>>;
+use std::sync::Arc;
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Registers every method of `simd-r-drive-muxio-service-definition`.
 pub(crate) async fn register_all<C>(
     endpoint: &RpcServiceEndpoint<C>,
-    store: &SharedStore,
+    store: &Arc<Store>,
 ) -> anyhow::Result<()>
 where
     C: Send + Sync + Clone + 'static,
 {
     register::<Write, C>(endpoint, store, |s, r| {
-        let tail_offset = s.write(&r.key, &r.payload)?;
+        check_value_size(&r.payload)?;
+        let tail_offset = s.write(Change::Put(vec![&r.key]), |e| e.write(&r.key, &r.payload))?;
         Ok(WriteResponseParams { tail_offset })
     })
     .await?;
@@ -35,18 +33,22 @@ where
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
             .collect();
-        let tail_offset = s.batch_write(&entries)?;
+        for (_, value) in &entries {
+            check_value_size(value)?;
+        }
+        let keys = entries.iter().map(|(k, _)| *k).collect();
+        let tail_offset = s.write(Change::Put(keys), |e| e.batch_write(&entries))?;
         Ok(BatchWriteResponseParams { tail_offset })
     })
     .await?;
     register::<Read, C>(endpoint, store, |s, r| {
-        let entry_payload = s.read(&r.key)?.map(|e| e.as_slice().to_vec());
+        let entry_payload = s.read(|e| Ok(e.read(&r.key)?.map(|e| e.as_slice().to_vec())))?;
         Ok(ReadResponseParams { entry_payload })
     })
     .await?;
     register::<BatchRead, C>(endpoint, store, |s, r| {
         let keys: Vec<&[u8]> = r.keys.iter().map(Vec::as_slice).collect();
-        let entries = s.batch_read(&keys)?;
+        let entries = s.read(|e| e.batch_read(&keys))?;
         let entries_payloads = entries
             .into_iter()
             .map(|e| e.map(|e| e.as_slice().to_vec()))
@@ -55,42 +57,56 @@ where
     })
     .await?;
     register::<Delete, C>(endpoint, store, |s, r| {
-        let tail_offset = s.delete(&r.key)?;
+        let tail_offset = s.write(Change::Delete(&r.key), |e| e.delete(&r.key))?;
         Ok(DeleteResponseParams { tail_offset })
     })
     .await?;
     register_queries(endpoint, store).await
 }
 
+/// Refuses a value over [`MAX_VALUE_SIZE`], before anything is written.
+fn check_value_size(value: &[u8]) -> io::Result<()> {
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "value of {} bytes is over the limit of {MAX_VALUE_SIZE} bytes (64 MiB); store it in smaller pieces",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The methods that take no key: they report on the store as a whole.
 async fn register_queries<C>(
     endpoint: &RpcServiceEndpoint<C>,
-    store: &SharedStore,
+    store: &Arc<Store>,
 ) -> anyhow::Result<()>
 where
     C: Send + Sync + Clone + 'static,
 {
     register::<Exists, C>(endpoint, store, |s, r| {
         Ok(ExistsResponseParams {
-            exists: s.exists(&r.key)?,
+            exists: s.read(|e| e.exists(&r.key))?,
         })
     })
     .await?;
     register::<Len, C>(endpoint, store, |s, _| {
         Ok(LenResponseParams {
-            total_entries: s.len()?,
+            total_entries: s.live_keys()? as usize,
         })
     })
     .await?;
     register::<IsEmpty, C>(endpoint, store, |s, _| {
         Ok(IsEmptyResponseParams {
-            is_empty: s.is_empty()?,
+            is_empty: s.live_keys()? == 0,
         })
     })
     .await?;
     register::<FileSize, C>(endpoint, store, |s, _| {
         Ok(FileSizeResponseParams {
-            file_size: s.file_size()?,
+            file_size: s.read(|e| e.file_size())?,
         })
     })
     .await
@@ -99,8 +115,8 @@ where
 /// Wires one method: decode the request, run `op` on the blocking pool, encode the answer.
 async fn register<M, C>(
     endpoint: &RpcServiceEndpoint<C>,
-    store: &SharedStore,
-    op: fn(&DataStore, M::Input) -> io::Result<M::Output>,
+    store: &Arc<Store>,
+    op: fn(&Store, M::Input) -> io::Result<M::Output>,
 ) -> anyhow::Result<()>
 where
     M: RpcMethodPrebuffered,
@@ -114,8 +130,7 @@ where
             let store = store.clone();
             async move {
                 let request = M::decode_request(&bytes)?;
-                let output =
-                    tokio::task::spawn_blocking(move || run(&store, op, request)).await??;
+                let output = tokio::task::spawn_blocking(move || op(&store, request)).await??;
                 M::encode_response(output).map_err(HandlerError::from)
             }
         })
@@ -123,16 +138,49 @@ where
         .with_context(|| format!("cannot register RPC method {}", M::METHOD_ID))
 }
 
-fn run<I, O>(
-    store: &SharedStore,
-    op: fn(&DataStore, I) -> io::Result<O>,
-    input: I,
-) -> io::Result<O> {
-    let guard = store
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    match guard.as_ref() {
-        Some(store) => op(store, input),
-        None => Err(io::Error::other("server is shutting down")),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muxio_rpc_service_endpoint::WithHandlers;
+    use simd_r_drive_muxio_service_definition::prebuffered::BatchWriteRequestParams;
+
+    async fn endpoint(dir: &std::path::Path) -> (RpcServiceEndpoint<()>, Arc<Store>) {
+        let store = Arc::new(Store::open(&dir.join("s.bin"), false).unwrap());
+        let endpoint = RpcServiceEndpoint::new();
+        register_all(&endpoint, &store).await.unwrap();
+        (endpoint, store)
+    }
+
+    #[test]
+    fn a_value_over_the_limit_is_refused_and_at_the_limit_is_not() {
+        assert!(check_value_size(&vec![0; MAX_VALUE_SIZE]).is_ok());
+        let err = check_value_size(&vec![0; MAX_VALUE_SIZE + 1]).unwrap_err();
+        assert!(
+            err.to_string().contains("over the limit of 67108864 bytes"),
+            "{err}"
+        );
+    }
+
+    /// A batch with one value over the limit stores none of its entries.
+    #[tokio::test]
+    async fn a_batch_with_one_value_over_the_limit_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (endpoint, store) = endpoint(dir.path()).await;
+        let request = BatchWrite::encode_request(BatchWriteRequestParams {
+            entries: vec![
+                (b"ok".to_vec(), b"1".to_vec()),
+                (b"big".to_vec(), vec![1; MAX_VALUE_SIZE + 1]),
+            ],
+        })
+        .unwrap();
+        let handler = endpoint
+            .get_prebuffered_handlers()
+            .with_handlers(|h| h.get(&BatchWrite::METHOD_ID).cloned())
+            .await
+            .unwrap();
+        let err = handler(request, ()).await.unwrap_err();
+        assert!(err.to_string().contains("over the limit"), "{err}");
+        assert_eq!(store.live_keys().unwrap(), 0);
+        assert!(store.read(|e| e.read(b"ok")).unwrap().is_none());
     }
 }

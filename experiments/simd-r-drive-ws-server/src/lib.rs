@@ -3,21 +3,29 @@
 //! The binary (`main.rs`) is a thin CLI around [`RunningServer`]; the library exists so that
 //! other crates' tests can run a real server in-process on an ephemeral port.
 
+mod accept;
+mod connection;
+mod frame_check;
 mod handlers;
 mod listener;
+mod reply;
+mod store;
 mod store_check;
 mod store_lock;
 
 use anyhow::Context;
-use handlers::SharedStore;
-use muxio_tokio_rpc_server::RpcServer;
-use simd_r_drive::DataStore;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
-use tokio::sync::oneshot;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// The largest value the server stores: 64 MiB. A larger one is refused with an error that
+/// names the limit; clients check the same number before sending.
+pub const MAX_VALUE_SIZE: usize = 64 * 1024 * 1024;
 
 /// What a server needs to start.
 #[derive(Debug, Clone)]
@@ -31,17 +39,55 @@ pub struct Config {
     /// Disable Nagle's algorithm on the listener and on every accepted connection. Only
     /// benchmarks turn it off: with Nagle on, each call waits for a delayed ACK (40 ms+).
     pub tcp_nodelay: bool,
-    /// Let the engine truncate a storage file with a broken tail instead of refusing it.
+    /// Cut a storage file with a broken tail back to its last valid entry instead of
+    /// refusing it (a file with no valid entry is refused all the same).
     pub repair: bool,
+}
+
+/// Settings with defaults, kept apart from [`Config`] so that adding one does not break
+/// callers that build a `Config`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// fsync the storage file before each write is acknowledged (see the README's
+    /// "Durability").
+    pub sync: bool,
+    /// How long a connection may take to do its part.
+    pub timeouts: Timeouts,
+}
+
+/// How long the server waits for a client before it drops the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From TCP accept to the end of the WebSocket handshake.
+    pub handshake: Duration,
+    /// With nothing received (not even the Pong to the server's Ping, sent every third of
+    /// this), and for a reply to be taken by the client.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            handshake: Duration::from_secs(5),
+            idle: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Often enough that a live client's Pong always comes before the idle timeout.
+    fn ping_interval(&self) -> Duration {
+        self.idle / 3
+    }
 }
 
 /// A server that is bound and serving; [`RunningServer::shutdown`] stops it cleanly.
 pub struct RunningServer {
     local_addr: SocketAddr,
-    store: SharedStore,
+    store: Arc<Store>,
     /// The storage file's lock, released once the store is closed.
     lock: File,
-    stop: oneshot::Sender<()>,
+    stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -51,28 +97,29 @@ impl RunningServer {
     /// Every failure here is a configuration problem the user can fix, so each error says
     /// which input was wrong.
     pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+        Self::start_with(config, Options::default()).await
+    }
+
+    /// [`RunningServer::start`] with [`Options`].
+    pub async fn start_with(config: Config, options: Options) -> anyhow::Result<RunningServer> {
         let lock = open_storage_folder(&config.storage)?;
-        let store: SharedStore = Arc::new(RwLock::new(Some(open_store(
-            &config.storage,
-            config.repair,
-        )?)));
+        let store = Arc::new(open_store(&config.storage, config.repair, options.sync)?);
         let listener = listener::bind(&config.host, config.port, config.tcp_nodelay).await?;
         let local_addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
 
-        let server = RpcServer::new(None);
-        handlers::register_all(&server.endpoint(), &store).await?;
+        let endpoint = Arc::new(connection::Endpoint::new());
+        handlers::register_all(&endpoint, &store).await?;
 
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            tokio::select! {
-                served = Arc::new(server).serve_with_listener(listener) => served
-                    .map(|_| ())
-                    .map_err(|e| anyhow::anyhow!("server failed: {e}")),
-                _ = stopped => Ok(()),
-            }
-        });
+        let (stop, stopped) = watch::channel(false);
+        let serving = accept::Serving {
+            endpoint,
+            timeouts: options.timeouts,
+            tcp_nodelay: config.tcp_nodelay,
+            shutdown: stopped.clone(),
+        };
+        let task = tokio::spawn(serving.run(listener));
         Ok(RunningServer {
             local_addr,
             store,
@@ -92,13 +139,10 @@ impl RunningServer {
         (&mut self.task).await.context("server task panicked")?
     }
 
-    /// Stops accepting new connections, then flushes and closes the store once the calls in
-    /// flight are done. Connections already open stay open (each runs in a task of its own)
-    /// and get a "shutting down" error for later calls; in the binary the process exits
-    /// right after, which closes them.
+    /// Stops accepting new connections and closes the open ones (Close frame 1001), then
+    /// flushes and closes the store once the calls in flight are done.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        // Dropping the serve future in the task closes the listener.
-        let _ = self.stop.send(());
+        let _ = self.stop.send(true);
         self.task.await.context("server task panicked")??;
         let closed = close_store(self.store).await;
         drop(self.lock);
@@ -120,24 +164,29 @@ fn open_storage_folder(path: &std::path::Path) -> anyhow::Result<File> {
 }
 
 /// Refuses a corrupt file before the engine sees it: the engine would "recover" it by
-/// truncating, and the bytes it cut would be the user's data.
-fn open_store(path: &std::path::Path, repair: bool) -> anyhow::Result<DataStore> {
+/// truncating, and the bytes it cut would be the user's data. With `repair`, our own check
+/// (which, unlike the engine's, verifies the newest entry's checksum) picks the cut.
+fn open_store(path: &std::path::Path, repair: bool, sync: bool) -> anyhow::Result<Store> {
     let shown = path.display();
-    if !repair {
+    if repair {
+        let repaired = store_check::repair(path)?;
+        if repaired.cut > 0 {
+            tracing::warn!(
+                "repaired storage file {shown}: cut {} bytes after its last valid entry, kept {} bytes",
+                repaired.cut,
+                repaired.kept
+            );
+        }
+    } else {
         store_check::verify_intact(path)?;
     }
-    DataStore::open(path).with_context(|| format!("cannot open storage file {shown}"))
+    Store::open(path, sync)
 }
 
 /// Takes the store out from under the handlers once the in-flight calls are done, and drops
 /// it, which flushes and closes its file. Later calls get a "shutting down" error.
-async fn close_store(store: SharedStore) -> anyhow::Result<()> {
-    tokio::task::spawn_blocking(move || {
-        let mut slot = store
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        drop(slot.take());
-    })
-    .await
-    .context("closing the store panicked")
+async fn close_store(store: Arc<Store>) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .context("closing the store panicked")
 }

@@ -5,11 +5,9 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpSocket};
 
-/// Binds `host:port` with TCP_NODELAY set on the listening socket.
-///
-/// `muxio-tokio-rpc-server` accepts connections itself and offers no per-stream hook, so the
-/// listener's flag is what reaches the connections: Linux and the BSDs (macOS included) copy
-/// TCP_NODELAY from a listening socket to the sockets it accepts.
+/// Binds `host:port` with TCP_NODELAY set on the listening socket. The accept loop sets it
+/// on every accepted socket as well; Linux and the BSDs (macOS included) would copy it from
+/// the listener anyway, but not every system does.
 pub(crate) async fn bind(host: &str, port: u16, tcp_nodelay: bool) -> anyhow::Result<TcpListener> {
     let addr = resolve(host, port).await?;
     let socket = if addr.is_ipv4() {

@@ -2,10 +2,11 @@
 //! stdout, and stop cleanly on SIGINT or SIGTERM.
 
 use clap::Parser;
-use simd_r_drive_ws_server::{Config, RunningServer};
+use simd_r_drive_ws_server::{Config, Options, RunningServer, Timeouts};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// WebSocket RPC server over a simd-r-drive storage file.
@@ -25,15 +26,39 @@ struct Cli {
     /// Port to listen on; 0 picks a free ephemeral port (read it from the readiness line).
     #[arg(long, default_value_t = 34129)]
     port: u16,
-    /// Open a storage file whose tail is broken (a crash mid-write) by letting the engine
-    /// truncate it to its last valid entry. Without it such a file is refused, untouched.
+    /// Open a storage file whose tail is broken (a crash mid-write, a power cut) by cutting
+    /// it back to its last entry whose checksum holds; every earlier entry is kept. Without
+    /// it such a file is refused, untouched. A file with no valid entry is always refused.
     #[arg(long)]
     repair: bool,
+    /// fsync the storage file before acknowledging each write, so that acknowledged writes
+    /// survive a power cut, not only a crash (slower: see the README's "Durability").
+    #[arg(long)]
+    sync: bool,
+    /// Seconds a new connection has to finish the WebSocket handshake.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    handshake_timeout: Duration,
+    /// Seconds of silence after which a connection is closed. The server pings every third
+    /// of it, so a live client (whose WebSocket answers pings) is never idle.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    idle_timeout: Duration,
+}
+
+/// A positive number of seconds, such as `5` or `0.5`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs <= 0.0 {
+        return Err(format!("{text} must be more than 0 seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text}: {e}"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    ignore_file_size_signal();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => return fail(anyhow::Error::new(e).context("cannot start the async runtime")),
@@ -59,6 +84,14 @@ fn init_logging() {
         .init();
 }
 
+/// A write past RLIMIT_FSIZE raises SIGXFSZ, whose default action kills the process. With
+/// the signal ignored the write fails with EFBIG instead, as on a full disk, and the store
+/// undoes it and answers with an error.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any other thread exists.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}
+
 async fn serve(cli: Cli) -> anyhow::Result<()> {
     // Listen for signals before announcing readiness, so that a signal sent right after the
     // readiness line is never missed.
@@ -71,7 +104,14 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         tcp_nodelay: true,
         repair: cli.repair,
     };
-    let mut server = RunningServer::start(config).await?;
+    let options = Options {
+        sync: cli.sync,
+        timeouts: Timeouts {
+            handshake: cli.handshake_timeout,
+            idle: cli.idle_timeout,
+        },
+    };
+    let mut server = RunningServer::start_with(config, options).await?;
     announce(&cli.host, server.local_addr())?;
     tracing::info!(addr = %server.local_addr(), "serving");
     tokio::select! {

@@ -1,23 +1,109 @@
-//! A read-only integrity check of a storage file.
+//! The server's own reading of a storage file, before the engine opens it.
 //!
-//! `DataStore::open` treats a broken tail as a crash to recover from and truncates the file
-//! to its last valid entry. For a file that is not a store at all, that is every byte. The
-//! server refuses such a file instead, so that a wrong path never costs the user data.
+//! The engine treats a broken tail as a crash to recover from, and its recovery only checks
+//! that the entries link back to offset 0. A run of 20 zero bytes (a crash or power cut, the
+//! end of a `.tar`) reads as an entry that spans the whole file, so the engine serves the
+//! file with every key gone. This module checks more: the newest entry's CRC32 must match
+//! its payload, and a zeroed record is never an entry. [`repair`] walks back to the last
+//! entry that passes both checks and cuts the file there, keeping every entry before it.
+//!
+//! The on-disk format (simd-r-drive 0.17): each entry is `[pre-pad][payload][metadata]`,
+//! the metadata being 20 bytes: key hash (u64 LE), the previous entry's end ("tail", u64
+//! LE) and the CRC32 of the payload. A payload starts at the first 64-byte aligned offset
+//! after the previous tail; a tombstone is one NUL byte right after the previous tail.
 
 use anyhow::{Context, bail};
 use simd_r_drive::{METADATA_SIZE, NULL_BYTE, PAYLOAD_ALIGNMENT};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+/// How much of the file one read brings in while walking it backwards.
+const WINDOW: u64 = 1 << 20;
+
 /// Succeeds for a missing file (the engine creates it), an empty file, and a file whose
-/// newest entry starts an unbroken chain of entries back to offset 0.
+/// newest entry's checksum holds and whose entries chain back to offset 0.
 pub(crate) fn verify_intact(path: &Path) -> anyhow::Result<()> {
+    let Some((file, len)) = open_existing(path)? else {
+        return Ok(());
+    };
+    let shown = path.display();
+    let flaw =
+        tail_flaw(&file, len).with_context(|| format!("cannot read storage file {shown}"))?;
+    match flaw {
+        None => Ok(()),
+        Some(flaw) => bail!(
+            "storage file {shown} is corrupt or not a simd-r-drive store ({flaw}); it was left untouched (give another path, or --repair to cut it back to its last valid entry)"
+        ),
+    }
+}
+
+/// What [`repair`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Repaired {
+    /// The length kept: the end of the last valid entry.
+    pub(crate) kept: u64,
+    /// The bytes cut after it.
+    pub(crate) cut: u64,
+}
+
+/// Cuts the file back to the end of its newest entry that passes [`verify_intact`]'s checks.
+/// A file with no such entry at all is not a store: it is refused and left untouched,
+/// because cutting it would delete every byte.
+pub(crate) fn repair(path: &Path) -> anyhow::Result<Repaired> {
+    let shown = path.display();
+    let Some((file, len)) = open_existing(path)? else {
+        return Ok(Repaired { kept: 0, cut: 0 });
+    };
+    let kept =
+        last_valid_tail(&file, len).with_context(|| format!("cannot read storage file {shown}"))?;
+    if kept == 0 && len > 0 {
+        bail!(
+            "storage file {shown} holds no valid simd-r-drive entry, so it is not a store; it was left untouched (give another path)"
+        );
+    }
+    if kept < len {
+        let cut = File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(kept).and_then(|()| f.sync_all()));
+        cut.with_context(|| format!("cannot cut storage file {shown} back to {kept} bytes"))?;
+    }
+    Ok(Repaired {
+        kept,
+        cut: len - kept,
+    })
+}
+
+/// Counts the keys whose newest entry is not a tombstone, walking the chain back from
+/// `tail`. The engine's index counts a deleted key again after a restart; this does not.
+pub(crate) fn live_keys(path: &Path, tail: u64) -> anyhow::Result<u64> {
+    let shown = path.display();
+    let count = || -> io::Result<u64> {
+        let file = File::open(path)?;
+        let mut window = Window::new(&file);
+        let (mut seen, mut live, mut cursor) = (HashSet::new(), 0, tail);
+        while cursor != 0 {
+            let entry = entry_ending_at(&mut window, cursor)?
+                .ok_or_else(|| io::Error::new(ErrorKind::InvalidData, "broken entry chain"))?;
+            if seen.insert(entry.key_hash) && !is_tombstone(&mut window, &entry)? {
+                live += 1;
+            }
+            cursor = entry.prev_tail;
+        }
+        Ok(live)
+    };
+    count().with_context(|| format!("cannot count the keys of storage file {shown}"))
+}
+
+/// `None` for a path with nothing there yet; refuses anything but a regular file.
+fn open_existing(path: &Path) -> anyhow::Result<Option<(File, u64)>> {
     let shown = path.display();
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read storage file {shown}")),
     };
     let meta = file
@@ -26,113 +112,198 @@ pub(crate) fn verify_intact(path: &Path) -> anyhow::Result<()> {
     if !meta.is_file() {
         bail!("storage path {shown} is not a regular file; give the path of a storage file");
     }
-    let len = meta.len();
-    if len == 0
-        || chain_reaches_start(&file, len)
-            .with_context(|| format!("cannot read storage file {shown}"))?
-    {
-        return Ok(());
-    }
-    bail!(
-        "storage file {shown} is corrupt or not a simd-r-drive store; it was left untouched (give another path, or --repair to cut it back to its last valid entry)"
-    )
+    Ok(Some((file, meta.len())))
 }
 
-/// Walks the entry chain back from `len` the way the engine's recovery does, reading only the
-/// 20-byte metadata records (and tombstone bytes).
-fn chain_reaches_start(file: &File, len: u64) -> std::io::Result<bool> {
+/// Why a file of `len` bytes is not intact, in words for the error message; `None` if it is.
+fn tail_flaw(file: &File, len: u64) -> io::Result<Option<&'static str>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut window = Window::new(file);
+    let Some(newest) = entry_ending_at(&mut window, len)? else {
+        return Ok(Some(if window.is_zeroed_record(len)? {
+            "it ends in zero bytes, as a crash or a power cut can leave, or as a .tar does"
+        } else {
+            "its last bytes are not an entry"
+        }));
+    };
+    if !Chains::without_memory().reach_start(&mut window, len)? {
+        return Ok(Some("its entries do not link back to the start"));
+    }
+    if !checksum_holds(file, &newest)? {
+        return Ok(Some("its newest entry's checksum does not match its bytes"));
+    }
+    Ok(None)
+}
+
+/// The largest offset at which a valid store ends: its newest entry's checksum holds and
+/// the chain reaches offset 0. 0 if no offset does.
+fn last_valid_tail(file: &File, len: u64) -> io::Result<u64> {
+    let mut window = Window::new(file);
+    let mut chains = Chains::with_memory();
+    for tail in (1..=len).rev() {
+        let Some(entry) = entry_ending_at(&mut window, tail)? else {
+            continue;
+        };
+        if chains.reach_start(&mut window, tail)? && checksum_holds(file, &entry)? {
+            return Ok(tail);
+        }
+    }
+    Ok(0)
+}
+
+/// One entry, located from the metadata record that ends at its tail.
+#[derive(Debug)]
+struct Entry {
+    key_hash: u64,
+    prev_tail: u64,
+    checksum: [u8; 4],
+    /// Where the payload starts (after the pre-pad).
+    start: u64,
+    /// Where the payload ends and the metadata record starts.
+    meta_offset: u64,
+}
+
+/// The entry whose metadata ends at `tail`, if those 20 bytes can be one: not all zero,
+/// linking to an earlier tail, with a payload of at least one byte.
+fn entry_ending_at(window: &mut Window, tail: u64) -> io::Result<Option<Entry>> {
     let meta_size = METADATA_SIZE as u64;
-    let mut cursor = len;
-    while cursor != 0 {
-        if cursor < meta_size {
-            return Ok(false);
-        }
-        let meta_offset = cursor - meta_size;
-        let mut meta = [0u8; METADATA_SIZE];
-        file.read_exact_at(&mut meta, meta_offset)?;
-        let prev_tail = u64::from_le_bytes(meta[8..16].try_into().expect("8 bytes"));
-        if prev_tail >= meta_offset {
-            return Ok(false);
-        }
-        if entry_start(file, prev_tail, meta_offset)? >= meta_offset {
-            return Ok(false);
-        }
-        cursor = prev_tail;
+    if tail < meta_size || window.is_zeroed_record(tail)? {
+        return Ok(None);
     }
-    Ok(true)
+    let meta_offset = tail - meta_size;
+    let record = window.bytes(meta_offset, METADATA_SIZE)?;
+    let word = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8 bytes"));
+    let (key_hash, prev_tail) = (word(0), word(8));
+    let checksum: [u8; 4] = record[16..20].try_into().expect("4 bytes");
+    if prev_tail >= meta_offset {
+        return Ok(None);
+    }
+    let start = payload_start(window, prev_tail, meta_offset)?;
+    if start >= meta_offset {
+        return Ok(None);
+    }
+    Ok(Some(Entry {
+        key_hash,
+        prev_tail,
+        checksum,
+        start,
+        meta_offset,
+    }))
 }
 
-/// A tombstone is one NUL byte right after the previous tail; any other entry's payload
-/// starts at the next aligned offset.
-fn entry_start(file: &File, prev_tail: u64, meta_offset: u64) -> std::io::Result<u64> {
-    if meta_offset - prev_tail == 1 {
-        let mut byte = [0u8; 1];
-        file.read_exact_at(&mut byte, prev_tail)?;
-        if byte == NULL_BYTE {
-            return Ok(prev_tail);
-        }
+/// A tombstone is one NUL byte right after the previous tail; any other payload starts at
+/// the next 64-byte aligned offset.
+fn payload_start(window: &mut Window, prev_tail: u64, meta_offset: u64) -> io::Result<u64> {
+    if meta_offset - prev_tail == 1 && window.bytes(prev_tail, 1)? == NULL_BYTE {
+        return Ok(prev_tail);
     }
     let pad = (PAYLOAD_ALIGNMENT - prev_tail % PAYLOAD_ALIGNMENT) % PAYLOAD_ALIGNMENT;
     Ok(prev_tail + pad)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::verify_intact;
-    use simd_r_drive::DataStore;
-    use simd_r_drive::traits::DataStoreWriter;
-    use std::path::Path;
+fn is_tombstone(window: &mut Window, entry: &Entry) -> io::Result<bool> {
+    Ok(entry.meta_offset - entry.start == 1 && window.bytes(entry.start, 1)? == NULL_BYTE)
+}
 
-    /// A store with payloads of many sizes, overwrites and tombstones.
-    fn build_store(path: &Path) {
-        let store = DataStore::open(path).unwrap();
-        for i in 0..40u32 {
-            let payload = vec![b'x'; (i as usize * 37) % 300 + 1];
-            store.write(&i.to_le_bytes(), &payload).unwrap();
-            if i % 7 == 3 {
-                store.delete(&(i - 1).to_le_bytes()).unwrap();
-            }
+/// Reads the payload in pieces and compares its CRC32 (the engine's `crc32fast`, IEEE
+/// polynomial) with the one stored in the metadata.
+fn checksum_holds(file: &File, entry: &Entry) -> io::Result<bool> {
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; WINDOW.min(entry.meta_offset - entry.start) as usize];
+    let mut at = entry.start;
+    while at < entry.meta_offset {
+        let n = buf.len().min((entry.meta_offset - at) as usize);
+        file.read_exact_at(&mut buf[..n], at)?;
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(hasher.finalize().to_le_bytes() == entry.checksum)
+}
+
+/// Walks entry chains back to offset 0. With memory (for [`repair`], which tries every
+/// offset), each tail's verdict is kept, so a chain shared by many candidates is walked once.
+struct Chains {
+    memo: Option<HashMap<u64, bool>>,
+}
+
+impl Chains {
+    fn without_memory() -> Chains {
+        Chains { memo: None }
+    }
+
+    fn with_memory() -> Chains {
+        Chains {
+            memo: Some(HashMap::new()),
         }
     }
 
-    /// Would the engine keep every byte of this file? Asked on a copy, since it truncates.
-    fn engine_keeps_all(path: &Path, scratch: &Path) -> bool {
-        std::fs::copy(path, scratch).unwrap();
-        let before = std::fs::metadata(scratch).unwrap().len();
-        drop(DataStore::open(scratch).unwrap());
-        std::fs::metadata(scratch).unwrap().len() == before
-    }
-
-    /// Every prefix that we call intact must be one the engine keeps whole, and a sample of
-    /// the others (opening costs the engine a 64 MiB buffer, so not all of them) must be
-    /// ones it would cut.
-    #[test]
-    fn agrees_with_the_engine_on_truncations() {
-        let dir = tempfile::tempdir().unwrap();
-        let full = dir.path().join("full.bin");
-        build_store(&full);
-        let bytes = std::fs::read(&full).unwrap();
-        let (cut, scratch) = (dir.path().join("cut.bin"), dir.path().join("scratch.bin"));
-        let mut intact = 0;
-        for len in 0..=bytes.len() {
-            std::fs::write(&cut, &bytes[..len]).unwrap();
-            let ours = verify_intact(&cut).is_ok();
-            if ours || len % 23 == 0 {
-                assert_eq!(
-                    ours,
-                    engine_keeps_all(&cut, &scratch),
-                    "disagree at length {len}"
-                );
+    fn reach_start(&mut self, window: &mut Window, tail: u64) -> io::Result<bool> {
+        let mut walked = Vec::new();
+        let mut cursor = tail;
+        let verdict = loop {
+            if cursor == 0 {
+                break true;
             }
-            intact += usize::from(ours);
+            if let Some(&known) = self.memo.as_ref().and_then(|m| m.get(&cursor)) {
+                break known;
+            }
+            if self.memo.is_some() {
+                walked.push(cursor);
+            }
+            match entry_ending_at(window, cursor)? {
+                Some(entry) => cursor = entry.prev_tail,
+                None => break false,
+            }
+        };
+        if let Some(memo) = &mut self.memo {
+            memo.extend(walked.into_iter().map(|t| (t, verdict)));
         }
-        assert!(intact > 40, "only {intact} prefixes were intact");
-    }
-
-    #[test]
-    fn missing_file_is_fine_and_directory_is_not() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(verify_intact(&dir.path().join("new.bin")).is_ok());
-        assert!(verify_intact(dir.path()).is_err());
+        Ok(verdict)
     }
 }
+
+/// A read cache over the file for walking it backwards: each miss reads up to [`WINDOW`]
+/// bytes ending at the end of the range asked for.
+struct Window<'f> {
+    file: &'f File,
+    buf: Vec<u8>,
+    start: u64,
+}
+
+impl<'f> Window<'f> {
+    fn new(file: &'f File) -> Window<'f> {
+        Window {
+            file,
+            buf: Vec::new(),
+            start: 0,
+        }
+    }
+
+    fn bytes(&mut self, offset: u64, n: usize) -> io::Result<&[u8]> {
+        let end = offset + n as u64;
+        if offset < self.start || end > self.start + self.buf.len() as u64 {
+            let start = end.saturating_sub(WINDOW.max(n as u64));
+            self.buf.resize((end - start) as usize, 0);
+            self.file.read_exact_at(&mut self.buf, start)?;
+            self.start = start;
+        }
+        let from = (offset - self.start) as usize;
+        Ok(&self.buf[from..from + n])
+    }
+
+    /// True if the 20 bytes before `tail` are all zero: no real entry has a zero key hash,
+    /// a zero previous tail and a zero checksum at once.
+    fn is_zeroed_record(&mut self, tail: u64) -> io::Result<bool> {
+        let meta_size = METADATA_SIZE as u64;
+        Ok(tail >= meta_size
+            && self
+                .bytes(tail - meta_size, METADATA_SIZE)?
+                .iter()
+                .all(|&b| b == 0))
+    }
+}
+
+#[cfg(test)]
+mod tests;

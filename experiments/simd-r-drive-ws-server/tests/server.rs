@@ -247,3 +247,306 @@ fn bad_host_is_a_clear_error() {
         "not an address of this machine",
     );
 }
+
+/// Writes `n` keys `key-0..` with values `value-0..`, through a server, and stops it cleanly.
+fn store_with_keys(storage: &Path, n: usize) {
+    let server = Server::start(storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        for i in 0..n {
+            c.write(
+                format!("key-{i}").as_bytes(),
+                format!("value-{i}").as_bytes(),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+}
+
+/// Every key of [`store_with_keys`] reads back, and the count is right.
+fn assert_keys_intact(storage: &Path, args: &[&str], n: usize) {
+    let server = Server::start_with(storage, args);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        for i in 0..n {
+            let got = c.read(format!("key-{i}").as_bytes()).await.unwrap();
+            assert_eq!(got, Some(format!("value-{i}").into_bytes()), "key-{i}");
+        }
+        assert_eq!(c.len().await.unwrap(), n);
+    });
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(bytes).unwrap();
+}
+
+#[test]
+fn a_zero_tail_is_refused_and_repair_keeps_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    store_with_keys(&storage, 100);
+    let good = std::fs::read(&storage).unwrap();
+    append(&storage, &[0u8; 64]);
+    let torn = std::fs::read(&storage).unwrap();
+
+    assert_fails_with(&storage, &["--port", "0"], "ends in zero bytes");
+    assert_eq!(
+        std::fs::read(&storage).unwrap(),
+        torn,
+        "refused file must be untouched"
+    );
+    assert_keys_intact(&storage, &["--port", "0", "--repair"], 100);
+    assert_eq!(std::fs::read(&storage).unwrap(), good);
+}
+
+#[test]
+fn a_crash_inside_a_value_with_a_zero_run_is_refused_and_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    store_with_keys(&storage, 20);
+    let good_len = std::fs::metadata(&storage).unwrap().len();
+    let mut value = vec![0x5A_u8; 1000];
+    value[400..430].fill(0);
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        connect(&server).await.write(b"torn", &value).await.unwrap();
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+    // The crash cut the file right after the zero run.
+    let cut = good_len.next_multiple_of(64) + 430;
+    std::fs::File::options()
+        .write(true)
+        .open(&storage)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+
+    assert_fails_with(
+        &storage,
+        &["--port", "0"],
+        "corrupt or not a simd-r-drive store",
+    );
+    assert_keys_intact(&storage, &["--port", "0", "--repair"], 20);
+    assert_eq!(std::fs::metadata(&storage).unwrap().len(), good_len);
+}
+
+#[test]
+fn a_tar_file_is_refused_even_with_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "some notes\n".repeat(100)).unwrap();
+    let tar = dir.path().join("notes.tar");
+    let made = std::process::Command::new("tar")
+        .arg("cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(dir.path())
+        .arg("notes.txt")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bytes = std::fs::read(&tar).unwrap();
+
+    assert_fails_with(
+        &tar,
+        &["--port", "0"],
+        "corrupt or not a simd-r-drive store",
+    );
+    assert_fails_with(
+        &tar,
+        &["--port", "0", "--repair"],
+        "holds no valid simd-r-drive entry",
+    );
+    assert_eq!(
+        std::fs::read(&tar).unwrap(),
+        bytes,
+        "a tar must be left untouched"
+    );
+}
+
+/// A write that fails part-way (the file may not grow: RLIMIT_FSIZE, as on a full disk) is
+/// undone: the next writes are acknowledged and read back exactly, before and after a
+/// restart, and the file needs no repair.
+#[test]
+fn a_failed_write_leaves_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start_with_file_limit(&storage, 256 * 1024);
+    let values: Vec<Vec<u8>> = (0..10u8)
+        .map(|i| vec![0xF0 | i; 1000 + i as usize])
+        .collect();
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        for (i, v) in values.iter().enumerate() {
+            c.write(format!("key-{i}").as_bytes(), v).await.unwrap();
+        }
+        let err = c.write(b"big", &[0xFF; 512 * 1024]).await.unwrap_err();
+        assert!(err.to_string().contains("undone"), "{err}");
+        let err = c
+            .batch_write(&[
+                (b"big-a".as_slice(), [0xFF; 200 * 1024].as_slice()),
+                (b"big-b", &[0xFE; 200 * 1024]),
+            ])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("undone"), "{err}");
+        // The space the failed writes took is free again.
+        c.write(b"after", &[0xFF; 2000]).await.unwrap();
+        c.delete(b"key-0").await.unwrap();
+        assert_eq!(c.read(b"after").await.unwrap(), Some(vec![0xFF; 2000]));
+        assert_eq!(c.read(b"big").await.unwrap(), None);
+        assert_eq!(c.len().await.unwrap(), 10);
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.read(b"after").await.unwrap(), Some(vec![0xFF; 2000]));
+        assert_eq!(c.read(b"key-0").await.unwrap(), None);
+        for (i, v) in values.iter().enumerate().skip(1) {
+            assert_eq!(
+                c.read(format!("key-{i}").as_bytes())
+                    .await
+                    .unwrap()
+                    .as_ref(),
+                Some(v)
+            );
+        }
+        for key in [&b"big"[..], b"big-a", b"big-b"] {
+            assert_eq!(c.read(key).await.unwrap(), None);
+        }
+        assert_eq!(c.len().await.unwrap(), 10);
+    });
+}
+
+#[test]
+fn counts_are_of_live_keys_after_a_restart_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.batch_write(&[
+            (b"a".as_slice(), b"1".as_slice()),
+            (b"b", b"2"),
+            (b"a", b"3"),
+        ])
+        .await
+        .unwrap();
+        c.write(b"c", b"4").await.unwrap();
+        assert_eq!(c.len().await.unwrap(), 3);
+        for key in [&b"a"[..], b"b", b"missing"] {
+            c.delete(key).await.unwrap();
+        }
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.len().await.unwrap(), 1);
+        assert!(!c.is_empty().await.unwrap());
+        c.delete(b"c").await.unwrap();
+        assert_eq!(c.len().await.unwrap(), 0);
+        assert!(c.is_empty().await.unwrap());
+        c.write(b"a", b"again").await.unwrap();
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+}
+
+/// Values up to 64 MiB are stored; one byte more is refused with the limit in the error,
+/// and the connection stays usable. (The batch path's check is a unit test in `handlers`:
+/// the crates.io client takes seconds to encode each such batch.)
+#[test]
+fn values_over_64_mib_are_refused_with_the_limit() {
+    const MAX: usize = simd_r_drive_ws_server::MAX_VALUE_SIZE;
+    assert_eq!(MAX, 67_108_864);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        let err = c.write(b"big", &vec![0u8; MAX + 1]).await.unwrap_err();
+        assert!(
+            err.to_string().contains("over the limit of 67108864 bytes"),
+            "{err}"
+        );
+        c.write(b"max", &vec![0u8; MAX]).await.unwrap();
+        assert_eq!(c.read(b"max").await.unwrap().map(|v| v.len()), Some(MAX));
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+}
+
+/// `--sync` keeps the server working as before, across a restart.
+#[test]
+fn sync_mode_serves_and_keeps_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start_with(&storage, &["--port", "0", "--sync"]);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"a", b"1").await.unwrap();
+        c.batch_write(&[(b"b".as_slice(), b"2".as_slice())])
+            .await
+            .unwrap();
+        c.delete(b"a").await.unwrap();
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+    let server = Server::start_with(&storage, &["--port", "0", "--sync"]);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.read(b"b").await.unwrap(), Some(b"2".to_vec()));
+        assert_eq!(c.len().await.unwrap(), 1);
+    });
+}
+
+/// The sequence: a write fails at the file size limit, space is freed (the limit
+/// is lifted, with Linux's prlimit, while the server runs), and the next write must read
+/// back exactly, before and after a restart, with the refused value nowhere.
+#[cfg(target_os = "linux")]
+#[test]
+fn after_space_is_freed_the_next_write_reads_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let server = Server::start_with_file_limit(&storage, 64 * 1024);
+    let next = vec![0xFF_u8; 3000];
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"first", &[0xF0; 1000]).await.unwrap();
+        c.write(b"refused", &[0xFF; 200 * 1024]).await.unwrap_err();
+    });
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // (The test harness may not raise a hard limit, so only the soft one was lowered.)
+    // SAFETY: prlimit on our own child, with a valid new limit and no old one asked for.
+    let lifted = unsafe {
+        libc::prlimit(
+            server.pid(),
+            libc::RLIMIT_FSIZE,
+            &unlimited,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(lifted, 0, "prlimit: {}", std::io::Error::last_os_error());
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        c.write(b"next", &next).await.unwrap();
+        assert_eq!(c.read(b"next").await.unwrap(), Some(next.clone()));
+    });
+    assert!(server.stop_with(libc::SIGTERM).success());
+
+    let server = Server::start(&storage);
+    runtime().block_on(async {
+        let c = connect(&server).await;
+        assert_eq!(c.read(b"next").await.unwrap(), Some(next));
+        assert_eq!(c.read(b"first").await.unwrap(), Some(vec![0xF0; 1000]));
+        assert_eq!(c.read(b"refused").await.unwrap(), None);
+        assert_eq!(c.len().await.unwrap(), 2);
+    });
+}

@@ -1,4 +1,6 @@
 //! Runs the built server binary as a child process and waits for its readiness line.
+// Each test crate that includes this module uses a part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -23,8 +25,33 @@ impl Server {
     }
 
     pub fn start_with(storage: &Path, args: &[&str]) -> Server {
+        Self::start_command(command(storage, args))
+    }
+
+    /// A server whose files may not grow past `max_file_size` bytes (RLIMIT_FSIZE, set in
+    /// the child before exec): writes past it fail the way they do on a full disk.
+    pub fn start_with_file_limit(storage: &Path, max_file_size: u64) -> Server {
+        let mut command = command(storage, &["--port", "0"]);
+        // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                // Only the soft limit, so that a test may lift it again later.
+                let limit = libc::rlimit {
+                    rlim_cur: max_file_size as libc::rlim_t,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        Self::start_command(command)
+    }
+
+    fn start_command(mut command: Command) -> Server {
         let started = Instant::now();
-        let mut child = spawn(storage, args);
+        let mut child = command.spawn().expect("spawn server binary");
         let line = read_first_line(child.stdout.take().expect("piped stdout"));
         let ready_after = started.elapsed();
         let Some(line) = line else {
@@ -49,6 +76,21 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// Stops the server with SIGTERM and returns what it logged on stderr.
+    pub fn stop_and_read_log(mut self) -> String {
+        let child = self.child.take().unwrap();
+        // SAFETY: kill(2) on a pid we own and have not reaped yet.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().expect("wait for server");
+        assert!(out.status.success(), "server exit: {}", out.status);
+        String::from_utf8(out.stderr).expect("utf-8 log")
+    }
+
     /// Sends `signal` and waits for the exit.
     pub fn stop_with(mut self, signal: i32) -> ExitStatus {
         let mut child = self.child.take().unwrap();
@@ -68,13 +110,17 @@ impl Drop for Server {
 }
 
 pub fn spawn(storage: &Path, args: &[&str]) -> Child {
-    Command::new(BIN)
+    command(storage, args).spawn().expect("spawn server binary")
+}
+
+fn command(storage: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
         .arg(storage)
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn server binary")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// The first stdout line, or `None` at EOF; panics if nothing comes within the timeout.

@@ -1,0 +1,242 @@
+//! The server and bad input on the wire: raw WebSocket frames and raw TCP against the built
+//! binary. Each connection that breaks the protocol is closed with a Close frame and one
+//! warning line; the others carry on.
+
+mod common;
+
+use common::Server;
+use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something the server must do within a few seconds.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A runtime whose worker keeps the clients' connections served (answering the server's
+/// pings) while the test thread blocks on a raw socket.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Opens a TCP connection and does the WebSocket handshake by hand, so that nothing on
+/// this side answers pings or sends anything unless the test says so.
+fn raw_websocket(port: u16) -> TcpStream {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        tcp,
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).expect("handshake response");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+/// A client frame (FIN set, masked with a zero key, which leaves the payload as is).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n <= 0xFFFF => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Reads server frames until a Close frame and returns its code; panics if the connection
+/// ends without one or none comes within [`PATIENCE`] (pings do not extend it).
+fn close_code(tcp: &mut TcpStream) -> u16 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no Close frame within {PATIENCE:?}");
+        tcp.set_read_timeout(Some(left)).unwrap();
+        let mut head = [0u8; 2];
+        tcp.read_exact(&mut head)
+            .expect("a Close frame from the server");
+        let len = match head[1] & 0x7F {
+            126 => {
+                let mut n = [0u8; 2];
+                tcp.read_exact(&mut n).unwrap();
+                u16::from_be_bytes(n) as usize
+            }
+            127 => {
+                let mut n = [0u8; 8];
+                tcp.read_exact(&mut n).unwrap();
+                u64::from_be_bytes(n) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).unwrap();
+        if head[0] & 0x0F == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}
+
+/// After the Close frame the server hangs up.
+fn assert_hung_up(tcp: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let _ = tcp.read_to_end(&mut rest);
+}
+
+/// A real client that works before and after the bad connection.
+fn with_a_real_client(port: u16, during: impl FnOnce()) {
+    let rt = runtime();
+    let client = rt.block_on(WsClient::new("127.0.0.1", port)).unwrap();
+    rt.block_on(client.write(b"before", b"1")).unwrap();
+    during();
+    rt.block_on(client.write(b"after", b"2")).unwrap();
+    assert_eq!(
+        rt.block_on(client.read(b"before")).unwrap(),
+        Some(b"1".to_vec())
+    );
+}
+
+fn warnings(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.contains("WARN")).collect()
+}
+
+fn assert_refused(frame: Vec<u8>, expected_code: u16, reason: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    with_a_real_client(server.port, || {
+        let mut bad = raw_websocket(server.port);
+        bad.write_all(&frame).unwrap();
+        assert_eq!(close_code(&mut bad), expected_code);
+        assert_hung_up(&mut bad);
+    });
+    let log = server.stop_and_read_log();
+    let warned = warnings(&log);
+    assert_eq!(warned.len(), 1, "one warning line expected:\n{log}");
+    assert!(warned[0].contains(reason), "{}", warned[0]);
+}
+
+#[test]
+fn random_bytes_close_the_connection_with_1007() {
+    let garbage: Vec<u8> = (0..64u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8)
+        .collect();
+    assert_refused(client_frame(0x2, &garbage), 1007, "(1007)");
+}
+
+#[test]
+fn a_whole_frame_that_is_not_an_rpc_request_closes_with_1007() {
+    // A well-formed muxio frame (length 20, stream 1, seq 0, kind Open) whose payload is not
+    // an RPC header (message type 0xEE).
+    let mut frame = 20u32.to_le_bytes().to_vec();
+    frame.extend_from_slice(&1u32.to_le_bytes());
+    frame.extend_from_slice(&0u32.to_le_bytes());
+    frame.push(0);
+    frame.extend_from_slice(&[0xEE; 20]);
+    assert_refused(client_frame(0x2, &frame), 1007, "not an RPC request");
+}
+
+#[test]
+fn a_text_message_closes_with_1002() {
+    assert_refused(client_frame(0x1, b"{\"hello\": 1}"), 1002, "text message");
+}
+
+/// The frame header announces 100 MiB; the server refuses it from the header, with 1009,
+/// before any payload arrives.
+#[test]
+fn a_frame_over_the_limit_is_refused_from_its_header() {
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(100u64 << 20).to_be_bytes());
+    header.extend_from_slice(&[0, 0, 0, 0]);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    with_a_real_client(server.port, || {
+        let mut bad = raw_websocket(server.port);
+        bad.write_all(&header).unwrap();
+        assert_eq!(close_code(&mut bad), 1009);
+        assert_hung_up(&mut bad);
+    });
+    let log = server.stop_and_read_log();
+    assert_eq!(warnings(&log).len(), 1, "{log}");
+}
+
+/// Connections that never finish the handshake are closed after `--handshake-timeout`,
+/// and while 100 of them are open a real client is served as usual.
+#[test]
+fn unfinished_handshakes_time_out_and_do_not_hold_up_a_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--port", "0", "--handshake-timeout", "1"];
+    let server = Server::start_with(&dir.path().join("store.bin"), &args);
+    let rt = runtime();
+    let client = rt
+        .block_on(WsClient::new("127.0.0.1", server.port))
+        .unwrap();
+    let calls = |n: usize| {
+        let started = Instant::now();
+        for i in 0..n {
+            rt.block_on(client.write(b"k", format!("{i}").as_bytes()))
+                .unwrap();
+        }
+        started.elapsed()
+    };
+    let alone = calls(10);
+    let mut silent: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    let crowded = calls(10);
+    // A second client can connect and work while they are all open, too.
+    let second = rt
+        .block_on(WsClient::new("127.0.0.1", server.port))
+        .unwrap();
+    assert_eq!(rt.block_on(second.read(b"k")).unwrap(), Some(b"9".to_vec()));
+    println!("10 calls alone: {alone:?}; with 100 silent connections open: {crowded:?}");
+    for tcp in &mut silent {
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut buf = [0u8; 1];
+        // EOF (0 bytes) is the server hanging up; a timeout error fails the test.
+        assert_eq!(tcp.read(&mut buf).expect("hung up within the timeout"), 0);
+    }
+}
+
+/// A connection that finished the handshake and then falls silent (it does not even
+/// answer pings) is closed after `--idle-timeout` with 1001; a real client that is merely
+/// idle answers the pings and stays connected.
+#[test]
+fn silent_connections_are_closed_and_idle_clients_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--port", "0", "--idle-timeout", "1"];
+    let server = Server::start_with(&dir.path().join("store.bin"), &args);
+    let rt = runtime();
+    let client = rt
+        .block_on(WsClient::new("127.0.0.1", server.port))
+        .unwrap();
+    rt.block_on(client.write(b"k", b"v")).unwrap();
+    let mut silent = raw_websocket(server.port);
+    let started = Instant::now();
+    assert_eq!(close_code(&mut silent), 1001);
+    println!("silent connection closed after {:?}", started.elapsed());
+    // Now the real client has been idle for over a second, with its runtime polling.
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(1500)).await });
+    assert_eq!(rt.block_on(client.read(b"k")).unwrap(), Some(b"v".to_vec()));
+}
