@@ -1,19 +1,16 @@
 //! Prints the median latency of a 1 KiB write plus its read, with and without Nagle's
-//! algorithm, and checks that TCP_NODELAY on both ends makes calls several times faster
-//! than Nagle on the server. A ratio, not a bound in milliseconds: load slows both setups
-//! alike, while Nagle's delayed ACKs (tens of ms) stay, so this holds on a busy machine.
+//! algorithm on each end. A measurement, not a pass/fail test: a bound in milliseconds only
+//! holds on a quiet machine. (Since the client and the server each send a message in one
+//! write, Nagle's delayed ACKs no longer show in this request/reply pattern; TCP_NODELAY
+//! stays on for the patterns where they would.) `cargo xtask bench` measures latency
+//! against a release server.
 //!
-//! Run `cargo test -p simd-r-drive-ws-transport --test latency -- --nocapture` to see the
-//! figures.
+//! Run `cargo test -p simd-r-drive-ws-transport --test latency -- --ignored --nocapture`.
 
 mod common;
 
 use common::TestServer;
 use std::time::{Duration, Instant};
-
-/// How much faster TCP_NODELAY on both ends must be than Nagle on the server (about 100×
-/// on a quiet machine, 18× with the CPU saturated).
-const SPEEDUP: u32 = 4;
 
 async fn median_write_read(server: &TestServer, client_nodelay: bool, rounds: usize) -> Duration {
     let client = server.connect(client_nodelay).await;
@@ -33,15 +30,15 @@ async fn median_write_read(server: &TestServer, client_nodelay: bool, rounds: us
 }
 
 #[tokio::test]
-async fn tcp_nodelay_on_both_ends_keeps_calls_fast() {
-    // (server, client, rounds): with Nagle on, each round waits for delayed ACKs, so fewer.
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn write_read_latency_with_and_without_nagle() {
+    // (server, client, rounds): fewer rounds with Nagle on, in case delayed ACKs come back.
     let setups = [
         (true, true, 200),
         (false, true, 12),
         (true, false, 12),
         (false, false, 12),
     ];
-    let mut medians = Vec::new();
     for (server_nodelay, client_nodelay, rounds) in setups {
         let server = TestServer::start(server_nodelay).await;
         let median = median_write_read(&server, client_nodelay, rounds).await;
@@ -50,12 +47,5 @@ async fn tcp_nodelay_on_both_ends_keeps_calls_fast() {
              median {:.3} ms over {rounds} rounds",
             median.as_secs_f64() * 1e3
         );
-        medians.push(median);
     }
-    assert!(
-        medians[0] * SPEEDUP < medians[1],
-        "TCP_NODELAY on both ends ({:?}) is not {SPEEDUP}x faster than Nagle on the server ({:?})",
-        medians[0],
-        medians[1]
-    );
 }
