@@ -160,6 +160,7 @@ print(last_error)
 """
 
 
+@pytest.mark.slow  # 150 calls of 20 ms each: 3 s by design
 def test_a_stopped_server_cannot_grow_the_client(stopped_server: FakeWsServer) -> None:
     grown, last_error = _run_child(STOPPED_SERVER_CHILD, stopped_server.port).split("\n", 1)
     # The send queue holds 8 MiB; with each write's own copies, well under 40 MiB. Without a
