@@ -7,8 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -236,3 +240,25 @@ def stopped_server() -> Iterator[FakeWsServer]:
 def offline_client(fake_server: FakeWsServer) -> DataStoreWsClient:
     """A connected client whose server never answers: for checks made before any call."""
     return DataStoreWsClient("127.0.0.1", fake_server.port)
+
+
+def interrupt_child(script: str, server: FakeWsServer, wait: float) -> tuple[int, str, str, float]:
+    """Runs `script` in a child Python, with `server`'s port as its argument; once the
+    child's call reaches the server, sends it SIGINT. Returns the child's exit code, stdout
+    and stderr, and the seconds from SIGINT to its exit (it gets `wait` seconds)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(server.port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.received.wait(10.0), "the child's call never reached the server"
+        interrupted = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=wait)
+        return child.returncode, out, err, time.monotonic() - interrupted
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from conftest import FakeWsServer
+from conftest import FakeWsServer, interrupt_child
 from simd_r_drive_ws_client import DataStoreWsClient
 
 pytestmark = pytest.mark.unit
@@ -90,21 +89,6 @@ print("read returned", flush=True)
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
 def test_ctrl_c_stops_a_call_that_would_wait_forever(fake_server: FakeWsServer) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", BLOCKED_CHILD, str(fake_server.port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert fake_server.received.wait(START_SECONDS), "the child's call never reached us"
-        interrupted = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=PROMPT_SECONDS)
-        took = time.monotonic() - interrupted
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert (child.returncode, out) == (3, "KeyboardInterrupt\n"), err
+    code, out, err, took = interrupt_child(BLOCKED_CHILD, fake_server, PROMPT_SECONDS)
+    assert (code, out) == (3, "KeyboardInterrupt\n"), err
     assert took < PROMPT_SECONDS

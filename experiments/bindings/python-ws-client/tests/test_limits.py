@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import FakeWsServer
+from conftest import FakeWsServer, interrupt_child
 from simd_r_drive_ws_client import MAX_VALUE_SIZE, DataStoreWsClient
 
 pytestmark = [
@@ -77,23 +77,8 @@ print("write returned", flush=True)
 
 
 def test_ctrl_c_stops_a_large_write(fake_server: FakeWsServer) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", LARGE_WRITE_CHILD, str(fake_server.port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert fake_server.received.wait(START_SECONDS), "the child's write never reached us"
-        interrupted = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=START_SECONDS)
-        took = time.monotonic() - interrupted
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert (child.returncode, out) == (3, "KeyboardInterrupt\n"), err
+    code, out, err, took = interrupt_child(LARGE_WRITE_CHILD, fake_server, START_SECONDS)
+    assert (code, out) == (3, "KeyboardInterrupt\n"), err
     assert took < PROMPT_SECONDS, f"the child stopped {took:.2f} s after SIGINT"
 
 

@@ -72,9 +72,9 @@ const CASES: &[Case] = &[
     ("<!-- never closed\n```py\nx\n```\n", &[]),
 ];
 
-#[test]
-fn fences_follow_commonmark() {
-    for (markdown, expected) in CASES {
+/// Each case's fences, as (info string, fence line, text).
+fn assert_fences(cases: &[Case]) {
+    for (markdown, expected) in cases {
         let got: Vec<_> = fenced_blocks(markdown)
             .into_iter()
             .map(|b| (b.info, b.fence_line, b.text))
@@ -85,6 +85,11 @@ fn fences_follow_commonmark() {
             .collect();
         assert_eq!(got, expected, "markdown: {markdown:?}");
     }
+}
+
+#[test]
+fn fences_follow_commonmark() {
+    assert_fences(CASES);
 }
 
 #[test]
@@ -260,17 +265,7 @@ const CONTAINER_CASES: &[Case] = &[
 
 #[test]
 fn fences_inside_github_containers_and_html() {
-    for (markdown, expected) in CONTAINER_CASES {
-        let got: Vec<_> = fenced_blocks(markdown)
-            .into_iter()
-            .map(|b| (b.info, b.fence_line, b.text))
-            .collect();
-        let expected: Vec<_> = expected
-            .iter()
-            .map(|&(info, line, text)| (info.to_owned(), line, text.to_owned()))
-            .collect();
-        assert_eq!(got, expected, "markdown: {markdown:?}");
-    }
+    assert_fences(CONTAINER_CASES);
 }
 
 /// Bug 2: a byte order mark at the start hid the first fence and broke the pairing.
