@@ -99,6 +99,10 @@ pub struct Venv {
     /// Delete the venv and build it again, even if it is up to date.
     #[arg(long)]
     pub recreate: bool,
+    /// Build the bindings optimized, as `cargo xtask bench` does; by default they are built
+    /// in the dev profile, which rebuilds fast after an edit.
+    #[arg(long)]
+    pub release: bool,
 }
 
 /// A named set of the bindings' tests.

@@ -44,7 +44,12 @@ const STEPS: &[StepDef] = &[
         extract::ensure(run.sh)
     }),
     StepDef::new("venv", "cargo xtask venv", |run, _| {
-        venv::ensure(run.sh, run.flags.python.as_deref(), false)
+        venv::ensure(
+            run.sh,
+            run.flags.python.as_deref(),
+            false,
+            venv::Profile::Dev,
+        )
     }),
     StepDef::new(
         "xtask tests",

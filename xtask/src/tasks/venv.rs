@@ -6,5 +6,10 @@ use xshell::Shell;
 use crate::{flags, venv};
 
 pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
-    venv::ensure(sh, flags.python.as_deref(), flags.recreate)
+    let profile = if flags.release {
+        venv::Profile::Release
+    } else {
+        venv::Profile::Dev
+    };
+    venv::ensure(sh, flags.python.as_deref(), flags.recreate, profile)
 }
