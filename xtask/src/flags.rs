@@ -51,6 +51,13 @@ pub enum Command {
     /// With GITHUB_ACTIONS=true, each step is a folded group with its whole output, and
     /// failures and outliers become annotations.
     Ci(Ci),
+    /// Measure what Python costs over native Rust: the same calls from the bindings
+    /// (pytest-benchmark) and from the transport they wrap, against one release server.
+    ///
+    /// Builds the release server, the bindings with --release (`cargo xtask venv --release`)
+    /// and the native benchmark (ws-transport's `bench` example); prints the medians as
+    /// `op | python | rust | python/rust` and writes them to target/xtask/bench/latest.json.
+    Bench(Bench),
     /// Check .github/ offline: the workflows and dependabot.yml against their schemas, then
     /// zizmor's security audit (pinned actions, token permissions, credentials).
     ///
@@ -168,6 +175,16 @@ pub struct Ci {
     #[arg(long)]
     pub cov: bool,
     /// Stream every step's whole output as it comes, instead of a line per step.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// Also show each median's change since the previous run (its latest.json).
+    #[arg(long)]
+    pub compare: bool,
+    /// Show everything the steps run and print, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,
 }
