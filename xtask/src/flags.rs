@@ -110,6 +110,10 @@ pub struct Venv {
     /// in the dev profile, which rebuilds fast after an edit.
     #[arg(long)]
     pub release: bool,
+    /// Install uv if missing, make the venv and sync the dev group, but build no bindings
+    /// (`ci` runs this while `cargo test` compiles).
+    #[arg(long, conflicts_with_all = ["recreate", "release"])]
+    pub deps_only: bool,
 }
 
 /// A named set of the bindings' tests.

@@ -11,7 +11,8 @@
 //!   `extract.rs`, `readme.rs`, `readme_tests.rs`: the README compiler;
 //!   `workflow_lint.rs`: the checks of `.github/`; `bench_report.rs`: the figures of
 //!   `bench`, paired, saved and tabled.
-//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
+//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop);
+//!   `background.rs`: a child that runs while a step does, with a log of its own.
 //! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
 //!   nothing of xtask's.
 //! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
@@ -21,6 +22,7 @@
 //!   sends xtask's trace and the children's output to the current step's log.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
+mod background;
 mod bench_report;
 mod cargo_output;
 mod console;

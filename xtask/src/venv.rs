@@ -50,6 +50,64 @@ impl Profile {
 }
 
 pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile) -> Result<()> {
+    let bindings = checked_bindings()?;
+    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let venv = venv_dir();
+    let stamp_path = venv.join(STAMP_FILE);
+    if !recreate && is_current(python, profile)? {
+        traceln!("venv is up to date ({}/.venv)", paths::BINDINGS);
+        return Ok(());
+    }
+    // A refresh cut short must not look finished.
+    let _ = std::fs::remove_file(&stamp_path);
+    let uv = install_dependencies(sh, python, recreate)?;
+    let _dir = sh.push_dir(&bindings);
+    let uv_bin = uv.parent().context("uv has no folder")?;
+    let path = std::env::join_paths(std::iter::once(uv_bin.as_std_path().to_owned()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
+    let maturin = venv.join("bin/maturin");
+    // The workspace's target dir, so that the dependencies `cargo test --workspace` built
+    // are reused; the profiles of the two manifests are kept equal for that (a test checks).
+    let target_dir = paths::target_dir()?;
+    let profile_name = profile.name();
+    let develop = cmd!(
+        sh,
+        "{maturin} develop --uv --profile {profile_name} --target-dir {target_dir}"
+    )
+    .env("PATH", path)
+    .env_remove("CONDA_PREFIX");
+    Job::new(develop)
+        .env("VIRTUAL_ENV", venv.as_str())
+        .run()
+        .context("cannot build the bindings with maturin; is `maturin` in the dev group?")?;
+    // Hashed again: uv may have rewritten pyvenv.cfg.
+    let stamp = self::stamp(&bindings, &venv, python, profile)?;
+    std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
+    traceln!("venv is ready ({}/.venv)", paths::BINDINGS);
+    Ok(())
+}
+
+/// Whether the venv was built from the current inputs, for this profile and `python`.
+pub fn is_current(python: Option<&str>, profile: Profile) -> Result<bool> {
+    let venv = venv_dir();
+    let stamp = stamp(&paths::bindings_dir(), &venv, python, profile)?;
+    let old = std::fs::read_to_string(venv.join(STAMP_FILE)).unwrap_or_default();
+    Ok(same_build(&old, &stamp, python.is_some()))
+}
+
+/// `cargo xtask venv --deps-only`: uv (installed if missing), the venv and the locked dev
+/// group, but not the bindings. It needs no Rust build, so `ci` runs it while
+/// `cargo test` compiles.
+pub fn dependencies_only(sh: &Shell, python: Option<&str>) -> Result<()> {
+    checked_bindings()?;
+    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    install_dependencies(sh, python, false)?;
+    traceln!("the venv's dependencies are installed; the bindings are not built");
+    Ok(())
+}
+
+fn checked_bindings() -> Result<Utf8PathBuf> {
     let bindings = paths::bindings_dir();
     if !bindings.join("pyproject.toml").is_file() {
         bail!(
@@ -57,20 +115,15 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
             paths::BINDINGS
         );
     }
-    let xtask_dir = paths::xtask_dir()?;
-    let _lock = lock(&xtask_dir.join("venv.lock"))?;
+    Ok(bindings)
+}
+
+/// Makes the venv if needed and syncs the dev group into it; returns uv. The caller holds
+/// the venv lock.
+fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<Utf8PathBuf> {
     let venv = venv_dir();
-    let stamp_path = venv.join(STAMP_FILE);
-    let stamp = stamp(&bindings, &venv, python, profile)?;
-    let old = std::fs::read_to_string(&stamp_path).unwrap_or_default();
-    if !recreate && same_build(&old, &stamp, python.is_some()) {
-        traceln!("venv is up to date ({}/.venv)", paths::BINDINGS);
-        return Ok(());
-    }
-    // A refresh cut short must not look finished.
-    let _ = std::fs::remove_file(&stamp_path);
     let uv = tools::uv(sh)?;
-    let _dir = sh.push_dir(&bindings);
+    let _dir = sh.push_dir(paths::bindings_dir());
     let creating = recreate || !venv.join("pyvenv.cfg").is_file();
     // A new venv without --python gets the python3 on PATH, checked to be new enough, not
     // whichever one uv prefers: uv may pick another, or try to download one.
@@ -97,30 +150,7 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
             paths::BINDINGS
         )
     })?;
-    let uv_bin = uv.parent().context("uv has no folder")?;
-    let path = std::env::join_paths(std::iter::once(uv_bin.as_std_path().to_owned()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))?;
-    let maturin = venv.join("bin/maturin");
-    // The workspace's target dir, so that the dependencies `cargo test --workspace` built
-    // are reused; the profiles of the two manifests are kept equal for that (a test checks).
-    let target_dir = paths::target_dir()?;
-    let profile_name = profile.name();
-    let develop = cmd!(
-        sh,
-        "{maturin} develop --uv --profile {profile_name} --target-dir {target_dir}"
-    )
-    .env("PATH", path)
-    .env_remove("CONDA_PREFIX");
-    Job::new(develop)
-        .env("VIRTUAL_ENV", venv.as_str())
-        .run()
-        .context("cannot build the bindings with maturin; is `maturin` in the dev group?")?;
-    // Hashed again: uv may have rewritten pyvenv.cfg.
-    let stamp = self::stamp(&bindings, &venv, python, profile)?;
-    std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
-    traceln!("venv is ready ({}/.venv)", paths::BINDINGS);
-    Ok(())
+    Ok(uv)
 }
 
 /// Holds an exclusive lock on `path` until dropped, so that two xtask runs never write the

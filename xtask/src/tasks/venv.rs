@@ -6,6 +6,9 @@ use xshell::Shell;
 use crate::{flags, venv};
 
 pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
+    if flags.deps_only {
+        return venv::dependencies_only(sh, flags.python.as_deref());
+    }
     let profile = if flags.release {
         venv::Profile::Release
     } else {
