@@ -13,14 +13,15 @@ pub const RATIO_GOAL: f64 = 1.5;
 pub const WRITE_READ_GOAL_US: f64 = 1000.0;
 pub const WRITE_READ_OP: &str = "write+read 1 KiB";
 
-/// The ops, in the order both sides run and the table shows them.
-pub const OPS: [&str; 6] = [
-    "write 1 KiB",
-    "read 1 KiB",
-    WRITE_READ_OP,
-    "batch_read 16x1 KiB",
-    "batch_write 16x1 KiB",
-    "read 1 MiB",
+/// The ops, in the order they run and the table shows them, each with the Python test
+/// that times it (`tests/test_benchmark.py`); the native side knows them by name.
+pub const OPS: [(&str, &str); 6] = [
+    ("write 1 KiB", "test_write_1kib"),
+    ("read 1 KiB", "test_read_1kib"),
+    (WRITE_READ_OP, "test_write_read_1kib"),
+    ("batch_read 16x1 KiB", "test_batch_read_16_x_1kib"),
+    ("batch_write 16x1 KiB", "test_batch_write_16_x_1kib"),
+    ("read 1 MiB", "test_read_1mib"),
 ];
 
 /// One op's medians, in microseconds.
@@ -37,21 +38,34 @@ impl Figure {
     }
 }
 
-/// Pairs the native side's `[{op, median_us}]` with pytest-benchmark's JSON report, whose
-/// tests name their op in `extra_info.op` and give their median in seconds.
-pub fn pair(rust: &str, python: &str) -> Result<Vec<Figure>> {
-    let rust: Value = serde_json::from_str(rust).context("the native benchmark's output")?;
-    let python: Value = serde_json::from_str(python).context("pytest-benchmark's report")?;
-    let benchmarks = python["benchmarks"].as_array().map(Vec::as_slice);
+/// The entries of the native side's output, a list of `{op, median_us, samples}`.
+pub fn rust_entries(text: &str) -> Result<Vec<Value>> {
+    match serde_json::from_str(text).context("the native benchmark's output")? {
+        Value::Array(list) => Ok(list),
+        _ => bail!("the native benchmark's output is not a list"),
+    }
+}
+
+/// The entries of pytest-benchmark's JSON report (`benchmarks`).
+pub fn python_entries(text: &str) -> Result<Vec<Value>> {
+    let mut report: Value = serde_json::from_str(text).context("pytest-benchmark's report")?;
+    match report.get_mut("benchmarks").map(Value::take) {
+        Some(Value::Array(list)) => Ok(list),
+        _ => bail!("pytest-benchmark's report has no `benchmarks` list"),
+    }
+}
+
+/// Pairs both sides' medians by op: the native side's `median_us`, and the Python test
+/// whose `extra_info.op` names the op, with its median in seconds.
+pub fn pair(rust: &[Value], python: &[Value]) -> Result<Vec<Figure>> {
     OPS.iter()
-        .map(|&op| {
+        .map(|&(op, _)| {
             let rust_us = rust
-                .as_array()
-                .and_then(|list| list.iter().find(|entry| entry["op"] == op))
+                .iter()
+                .find(|entry| entry["op"] == op)
                 .and_then(|entry| entry["median_us"].as_f64())
                 .with_context(|| format!("the native benchmark did not measure `{op}`"))?;
-            let python_us = benchmarks
-                .unwrap_or_default()
+            let python_us = python
                 .iter()
                 .find(|entry| entry["extra_info"]["op"] == op)
                 .and_then(|entry| entry["stats"]["median"].as_f64())
@@ -196,19 +210,23 @@ mod tests {
       {"op": "read 1 MiB", "median_us": 2000.0, "samples": 9}
     ]"#;
 
-    fn python_report(ops: &[&str]) -> String {
+    fn python_report(ops: &[(&str, &str)]) -> Vec<Value> {
         let benchmarks: Vec<Value> = ops
             .iter()
-            .map(
-                |op| json!({"name": "test", "extra_info": {"op": op}, "stats": {"median": 0.0002}}),
-            )
+            .map(|(op, test)| {
+                json!({"name": test, "extra_info": {"op": op}, "stats": {"median": 0.0002}})
+            })
             .collect();
-        json!({"benchmarks": benchmarks}).to_string()
+        python_entries(&json!({"benchmarks": benchmarks}).to_string()).unwrap()
+    }
+
+    fn rust() -> Vec<Value> {
+        rust_entries(RUST).unwrap()
     }
 
     #[test]
     fn both_sides_are_paired_by_op_and_kept_as_json() {
-        let figures = pair(RUST, &python_report(&OPS)).unwrap();
+        let figures = pair(&rust(), &python_report(&OPS)).unwrap();
         assert_eq!(figures.len(), OPS.len());
         assert_eq!(figures[0].op, "write 1 KiB");
         assert!((figures[0].python_us - 200.0).abs() < 1e-9);
@@ -221,16 +239,17 @@ mod tests {
 
     #[test]
     fn a_missing_op_is_named() {
-        let error = pair(RUST, &python_report(&OPS[..5])).unwrap_err();
+        let error = pair(&rust(), &python_report(&OPS[..5])).unwrap_err();
         assert!(format!("{error:#}").contains("`read 1 MiB`"), "{error:#}");
-        let error = pair("[]", &python_report(&OPS)).unwrap_err();
+        let error = pair(&[], &python_report(&OPS)).unwrap_err();
         assert!(format!("{error:#}").contains("native benchmark did not measure"));
-        assert!(pair("not json", &python_report(&OPS)).is_err());
+        assert!(rust_entries("not json").is_err());
+        assert!(python_entries("[]").is_err());
     }
 
     #[test]
     fn the_table_marks_ratios_over_the_goal_and_shows_changes() {
-        let figures = pair(RUST, &python_report(&OPS)).unwrap();
+        let figures = pair(&rust(), &python_report(&OPS)).unwrap();
         let text = table(&figures, None);
         assert!(
             text.starts_with("| op | python | rust | python/rust |\n"),
@@ -253,5 +272,30 @@ mod tests {
         let lines = verdict(&figures);
         assert!(lines[0].contains("write 1 KiB"), "{lines:?}");
         assert!(lines[1].contains("within the 1 ms goal"), "{lines:?}");
+    }
+
+    /// Both sides must know every op by the same name, or the pairing fails after minutes.
+    #[test]
+    fn both_sides_measure_every_op() {
+        let root = crate::paths::project_root();
+        let python =
+            std::fs::read_to_string(crate::paths::bindings_dir().join("tests/test_benchmark.py"))
+                .unwrap();
+        let native = std::fs::read_to_string(
+            root.join("experiments/bindings/ws-transport/examples/bench.rs"),
+        )
+        .unwrap();
+        for (op, test) in OPS {
+            assert!(
+                python.contains(&format!("def {test}(")),
+                "no Python test {test}"
+            );
+            let named = format!("benchmark.extra_info[\"op\"] = \"{op}\"");
+            assert!(python.contains(&named), "{test} does not say {named}");
+            assert!(
+                native.contains(&format!("\"{op}\"")),
+                "bench.rs does not time {op}"
+            );
+        }
     }
 }

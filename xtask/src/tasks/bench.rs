@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::{Shell, cmd};
 
-use crate::bench_report::{self, Figure};
+use crate::bench_report::{self, Figure, OPS};
 use crate::process::Job;
 use crate::pytest_runner::{self, Target};
 use crate::steps::{Mode, Runner};
@@ -61,10 +61,11 @@ fn read_figures(path: &Utf8Path) -> Result<Vec<Figure>> {
     bench_report::from_json(&text)
 }
 
-/// Builds, starts the server, and runs both sides against it: a status line per step.
+/// Builds, starts the server, and times each op from both sides, one after the other, so
+/// that the two figures of an op see the same load: a status line per step.
 fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figure>> {
     let log_dir = paths::xtask_dir()?.join("logs/bench");
-    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 6)?;
+    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4 + OPS.len())?;
     runner.step("venv --release", |_| {
         venv::ensure(sh, None, false, venv::Profile::Release)
     })?;
@@ -80,15 +81,24 @@ fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figur
         Ok(())
     })?;
     let server = server.context("the server did not start")?;
-    let rust_json = dir.join("rust.json");
-    let python_json = dir.join("python.json");
-    runner.step("rust", |_| native_side(sh, &native, &server, &rust_json))?;
-    runner.step("python", |_| python_side(sh, &server, &python_json))?;
+    let (mut rust, mut python) = (Vec::new(), Vec::new());
+    for (index, (op, test)) in OPS.into_iter().enumerate() {
+        let rust_json = dir.join(format!("rust-{index}.json"));
+        let python_json = dir.join(format!("python-{index}.json"));
+        runner.step(op, |_| {
+            native_side(sh, &native, &server, op, &rust_json)?;
+            python_side(sh, &server, test, &python_json)?;
+            rust.extend(bench_report::rust_entries(&read(&rust_json)?)?);
+            python.extend(bench_report::python_entries(&read(&python_json)?)?);
+            Ok(())
+        })?;
+    }
     runner.step("server down", |_| server.stop_cleanly())?;
-    let read = |path: &Utf8Path| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
-    };
-    bench_report::pair(&read(&rust_json)?, &read(&python_json)?)
+    bench_report::pair(&rust, &python)
+}
+
+fn read(path: &Utf8Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
 }
 
 /// The release server and the native benchmark.
@@ -104,19 +114,25 @@ fn build(sh: &Shell) -> Result<(camino::Utf8PathBuf, camino::Utf8PathBuf)> {
     Ok((server, native))
 }
 
-fn native_side(sh: &Shell, native: &Utf8Path, server: &Server, out: &Utf8Path) -> Result<()> {
+fn native_side(
+    sh: &Shell,
+    native: &Utf8Path,
+    server: &Server,
+    op: &str,
+    out: &Utf8Path,
+) -> Result<()> {
     let host = &server.address.host;
     let port = server.address.port.to_string();
-    Job::new(cmd!(sh, "{native} {host} {port} {out}"))
+    Job::new(cmd!(sh, "{native} {host} {port} {out} {op}"))
         .run()
         .context("the native benchmark failed")
 }
 
-fn python_side(sh: &Shell, server: &Server, out: &Utf8Path) -> Result<()> {
+fn python_side(sh: &Shell, server: &Server, test: &str, out: &Utf8Path) -> Result<()> {
     let mut args: Vec<String> = vec![
         "-m".into(),
         "benchmark".into(),
-        "tests/test_benchmark.py".into(),
+        format!("tests/test_benchmark.py::{test}"),
         format!("--benchmark-json={out}"),
     ];
     args.extend(PYTEST_BENCHMARK_ARGS.map(String::from));

@@ -2,7 +2,8 @@
 //! (`tests/test_benchmark.py`), through the transport the bindings wrap, so that the
 //! difference between the two is what Python costs.
 //!
-//! `bench HOST PORT OUT.json` writes a list of `{"op", "median_us", "samples"}`.
+//! `bench HOST PORT OUT.json [OP]` writes a list of `{"op", "median_us", "samples"}`, for
+//! every op or only `OP`.
 //! Each op is warmed up, then timed call by call; the median resists the odd slow call
 //! that a shared machine makes.
 
@@ -29,11 +30,15 @@ const BATCH: usize = 16;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [host, port, out] = args.as_slice() else {
-        eprintln!("error: usage: bench HOST PORT OUT.json (`cargo xtask bench` runs it)");
-        return ExitCode::FAILURE;
+    let (host, port, out, only) = match args.as_slice() {
+        [host, port, out] => (host, port, out, None),
+        [host, port, out, op] => (host, port, out, Some(op.as_str())),
+        _ => {
+            eprintln!("error: usage: bench HOST PORT OUT.json [OP] (`cargo xtask bench` runs it)");
+            return ExitCode::FAILURE;
+        }
     };
-    match run(host, port, out).await {
+    match run(host, port, out, only).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -42,59 +47,77 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(host: &str, port: &str, out: &str) -> io::Result<()> {
+/// The ops, in order; `cargo xtask bench` names the same in the same order.
+const OPS: [&str; 6] = [
+    "write 1 KiB",
+    "read 1 KiB",
+    "write+read 1 KiB",
+    "batch_read 16x1 KiB",
+    "batch_write 16x1 KiB",
+    "read 1 MiB",
+];
+
+async fn run(host: &str, port: &str, out: &str, only: Option<&str>) -> io::Result<()> {
     let port: u16 = port
         .parse()
         .map_err(|_| io::Error::other(format!("bad port {port:?}: give a number")))?;
+    if let Some(op) = only.filter(|op| !OPS.contains(op)) {
+        return Err(io::Error::other(format!(
+            "unknown op {op:?}: use one of {OPS:?}"
+        )));
+    }
     let client = WsTransport::connect(host, port, ConnectOptions::default()).await?;
     let keys = Keys::new();
-    let small = vec![0xa5_u8; KIB];
-    let large = vec![0x5a_u8; MIB];
     let mut results = Vec::new();
-
-    let key = keys.one("write");
-    results.push((
-        "write 1 KiB",
-        time(|| client.write(key.clone(), small.clone())).await?,
-    ));
-
-    let key = keys.one("read");
-    client.write(key.clone(), small.clone()).await?;
-    check(client.read(key.clone()).await?, &small)?;
-    results.push(("read 1 KiB", time(|| client.read(key.clone())).await?));
-
-    let key = keys.one("write-read");
-    let write_read = || async {
-        client.write(key.clone(), small.clone()).await?;
-        client.read(key.clone()).await
-    };
-    check(write_read().await?, &small)?;
-    results.push(("write+read 1 KiB", time(write_read).await?));
-
-    let batch: Vec<Vec<u8>> = (0..BATCH)
-        .map(|i| keys.one(&format!("batch-{i}")))
-        .collect();
-    let entries = || batch.iter().map(|k| (k.clone(), small.clone())).collect();
-    client.batch_write(entries()).await?;
-    for payload in client.batch_read(batch.clone()).await? {
-        check(payload, &small)?;
+    for op in OPS
+        .into_iter()
+        .filter(|op| only.is_none_or(|only| only == *op))
+    {
+        results.push((op, measure(&client, &keys, op).await?));
     }
-    results.push((
-        "batch_read 16x1 KiB",
-        time(|| client.batch_read(batch.clone())).await?,
-    ));
-    results.push((
-        "batch_write 16x1 KiB",
-        time(|| client.batch_write(entries())).await?,
-    ));
-
-    let key = keys.one("large");
-    client.write(key.clone(), large.clone()).await?;
-    check(client.read(key.clone()).await?, &large)?;
-    results.push(("read 1 MiB", time(|| client.read(key.clone())).await?));
-
     std::fs::write(out, to_json(&results))
         .map_err(|e| io::Error::new(e.kind(), format!("cannot write {out}: {e}")))
+}
+
+/// Sets `op` up, checks that it returns what was written, and times it.
+async fn measure(client: &WsTransport, keys: &Keys, op: &str) -> io::Result<Median> {
+    let small = vec![0xa5_u8; KIB];
+    let key = keys.one(op);
+    match op {
+        "write 1 KiB" => time(|| client.write(key.clone(), small.clone())).await,
+        "read 1 KiB" => {
+            client.write(key.clone(), small.clone()).await?;
+            check(client.read(key.clone()).await?, &small)?;
+            time(|| client.read(key.clone())).await
+        }
+        "write+read 1 KiB" => {
+            let write_read = || async {
+                client.write(key.clone(), small.clone()).await?;
+                client.read(key.clone()).await
+            };
+            check(write_read().await?, &small)?;
+            time(write_read).await
+        }
+        "batch_read 16x1 KiB" | "batch_write 16x1 KiB" => {
+            let batch: Vec<Vec<u8>> = (0..BATCH).map(|i| keys.one(&format!("{op}-{i}"))).collect();
+            let entries = || batch.iter().map(|k| (k.clone(), small.clone())).collect();
+            client.batch_write(entries()).await?;
+            for payload in client.batch_read(batch.clone()).await? {
+                check(payload, &small)?;
+            }
+            if op.starts_with("batch_read") {
+                time(|| client.batch_read(batch.clone())).await
+            } else {
+                time(|| client.batch_write(entries())).await
+            }
+        }
+        _ => {
+            let large = vec![0x5a_u8; MIB];
+            client.write(key.clone(), large.clone()).await?;
+            check(client.read(key.clone()).await?, &large)?;
+            time(|| client.read(key.clone())).await
+        }
+    }
 }
 
 /// Keys of this run only, so that runs never read each other's values.
