@@ -51,6 +51,13 @@ pub enum Command {
     /// With GITHUB_ACTIONS=true, each step is a folded group with its whole output, and
     /// failures and outliers become annotations.
     Ci(Ci),
+    /// Measure what Python costs over native Rust: the same calls from the bindings
+    /// (pytest-benchmark) and from the transport they wrap, against one release server.
+    ///
+    /// Builds the release server, the bindings with --release (`cargo xtask venv --release`)
+    /// and the native benchmark (ws-transport's `bench` example); prints the medians as
+    /// `op | python | rust | python/rust` and writes them to target/xtask/bench/latest.json.
+    Bench(Bench),
     /// Check .github/ offline: the workflows and dependabot.yml against their schemas, then
     /// zizmor's security audit (pinned actions, token permissions, credentials).
     ///
@@ -103,6 +110,14 @@ pub struct Venv {
     /// Delete the venv and build it again, even if it is up to date.
     #[arg(long)]
     pub recreate: bool,
+    /// Build the bindings optimized, as `cargo xtask bench` does; by default they are built
+    /// in the dev profile, which rebuilds fast after an edit.
+    #[arg(long)]
+    pub release: bool,
+    /// Install uv if missing, make the venv and sync the dev group, but build no bindings
+    /// (`ci` runs this while `cargo test` compiles).
+    #[arg(long, conflicts_with_all = ["recreate", "release"])]
+    pub deps_only: bool,
 }
 
 /// A named set of the bindings' tests.
@@ -168,6 +183,16 @@ pub struct Ci {
     #[arg(long)]
     pub cov: bool,
     /// Stream every step's whole output as it comes, instead of a line per step.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// Also show each median's change since the previous run (its latest.json).
+    #[arg(long)]
+    pub compare: bool,
+    /// Show everything the steps run and print, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,
 }

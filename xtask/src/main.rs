@@ -3,16 +3,17 @@
 //!
 //! Which file owns what:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
-//! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`). A task
-//!   uses the shared modules below and never another task.
+//! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
+//!   `bench`, `workflow-lint`). A task uses the shared modules below and never another task.
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
 //! - `pytest_runner.rs`: runs pytest against a server; `venv.rs`: the bindings' venv;
 //!   `readme/`: the README compiler (Markdown scanning, planning blocks into tests,
 //!   writing the test file and its Python runtime, reading its JUnit lines), which
-//!   `extract.rs` brings up to date;
-//!   `workflow_lint.rs`: the checks of `.github/`.
-//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
+//!   `extract.rs` brings up to date; `workflow_lint.rs`: the checks of `.github/`;
+//!   `bench_report.rs`: the figures of `bench`, paired, saved and tabled.
+//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop);
+//!   `background.rs`: a child that runs while a step does, with a log of its own.
 //! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
 //!   nothing of xtask's.
 //! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
@@ -22,6 +23,8 @@
 //!   sends xtask's trace and the children's output to the current step's log.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
+mod background;
+mod bench_report;
 mod cargo_output;
 mod console;
 mod extract;
@@ -80,6 +83,7 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Venv(flags) => tasks::venv::run(&sh, &flags),
         flags::Command::Pytest(flags) => tasks::pytest::run(&sh, &flags),
         flags::Command::Ci(flags) => tasks::ci::run(&sh, &flags),
+        flags::Command::Bench(flags) => tasks::bench::run(&sh, &flags),
         flags::Command::WorkflowLint(flags) => tasks::workflow_lint::run(&sh, &flags),
     }
 }

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
+use crate::background::Background;
 use crate::cargo_output::{self, CargoTest};
 use crate::process::{self, Job, Reported};
 use crate::pytest_events::{self, PytestRun};
@@ -42,9 +43,7 @@ const STEPS: &[StepDef] = &[
     StepDef::new("extract", "cargo xtask extract", |run, _| {
         extract::ensure(run.sh)
     }),
-    StepDef::new("venv", "cargo xtask venv", |run, _| {
-        venv::ensure(run.sh, run.flags.python.as_deref(), false)
-    }),
+    StepDef::new("venv", "cargo xtask venv", venv_step),
     StepDef::new(
         "xtask tests",
         "cargo test -p xtask --test readme_blocks --test server_log_section --test workflow_lint",
@@ -96,6 +95,8 @@ struct Run<'a> {
     junit_dir: Utf8PathBuf,
     github: bool,
     server: Option<Server>,
+    /// `cargo xtask venv --deps-only`, started with `cargo test` when the venv is stale.
+    python_deps: Option<Background>,
 }
 
 pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
@@ -111,6 +112,7 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         junit_dir: junit_dir.clone(),
         github: mode == Mode::GitHub,
         server: None,
+        python_deps: None,
     };
     let result = run_steps(&mut runner, &mut run);
     errln!("{}", runner.summary());
@@ -153,15 +155,46 @@ fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
         }
         if let Err(error) = runner.step(step.name, |progress| (step.run)(run, progress)) {
             first_error.get_or_insert(error);
+            // Fail-fast: what runs in the background stops now (dropped: stopped, reaped).
+            run.python_deps = None;
         }
     }
     first_error.map_or(Ok(()), Err)
 }
 
+/// `cargo test --workspace`, with the venv's dependencies installed meanwhile when the venv
+/// needs work: they need no Rust, and the download overlaps the compile.
 fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     let sh = run.sh;
+    if !venv::is_current(run.flags.python.as_deref(), venv::Profile::Dev)? {
+        run.python_deps = Some(start_python_deps(run)?);
+    }
     let job = Job::new(cmd!(sh, "cargo test --workspace")).env("XTASK_PYTHON_TESTS", "later");
-    run_cargo_test(job, step)
+    let background = run.python_deps.as_ref();
+    run_cargo_test(job, step, || background.map_or(Ok(()), Background::check))
+}
+
+fn start_python_deps(run: &Run<'_>) -> Result<Background> {
+    let sh = run.sh;
+    let xtask = std::env::current_exe().context("cannot tell where xtask runs from")?;
+    let python = run.flags.python.iter().map(|p| format!("--python={p}"));
+    let job = Job::new(cmd!(sh, "{xtask} venv --deps-only {python...}"));
+    let log = run.xtask_dir.join("logs/ci/venv-deps.log");
+    Background::start("cargo xtask venv --deps-only", job, &log)
+}
+
+/// Waits for the dependencies installed in the background, if any, then builds the
+/// bindings.
+fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
+    if let Some(background) = run.python_deps.take() {
+        background.finish()?;
+    }
+    venv::ensure(
+        run.sh,
+        run.flags.python.as_deref(),
+        false,
+        venv::Profile::Dev,
+    )
 }
 
 /// The pytest-driven tests of xtask, with the venv's Python; a missing Python fails them
@@ -172,14 +205,16 @@ fn xtask_python_tests(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     let job = Job::new(cmd!(sh, "cargo test -p xtask {tests...}"))
         .env("XTASK_TEST_PYTHON", venv::python())
         .env("XTASK_PYTHON_TESTS", "require");
-    run_cargo_test(job, step)
+    run_cargo_test(job, step, || Ok(()))
 }
 
-/// Runs a `cargo test` job, following its output in the step's log for the display.
-fn run_cargo_test(job: Job, step: &mut Step) -> Result<()> {
+/// Runs a `cargo test` job, following its output in the step's log for the display;
+/// `check` ends it early with its error (a failure in the background).
+fn run_cargo_test(job: Job, step: &mut Step, mut check: impl FnMut() -> Result<()>) -> Result<()> {
     let mut log = Tail::new(&step.log);
     let mut tests = CargoTest::default();
     let result = job.run_watching(|| {
+        check()?;
         tests.feed(&log.read_new());
         step.progress(tests.live, None, &tests.activity);
         Ok(())

@@ -1,6 +1,7 @@
 //! The subcommands, one module each. A task uses the shared modules above it (processes,
 //! the test server, the venv, ...) and never another task.
 
+pub mod bench;
 pub mod ci;
 pub mod extract;
 pub mod pytest;

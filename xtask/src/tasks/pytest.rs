@@ -70,7 +70,9 @@ fn prepare(
     let needs_server = suite != Suite::Unit && !external;
     let log_dir = paths::xtask_dir()?.join("logs/pytest");
     let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4)?;
-    runner.step("venv", |_| venv::ensure(sh, None, false))?;
+    runner.step("venv", |_| {
+        venv::ensure(sh, None, false, venv::Profile::Dev)
+    })?;
     runner.step("extract", |_| extract::ensure(sh))?;
     if !needs_server {
         return Ok(None);

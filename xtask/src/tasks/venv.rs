@@ -6,5 +6,13 @@ use xshell::Shell;
 use crate::{flags, venv};
 
 pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
-    venv::ensure(sh, flags.python.as_deref(), flags.recreate)
+    if flags.deps_only {
+        return venv::dependencies_only(sh, flags.python.as_deref());
+    }
+    let profile = if flags.release {
+        venv::Profile::Release
+    } else {
+        venv::Profile::Dev
+    };
+    venv::ensure(sh, flags.python.as_deref(), flags.recreate, profile)
 }

@@ -1,0 +1,140 @@
+//! `cargo xtask bench`: what Python costs over native Rust. Builds a release server, the
+//! release bindings and the transport's native benchmark, starts the server under the
+//! guard, times the same operations from both sides against it, and shows the medians
+//! side by side (see [`crate::bench_report`]).
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+use xshell::{Shell, cmd};
+
+use crate::bench_report::{self, Figure, OPS};
+use crate::process::Job;
+use crate::pytest_runner::{self, Target};
+use crate::steps::{Mode, Runner};
+use crate::test_server::{self, Server};
+use crate::{errln, flags, outln, paths, venv};
+
+const TRANSPORT_PACKAGE: &str = "simd-r-drive-ws-transport";
+/// pytest-benchmark's settings, close to the native side's: a warmup, then at least 50
+/// calls and about 2 s per op.
+const PYTEST_BENCHMARK_ARGS: [&str; 7] = [
+    "--benchmark-warmup=on",
+    "--benchmark-warmup-iterations=300",
+    "--benchmark-min-rounds=50",
+    "--benchmark-max-time=2",
+    "--benchmark-columns=median,iqr,rounds",
+    "--benchmark-sort=name",
+    "-q",
+];
+
+pub fn run(sh: &Shell, flags: &flags::Bench) -> Result<()> {
+    let dir = paths::xtask_dir()?.join("bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    let latest = dir.join("latest.json");
+    // Read before the long part, so that a missing file fails at once.
+    let previous = match flags.compare {
+        true => Some(read_figures(&latest).with_context(|| {
+            format!(
+                "nothing to compare with: {} is missing or unreadable; run `cargo xtask bench` first",
+                paths::display_path(&latest)
+            )
+        })?),
+        false => None,
+    };
+    let figures = measure(sh, flags, &dir)?;
+    if latest.is_file() {
+        let kept = dir.join("previous.json");
+        std::fs::rename(&latest, &kept).with_context(|| format!("cannot move {latest}"))?;
+    }
+    std::fs::write(&latest, bench_report::to_json(&figures))
+        .with_context(|| format!("cannot write {latest}"))?;
+    outln!("{}", bench_report::table(&figures, previous.as_deref()));
+    for line in bench_report::verdict(&figures) {
+        outln!("{line}");
+    }
+    errln!("figures: {}", paths::display_path(&latest));
+    Ok(())
+}
+
+fn read_figures(path: &Utf8Path) -> Result<Vec<Figure>> {
+    let text = std::fs::read_to_string(path)?;
+    bench_report::from_json(&text)
+}
+
+/// Builds, starts the server, and times each op from both sides, one after the other, so
+/// that the two figures of an op see the same load: a status line per step.
+fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figure>> {
+    let log_dir = paths::xtask_dir()?.join("logs/bench");
+    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4 + OPS.len())?;
+    runner.step("venv --release", |_| {
+        venv::ensure(sh, None, false, venv::Profile::Release)
+    })?;
+    let mut binaries = None;
+    runner.step("build", |_| {
+        binaries = Some(build(sh)?);
+        Ok(())
+    })?;
+    let (server_binary, native) = binaries.context("nothing was built")?;
+    let mut server = None;
+    runner.step("server up", |_| {
+        server = Some(test_server::start_for_tests(sh, server_binary, 0, 30)?);
+        Ok(())
+    })?;
+    let server = server.context("the server did not start")?;
+    let (mut rust, mut python) = (Vec::new(), Vec::new());
+    for (index, (op, test)) in OPS.into_iter().enumerate() {
+        let rust_json = dir.join(format!("rust-{index}.json"));
+        let python_json = dir.join(format!("python-{index}.json"));
+        runner.step(op, |_| {
+            native_side(sh, &native, &server, op, &rust_json)?;
+            python_side(sh, &server, test, &python_json)?;
+            rust.extend(bench_report::rust_entries(&read(&rust_json)?)?);
+            python.extend(bench_report::python_entries(&read(&python_json)?)?);
+            Ok(())
+        })?;
+    }
+    runner.step("server down", |_| server.stop_cleanly())?;
+    bench_report::pair(&rust, &python)
+}
+
+fn read(path: &Utf8Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
+}
+
+/// The release server and the native benchmark.
+fn build(sh: &Shell) -> Result<(camino::Utf8PathBuf, camino::Utf8PathBuf)> {
+    let server = test_server::build(sh, true)?;
+    Job::new(cmd!(
+        sh,
+        "cargo build --release -p {TRANSPORT_PACKAGE} --example bench"
+    ))
+    .run()
+    .context("cannot build the native benchmark")?;
+    let native = paths::target_dir()?.join("release/examples/bench");
+    Ok((server, native))
+}
+
+fn native_side(
+    sh: &Shell,
+    native: &Utf8Path,
+    server: &Server,
+    op: &str,
+    out: &Utf8Path,
+) -> Result<()> {
+    let host = &server.address.host;
+    let port = server.address.port.to_string();
+    Job::new(cmd!(sh, "{native} {host} {port} {out} {op}"))
+        .run()
+        .context("the native benchmark failed")
+}
+
+fn python_side(sh: &Shell, server: &Server, test: &str, out: &Utf8Path) -> Result<()> {
+    let mut args: Vec<String> = vec![
+        "-m".into(),
+        "benchmark".into(),
+        format!("tests/test_benchmark.py::{test}"),
+        format!("--benchmark-json={out}"),
+    ];
+    args.extend(PYTEST_BENCHMARK_ARGS.map(String::from));
+    pytest_runner::run(sh, Target::Guarded(server), &args, &[], || Ok(()))
+}
