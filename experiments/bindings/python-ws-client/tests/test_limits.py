@@ -125,33 +125,37 @@ def test_calls_that_time_out_leave_nothing_behind(fake_server: FakeWsServer) -> 
     assert int(grown) < 2 << 20, f"20,000 timed-out calls grew the client by {grown} bytes"
 
 
-# 150 writes of 1 MiB, each timing out, to a server that stopped reading.
+# 60 writes of 1 MiB, each timing out, to a server that stopped reading.
 STOPPED_SERVER_CHILD = RSS + """
 import os
 from simd_r_drive_ws_client import DataStoreWsClient
 
-client = DataStoreWsClient("127.0.0.1", int(sys.argv[1]), call_timeout=0.02)
+# 0.1 s: time for a dev build of the bindings to encode 1 MiB and queue it, under load too;
+# with 0.02 s, every call ended before its request reached the queue.
+client = DataStoreWsClient("127.0.0.1", int(sys.argv[1]), call_timeout=0.1)
 value = os.urandom(1 << 20)
 before = rss()
-for n in range(150):
+queue_full = 0
+for n in range(60):
     try:
         client.write(n.to_bytes(8, "little"), value)
     except TimeoutError as error:
-        last_error = str(error)
+        queue_full += "bytes of requests were still waiting to be sent" in str(error)
         continue
     raise SystemExit("a stopped server answered")
 print(rss() - before)
-print(last_error)
+print(queue_full)
 """
 
 
-@pytest.mark.slow  # 150 calls of 20 ms each: 3 s by design
+@pytest.mark.slow  # 60 calls that time out after 0.1 s: 6 s by design
 def test_a_stopped_server_cannot_grow_the_client(stopped_server: FakeWsServer) -> None:
-    grown, last_error = _run_child(STOPPED_SERVER_CHILD, stopped_server.port).split("\n", 1)
+    grown, queue_full = _run_child(STOPPED_SERVER_CHILD, stopped_server.port).split("\n", 1)
     # The send queue holds 8 MiB; with each write's own copies, well under 40 MiB. Without a
-    # bound, the 150 MiB of requests all stay in memory.
-    assert int(grown) < 40 << 20, f"150 timed-out 1 MiB writes grew the client by {grown} bytes"
-    assert "bytes of requests were still waiting to be sent" in last_error, last_error
+    # bound, the 60 MiB of requests all stay in memory.
+    assert int(grown) < 40 << 20, f"60 timed-out 1 MiB writes grew the client by {grown} bytes"
+    # Which calls find the queue full depends on timing; that some do, does not.
+    assert int(queue_full) > 0, "no TimeoutError said that requests were waiting to be sent"
 
 
 def _run_child(script: str, port: int) -> str:
