@@ -10,8 +10,8 @@ use std::process::ExitStatus;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::paths;
 use crate::process::{self, Failed, Job, ProcessGroup, Sink};
+use crate::{paths, tail};
 
 /// Lines of the log shown when it fails.
 const LOG_TAIL: usize = 20;
@@ -64,16 +64,13 @@ impl Background {
     }
 
     fn failure(&self, status: ExitStatus) -> anyhow::Error {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let shown = lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n");
         Failed {
             code: process::shell_code(status),
             message: format!(
-                "{} (in the background) failed: {}\n--- last lines of {} ---\n{shown}\n---",
+                "{} (in the background) failed: {}\n{}",
                 self.name,
                 process::describe(status),
-                paths::display_path(&self.log)
+                tail::last_lines(&self.log, LOG_TAIL)
             ),
         }
         .into()

@@ -14,11 +14,12 @@ use std::ops::Add;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::console::Trace;
 use crate::signals::Interrupted;
+use crate::tail;
 use crate::{errln, outln, paths};
 
 /// Lines of a failed step's log shown when nothing better is known.
@@ -210,7 +211,10 @@ impl Runner {
         let interrupted = error.downcast_ref::<Interrupted>().is_some();
         // After Ctrl-C, the end of the log says nothing the user does not know.
         if !self.mode.streams() && !interrupted {
-            let details = step.details.clone().unwrap_or_else(|| tail(&step.log));
+            let details = step
+                .details
+                .clone()
+                .unwrap_or_else(|| tail::last_lines(&step.log, TAIL_LINES));
             errln!("{details}");
         }
         errln!("error: {error:#}");
@@ -345,20 +349,6 @@ fn bar_style() -> ProgressStyle {
     )
     .expect("the template is valid")
     .progress_chars("=> ")
-}
-
-/// The last lines of a log, for a failed step that has no better account.
-fn tail(log: &Utf8Path) -> String {
-    let text = std::fs::read(log).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let lines: Vec<&str> = text.lines().collect();
-    let shown = &lines[lines.len().saturating_sub(TAIL_LINES)..];
-    format!(
-        "--- last {} lines of {} ---\n{}\n---",
-        shown.len(),
-        paths::display_path(log),
-        shown.join("\n")
-    )
 }
 
 /// `pytest integration` → `pytest-integration`.

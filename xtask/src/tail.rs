@@ -5,6 +5,8 @@ use std::io::Read;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::paths;
+
 /// A file read from where the last read stopped; a file that does not exist yet reads as
 /// empty until it does.
 pub struct Tail {
@@ -33,6 +35,24 @@ impl Tail {
     }
 }
 
+/// The last `n` lines of the log at `path`, framed to be shown under an error:
+/// `--- last 3 lines of target/x.log ---`, the lines, `---`; or a line saying it is empty.
+pub fn last_lines(path: &Utf8Path, n: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let shown = &lines[lines.len().saturating_sub(n)..];
+    let log = paths::display_path(path);
+    if shown.is_empty() {
+        return format!("(the log {log} is empty)");
+    }
+    format!(
+        "--- last {} lines of {log} ---\n{}\n---",
+        shown.len(),
+        shown.join("\n")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +71,16 @@ mod tests {
         file.write_all(b"two").unwrap();
         assert_eq!(tail.read_new(), b"two");
         assert!(tail.read_new().is_empty());
+        assert_eq!(
+            last_lines(&path, 1),
+            format!("--- last 1 lines of {path} ---\ntwo\n---")
+        );
+        assert_eq!(
+            last_lines(&path, 5),
+            format!("--- last 2 lines of {path} ---\none\ntwo\n---")
+        );
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(last_lines(&path, 5), format!("(the log {path} is empty)"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -16,7 +16,7 @@ use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::process::{self, Failed, Job, ProcessGroup, Sink, Stopped};
-use crate::{paths, signals, traceln};
+use crate::{paths, signals, tail, traceln};
 
 pub const SERVER_PACKAGE: &str = "simd-r-drive-ws-server";
 /// Lines of the server's log shown when it fails.
@@ -317,19 +317,7 @@ impl Server {
 
     /// The last lines of the log, formatted to end an error message.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read(&self.log).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
-        let log = paths::display_path(&self.log);
-        if tail.is_empty() {
-            return format!("\n(the server's log {log} is empty)");
-        }
-        format!(
-            "\n--- last {} lines of {log} ---\n{}\n---",
-            tail.len(),
-            tail.join("\n")
-        )
+        format!("\n{}", tail::last_lines(&self.log, LOG_TAIL))
     }
 
     /// Copies the log to stderr as it grows, until the server exits (an error) or a signal
