@@ -3,6 +3,7 @@
 //! `test result:` lines, and, when it failed, the part of its output worth showing.
 
 use crate::steps::Counts;
+use crate::tail::Lines;
 
 /// The state of a `cargo test` run, fed its output in pieces.
 #[derive(Debug, Default)]
@@ -13,15 +14,13 @@ pub struct CargoTest {
     pub live: Counts,
     /// "compiling tokio", "running tests/server.rs", ...
     pub activity: String,
-    partial: String,
+    lines: Lines,
 }
 
 impl CargoTest {
     /// Takes the next piece of output; a line cut in two waits for its end.
     pub fn feed(&mut self, bytes: &[u8]) {
-        self.partial.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(end) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=end).collect();
+        for line in self.lines.push(bytes) {
             self.line(&without_colors(&line));
         }
     }

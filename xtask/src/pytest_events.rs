@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::steps::Counts;
+use crate::tail::Lines;
 
 /// One finished test: its time over all phases, and whether it is marked `slow`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +28,7 @@ pub struct PytestRun {
     pub finished: Vec<Timed>,
     /// Phases seen so far of the tests that have not finished.
     open: BTreeMap<String, Phases>,
-    partial: String,
+    lines: Lines,
 }
 
 #[derive(Debug, Default)]
@@ -41,9 +42,7 @@ impl PytestRun {
     /// Takes the next piece of the log; a line cut in two waits for its end. Lines that are
     /// not JSON, or reports of a kind it does not know, are ignored, as reportlog asks.
     pub fn feed(&mut self, bytes: &[u8]) {
-        self.partial.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(end) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=end).collect();
+        for line in self.lines.push(bytes) {
             if let Ok(event) = serde_json::from_str::<Value>(&line) {
                 self.event(&event);
             }

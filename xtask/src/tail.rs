@@ -35,6 +35,32 @@ impl Tail {
     }
 }
 
+/// Splits a stream that arrives in pieces into whole lines. Bytes are kept until their line
+/// ends, so that a line, or a UTF-8 character, cut between two reads is read whole.
+#[derive(Debug, Default)]
+pub struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Lines {
+    /// The lines that `bytes` completes, without their line ends.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.partial.extend_from_slice(bytes);
+        let Some(last_end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return Vec::new();
+        };
+        let complete: Vec<u8> = self.partial.drain(..=last_end).collect();
+        complete[..complete.len() - 1]
+            .split(|&b| b == b'\n')
+            .map(|line| {
+                String::from_utf8_lossy(line)
+                    .trim_end_matches('\r')
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
 /// The last `n` lines of the log at `path`, framed to be shown under an error:
 /// `--- last 3 lines of target/x.log ---`, the lines, `---`; or a line saying it is empty.
 pub fn last_lines(path: &Utf8Path, n: usize) -> String {
@@ -57,6 +83,18 @@ pub fn last_lines(path: &Utf8Path, n: usize) -> String {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn lines_cut_anywhere_are_whole() {
+        let text = "é one\r\ntwo\n\nthree";
+        let mut lines = Lines::default();
+        let mut got = Vec::new();
+        for byte in text.as_bytes() {
+            got.extend(lines.push(std::slice::from_ref(byte)));
+        }
+        assert_eq!(got, ["é one", "two", ""]);
+        assert_eq!(lines.push(b"\n"), ["three"]);
+    }
 
     #[test]
     fn reads_what_was_appended_since_the_last_read() {
