@@ -115,6 +115,8 @@ pub struct Step {
     pub log: Utf8PathBuf,
     bar: Option<ProgressBar>,
     counts: Option<Counts>,
+    /// Shown where the counts go, for a step without tests of its own.
+    note: Option<String>,
     details: Option<String>,
     warnings: Vec<String>,
 }
@@ -154,6 +156,7 @@ impl Runner {
             log: log.clone(),
             bar: (self.mode == Mode::Live).then(|| spinner(name)),
             counts: None,
+            note: None,
             details: None,
             warnings: Vec::new(),
         };
@@ -193,7 +196,9 @@ impl Runner {
     /// The verdict line, the warnings, and for a failure its details and log.
     fn conclude(&self, name: &str, step: &Step, result: &Result<()>, duration: Duration) {
         let mark = if result.is_ok() { "✓" } else { "✗" };
-        let counts = step.counts.map(Counts::describe).unwrap_or_default();
+        let counts = (step.counts.map(Counts::describe))
+            .or_else(|| step.note.clone())
+            .unwrap_or_default();
         errln!(
             "{mark} {name:<20} {counts:<32} {:>7.2} s",
             duration.as_secs_f64()
@@ -319,6 +324,11 @@ impl Step {
     /// The test counts of this step, for its verdict and the summary.
     pub fn counts(&mut self, counts: Counts) {
         self.counts = Some(counts);
+    }
+
+    /// Why a step without tests of its own did nothing, say; shown in its verdict line.
+    pub fn note(&mut self, note: &str) {
+        self.note = Some(note.to_owned());
     }
 
     /// What to show if the step fails, instead of the end of its log.

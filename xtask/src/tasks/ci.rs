@@ -21,8 +21,8 @@ use crate::tail::Tail;
 use crate::test_server::{self, Server};
 use crate::{errln, extract, flags, outln, paths, readme, traceln, venv, workflow_lint};
 
-/// The xtask test binaries that need the venv (its pytest, its linters): step 1 defers
-/// them, and the `xtask tests` step runs them once the venv exists.
+/// The xtask test binaries that need the venv (its pytest, its linters): when the venv is
+/// not ready yet, step 1 defers them, and the `xtask tests` step runs them once it is.
 const PYTHON_TESTS: [&str; 3] = ["readme_blocks", "server_log_section", "workflow_lint"];
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -97,6 +97,8 @@ struct Run<'a> {
     server: Option<Server>,
     /// `cargo xtask venv --deps-only`, started with `cargo test` when the venv is stale.
     python_deps: Option<Background>,
+    /// The venv was ready, so `cargo test` ran the xtask tests that need it.
+    python_tests_ran: bool,
 }
 
 pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
@@ -113,6 +115,7 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         server: None,
         python_deps: None,
+        python_tests_ran: false,
     };
     let result = run_steps(&mut runner, &mut run);
     errln!("{}", runner.summary());
@@ -162,16 +165,32 @@ fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// `cargo test --workspace`, with the venv's dependencies installed meanwhile when the venv
-/// needs work: they need no Rust, and the download overlaps the compile.
+/// `cargo test --workspace`. When the venv is ready, the xtask tests that need it run
+/// here, with it; otherwise they wait for the `xtask tests` step, and the venv's
+/// dependencies are installed meanwhile: they need no Rust, and the download overlaps the
+/// compile.
 fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     let sh = run.sh;
-    if !venv::is_current(run.flags.python.as_deref(), venv::Profile::Dev)? {
+    let job = Job::new(cmd!(sh, "cargo test --workspace"));
+    let (job, tests) = if venv::is_current(run.flags.python.as_deref(), venv::Profile::Dev)? {
+        run.python_tests_ran = true;
+        (with_the_venv(job), CargoTest::default())
+    } else {
         run.python_deps = Some(start_python_deps(run)?);
-    }
-    let job = Job::new(cmd!(sh, "cargo test --workspace")).env("XTASK_PYTHON_TESTS", "later");
+        let job = job.env("XTASK_PYTHON_TESTS", "later");
+        (job, CargoTest::deferring(&PYTHON_TESTS))
+    };
     let background = run.python_deps.as_ref();
-    run_cargo_test(job, step, || background.map_or(Ok(()), Background::check))
+    run_cargo_test(job, tests, step, || {
+        background.map_or(Ok(()), Background::check)
+    })
+}
+
+/// Runs the xtask tests that need Python with the venv's, and fails them without it
+/// (`XTASK_PYTHON_TESTS=require`) rather than skipping them.
+fn with_the_venv(job: Job) -> Job {
+    job.env("XTASK_TEST_PYTHON", venv::python())
+        .env("XTASK_PYTHON_TESTS", "require")
 }
 
 fn start_python_deps(run: &Run<'_>) -> Result<Background> {
@@ -197,22 +216,27 @@ fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
     )
 }
 
-/// The pytest-driven tests of xtask, with the venv's Python; a missing Python fails them
-/// (`XTASK_PYTHON_TESTS=require`) rather than skips them.
+/// The xtask tests that need the venv, unless `cargo test` ran them already.
 fn xtask_python_tests(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
+    if run.python_tests_ran {
+        step.note("ran in cargo test (the venv was ready)");
+        return Ok(());
+    }
     let sh = run.sh;
     let tests = PYTHON_TESTS.iter().flat_map(|name| ["--test", name]);
-    let job = Job::new(cmd!(sh, "cargo test -p xtask {tests...}"))
-        .env("XTASK_TEST_PYTHON", venv::python())
-        .env("XTASK_PYTHON_TESTS", "require");
-    run_cargo_test(job, step, || Ok(()))
+    let job = with_the_venv(Job::new(cmd!(sh, "cargo test -p xtask {tests...}")));
+    run_cargo_test(job, CargoTest::default(), step, || Ok(()))
 }
 
 /// Runs a `cargo test` job, following its output in the step's log for the display;
 /// `check` ends it early with its error (a failure in the background).
-fn run_cargo_test(job: Job, step: &mut Step, mut check: impl FnMut() -> Result<()>) -> Result<()> {
+fn run_cargo_test(
+    job: Job,
+    mut tests: CargoTest,
+    step: &mut Step,
+    mut check: impl FnMut() -> Result<()>,
+) -> Result<()> {
     let mut log = Tail::new(&step.log);
-    let mut tests = CargoTest::default();
     let result = job.run_watching(|| {
         check()?;
         tests.feed(&log.read_new());
