@@ -54,6 +54,11 @@ impl Background {
         }
     }
 
+    /// Where its output goes.
+    pub fn log(&self) -> &Utf8Path {
+        &self.log
+    }
+
     /// Waits for the child; its failure, with the end of its log.
     pub fn finish(self) -> Result<()> {
         let status = self.group.wait()?;
@@ -61,6 +66,17 @@ impl Background {
             return Ok(());
         }
         Err(self.failure(status))
+    }
+
+    /// Waits for the child; its failure, in one line, for a caller that shows the log.
+    pub fn wait(self) -> Result<()> {
+        let status = self.group.wait()?;
+        if status.success() {
+            return Ok(());
+        }
+        let message = format!("{} failed: {}", self.name, process::describe(status));
+        let code = process::shell_code(status);
+        Err(Failed { code, message }.into())
     }
 
     fn failure(&self, status: ExitStatus) -> anyhow::Error {

@@ -196,9 +196,10 @@ impl Runner {
     /// The verdict line, the warnings, and for a failure its details and log.
     fn conclude(&self, name: &str, step: &Step, result: &Result<()>, duration: Duration) {
         let mark = if result.is_ok() { "✓" } else { "✗" };
-        let counts = (step.counts.map(Counts::describe))
-            .or_else(|| step.note.clone())
-            .unwrap_or_default();
+        let counts = match (step.counts.map(Counts::describe), &step.note) {
+            (Some(counts), Some(note)) => format!("{counts} ({note})"),
+            (counts, note) => counts.or_else(|| note.clone()).unwrap_or_default(),
+        };
         errln!(
             "{mark} {name:<20} {counts:<32} {:>7.2} s",
             duration.as_secs_f64()
@@ -326,7 +327,7 @@ impl Step {
         self.counts = Some(counts);
     }
 
-    /// Why a step without tests of its own did nothing, say; shown in its verdict line.
+    /// A word on how the step ran (in the background, say), shown after its counts.
     pub fn note(&mut self, note: &str) {
         self.note = Some(note.to_owned());
     }

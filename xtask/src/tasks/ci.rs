@@ -45,18 +45,22 @@ const STEPS: &[StepDef] = &[
     }),
     StepDef::new("venv", "cargo xtask venv", venv_step),
     StepDef::new(
-        "xtask tests",
-        "cargo test -p xtask --test readme_blocks --test server_log_section --test workflow_lint",
-        xtask_python_tests,
-    ),
-    StepDef::new(
         "workflow lint",
         "check-jsonschema on .github/workflows",
-        |run, _| workflow_lint::run(run.sh),
+        |run, _| {
+            run.check_background()?;
+            workflow_lint::run(run.sh)?;
+            run.check_background()
+        },
     ),
     StepDef::new("pytest unit", "pytest -m unit", |run, step| {
         pytest_stage(run, step, Stage::Unit)
     }),
+    StepDef::new(
+        "xtask tests",
+        "cargo test -p xtask --test readme_blocks --test server_log_section --test workflow_lint",
+        xtask_python_tests,
+    ),
     StepDef::new("server up", "simd-r-drive-ws-server --port 0", server_up),
     StepDef::new(
         "pytest integration",
@@ -99,6 +103,17 @@ struct Run<'a> {
     python_deps: Option<Background>,
     /// The venv was ready, so `cargo test` ran the xtask tests that need it.
     python_tests_ran: bool,
+    /// Those tests otherwise: started once the venv is ready, they run alongside the
+    /// workflow lint and `pytest unit` (which mostly waits), and their step collects them.
+    python_tests: Option<Background>,
+}
+
+impl Run<'_> {
+    /// The first failure of what runs in the background, for the foreground to stop at.
+    fn check_background(&self) -> Result<()> {
+        let mut running = self.python_deps.iter().chain(&self.python_tests);
+        running.try_for_each(Background::check)
+    }
 }
 
 pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
@@ -116,6 +131,7 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         server: None,
         python_deps: None,
         python_tests_ran: false,
+        python_tests: None,
     };
     let result = run_steps(&mut runner, &mut run);
     errln!("{}", runner.summary());
@@ -160,6 +176,7 @@ fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
             first_error.get_or_insert(error);
             // Fail-fast: what runs in the background stops now (dropped: stopped, reaped).
             run.python_deps = None;
+            run.python_tests = None;
         }
     }
     first_error.map_or(Ok(()), Err)
@@ -203,7 +220,7 @@ fn start_python_deps(run: &Run<'_>) -> Result<Background> {
 }
 
 /// Waits for the dependencies installed in the background, if any, then builds the
-/// bindings.
+/// bindings, and starts the xtask tests that need them unless `cargo test` ran them.
 fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
     if let Some(background) = run.python_deps.take() {
         background.finish()?;
@@ -213,19 +230,37 @@ fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
         run.flags.python.as_deref(),
         false,
         venv::Profile::Dev,
-    )
+    )?;
+    if !run.python_tests_ran {
+        let sh = run.sh;
+        let tests = PYTHON_TESTS.iter().flat_map(|name| ["--test", name]);
+        let job = with_the_venv(Job::new(cmd!(sh, "cargo test -p xtask {tests...}")));
+        let log = run.xtask_dir.join("logs/ci/xtask-tests.log");
+        run.python_tests = Some(Background::start("xtask tests", job, &log)?);
+    }
+    Ok(())
 }
 
-/// The xtask tests that need the venv, unless `cargo test` ran them already.
+/// The xtask tests that need the venv: waits for them, unless `cargo test` ran them, and
+/// copies their output into this step's log.
 fn xtask_python_tests(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     if run.python_tests_ran {
         step.note("ran in cargo test (the venv was ready)");
         return Ok(());
     }
-    let sh = run.sh;
-    let tests = PYTHON_TESTS.iter().flat_map(|name| ["--test", name]);
-    let job = with_the_venv(Job::new(cmd!(sh, "cargo test -p xtask {tests...}")));
-    run_cargo_test(job, CargoTest::default(), step, || Ok(()))
+    let background = (run.python_tests.take()).context("the xtask tests never started")?;
+    let log = background.log().to_owned();
+    let status = background.wait();
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    traceln!("{}", output.trim_end());
+    let mut tests = CargoTest::default();
+    tests.feed(output.as_bytes());
+    step.counts(tests.counts());
+    step.note("in the background");
+    if let Some(excerpt) = cargo_output::failure_excerpt(&output) {
+        step.details(excerpt);
+    }
+    status
 }
 
 /// Runs a `cargo test` job, following its output in the step's log for the display;
@@ -305,6 +340,7 @@ fn pytest_stage(run: &mut Run<'_>, step: &mut Step, stage: Stage) -> Result<()> 
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
     let result = pytest_runner::run(run.sh, target, &args, &env, || {
+        run.check_background()?;
         tests.feed(&log.read_new());
         let total = std::fs::read_to_string(&collected).ok();
         let total = total.and_then(|text| text.trim().parse().ok());

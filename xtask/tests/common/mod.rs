@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 /// A fresh folder under the temp dir, unique to this process and moment.
 pub fn scratch_dir(name: &str) -> PathBuf {
@@ -32,17 +34,7 @@ pub fn python_with(modules: &str) -> Option<PathBuf> {
         eprintln!("deferred: `cargo xtask ci` runs this test once the venv is ready");
         return None;
     }
-    let candidates = [
-        std::env::var_os("XTASK_TEST_PYTHON").map(PathBuf::from),
-        Some(bindings_dir().join(".venv/bin/python")),
-        Some("python3".into()),
-    ];
-    let found = candidates.into_iter().flatten().find(|python| {
-        Command::new(python)
-            .args(["-c", &format!("import {modules}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    let found = first_python_with(modules);
     if found.is_none() {
         assert_ne!(
             mode, "require",
@@ -51,4 +43,27 @@ pub fn python_with(modules: &str) -> Option<PathBuf> {
         eprintln!("skipped: no Python that imports {modules} (run `cargo xtask venv`)");
     }
     found
+}
+
+/// The first candidate Python that imports `modules`, found once per test binary: each
+/// probe starts Python and imports pytest, which costs about a quarter of a second.
+fn first_python_with(modules: &str) -> Option<PathBuf> {
+    static FOUND: Mutex<BTreeMap<String, Option<PathBuf>>> = Mutex::new(BTreeMap::new());
+    let mut found = FOUND
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let entry = found.entry(modules.to_owned()).or_insert_with(|| {
+        let candidates = [
+            std::env::var_os("XTASK_TEST_PYTHON").map(PathBuf::from),
+            Some(bindings_dir().join(".venv/bin/python")),
+            Some("python3".into()),
+        ];
+        candidates.into_iter().flatten().find(|python| {
+            Command::new(python)
+                .args(["-c", &format!("import {modules}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    });
+    entry.clone()
 }
