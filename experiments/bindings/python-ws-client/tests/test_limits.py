@@ -91,13 +91,15 @@ def rss():
     return int(subprocess.run(ps, capture_output=True, text=True, check=True).stdout) * 1024
 """
 
-# 20,000 calls that time out against a server that never answers, from four threads so
-# that the timer's granularity (about 1 ms a call) does not add up.
+# 20,000 calls that time out against a server that never answers, from 16 threads so that
+# the timer's granularity (about 1 ms a call, spent waiting) does not add up: with four,
+# the test took 7.9 s.
 TIMED_OUT_CALLS_CHILD = RSS + """
 from concurrent.futures import ThreadPoolExecutor
 from simd_r_drive_ws_client import DataStoreWsClient
 
 client = DataStoreWsClient("127.0.0.1", int(sys.argv[1]), call_timeout=1e-6)
+THREADS = 16
 
 def timed_out_calls(count):
     for n in range(count):
@@ -108,8 +110,8 @@ def timed_out_calls(count):
         raise SystemExit("a server that never answers answered")
 
 def in_threads(count):
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(timed_out_calls, [count // 4] * 4))
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(timed_out_calls, [count // THREADS] * THREADS))
 
 in_threads(4_000)  # the allocator's and the threads' own growth, before the measure
 before = rss()
@@ -125,34 +127,39 @@ def test_calls_that_time_out_leave_nothing_behind(fake_server: FakeWsServer) -> 
     assert int(grown) < 2 << 20, f"20,000 timed-out calls grew the client by {grown} bytes"
 
 
-# 60 writes of 1 MiB, each timing out, to a server that stopped reading.
+# 60 writes of 1 MiB, each timing out, to a server that stopped reading; from four threads,
+# so that the 60 timeouts do not add up (6 s one after the other).
 STOPPED_SERVER_CHILD = RSS + """
 import os
+from concurrent.futures import ThreadPoolExecutor
 from simd_r_drive_ws_client import DataStoreWsClient
 
 # 0.1 s: time for a dev build of the bindings to encode 1 MiB and queue it, under load too;
 # with 0.02 s, every call ended before its request reached the queue.
 client = DataStoreWsClient("127.0.0.1", int(sys.argv[1]), call_timeout=0.1)
 value = os.urandom(1 << 20)
-before = rss()
-queue_full = 0
-for n in range(60):
+
+def write(n):
     try:
         client.write(n.to_bytes(8, "little"), value)
     except TimeoutError as error:
-        queue_full += "bytes of requests were still waiting to be sent" in str(error)
-        continue
+        return "bytes of requests were still waiting to be sent" in str(error)
     raise SystemExit("a stopped server answered")
+
+before = rss()
+with ThreadPoolExecutor(4) as pool:
+    queue_full = sum(pool.map(write, range(60)))
 print(rss() - before)
 print(queue_full)
 """
 
 
-@pytest.mark.slow  # 60 calls that time out after 0.1 s: 6 s by design
+@pytest.mark.slow  # 60 calls that time out after 0.1 s, four at a time: 1.5 s by design
 def test_a_stopped_server_cannot_grow_the_client(stopped_server: FakeWsServer) -> None:
     grown, queue_full = _run_child(STOPPED_SERVER_CHILD, stopped_server.port).split("\n", 1)
-    # The send queue holds 8 MiB; with each write's own copies, well under 40 MiB. Without a
-    # bound, the 60 MiB of requests all stay in memory.
+    # The send queue holds 8 MiB; with each write's own copies and the four threads' own
+    # allocations, 21 to 24 MiB were measured (13 MiB from one thread). Without a bound, the
+    # 60 MiB of requests all stay in memory.
     assert int(grown) < 40 << 20, f"60 timed-out 1 MiB writes grew the client by {grown} bytes"
     # Which calls find the queue full depends on timing; that some do, does not.
     assert int(queue_full) > 0, "no TimeoutError said that requests were waiting to be sent"
