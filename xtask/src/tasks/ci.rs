@@ -502,6 +502,54 @@ fn escape_xml(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The xtask tests that run in the background alongside the workflow lint and
+    /// `pytest unit`: their failure reaches the foreground's check, with its exit code.
+    #[test]
+    fn the_background_tests_failure_stops_the_foreground() {
+        let sh = Shell::new().unwrap();
+        let flags = flags::Ci {
+            python: None,
+            ready_timeout: 30,
+            cov: false,
+            verbose: false,
+        };
+        let dir = std::env::temp_dir().join(process::unique_name("ci-background"));
+        let dir = Utf8PathBuf::try_from(dir).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let failing = Job::new(cmd!(sh, "sh -c 'echo test readme ... FAILED; exit 101'"));
+        let mut run = Run {
+            sh: &sh,
+            flags: &flags,
+            xtask_dir: dir.clone(),
+            junit_dir: dir.clone(),
+            github: false,
+            server: None,
+            python_deps: None,
+            python_tests_ran: false,
+            python_tests: None,
+        };
+        run.check_background().unwrap();
+        let log = dir.join("xtask-tests.log");
+        run.python_tests = Some(Background::start("xtask tests", failing, &log).unwrap());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let error = loop {
+            if let Err(error) = run.check_background() {
+                break error;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failure was never seen"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(process::exit_code_of(&error), 101);
+        assert!(
+            format!("{error:#}").contains("test readme ... FAILED"),
+            "{error:#}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn junit_lists_every_step() {
         let outcome = |duration: Option<Duration>, error: Option<&str>| Outcome {
