@@ -28,6 +28,7 @@ mod bench_report;
 mod cargo_output;
 mod console;
 mod extract;
+mod fingerprint;
 mod flags;
 mod paths;
 mod process;

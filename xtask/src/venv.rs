@@ -15,6 +15,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
+use crate::fingerprint::{self, Fnv};
 use crate::process::Job;
 use crate::{paths, signals, tools, traceln};
 
@@ -221,15 +222,11 @@ fn stamp_in(
     profile: Profile,
 ) -> Result<String> {
     let files = inputs(root, bindings)?;
-    let mut hash = Fnv::default();
-    for file in &files {
-        hash.write(file.as_str().as_bytes());
-        hash.write(&std::fs::read(file).with_context(|| format!("cannot read {file}"))?);
-    }
+    let hash = fingerprint::of_files(&files)?;
     let interpreter = std::fs::read(venv.join("pyvenv.cfg")).unwrap_or_default();
     Ok(format!(
         "version {STAMP_VERSION}\ninputs {:016x} ({} files)\ninterpreter {:016x}\nprofile {}\npython {}\n",
-        hash.0,
+        hash,
         files.len(),
         Fnv::of(&interpreter),
         profile.name(),
@@ -282,29 +279,6 @@ fn collect_inputs(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// FNV-1a: stable across Rust versions, unlike `DefaultHasher`, and enough for a stamp.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes.iter().chain(&[0xff]) {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn of(bytes: &[u8]) -> u64 {
-        let mut hash = Fnv::default();
-        hash.write(bytes);
-        hash.0
-    }
 }
 
 #[cfg(test)]
@@ -363,12 +337,7 @@ mod tests {
     }
 
     fn inputs_hash(root: &Utf8Path) -> u64 {
-        let mut hash = Fnv::default();
-        for file in inputs(root, &root.join("bindings")).unwrap() {
-            hash.write(file.as_str().as_bytes());
-            hash.write(&std::fs::read(&file).unwrap());
-        }
-        hash.0
+        fingerprint::of_files(&inputs(root, &root.join("bindings")).unwrap()).unwrap()
     }
 
     #[test]

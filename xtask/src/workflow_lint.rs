@@ -8,8 +8,9 @@ use anyhow::{Context, Result, anyhow, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
+use crate::fingerprint;
 use crate::process::{self, Job};
-use crate::{paths, venv};
+use crate::{paths, traceln, venv};
 
 pub const GITHUB: &str = ".github/";
 pub const WORKFLOWS: &str = ".github/workflows";
@@ -19,9 +20,55 @@ pub const DEPENDABOT: &str = ".github/dependabot.yml";
 /// zizmor itself failed.
 const ZIZMOR_FINDINGS: u8 = 10;
 
-/// The `workflow lint` step of `cargo xtask ci`: the workspace's own `.github/`.
-pub fn run(sh: &Shell) -> Result<()> {
-    check(sh, &paths::project_root())
+/// The `workflow lint` step of `cargo xtask ci`: the workspace's own `.github/`, unless
+/// nothing the verdict depends on changed since it last passed; `false` when it was
+/// skipped. A fresh clone has no stamp, so CI always lints.
+pub fn run_unless_unchanged(sh: &Shell) -> Result<bool> {
+    let root = paths::project_root();
+    let stamp_file = paths::xtask_dir()?.join("workflow-lint.stamp");
+    let stamp = stamp(&root, &std::env::current_exe()?)?;
+    if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) {
+        let stamp_file = paths::display_path(&stamp_file);
+        traceln!("nothing changed since the last pass (see {stamp_file})");
+        return Ok(false);
+    }
+    let _ = std::fs::remove_file(&stamp_file);
+    check(sh, &root)?;
+    std::fs::write(&stamp_file, stamp).with_context(|| format!("cannot write {stamp_file}"))?;
+    Ok(true)
+}
+
+/// What the verdict depends on: every file under `.github/`, the linters' locked versions
+/// (the bindings' `uv.lock`), and xtask itself (its checks and flags), by size and time.
+fn stamp(root: &Utf8Path, xtask: &std::path::Path) -> Result<String> {
+    let mut files = Vec::new();
+    collect_files(&root.join(GITHUB), &mut files)?;
+    files.sort();
+    files.push(root.join("experiments/bindings/python-ws-client/uv.lock"));
+    let exe = std::fs::metadata(xtask).with_context(|| format!("cannot stat {xtask:?}"))?;
+    let built = exe
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    Ok(format!(
+        "inputs {:016x} ({} files)\nxtask {} bytes, built {built}\n",
+        fingerprint::of_files(&files)?,
+        files.len(),
+        exe.len(),
+    ))
+}
+
+fn collect_files(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))? {
+        let entry = entry?;
+        let path = Utf8PathBuf::try_from(entry.path())?;
+        if entry.file_type()?.is_dir() {
+            collect_files(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Runs both linters from `root`, so that their messages name files as `.github/...`.
@@ -92,4 +139,52 @@ fn workflow_files(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
     files.sort();
     ensure!(!files.is_empty(), "no workflow file (*.yml) in {dir}");
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace with a `.github/` and a lock file, in a fresh temp dir.
+    fn fake_root() -> Utf8PathBuf {
+        let dir = std::env::temp_dir().join(process::unique_name("lint-stamp"));
+        let root = Utf8PathBuf::try_from(dir).unwrap();
+        let bindings = root.join("experiments/bindings/python-ws-client");
+        std::fs::create_dir_all(root.join(WORKFLOWS)).unwrap();
+        std::fs::create_dir_all(&bindings).unwrap();
+        std::fs::write(root.join(WORKFLOWS).join("ci.yml"), "on: push\n").unwrap();
+        std::fs::write(root.join(DEPENDABOT), "version: 2\n").unwrap();
+        std::fs::write(bindings.join("uv.lock"), "zizmor 1\n").unwrap();
+        std::fs::write(root.join("README.md"), "# x\n").unwrap();
+        root
+    }
+
+    #[test]
+    fn the_stamp_changes_with_what_the_verdict_depends_on_only() {
+        let root = fake_root();
+        let xtask = root.join("xtask-binary");
+        std::fs::write(&xtask, "v1").unwrap();
+        let stamp = || super::stamp(&root, xtask.as_std_path()).unwrap();
+        let first = stamp();
+        assert_eq!(stamp(), first, "the same inputs give the same stamp");
+        std::fs::write(root.join("README.md"), "# y\n").unwrap();
+        assert_eq!(stamp(), first, "a README does not change the verdict");
+        let changes: [(&str, &str); 4] = [
+            (".github/workflows/ci.yml", "on: pull_request\n"),
+            (".github/workflows/new.yml", "on: push\n"),
+            (
+                "experiments/bindings/python-ws-client/uv.lock",
+                "zizmor 2\n",
+            ),
+            ("xtask-binary", "v2, rebuilt"),
+        ];
+        let mut previous = first;
+        for (file, text) in changes {
+            std::fs::write(root.join(file), text).unwrap();
+            let now = stamp();
+            assert_ne!(now, previous, "an edit of {file} must lint again");
+            previous = now;
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -1,0 +1,38 @@
+//! Content hashes for the stamps that let a step skip work whose inputs did not change
+//! (the venv, the workflow lint).
+
+use anyhow::{Context, Result};
+use camino::Utf8PathBuf;
+
+/// FNV-1a: stable across Rust versions, unlike `DefaultHasher`, and enough for a stamp.
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes.iter().chain(&[0xff]) {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn of(bytes: &[u8]) -> u64 {
+        let mut hash = Fnv::default();
+        hash.write(bytes);
+        hash.0
+    }
+}
+
+/// The hash of `files`' names and contents, in the order given.
+pub fn of_files(files: &[Utf8PathBuf]) -> Result<u64> {
+    let mut hash = Fnv::default();
+    for file in files {
+        hash.write(file.as_str().as_bytes());
+        hash.write(&std::fs::read(file).with_context(|| format!("cannot read {file}"))?);
+    }
+    Ok(hash.0)
+}
