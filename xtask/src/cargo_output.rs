@@ -19,6 +19,9 @@ pub struct CargoTest {
     /// here are not counted, lest the totals count them twice; a failure still is.
     deferred: &'static [&'static str],
     in_deferred: bool,
+    /// The deferred binaries seen, by name, with their executables, to run them later
+    /// without cargo (relative to where cargo ran).
+    pub deferred_executables: Vec<(&'static str, String)>,
 }
 
 impl CargoTest {
@@ -52,10 +55,15 @@ impl CargoTest {
         if let Some(rest) = trimmed.strip_prefix("Compiling ") {
             self.activity = format!("compiling {}", first_word(rest));
         } else if let Some(rest) = trimmed.strip_prefix("Running ") {
-            let what = rest.split(" (").next().unwrap_or(rest);
+            let (what, executable) = rest.split_once(" (").unwrap_or((rest, ""));
             self.activity = format!("running {what}");
-            self.in_deferred =
-                (self.deferred.iter()).any(|name| what == format!("tests/{name}.rs"));
+            let deferred = (self.deferred.iter()).find(|name| what == format!("tests/{name}.rs"));
+            self.in_deferred = deferred.is_some();
+            if let Some(name) = deferred {
+                let executable = executable.strip_suffix(')').unwrap_or(executable);
+                self.deferred_executables
+                    .push((name, executable.to_owned()));
+            }
         } else if let Some(rest) = trimmed.strip_prefix("Doc-tests ") {
             self.activity = format!("doc-tests {}", first_word(rest));
             self.in_deferred = false;
@@ -232,6 +240,11 @@ error: test failed, to rerun pass `-p simd-r-drive-ws-server --test server`
         run.feed(FAILING.as_bytes());
         assert_eq!(run.counts().failed, 1);
         assert_eq!(run.counts().passed, 2);
+        let executables = [
+            ("signals", "target/debug/deps/signals-99a1".to_owned()),
+            ("server", "target/debug/deps/server-1b2c".to_owned()),
+        ];
+        assert_eq!(run.deferred_executables, executables);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
@@ -24,6 +24,9 @@ use crate::{errln, extract, flags, outln, paths, readme, traceln, venv, workflow
 /// The xtask test binaries that need the venv (its pytest, its linters): when the venv is
 /// not ready yet, step 1 defers them, and the `xtask tests` step runs them once it is.
 const PYTHON_TESTS: [&str; 3] = ["readme_blocks", "server_log_section", "workflow_lint"];
+/// Those of them that import the bindings; the others need only the venv's dependencies,
+/// so they start before the bindings are built, alongside maturin.
+const NEED_THE_BINDINGS: [&str; 1] = ["server_log_section"];
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
 
@@ -105,9 +108,12 @@ struct Run<'a> {
     python_deps: Option<Background>,
     /// The venv was ready, so `cargo test` ran the xtask tests that need it.
     python_tests_ran: bool,
-    /// Those tests otherwise: started once the venv is ready, they run alongside the
-    /// workflow lint and `pytest unit` (which mostly waits), and their step collects them.
-    python_tests: Option<Background>,
+    /// Their test binaries, which `cargo test` built but left to run later.
+    deferred: Vec<(&'static str, String)>,
+    /// Those tests otherwise: started as soon as what they need is ready, they run
+    /// alongside maturin, the workflow lint and `pytest unit` (which mostly waits), and
+    /// their step collects them.
+    python_tests: Vec<Background>,
 }
 
 impl Run<'_> {
@@ -133,7 +139,8 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         server: None,
         python_deps: None,
         python_tests_ran: false,
-        python_tests: None,
+        deferred: Vec::new(),
+        python_tests: Vec::new(),
     };
     let result = run_steps(&mut runner, &mut run);
     errln!("{}", runner.summary());
@@ -178,7 +185,7 @@ fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
             first_error.get_or_insert(error);
             // Fail-fast: what runs in the background stops now (dropped: stopped, reaped).
             run.python_deps = None;
-            run.python_tests = None;
+            run.python_tests.clear();
         }
     }
     first_error.map_or(Ok(()), Err)
@@ -191,7 +198,7 @@ fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
 fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     let sh = run.sh;
     let job = Job::new(cmd!(sh, "cargo test --workspace"));
-    let (job, tests) = if venv::is_current(run.flags.python.as_deref(), venv::Profile::Dev)? {
+    let (job, mut tests) = if venv::is_current(run.flags.python.as_deref(), venv::Profile::Dev)? {
         run.python_tests_ran = true;
         (with_the_venv(job), CargoTest::default())
     } else {
@@ -200,9 +207,11 @@ fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
         (job, CargoTest::deferring(&PYTHON_TESTS))
     };
     let background = run.python_deps.as_ref();
-    run_cargo_test(job, tests, step, || {
+    let result = run_cargo_test(job, &mut tests, step, || {
         background.map_or(Ok(()), Background::check)
-    })
+    });
+    run.deferred = tests.deferred_executables;
+    result
 }
 
 /// Runs the xtask tests that need Python with the venv's, and fails them without it
@@ -222,10 +231,15 @@ fn start_python_deps(run: &Run<'_>) -> Result<Background> {
 }
 
 /// Waits for the dependencies installed in the background, if any, then builds the
-/// bindings, and starts the xtask tests that need them unless `cargo test` ran them.
+/// bindings. Unless `cargo test` ran them, the xtask tests that need the venv start as soon
+/// as what they need is there: before maturin, or after it for those that import the
+/// bindings.
 fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
     if let Some(background) = run.python_deps.take() {
         background.finish()?;
+    }
+    if !run.python_tests_ran {
+        start_python_tests(run, false)?;
     }
     venv::ensure(
         run.sh,
@@ -234,11 +248,31 @@ fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
         venv::Profile::Dev,
     )?;
     if !run.python_tests_ran {
-        let sh = run.sh;
-        let tests = PYTHON_TESTS.iter().flat_map(|name| ["--test", name]);
-        let job = with_the_venv(Job::new(cmd!(sh, "cargo test -p xtask {tests...}")));
-        let log = run.xtask_dir.join("logs/ci/xtask-tests.log");
-        run.python_tests = Some(Background::start("xtask tests", job, &log)?);
+        start_python_tests(run, true)?;
+    }
+    Ok(())
+}
+
+/// Starts the deferred xtask test binaries that import the bindings, or those that do not,
+/// each in the background with a log of its own, run as cargo runs them: from xtask's
+/// folder. One that `cargo test` did not show runs through cargo instead.
+fn start_python_tests(run: &mut Run<'_>, bindings: bool) -> Result<()> {
+    let sh = run.sh;
+    let _dir = sh.push_dir(paths::project_root().join("xtask"));
+    for name in PYTHON_TESTS {
+        if NEED_THE_BINDINGS.contains(&name) != bindings {
+            continue;
+        }
+        let job = match run.deferred.iter().find(|(n, _)| *n == name) {
+            Some((_, path)) => {
+                let path = paths::project_root().join(path);
+                Job::new(cmd!(sh, "{path}"))
+            }
+            None => Job::new(cmd!(sh, "cargo test -p xtask --test {name}")),
+        };
+        let log = run.xtask_dir.join(format!("logs/ci/xtask-test-{name}.log"));
+        let background = Background::start("xtask tests", with_the_venv(job), &log)?;
+        run.python_tests.push(background);
     }
     Ok(())
 }
@@ -250,26 +284,37 @@ fn xtask_python_tests(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
         step.note("ran in cargo test");
         return Ok(());
     }
-    let background = (run.python_tests.take()).context("the xtask tests never started")?;
-    let log = background.log().to_owned();
-    let status = background.wait();
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
-    traceln!("{}", output.trim_end());
+    ensure!(
+        !run.python_tests.is_empty(),
+        "the xtask tests never started"
+    );
     let mut tests = CargoTest::default();
-    tests.feed(output.as_bytes());
+    let mut first_error = None;
+    let mut output = String::new();
+    for background in std::mem::take(&mut run.python_tests) {
+        let log = background.log().to_owned();
+        let status = background.wait();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        traceln!("{}", text.trim_end());
+        tests.feed(text.as_bytes());
+        output.push_str(&text);
+        if let Err(error) = status {
+            first_error.get_or_insert(error);
+        }
+    }
     step.counts(tests.counts());
     step.note("in the background");
     if let Some(excerpt) = cargo_output::failure_excerpt(&output) {
         step.details(excerpt);
     }
-    status
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Runs a `cargo test` job, following its output in the step's log for the display;
 /// `check` ends it early with its error (a failure in the background).
 fn run_cargo_test(
     job: Job,
-    mut tests: CargoTest,
+    tests: &mut CargoTest,
     step: &mut Step,
     mut check: impl FnMut() -> Result<()>,
 ) -> Result<()> {
@@ -528,11 +573,13 @@ mod tests {
             server: None,
             python_deps: None,
             python_tests_ran: false,
-            python_tests: None,
+            deferred: Vec::new(),
+            python_tests: Vec::new(),
         };
         run.check_background().unwrap();
         let log = dir.join("xtask-tests.log");
-        run.python_tests = Some(Background::start("xtask tests", failing, &log).unwrap());
+        run.python_tests
+            .push(Background::start("xtask tests", failing, &log).unwrap());
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let error = loop {
             if let Err(error) = run.check_background() {
@@ -605,6 +652,12 @@ mod tests {
                 assert!(
                     PYTHON_TESTS.contains(&name),
                     "tests/{name}.rs runs pytest: add it to ci::PYTHON_TESTS"
+                );
+            }
+            if path.is_file() && text.contains("simd_r_drive_ws_client\")") {
+                assert!(
+                    NEED_THE_BINDINGS.contains(&name),
+                    "tests/{name}.rs imports the bindings: add it to ci::NEED_THE_BINDINGS"
                 );
             }
         }
