@@ -581,6 +581,7 @@ fn a_continue_chain_passes_in_reverse_order() {
         .collect();
     let reversed: Vec<&str> = reversed.iter().map(String::as_str).collect();
     let output = Command::new(&python)
+        .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-v"])
         .args(&reversed)
         .current_dir(std::env::temp_dir())
