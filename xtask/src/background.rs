@@ -54,6 +54,13 @@ impl Background {
         }
     }
 
+    /// Whether the child has exited, successfully.
+    pub fn succeeded(&self) -> bool {
+        self.group
+            .try_status()
+            .is_some_and(|status| status.success())
+    }
+
     /// Where its output goes.
     pub fn log(&self) -> &Utf8Path {
         &self.log

@@ -108,12 +108,14 @@ struct Run<'a> {
     python_deps: Option<Background>,
     /// The venv was ready, so `cargo test` ran the xtask tests that need it.
     python_tests_ran: bool,
-    /// Their test binaries, which `cargo test` built but left to run later.
-    deferred: Vec<(&'static str, String)>,
-    /// Those tests otherwise: started as soon as what they need is ready, they run
-    /// alongside maturin, the workflow lint and `pytest unit` (which mostly waits), and
-    /// their step collects them.
+    /// Those tests otherwise, each started as soon as what it needs is there: its
+    /// binary, built by `cargo test`, and the venv's dependencies, or the bindings too.
+    /// They run alongside `cargo test`'s own tests (which leave a core idle half the time),
+    /// maturin, the workflow lint and `pytest unit`; their step collects them.
     python_tests: Vec<Background>,
+    started: Vec<&'static str>,
+    /// The deferred test binaries that `cargo test` built, by name.
+    deferred: Vec<(&'static str, String)>,
 }
 
 impl Run<'_> {
@@ -139,8 +141,9 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         server: None,
         python_deps: None,
         python_tests_ran: false,
-        deferred: Vec::new(),
         python_tests: Vec::new(),
+        started: Vec::new(),
+        deferred: Vec::new(),
     };
     let result = run_steps(&mut runner, &mut run);
     errln!("{}", runner.summary());
@@ -192,9 +195,10 @@ fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
 }
 
 /// `cargo test --workspace`. When the venv is ready, the xtask tests that need it run
-/// here, with it; otherwise they wait for the `xtask tests` step, and the venv's
-/// dependencies are installed meanwhile: they need no Rust, and the download overlaps the
-/// compile.
+/// here, with it. Otherwise the venv's dependencies are installed meanwhile (they need no
+/// Rust, and the download overlaps the compile), `cargo test` only builds those tests, and
+/// the ones that need no bindings start from here once their binary and the dependencies
+/// are there.
 fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     let sh = run.sh;
     let job = Job::new(cmd!(sh, "cargo test --workspace"));
@@ -206,9 +210,15 @@ fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
         let job = job.env("XTASK_PYTHON_TESTS", "later");
         (job, CargoTest::deferring(&PYTHON_TESTS))
     };
-    let background = run.python_deps.as_ref();
-    let result = run_cargo_test(job, &mut tests, step, || {
-        background.map_or(Ok(()), Background::check)
+    let result = run_cargo_test(job, &mut tests, step, |tests| {
+        let Some(deps) = &run.python_deps else {
+            return Ok(());
+        };
+        deps.check()?;
+        if deps.succeeded() {
+            start_python_tests(run, &tests.deferred_executables, Start::Seen)?;
+        }
+        Ok(())
     });
     run.deferred = tests.deferred_executables;
     result
@@ -239,7 +249,9 @@ fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
         background.finish()?;
     }
     if !run.python_tests_ran {
-        start_python_tests(run, false)?;
+        let deferred = std::mem::take(&mut run.deferred);
+        start_python_tests(run, &deferred, Start::Seen)?;
+        run.deferred = deferred;
     }
     venv::ensure(
         run.sh,
@@ -248,31 +260,45 @@ fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
         venv::Profile::Dev,
     )?;
     if !run.python_tests_ran {
-        start_python_tests(run, true)?;
+        let deferred = std::mem::take(&mut run.deferred);
+        start_python_tests(run, &deferred, Start::All)?;
     }
     Ok(())
 }
 
-/// Starts the deferred xtask test binaries that import the bindings, or those that do not,
-/// each in the background with a log of its own, run as cargo runs them: from xtask's
-/// folder. One that `cargo test` did not show runs through cargo instead.
-fn start_python_tests(run: &mut Run<'_>, bindings: bool) -> Result<()> {
+/// Which of the deferred xtask tests to start.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Those that need no bindings and whose binary `cargo test` showed.
+    Seen,
+    /// All that have not started: the bindings are built, and cargo is free to run the
+    /// binaries it did not show.
+    All,
+}
+
+/// Starts deferred xtask test binaries (see [`Start`]) that have not started, each in the
+/// background with a log of its own, run as cargo runs them: from xtask's folder.
+fn start_python_tests(run: &mut Run<'_>, deferred: &[(&str, String)], which: Start) -> Result<()> {
     let sh = run.sh;
-    let _dir = sh.push_dir(paths::project_root().join("xtask"));
+    let xtask = paths::project_root().join("xtask");
+    let _dir = sh.push_dir(&xtask);
     for name in PYTHON_TESTS {
-        if NEED_THE_BINDINGS.contains(&name) != bindings {
+        let executable = deferred.iter().find(|(n, _)| *n == name);
+        let ready = which == Start::All || !NEED_THE_BINDINGS.contains(&name);
+        if run.started.contains(&name) || !ready || (which == Start::Seen && executable.is_none()) {
             continue;
         }
-        let job = match run.deferred.iter().find(|(n, _)| *n == name) {
+        let job = match executable {
             Some((_, path)) => {
                 let path = paths::project_root().join(path);
-                Job::new(cmd!(sh, "{path}"))
+                Job::new(cmd!(sh, "{path}")).env("CARGO_MANIFEST_DIR", &xtask)
             }
             None => Job::new(cmd!(sh, "cargo test -p xtask --test {name}")),
         };
         let log = run.xtask_dir.join(format!("logs/ci/xtask-test-{name}.log"));
         let background = Background::start("xtask tests", with_the_venv(job), &log)?;
         run.python_tests.push(background);
+        run.started.push(name);
     }
     Ok(())
 }
@@ -316,12 +342,12 @@ fn run_cargo_test(
     job: Job,
     tests: &mut CargoTest,
     step: &mut Step,
-    mut check: impl FnMut() -> Result<()>,
+    mut tick: impl FnMut(&CargoTest) -> Result<()>,
 ) -> Result<()> {
     let mut log = Tail::new(&step.log);
     let result = job.run_watching(|| {
-        check()?;
         tests.feed(&log.read_new());
+        tick(tests)?;
         step.progress(tests.live, None, &tests.activity);
         Ok(())
     });
@@ -573,8 +599,9 @@ mod tests {
             server: None,
             python_deps: None,
             python_tests_ran: false,
-            deferred: Vec::new(),
             python_tests: Vec::new(),
+            started: Vec::new(),
+            deferred: Vec::new(),
         };
         run.check_background().unwrap();
         let log = dir.join("xtask-tests.log");
