@@ -25,7 +25,7 @@ use crate::{errln, extract, flags, outln, paths, readme, traceln, venv, workflow
 /// not ready yet, step 1 defers them, and the `xtask tests` step runs them once it is.
 const PYTHON_TESTS: [&str; 3] = ["readme_blocks", "server_log_section", "workflow_lint"];
 /// Those of them that import the bindings; the others need only the venv's dependencies,
-/// so they start before the bindings are built, alongside maturin.
+/// so they can start before the bindings are built.
 const NEED_THE_BINDINGS: [&str; 1] = ["server_log_section"];
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -118,7 +118,23 @@ struct Run<'a> {
     deferred: Vec<(&'static str, String)>,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(sh: &'a Shell, flags: &'a flags::Ci, xtask_dir: Utf8PathBuf, github: bool) -> Run<'a> {
+        Run {
+            sh,
+            flags,
+            junit_dir: xtask_dir.join("junit"),
+            xtask_dir,
+            github,
+            server: None,
+            python_deps: None,
+            python_tests_ran: false,
+            python_tests: Vec::new(),
+            started: Vec::new(),
+            deferred: Vec::new(),
+        }
+    }
+
     /// The first failure of what runs in the background, for the foreground to stop at.
     fn check_background(&self) -> Result<()> {
         let mut running = self.python_deps.iter().chain(&self.python_tests);
@@ -129,22 +145,10 @@ impl Run<'_> {
 pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
-    let junit_dir = xtask_dir.join("junit");
+    let mut run = Run::new(sh, flags, xtask_dir.clone(), mode == Mode::GitHub);
+    let junit_dir = run.junit_dir.clone();
     std::fs::create_dir_all(&junit_dir).with_context(|| format!("cannot create {junit_dir}"))?;
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), STEPS.len())?;
-    let mut run = Run {
-        sh,
-        flags,
-        xtask_dir: xtask_dir.clone(),
-        junit_dir: junit_dir.clone(),
-        github: mode == Mode::GitHub,
-        server: None,
-        python_deps: None,
-        python_tests_ran: false,
-        python_tests: Vec::new(),
-        started: Vec::new(),
-        deferred: Vec::new(),
-    };
     let result = run_steps(&mut runner, &mut run);
     errln!("{}", runner.summary());
     let junit = junit_dir.join("ci.xml");
@@ -215,8 +219,9 @@ fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
             return Ok(());
         };
         deps.check()?;
-        if deps.succeeded() {
-            start_python_tests(run, &tests.deferred_executables, Start::Seen)?;
+        if deps.succeeded() && run.deferred.len() < tests.deferred_executables.len() {
+            run.deferred.clone_from(&tests.deferred_executables);
+            start_python_tests(run, Start::Seen)?;
         }
         Ok(())
     });
@@ -249,9 +254,7 @@ fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
         background.finish()?;
     }
     if !run.python_tests_ran {
-        let deferred = std::mem::take(&mut run.deferred);
-        start_python_tests(run, &deferred, Start::Seen)?;
-        run.deferred = deferred;
+        start_python_tests(run, Start::Seen)?;
     }
     venv::ensure(
         run.sh,
@@ -260,8 +263,7 @@ fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
         venv::Profile::Dev,
     )?;
     if !run.python_tests_ran {
-        let deferred = std::mem::take(&mut run.deferred);
-        start_python_tests(run, &deferred, Start::All)?;
+        start_python_tests(run, Start::All)?;
     }
     Ok(())
 }
@@ -278,12 +280,12 @@ enum Start {
 
 /// Starts deferred xtask test binaries (see [`Start`]) that have not started, each in the
 /// background with a log of its own, run as cargo runs them: from xtask's folder.
-fn start_python_tests(run: &mut Run<'_>, deferred: &[(&str, String)], which: Start) -> Result<()> {
+fn start_python_tests(run: &mut Run<'_>, which: Start) -> Result<()> {
     let sh = run.sh;
     let xtask = paths::project_root().join("xtask");
     let _dir = sh.push_dir(&xtask);
     for name in PYTHON_TESTS {
-        let executable = deferred.iter().find(|(n, _)| *n == name);
+        let executable = run.deferred.iter().find(|(n, _)| *n == name);
         let ready = which == Start::All || !NEED_THE_BINDINGS.contains(&name);
         if run.started.contains(&name) || !ready || (which == Start::Seen && executable.is_none()) {
             continue;
@@ -336,8 +338,9 @@ fn xtask_python_tests(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// Runs a `cargo test` job, following its output in the step's log for the display;
-/// `check` ends it early with its error (a failure in the background).
+/// Runs a `cargo test` job, following its output in the step's log for the display and in
+/// `tests`; `tick` sees each new state, and its error ends the job early (a failure in the
+/// background).
 fn run_cargo_test(
     job: Job,
     tests: &mut CargoTest,
@@ -590,19 +593,7 @@ mod tests {
         let dir = Utf8PathBuf::try_from(dir).unwrap();
         std::fs::create_dir_all(&dir).unwrap();
         let failing = Job::new(cmd!(sh, "sh -c 'echo test readme ... FAILED; exit 101'"));
-        let mut run = Run {
-            sh: &sh,
-            flags: &flags,
-            xtask_dir: dir.clone(),
-            junit_dir: dir.clone(),
-            github: false,
-            server: None,
-            python_deps: None,
-            python_tests_ran: false,
-            python_tests: Vec::new(),
-            started: Vec::new(),
-            deferred: Vec::new(),
-        };
+        let mut run = Run::new(&sh, &flags, dir.clone(), false);
         run.check_background().unwrap();
         let log = dir.join("xtask-tests.log");
         run.python_tests
