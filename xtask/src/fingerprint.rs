@@ -2,7 +2,7 @@
 //! (the venv, the workflow lint).
 
 use anyhow::{Context, Result};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 /// FNV-1a: stable across Rust versions, unlike `DefaultHasher`, and enough for a stamp.
 pub struct Fnv(pub u64);
@@ -25,6 +25,28 @@ impl Fnv {
         hash.write(bytes);
         hash.0
     }
+}
+
+/// Every file under `dir`, into `files`, leaving out each file or folder whose name
+/// `skipped` says (a skipped folder is not entered).
+pub fn files_under(
+    dir: &Utf8Path,
+    skipped: &dyn Fn(&str) -> bool,
+    files: &mut Vec<Utf8PathBuf>,
+) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))? {
+        let entry = entry?;
+        let path = Utf8PathBuf::try_from(entry.path())?;
+        if skipped(path.file_name().unwrap_or_default()) {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            files_under(&path, skipped, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The hash of `files`' names and contents, in the order given.

@@ -263,22 +263,13 @@ fn collect_inputs(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
         "__pycache__",
         "node_modules",
     ];
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))?;
-    for entry in entries {
-        let entry = entry?;
-        let path = Utf8PathBuf::try_from(entry.path())?;
-        let name = path.file_name().unwrap_or_default();
-        let skipped = name.starts_with('.') || SKIPPED.contains(&name);
-        if skipped || name.ends_with(".so") || name.ends_with(".md") {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            collect_inputs(&path, files)?;
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(())
+    let skipped = |name: &str| {
+        name.starts_with('.')
+            || SKIPPED.contains(&name)
+            || name.ends_with(".so")
+            || name.ends_with(".md")
+    };
+    fingerprint::files_under(dir, &skipped, files)
 }
 
 #[cfg(test)]

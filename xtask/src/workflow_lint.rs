@@ -42,9 +42,9 @@ pub fn run_unless_unchanged(sh: &Shell) -> Result<bool> {
 /// (the bindings' `uv.lock`), and xtask itself (its checks and flags), by size and time.
 fn stamp(root: &Utf8Path, xtask: &std::path::Path) -> Result<String> {
     let mut files = Vec::new();
-    collect_files(&root.join(GITHUB), &mut files)?;
+    fingerprint::files_under(&root.join(GITHUB), &|_| false, &mut files)?;
     files.sort();
-    files.push(root.join("experiments/bindings/python-ws-client/uv.lock"));
+    files.push(root.join(paths::BINDINGS).join("uv.lock"));
     let exe = std::fs::metadata(xtask).with_context(|| format!("cannot stat {xtask:?}"))?;
     let built = exe
         .modified()?
@@ -56,19 +56,6 @@ fn stamp(root: &Utf8Path, xtask: &std::path::Path) -> Result<String> {
         files.len(),
         exe.len(),
     ))
-}
-
-fn collect_files(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))? {
-        let entry = entry?;
-        let path = Utf8PathBuf::try_from(entry.path())?;
-        if entry.file_type()?.is_dir() {
-            collect_files(&path, files)?;
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Runs both linters from `root`, so that their messages name files as `.github/...`.
@@ -149,7 +136,7 @@ mod tests {
     fn fake_root() -> Utf8PathBuf {
         let dir = std::env::temp_dir().join(process::unique_name("lint-stamp"));
         let root = Utf8PathBuf::try_from(dir).unwrap();
-        let bindings = root.join("experiments/bindings/python-ws-client");
+        let bindings = root.join(paths::BINDINGS);
         std::fs::create_dir_all(root.join(WORKFLOWS)).unwrap();
         std::fs::create_dir_all(&bindings).unwrap();
         std::fs::write(root.join(WORKFLOWS).join("ci.yml"), "on: push\n").unwrap();
