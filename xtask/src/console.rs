@@ -4,21 +4,27 @@
 //!
 //! Lines come in two kinds: what the user asked for (`outln!`, `errln!`), and the trace of
 //! what xtask does (`traceln!`: the `$ cmd` echoes, notes such as "venv is up to date").
-//! While a [`Trace`] is active, the trace goes to its log file instead of stderr, so that a
-//! concise run keeps every detail without showing it.
+//! While a [`Trace`] is active on a thread, that thread's trace, and the output of the
+//! children it starts, go to the trace's log file instead of stderr, so that a concise run
+//! keeps every detail without showing it. The target belongs to the thread, not to the
+//! process: `ci` runs its steps side by side, each on a thread of its own with a log of its
+//! own, and their outputs never mix.
 
+use std::cell::RefCell;
 use std::fmt::Arguments;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use camino::Utf8Path;
 
-/// Where trace lines go while a step of a concise run is active.
-static TRACE: Mutex<Option<File>> = Mutex::new(None);
+thread_local! {
+    /// Where this thread's trace lines go while it runs a step of a concise run.
+    static TRACE: RefCell<Option<File>> = const { RefCell::new(None) };
+}
 
 /// A line on stdout; a closed stdout is ignored.
 pub fn stdout_line(args: Arguments<'_>) {
@@ -48,45 +54,47 @@ pub fn stderr_bytes(bytes: &[u8]) {
 
 /// A trace line: into the active [`Trace`]'s log, or on stderr when there is none.
 pub fn trace_line(args: Arguments<'_>) {
-    {
-        let mut target = lock();
-        if let Some(log) = target.as_mut() {
+    let written = TRACE.with_borrow_mut(|target| match target {
+        Some(log) => {
             let _ = writeln!(log, "{args}");
-            return;
+            true
         }
+        None => false,
+    });
+    if !written {
+        stderr_line(args);
     }
-    // Outside the lock: a write to stderr can block (a full pipe), and the lock must not
-    // be held meanwhile.
-    stderr_line(args);
 }
 
 /// A clone of the active trace log, for a child's output to go to; `None` when output
 /// should go to the terminal.
 pub fn trace_file() -> Option<File> {
-    lock().as_ref().and_then(|log| log.try_clone().ok())
+    TRACE.with_borrow(|target| target.as_ref().and_then(|log| log.try_clone().ok()))
 }
 
-/// Sends trace lines, and the output of the children started meanwhile, to a log file until
-/// dropped; with `echo`, a thread also copies that file to stderr as it grows, so that
-/// nothing is hidden (verbose runs, GitHub Actions).
+/// Sends this thread's trace lines, and the output of the children it starts meanwhile, to
+/// a log file until dropped. With an `echo` prefix, another thread also copies that file to
+/// stderr as it grows, each line after the prefix, so that nothing is hidden and the lines
+/// of steps that run at once can be told apart (`--verbose`).
 pub struct Trace {
     echo: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl Trace {
-    pub fn to(path: &Utf8Path, echo: bool) -> std::io::Result<Trace> {
+    pub fn to(path: &Utf8Path, echo: Option<String>) -> std::io::Result<Trace> {
         let log = File::options().create(true).append(true).open(path)?;
-        *lock() = Some(log);
-        let echo = if echo {
-            let reader = File::open(path)?;
-            let done = Arc::new(AtomicBool::new(false));
-            let thread = std::thread::spawn({
-                let done = done.clone();
-                move || copy_as_it_grows(reader, &done)
-            });
-            Some((done, thread))
-        } else {
-            None
+        TRACE.set(Some(log));
+        let echo = match echo {
+            Some(prefix) => {
+                let reader = File::open(path)?;
+                let done = Arc::new(AtomicBool::new(false));
+                let thread = std::thread::spawn({
+                    let done = done.clone();
+                    move || copy_as_it_grows(reader, &prefix, &done)
+                });
+                Some((done, thread))
+            }
+            None => None,
         };
         Ok(Trace { echo })
     }
@@ -94,7 +102,7 @@ impl Trace {
 
 impl Drop for Trace {
     fn drop(&mut self) {
-        *lock() = None;
+        TRACE.set(None);
         if let Some((done, thread)) = self.echo.take() {
             done.store(true, Ordering::SeqCst);
             let _ = thread.join();
@@ -102,26 +110,32 @@ impl Drop for Trace {
     }
 }
 
-/// Copies what is appended to `file` to stderr until `done`, and then the rest.
-fn copy_as_it_grows(mut file: File, done: &AtomicBool) {
+/// Copies the lines appended to `file` to stderr, each after `prefix`, until `done`, and
+/// then the rest.
+fn copy_as_it_grows(mut file: File, prefix: &str, done: &AtomicBool) {
+    let mut lines = crate::tail::Lines::default();
     let mut buffer = Vec::new();
     loop {
         let finished = done.load(Ordering::SeqCst);
         buffer.clear();
         if file.read_to_end(&mut buffer).is_ok() && !buffer.is_empty() {
-            stderr_bytes(&buffer);
+            for line in lines.push(&buffer) {
+                stderr_line(format_args!("{prefix}{line}"));
+            }
         }
         if finished {
+            // An unfinished last line, if any.
+            for line in lines
+                .push(b"\n")
+                .into_iter()
+                .filter(|line| !line.is_empty())
+            {
+                stderr_line(format_args!("{prefix}{line}"));
+            }
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn lock() -> std::sync::MutexGuard<'static, Option<File>> {
-    TRACE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `println!` that cannot panic.

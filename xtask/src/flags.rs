@@ -170,7 +170,7 @@ pub struct Pytest {
     pub pytest_args: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Ci {
     /// Python version or interpreter for the venv, as for `cargo xtask venv --python`.
     #[arg(long, value_name = "VERSION")]
@@ -182,9 +182,17 @@ pub struct Ci {
     /// `cargo xtask pytest --cov`.
     #[arg(long)]
     pub cov: bool,
-    /// Stream every step's whole output as it comes, instead of a line per step.
+    /// Stream every step's whole output as it comes, each line after its step's name,
+    /// instead of a line per step.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print the steps, with what each needs, and run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only this step and what it needs (and the cleanup of what they start), such as
+    /// `--only pytest-unit`; repeat it for several. `--list` names the steps.
+    #[arg(long, value_name = "STEP", conflicts_with = "list")]
+    pub only: Vec<String>,
 }
 
 #[derive(Debug, Args)]

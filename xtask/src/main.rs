@@ -12,24 +12,27 @@
 //!   writing the test file and its Python runtime, reading its JUnit lines), which
 //!   `extract.rs` brings up to date; `workflow_lint.rs`: the checks of `.github/`;
 //!   `bench_report.rs`: the figures of `bench`, paired, saved and tabled.
-//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop);
-//!   `background.rs`: a child that runs while a step does, with a log of its own.
+//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
+//! - `graph.rs`: a run as a table of steps, each started once what it needs has passed,
+//!   side by side when independent, all stopped at the first failure; `ci` is one.
 //! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
 //!   nothing of xtask's.
 //! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
-//!   step logs, summary); `cargo_output.rs` and `pytest_events.rs` read what `cargo test`
-//!   and pytest report as they run; `tail.rs` reads a file as it grows.
+//!   step logs, summary); `cargo_build.rs` reads the test binaries from cargo's JSON
+//!   messages, `libtest.rs` and `pytest_events.rs` read what the Rust test binaries and
+//!   pytest report as they run; `tail.rs` reads a file as it grows.
 //! - `console.rs`: the one writer, which never panics on a closed stdout or stderr, and
-//!   sends xtask's trace and the children's output to the current step's log.
+//!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
-mod background;
 mod bench_report;
-mod cargo_output;
+mod cargo_build;
 mod console;
 mod extract;
 mod fingerprint;
 mod flags;
+mod graph;
+mod libtest;
 mod paths;
 mod process;
 mod pytest_events;
@@ -47,7 +50,6 @@ mod workflow_lint;
 use std::process::ExitCode;
 
 use clap::Parser;
-use xshell::Shell;
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
@@ -74,10 +76,9 @@ fn main() -> ExitCode {
 fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     // Installed before anything is spawned, so that no child can outlive a signal.
     signals::install(process::stop_everything)?;
-    let sh = Shell::new()?;
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
-    sh.change_dir(paths::project_root());
+    let sh = paths::shell()?;
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),

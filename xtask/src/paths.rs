@@ -77,6 +77,14 @@ pub fn display_path(path: &Utf8Path) -> Utf8PathBuf {
     }
 }
 
+/// A shell in the workspace root, for one thread: `xshell::Shell` keeps its folder and
+/// environment in cells that one thread at a time may use, and `ci` runs steps side by side.
+pub fn shell() -> anyhow::Result<xshell::Shell> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(project_root());
+    Ok(sh)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! pytest's event stream, read as it grows: the JSON lines that pytest-reportlog writes
 //! (`--report-log`), one per collection and per test phase. From them come the counts,
-//! the test that runs now, every test's time, and the outliers against a stage's budget.
+//! the test that runs now, every test's time, the outliers against a stage's budget, and
+//! the README lines of the README tests that failed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,10 +19,24 @@ pub struct Timed {
     pub slow: bool,
 }
 
+/// A failed README test: the generated tests record where they are (`readme_block`) and
+/// where they failed (`readme_failure`) as pytest user properties, which the report log
+/// carries, so that `ci` can point at the README line without reading the README again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadmeFailure {
+    /// The pytest test name, such as `test_readme_block_3_quick_start`.
+    pub test: String,
+    /// The README, as the generated file names it.
+    pub readme: String,
+    pub line: usize,
+}
+
 /// The state of a pytest run, fed its report log in pieces.
 #[derive(Debug, Default)]
 pub struct PytestRun {
     pub counts: Counts,
+    /// The README tests that failed, in the order they failed.
+    pub readme_failures: Vec<ReadmeFailure>,
     /// The test between its setup and its teardown.
     pub running: Option<String>,
     /// Finished tests, in the order they finished.
@@ -36,6 +51,8 @@ struct Phases {
     duration: Duration,
     failed: bool,
     skipped: bool,
+    /// Where it failed, for a README test.
+    readme: Option<ReadmeFailure>,
 }
 
 impl PytestRun {
@@ -64,6 +81,9 @@ impl PytestRun {
         let phases = self.open.entry(nodeid.to_owned()).or_default();
         phases.duration += Duration::try_from_secs_f64(seconds).unwrap_or_default();
         phases.failed |= outcome == "failed";
+        if outcome == "failed" && phases.readme.is_none() {
+            phases.readme = readme_failure(event, nodeid);
+        }
         phases.skipped |= outcome == "skipped";
         match when {
             "setup" => self.running = Some(nodeid.to_owned()),
@@ -76,6 +96,7 @@ impl PytestRun {
         let phases = self.open.remove(nodeid).unwrap_or_default();
         if phases.failed {
             self.counts.failed += 1;
+            self.readme_failures.extend(phases.readme);
         } else if phases.skipped {
             self.counts.skipped += 1;
         } else {
@@ -107,6 +128,26 @@ impl PytestRun {
             .cloned()
             .collect()
     }
+}
+
+/// Where a failed README test failed: its `readme_failure` property, else its block's.
+fn readme_failure(event: &Value, nodeid: &str) -> Option<ReadmeFailure> {
+    let properties = event.get("user_properties")?.as_array()?;
+    let property = |name: &str| {
+        properties
+            .iter()
+            .find_map(|pair| match pair.as_array()?.as_slice() {
+                [key, value] if key == name => value.as_str(),
+                _ => None,
+            })
+    };
+    let place = property("readme_failure").or_else(|| property("readme_block"))?;
+    let (readme, line) = place.rsplit_once(':')?;
+    Some(ReadmeFailure {
+        test: nodeid.rsplit("::").next().unwrap_or(nodeid).to_owned(),
+        readme: readme.to_owned(),
+        line: line.parse().ok()?,
+    })
 }
 
 /// Whether the test carries a marker (pytest lists markers among its keywords).
@@ -164,6 +205,79 @@ mod tests {
             .zip(outcomes)
             .map(|(when, outcome)| report(nodeid, when, outcome, seconds / 3.0, marks))
             .collect()
+    }
+
+    #[test]
+    fn failing_readme_tests_name_their_readme_line() {
+        let with_properties = |nodeid: &str, when: &str, outcome: &str, properties: Value| {
+            let mut event: Value =
+                serde_json::from_str(&report(nodeid, when, outcome, 0.1, &[])).unwrap();
+            event["user_properties"] = properties;
+            event.to_string() + "\n"
+        };
+        let block = |place: &str| serde_json::json!([["readme_block", place]]);
+        let failure = serde_json::json!([
+            ["readme_block", "docs/A & B.md:10"],
+            ["readme_failure", "docs/A & B.md:14"]
+        ]);
+        let log = [
+            with_properties(
+                "t.py::test_readme_block_1",
+                "call",
+                "passed",
+                block("README.md:3"),
+            ),
+            with_properties(
+                "t.py::test_readme_block_1",
+                "teardown",
+                "passed",
+                block("README.md:3"),
+            ),
+            with_properties(
+                "t.py::test_readme_block_2_quick_start",
+                "call",
+                "failed",
+                failure.clone(),
+            ),
+            with_properties(
+                "t.py::test_readme_block_2_quick_start",
+                "teardown",
+                "failed",
+                failure,
+            ),
+            // XPASS(strict): the block passed though it should not.
+            with_properties(
+                "t.py::test_readme_block_3",
+                "call",
+                "failed",
+                block("README.md:20"),
+            ),
+            with_properties(
+                "t.py::test_readme_block_3",
+                "teardown",
+                "passed",
+                block("README.md:20"),
+            ),
+            test("t.py::test_other", ["passed", "failed", "passed"], 0.1, &[]),
+        ]
+        .concat();
+        let mut run = PytestRun::default();
+        run.feed(log.as_bytes());
+        assert_eq!(
+            run.readme_failures,
+            [
+                ReadmeFailure {
+                    test: "test_readme_block_2_quick_start".into(),
+                    readme: "docs/A & B.md".into(),
+                    line: 14
+                },
+                ReadmeFailure {
+                    test: "test_readme_block_3".into(),
+                    readme: "README.md".into(),
+                    line: 20
+                },
+            ]
+        );
     }
 
     #[test]

@@ -2,17 +2,84 @@
 //! contract (`TEST_SERVER_HOST`, `TEST_SERVER_PORT`, `TEST_SERVER_LOG`), a server that dies
 //! mid-run failing the run instead of hanging it, and pytest's exit codes in words.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 use regex::Regex;
 use xshell::{Shell, cmd};
 
+use crate::flags::Suite;
 use crate::process::{self, Failed, Job, ProcessGroup};
 use crate::test_server::{Address, Server};
 use crate::{paths, venv};
 
 /// Pytest's "no tests were collected".
 const NO_TESTS_COLLECTED: u8 = 5;
+
+impl Suite {
+    /// The `-m` expression that selects it.
+    pub fn marker_expression(self) -> &'static str {
+        match self {
+            Suite::Unit => "unit and not benchmark",
+            Suite::Integration => "integration and not benchmark",
+            Suite::E2e => "e2e and not benchmark",
+            Suite::Fast => "not slow and not benchmark",
+            Suite::Full => "not benchmark",
+        }
+    }
+
+    /// The time a test of a stage may take before it is named as an outlier.
+    pub fn budget(self) -> Option<Duration> {
+        match self {
+            Suite::Unit => Some(Duration::from_secs(1)),
+            Suite::Integration | Suite::E2e => Some(Duration::from_secs(5)),
+            Suite::Fast | Suite::Full => None,
+        }
+    }
+
+    /// "unit", "integration", ...: its name as `--suite` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Unit => "unit",
+            Suite::Integration => "integration",
+            Suite::E2e => "e2e",
+            Suite::Fast => "fast",
+            Suite::Full => "full",
+        }
+    }
+}
+
+/// Which part of a coverage measurement a pytest run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// The whole measurement: the terminal report and the XML, with `fail_under`.
+    Whole,
+    /// The first of several runs: data only.
+    First,
+    /// A run in between: data added.
+    Middle,
+    /// The last run: data added, then the XML report, with `fail_under`.
+    Last,
+}
+
+/// pytest-cov's arguments for `part` of a measurement whose report is `xtask_dir`'s
+/// `coverage.xml`, and whose `fail_under` comes from pyproject.toml.
+pub fn coverage_args(part: Coverage, xtask_dir: &Utf8Path) -> Vec<String> {
+    let xml = format!("--cov-report=xml:{}", xtask_dir.join("coverage.xml"));
+    let mut args = vec!["--cov".to_owned()];
+    if matches!(part, Coverage::Middle | Coverage::Last) {
+        args.push("--cov-append".to_owned());
+    }
+    match part {
+        Coverage::Whole => args.extend(["--cov-report=term".to_owned(), xml]),
+        Coverage::First | Coverage::Middle => {
+            args.extend(["--cov-report=".to_owned(), "--cov-fail-under=0".to_owned()]);
+        }
+        Coverage::Last => args.push(xml),
+    }
+    args
+}
 
 /// The server pytest's tests talk to.
 #[derive(Clone, Copy)]

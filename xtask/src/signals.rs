@@ -5,11 +5,15 @@
 //! stuck, say in a write to a pipe nobody reads) does the handler thread run the fallback
 //! and exit itself, so that a stuck xtask can never leave orphans behind.
 //!
+//! A step that `ci` runs beside others can also be stopped because another one failed: its
+//! thread carries a [`CancelToken`], and the same waits then return [`Cancelled`].
+//!
 //! This module imports nothing of xtask's: the fallback is handed in by `main`.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -64,18 +68,73 @@ pub fn received() -> Option<Interrupted> {
     }
 }
 
-/// `Err(Interrupted)` once a signal has arrived.
-pub fn check() -> Result<(), Interrupted> {
-    received().map_or(Ok(()), Err)
+/// The error every wait of a step returns once that step was stopped from outside: another
+/// step that ran beside it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stopped: another step failed")
+    }
 }
 
-/// Sleeps for `duration`, or less: a signal ends the sleep at once with `Interrupted`.
-pub fn sleep(duration: Duration) -> Result<(), Interrupted> {
+impl std::error::Error for Cancelled {}
+
+thread_local! {
+    /// The token of the step this thread runs, if any.
+    static TOKEN: RefCell<Option<CancelToken>> = const { RefCell::new(None) };
+}
+
+/// Stops the waits of one thread: the scheduler keeps one per running step.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// Makes this the token of the current thread.
+    pub fn install(&self) {
+        TOKEN.set(Some(self.clone()));
+    }
+
+    /// Ends every wait of the thread that holds this token, at once.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+        wake_all();
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// `Err(Interrupted)` once a signal has arrived; `Err(Cancelled)` once this thread's step
+/// was stopped.
+pub fn check() -> Result<()> {
+    if let Some(interrupted) = received() {
+        return Err(interrupted.into());
+    }
+    let cancelled =
+        TOKEN.with_borrow(|token| token.as_ref().is_some_and(CancelToken::is_cancelled));
+    if cancelled {
+        return Err(Cancelled.into());
+    }
+    Ok(())
+}
+
+/// Sleeps for `duration`, or less: a signal, or a stop of this thread's step, ends the
+/// sleep at once with its error.
+pub fn sleep(duration: Duration) -> Result<()> {
     let (lock, condvar) = &WAKE;
     let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     check()?;
     let _ = condvar.wait_timeout(guard, duration);
     check()
+}
+
+fn wake_all() {
+    let (lock, condvar) = &WAKE;
+    let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    condvar.notify_all();
 }
 
 /// "SIGINT", "SIGTERM", "SIGHUP".
@@ -94,11 +153,7 @@ pub fn name(signal: libc::c_int) -> &'static str {
 fn on_signal(fallback: fn(libc::c_int)) {
     let signal = received().map_or(libc::SIGINT, |Interrupted(signal)| signal);
     RECEIVED.store(signal, Ordering::SeqCst);
-    {
-        let (lock, condvar) = &WAKE;
-        let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        condvar.notify_all();
-    }
+    wake_all();
     std::thread::sleep(STOP_BOUND);
     // Still here: the main thread is stuck.
     fallback(signal);

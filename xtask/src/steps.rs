@@ -5,8 +5,8 @@
 //! - On a terminal: a live line per step, a spinner or a progress bar while it runs
 //!   (`indicatif`), then a verdict line.
 //! - Elsewhere (a pipe, a file, `.ci/run`): one verdict line per step, no animation.
-//! - `--verbose`, and GitHub Actions (inside a folded group per step): everything, as it
-//!   comes.
+//! - `--verbose`: everything, as it comes, each line after the name of its step.
+//! - GitHub Actions: each step's whole output in a folded group, when the step ends.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::console::Trace;
 use crate::signals::Interrupted;
@@ -94,25 +94,62 @@ impl Mode {
 }
 
 /// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Passed,
+    Failed,
+    /// Stopped from outside: another step failed, or a signal came, while it ran.
+    Stopped,
+    /// Never started: what it needs did not pass, or the run stopped first.
+    NotRun,
+}
+
+/// How a step ended, for the summary.
 pub struct Outcome {
+    /// Its place in the summary: the order of the table of steps.
+    pub index: usize,
     pub name: String,
-    /// `None`: the step did not run (an earlier one failed).
+    pub state: State,
+    /// `None` for a step that did not run.
     pub duration: Option<Duration>,
     pub error: Option<String>,
     pub counts: Option<Counts>,
 }
 
-/// Runs steps, one after the other, and keeps their outcomes.
+impl Outcome {
+    /// The failures it adds to the totals: its failed tests, or one for a step that failed
+    /// without a failed test of its own (a compile error, say), so that a failed run never
+    /// ends with `0 failed`.
+    fn failures(&self) -> u64 {
+        let failed_tests = self.counts.map_or(0, |c| c.failed);
+        match self.state {
+            State::Failed => failed_tests.max(1),
+            _ => failed_tests,
+        }
+    }
+}
+
+/// Shows steps and keeps their outcomes. Steps may run one after the other ([`Runner::step`])
+/// or side by side: [`Runner::begin`] makes a [`Step`] that another thread runs
+/// ([`Step::run`]), and [`Runner::finish`] shows how it ended.
 pub struct Runner {
     mode: Mode,
     log_dir: Utf8PathBuf,
     total: usize,
+    /// The live lines of the steps that run now.
+    bars: MultiProgress,
     outcomes: Vec<Outcome>,
 }
 
-/// What a running step can tell the display.
+/// A running step: what its body can tell the display. It owns its log, and can move to
+/// the thread that runs it.
 pub struct Step {
     pub log: Utf8PathBuf,
+    index: usize,
+    name: String,
+    /// `--verbose`: the prefix of its lines, copied to stderr as they come.
+    echo: Option<String>,
+    start: Instant,
     bar: Option<ProgressBar>,
     counts: Option<Counts>,
     /// Shown where the counts go, for a step without tests of its own.
@@ -138,68 +175,85 @@ impl Runner {
             mode,
             log_dir,
             total,
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             outcomes: Vec::new(),
         })
     }
 
-    pub fn outcomes(&self) -> &[Outcome] {
-        &self.outcomes
+    /// Runs `body` as the next step, on this thread: its output to its log, its verdict
+    /// shown when it ends, and on failure what a person needs to act, then the log's path.
+    /// Returns what the body returned.
+    pub fn step<T>(&mut self, name: &str, body: impl FnOnce(&mut Step) -> Result<T>) -> Result<T> {
+        let mut step = self.begin(self.outcomes.len() + 1, name);
+        let mut value = None;
+        let result = step.run(|step| {
+            value = Some(body(step)?);
+            Ok(())
+        });
+        self.finish(step, &result, State::Failed);
+        result.map(|()| value.expect("the body returned a value"))
     }
 
-    /// Runs `body` as the next step: its output to its log, its verdict shown when it
-    /// ends, and on failure what a person needs to act, then the log's path.
-    pub fn step(&mut self, name: &str, body: impl FnOnce(&mut Step) -> Result<()>) -> Result<()> {
-        let number = self.outcomes.len() + 1;
-        let log = self.log_dir.join(format!("{number:02}-{}.log", slug(name)));
-        self.announce(number, name);
-        let mut step = Step {
-            log: log.clone(),
-            bar: (self.mode == Mode::Live).then(|| spinner(name)),
+    /// Starts showing step number `index` (from 1, its place in the summary).
+    pub fn begin(&mut self, index: usize, name: &str) -> Step {
+        let log = self.log_dir.join(format!("{index:02}-{}.log", slug(name)));
+        match self.mode {
+            Mode::Verbose => errln!("==> [{index}/{}] {name}", self.total),
+            Mode::Live | Mode::Plain | Mode::GitHub => {}
+        }
+        Step {
+            log,
+            index,
+            name: name.to_owned(),
+            echo: (self.mode == Mode::Verbose).then(|| format!("[{name}] ")),
+            start: Instant::now(),
+            bar: (self.mode == Mode::Live).then(|| self.bars.add(spinner(name))),
             counts: None,
             note: None,
             details: None,
             warnings: Vec::new(),
-        };
-        let start = Instant::now();
-        let result = Trace::to(&log, self.mode.streams())
-            .with_context(|| format!("cannot write the step log {log}"))
-            .and_then(|trace| {
-                let result = body(&mut step);
-                drop(trace);
-                result
-            });
-        let duration = start.elapsed();
+        }
+    }
+
+    /// Shows how `step` ended and keeps its outcome. An error is shown as `failed`, unless
+    /// the caller knows that it only stopped the step (`State::Stopped`).
+    pub fn finish(&mut self, mut step: Step, result: &Result<()>, on_error: State) {
+        let duration = step.start.elapsed();
         if let Some(bar) = step.bar.take() {
             bar.finish_and_clear();
+            self.bars.remove(&bar);
         }
-        if self.mode == Mode::GitHub {
-            outln!("::endgroup::");
-        }
-        self.conclude(name, &step, &result, duration);
+        let state = match result {
+            Ok(()) => State::Passed,
+            Err(_) => on_error,
+        };
+        self.bars
+            .suspend(|| self.conclude(&step, result, state, duration));
         self.outcomes.push(Outcome {
-            name: name.to_owned(),
+            index: step.index,
+            name: step.name,
+            state,
             duration: Some(duration),
             error: result.as_ref().err().map(|e| format!("{e:#}")),
             counts: step.counts,
         });
-        result
-    }
-
-    fn announce(&self, number: usize, name: &str) {
-        match self.mode {
-            Mode::GitHub => outln!("::group::{number}. {name}"),
-            Mode::Verbose => errln!("==> [{number}/{}] {name}", self.total),
-            Mode::Live | Mode::Plain => {}
-        }
     }
 
     /// The verdict line, the warnings, and for a failure its details and log.
-    fn conclude(&self, name: &str, step: &Step, result: &Result<()>, duration: Duration) {
-        let mark = if result.is_ok() { "✓" } else { "✗" };
-        let counts = match (step.counts.map(Counts::describe), &step.note) {
-            (Some(counts), Some(note)) => format!("{counts} ({note})"),
-            (counts, note) => counts.or_else(|| note.clone()).unwrap_or_default(),
+    fn conclude(&self, step: &Step, result: &Result<()>, state: State, duration: Duration) {
+        if self.mode == Mode::GitHub {
+            // Steps run side by side, so their groups are shown whole, when they end.
+            outln!("::group::{}. {}", step.index, step.name);
+            let log = std::fs::read_to_string(&step.log).unwrap_or_default();
+            outln!("{}", log.trim_end());
+            outln!("::endgroup::");
+        }
+        let (mark, counts) = match state {
+            State::Passed => ("✓", step.verdict()),
+            State::Failed => ("✗", step.verdict()),
+            _ => ("-", "stopped".to_owned()),
         };
+        let name = &step.name;
         errln!(
             "{mark} {name:<20} {counts:<32} {:>7.2} s",
             duration.as_secs_f64()
@@ -214,6 +268,9 @@ impl Runner {
         let Err(error) = result else {
             return;
         };
+        if state != State::Failed {
+            return;
+        }
         let interrupted = error.downcast_ref::<Interrupted>().is_some();
         // After Ctrl-C, the end of the log says nothing the user does not know.
         if !self.mode.streams() && !interrupted {
@@ -236,21 +293,34 @@ impl Runner {
     }
 
     /// Records a step that did not run, for the summary.
-    pub fn skipped(&mut self, name: &str) {
+    pub fn not_run(&mut self, index: usize, name: &str) {
         self.outcomes.push(Outcome {
+            index,
             name: name.to_owned(),
+            state: State::NotRun,
             duration: None,
             error: None,
             counts: None,
         });
     }
 
-    /// Every test of every step.
+    /// Every test of every step, and one failure for each step that failed without a
+    /// failed test.
     pub fn totals(&self) -> Counts {
         self.outcomes
             .iter()
-            .filter_map(|o| o.counts)
+            .map(|o| Counts {
+                failed: o.failures(),
+                ..o.counts.unwrap_or_default()
+            })
             .fold(Counts::default(), Add::add)
+    }
+
+    /// The outcomes in the order of the table of steps.
+    pub fn in_order(&self) -> Vec<&Outcome> {
+        let mut outcomes: Vec<&Outcome> = self.outcomes.iter().collect();
+        outcomes.sort_by_key(|o| o.index);
+        outcomes
     }
 
     /// The table of every step, with the step logs' folder.
@@ -259,17 +329,15 @@ impl Runner {
             "\n{:<20} {:<8} {:>7} {:>7} {:>7} {:>10}\n",
             "step", "result", "passed", "failed", "skipped", "time"
         );
-        let mut time = Duration::ZERO;
-        for outcome in &self.outcomes {
+        for outcome in self.in_order() {
             let Some(duration) = outcome.duration else {
                 let _ = writeln!(table, "{:<20} not run", outcome.name);
                 continue;
             };
-            time += duration;
-            let result = if outcome.error.is_some() {
-                "FAILED"
-            } else {
-                "ok"
+            let result = match outcome.state {
+                State::Failed => "FAILED",
+                State::Stopped => "stopped",
+                _ => "ok",
             };
             let numbers = outcome.counts.map_or_else(
                 || format!("{:>7} {:>7} {:>7}", "", "", ""),
@@ -285,12 +353,8 @@ impl Runner {
         let t = self.totals();
         let _ = writeln!(
             table,
-            "{:<29} {:>7} {:>7} {:>7} {:>8.2} s",
-            "total",
-            t.passed,
-            t.failed,
-            t.skipped,
-            time.as_secs_f64()
+            "{:<29} {:>7} {:>7} {:>7}",
+            "total", t.passed, t.failed, t.skipped,
         );
         let _ = write!(table, "step logs: {}", paths::display_path(&self.log_dir));
         table
@@ -298,6 +362,25 @@ impl Runner {
 }
 
 impl Step {
+    /// Runs `body` on this thread, with this thread's trace and the output of the children
+    /// it starts going to the step's log.
+    pub fn run(&mut self, body: impl FnOnce(&mut Step) -> Result<()>) -> Result<()> {
+        let log = self.log.clone();
+        let trace = Trace::to(&log, self.echo.clone())
+            .with_context(|| format!("cannot write the step log {log}"))?;
+        let result = body(self);
+        drop(trace);
+        result
+    }
+
+    /// Its counts, or its note, for the verdict line.
+    fn verdict(&self) -> String {
+        match (self.counts.map(Counts::describe), &self.note) {
+            (Some(counts), Some(note)) => format!("{counts} ({note})"),
+            (counts, note) => counts.or_else(|| note.clone()).unwrap_or_default(),
+        }
+    }
+
     /// Shows progress: tests done of `total` (when known), failures so far, and what runs.
     pub fn progress(&self, done: Counts, total: Option<u64>, activity: &str) {
         let Some(bar) = &self.bar else {
@@ -327,7 +410,7 @@ impl Step {
         self.counts = Some(counts);
     }
 
-    /// A word on how the step ran (in the background, say), shown after its counts.
+    /// A word on how the step ran (skipped as unchanged, say), shown after its counts.
     pub fn note(&mut self, note: &str) {
         self.note = Some(note.to_owned());
     }
@@ -344,7 +427,7 @@ impl Step {
 }
 
 fn spinner(name: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {prefix:<20} {elapsed:>4} {wide_msg}")
             .expect("the template is valid"),
@@ -404,10 +487,10 @@ mod tests {
 
     #[test]
     fn a_failed_step_keeps_its_whole_output_and_the_summary_adds_up() {
-        let dir = std::env::temp_dir().join(crate::process::unique_name("xtask-steps"));
-        let dir = Utf8PathBuf::try_from(dir).unwrap();
-        let mut runner = Runner::new(Mode::Plain, dir.clone(), 3).unwrap();
-        runner
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+        let mut runner = Runner::new(Mode::Plain, dir.clone(), 4).unwrap();
+        let value = runner
             .step("first", |step| {
                 crate::traceln!("$ a command");
                 step.counts(Counts {
@@ -415,11 +498,12 @@ mod tests {
                     failed: 0,
                     skipped: 1,
                 });
-                Ok(())
+                Ok(7)
             })
             .unwrap();
+        assert_eq!(value, 7, "the body's value comes back");
         let error = runner
-            .step("second one", |step| {
+            .step("second one", |step| -> Result<()> {
                 step.counts(Counts {
                     passed: 1,
                     failed: 2,
@@ -429,7 +513,11 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(error.to_string(), "it broke");
-        runner.skipped("third");
+        // A build error: no test failed, yet the step did.
+        runner
+            .step("build", |_| -> Result<()> { anyhow::bail!("error[E0425]") })
+            .unwrap_err();
+        runner.not_run(4, "fourth");
         let first_log = std::fs::read_to_string(dir.join("01-first.log")).unwrap();
         assert_eq!(first_log, "$ a command\n");
         assert!(dir.join("02-second-one.log").is_file());
@@ -437,7 +525,7 @@ mod tests {
             runner.totals(),
             Counts {
                 passed: 5,
-                failed: 2,
+                failed: 3,
                 skipped: 1
             }
         );
@@ -447,12 +535,11 @@ mod tests {
             "{summary}"
         );
         assert!(
-            summary.contains("third                not run"),
+            summary.contains("fourth               not run"),
             "{summary}"
         );
         // A new runner starts from an empty folder.
         Runner::new(Mode::Plain, dir.clone(), 1).unwrap();
         assert!(!dir.join("01-first.log").exists());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

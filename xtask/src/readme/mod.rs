@@ -1,13 +1,12 @@
 //! The README compiler: turns the Python examples of a Markdown file into a pytest file.
 //! Its stages are its modules: `markdown` scans the document (with `cursor`, `html`,
 //! `info` and `directive`), `plan` decides the tests, `write` writes the file around
-//! `runtime.py`, and `junit` reads the failures back for `cargo xtask ci`.
+//! `runtime.py`, which records each README test's lines for `cargo xtask ci` to point at.
 
 mod cursor;
 mod directive;
 mod html;
 mod info;
-pub mod junit;
 mod markdown;
 mod plan;
 mod write;

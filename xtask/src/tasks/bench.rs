@@ -69,18 +69,10 @@ fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figur
     runner.step("venv --release", |_| {
         venv::ensure(sh, None, false, venv::Profile::Release)
     })?;
-    let mut binaries = None;
-    runner.step("build", |_| {
-        binaries = Some(build(sh)?);
-        Ok(())
+    let (server_binary, native) = runner.step("build", |_| build(sh))?;
+    let server = runner.step("server up", |_| {
+        test_server::start_for_tests(sh, server_binary, 0, 30)
     })?;
-    let (server_binary, native) = binaries.context("nothing was built")?;
-    let mut server = None;
-    runner.step("server up", |_| {
-        server = Some(test_server::start_for_tests(sh, server_binary, 0, 30)?);
-        Ok(())
-    })?;
-    let server = server.context("the server did not start")?;
     let (mut rust, mut python) = (Vec::new(), Vec::new());
     for (index, (op, test)) in OPS.into_iter().enumerate() {
         let rust_json = dir.join(format!("rust-{index}.json"));

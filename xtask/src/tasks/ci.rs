@@ -1,158 +1,110 @@
-//! `cargo xtask ci`: every check, in order, fail-fast, with pytest in three stages (unit,
-//! then integration and e2e against one server). It shows a line per step and a summary
-//! (see [`crate::steps`]), writes a JUnit report per pytest stage and one for the steps, and
-//! ends with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and
-//! Python. The exit status is the first failing step's.
+//! `cargo xtask ci`: every check, as one graph ([`NODES`]): each step starts as soon as what
+//! it needs has passed, independent steps run side by side, and the first failure stops
+//! the run (see [`crate::graph`]). It shows a line per step and a summary (see
+//! [`crate::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
+//! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
+//! The exit status is the first failing step's.
 
-use std::fmt::Write as _;
-use std::time::Duration;
+use std::sync::OnceLock;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
-use crate::background::Background;
-use crate::cargo_output::{self, CargoTest};
-use crate::process::{self, Job, Reported};
+use crate::cargo_build::{self, TestBinary};
+use crate::flags::{self, Suite};
+use crate::graph::{self, Node};
+use crate::libtest::{self, Libtest};
+use crate::process::{self, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
-use crate::pytest_runner::{self, Target};
-use crate::steps::{self, Mode, Outcome, Runner, Step};
+use crate::pytest_runner::{self, Coverage, Target};
+use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::tail::Tail;
 use crate::test_server::{self, Server};
-use crate::{errln, extract, flags, outln, paths, readme, traceln, venv, workflow_lint};
+use crate::{errln, extract, outln, paths, traceln, venv, workflow_lint};
 
-/// The xtask test binaries that need the venv (its pytest, its linters): when the venv is
-/// not ready yet, step 1 defers them, and the `xtask tests` step runs them once it is.
-const PYTHON_TESTS: [&str; 3] = ["readme_blocks", "server_log_section", "workflow_lint"];
-/// Those of them that import the bindings; the others need only the venv's dependencies,
-/// so they can start before the bindings are built.
-const NEED_THE_BINDINGS: [&str; 1] = ["server_log_section"];
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
+/// Lines of a compile error shown under a failed build; the log has all of them.
+const COMPILE_ERROR_LINES: usize = 60;
 
-/// One step of the run: its name, the command it stands for (in the JUnit report), and
-/// what it does.
-struct StepDef {
-    name: &'static str,
-    command: &'static str,
-    run: fn(&mut Run<'_>, &mut Step) -> Result<()>,
-    /// Cleanup: runs after an earlier failure too, when there is a server to stop.
-    cleanup: bool,
-}
-
-/// The steps, in order, fail-fast; the summary and the JUnit report follow this list.
-const STEPS: &[StepDef] = &[
-    StepDef::new("cargo test", "cargo test --workspace", cargo_test),
-    StepDef::new("extract", "cargo xtask extract", |run, _| {
-        extract::ensure(run.sh)
+/// The steps of `ci`: each row a name, the steps it needs (earlier in the table), and its
+/// body. A step starts once all it needs has passed; `always` steps (cleanup) start once
+/// what they need has ended, however it ended. The summary and the JUnit report follow
+/// this order; `cargo xtask ci --list` prints it, and the README's diagram is drawn from it.
+const NODES: &[Node<Ci>] = &[
+    Node::new("extract", &[], |_, _| extract::ensure(&paths::shell()?)),
+    Node::new("venv deps", &[], venv_deps),
+    Node::new("rust build", &[], rust_build),
+    Node::new("workflow lint", &["venv deps"], workflow_lint),
+    Node::new("rust tests", &["rust build"], |ci, step| {
+        run_test_binaries(step, ci.built.get().map(|b| &b.tests))
     }),
-    StepDef::new("venv", "cargo xtask venv", venv_step),
-    StepDef::new(
-        "workflow lint",
-        "check-jsonschema on .github/workflows",
-        |run, step| {
-            run.check_background()?;
-            if !workflow_lint::run_unless_unchanged(run.sh)? {
-                step.note("unchanged since it last passed");
-            }
-            run.check_background()
-        },
+    Node::new("doctests", &["rust build"], doctests),
+    Node::new("bindings", &["venv deps", "rust build"], bindings),
+    Node::new(
+        "xtask venv tests",
+        &["rust build", "bindings"],
+        |ci, step| run_test_binaries(step, ci.built.get().map(|b| &b.venv_tests)),
     ),
-    StepDef::new("pytest unit", "pytest -m unit", |run, step| {
-        pytest_stage(run, step, Stage::Unit)
+    Node::new("pytest unit", &["extract", "bindings"], |ci, step| {
+        pytest_stage(ci, step, Suite::Unit)
     }),
-    StepDef::new(
-        "xtask tests",
-        "cargo test -p xtask --test readme_blocks --test server_log_section --test workflow_lint",
-        xtask_python_tests,
-    ),
-    StepDef::new("server up", "simd-r-drive-ws-server --port 0", server_up),
-    StepDef::new(
+    Node::new("server up", &["rust build"], server_up),
+    Node::new(
         "pytest integration",
-        "pytest -m integration",
-        |run, step| pytest_stage(run, step, Stage::Integration),
+        &["pytest unit", "server up"],
+        |ci, step| pytest_stage(ci, step, Suite::Integration),
     ),
-    StepDef::new("pytest e2e", "pytest -m e2e", |run, step| {
-        pytest_stage(run, step, Stage::E2e)
+    Node::new("pytest e2e", &["pytest integration"], |ci, step| {
+        pytest_stage(ci, step, Suite::E2e)
     }),
-    StepDef {
-        cleanup: true,
-        ..StepDef::new("server down", "SIGTERM to the server", server_down)
-    },
+    Node::always("server down", &["server up", "pytest e2e"], server_down),
 ];
 
-impl StepDef {
-    const fn new(
-        name: &'static str,
-        command: &'static str,
-        run: fn(&mut Run<'_>, &mut Step) -> Result<()>,
-    ) -> StepDef {
-        StepDef {
-            name,
-            command,
-            run,
-            cleanup: false,
-        }
-    }
-}
-
-/// What the steps share.
-struct Run<'a> {
-    sh: &'a Shell,
-    flags: &'a flags::Ci,
+/// What the steps share: the flags, and what one step makes for the next (each set once).
+struct Ci {
+    flags: flags::Ci,
     xtask_dir: Utf8PathBuf,
     junit_dir: Utf8PathBuf,
     github: bool,
-    server: Option<Server>,
-    /// `cargo xtask venv --deps-only`, started with `cargo test` when the venv is stale.
-    python_deps: Option<Background>,
-    /// The venv was ready, so `cargo test` ran the xtask tests that need it.
-    python_tests_ran: bool,
-    /// Those tests otherwise, each started as soon as what it needs is there: its
-    /// binary, built by `cargo test`, and the venv's dependencies, or the bindings too.
-    /// They run alongside `cargo test`'s own tests (which leave a core idle half the time),
-    /// maturin, the workflow lint and `pytest unit`; their step collects them.
-    python_tests: Vec<Background>,
-    started: Vec<&'static str>,
-    /// The deferred test binaries that `cargo test` built, by name.
-    deferred: Vec<(&'static str, String)>,
+    built: OnceLock<Built>,
+    server: OnceLock<Server>,
 }
 
-impl<'a> Run<'a> {
-    fn new(sh: &'a Shell, flags: &'a flags::Ci, xtask_dir: Utf8PathBuf, github: bool) -> Run<'a> {
-        Run {
-            sh,
-            flags,
-            junit_dir: xtask_dir.join("junit"),
-            xtask_dir,
-            github,
-            server: None,
-            python_deps: None,
-            python_tests_ran: false,
-            python_tests: Vec::new(),
-            started: Vec::new(),
-            deferred: Vec::new(),
-        }
-    }
-
-    /// The first failure of what runs in the background, for the foreground to stop at.
-    fn check_background(&self) -> Result<()> {
-        let mut running = self.python_deps.iter().chain(&self.python_tests);
-        running.try_for_each(Background::check)
-    }
+/// The test binaries that `rust build` built.
+struct Built {
+    /// What `cargo test --workspace` runs.
+    tests: Vec<TestBinary>,
+    /// The xtask tests that need the venv, which `cargo test` leaves out.
+    venv_tests: Vec<TestBinary>,
 }
 
-pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
+pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
+    if flags.list {
+        outln!("{}", list());
+        return Ok(());
+    }
+    let selected = graph::select(NODES, &flags.only)?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
-    let mut run = Run::new(sh, flags, xtask_dir.clone(), mode == Mode::GitHub);
-    let junit_dir = run.junit_dir.clone();
+    let junit_dir = xtask_dir.join("junit");
     std::fs::create_dir_all(&junit_dir).with_context(|| format!("cannot create {junit_dir}"))?;
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), STEPS.len())?;
-    let result = run_steps(&mut runner, &mut run);
+    let ci = Ci {
+        flags: flags.clone(),
+        xtask_dir: xtask_dir.clone(),
+        junit_dir: junit_dir.clone(),
+        github: mode == Mode::GitHub,
+        built: OnceLock::new(),
+        server: OnceLock::new(),
+    };
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
+    let result = graph::run(NODES, &selected, &ci, &mut runner);
+    drop(ci);
     errln!("{}", runner.summary());
     let junit = junit_dir.join("ci.xml");
-    std::fs::write(&junit, junit_report(runner.outcomes()))
+    std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
     errln!("JUnit reports: {}", paths::display_path(&junit_dir));
     if flags.cov && result.is_ok() {
@@ -160,6 +112,9 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
             "{}",
             pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
         );
+    }
+    if let Err(error) = &result {
+        errln!("{}", failed_line(&runner, error));
     }
     let totals = runner.totals();
     // The last line, whatever happened: CI log readers look for it.
@@ -178,245 +133,222 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
     })
 }
 
-/// Runs every step in order; after a failure, only the cleanup, if there is a server to
-/// stop. The first error is the run's. A signal is an error like any other: it stops the
-/// run, and cleanup follows.
-fn run_steps(runner: &mut Runner, run: &mut Run<'_>) -> Result<()> {
-    let mut first_error = None;
-    for step in STEPS {
-        if first_error.is_some() && !(step.cleanup && run.server.is_some()) {
-            runner.skipped(step.name);
-            continue;
-        }
-        if let Err(error) = runner.step(step.name, |progress| (step.run)(run, progress)) {
-            first_error.get_or_insert(error);
-            // Fail-fast: what runs in the background stops now (dropped: stopped, reaped).
-            run.python_deps = None;
-            run.python_tests.clear();
-        }
+/// The line before the totals of a failed run: the step that failed, and why, in one line.
+fn failed_line(runner: &Runner, error: &anyhow::Error) -> String {
+    let failed = runner
+        .in_order()
+        .into_iter()
+        .find(|o| o.state == State::Failed);
+    let cause = format!("{error:#}");
+    let cause = cause.lines().next().unwrap_or_default();
+    match failed {
+        Some(outcome) => format!("failed: {}: {cause}", outcome.name),
+        None => format!("failed: {cause}"),
     }
-    first_error.map_or(Ok(()), Err)
 }
 
-/// `cargo test --workspace`. When the venv is ready, the xtask tests that need it run
-/// here, with it. Otherwise the venv's dependencies are installed meanwhile (they need no
-/// Rust, and the download overlaps the compile), `cargo test` only builds those tests, and
-/// the ones that need no bindings start from here once their binary and the dependencies
-/// are there.
-fn cargo_test(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
-    let sh = run.sh;
-    let job = Job::new(cmd!(sh, "cargo test --workspace"));
-    let (job, mut tests) = if venv::is_current(run.flags.python.as_deref(), venv::Profile::Dev)? {
-        run.python_tests_ran = true;
-        (with_the_venv(job), CargoTest::default())
-    } else {
-        run.python_deps = Some(start_python_deps(run)?);
-        let job = job.env("XTASK_PYTHON_TESTS", "later");
-        (job, CargoTest::deferring(&PYTHON_TESTS))
-    };
-    let result = run_cargo_test(job, &mut tests, step, |tests| {
-        let Some(deps) = &run.python_deps else {
-            return Ok(());
+/// The table as `--list` shows it: each step, what it needs, and which steps are cleanup.
+fn list() -> String {
+    let lines = NODES.iter().map(|node| {
+        let needs = match node.needs {
+            [] => "needs nothing: starts at once".to_owned(),
+            needs => format!("after {}", needs.join(", ")),
         };
-        deps.check()?;
-        if deps.succeeded() && run.deferred.len() < tests.deferred_executables.len() {
-            run.deferred.clone_from(&tests.deferred_executables);
-            start_python_tests(run, Start::Seen)?;
-        }
-        Ok(())
+        let always = if node.always {
+            " (always: runs after a failure too)"
+        } else {
+            ""
+        };
+        format!("{:<20} {needs}{always}", node.name)
     });
-    run.deferred = tests.deferred_executables;
-    result
+    lines.collect::<Vec<_>>().join("\n")
 }
 
-/// Runs the xtask tests that need Python with the venv's, and fails them without it
-/// (`XTASK_PYTHON_TESTS=require`) rather than skipping them.
-fn with_the_venv(job: Job) -> Job {
-    job.env("XTASK_TEST_PYTHON", venv::python())
-        .env("XTASK_PYTHON_TESTS", "require")
-}
-
-fn start_python_deps(run: &Run<'_>) -> Result<Background> {
-    let sh = run.sh;
-    let xtask = std::env::current_exe().context("cannot tell where xtask runs from")?;
-    let python = run.flags.python.iter().map(|p| format!("--python={p}"));
-    let job = Job::new(cmd!(sh, "{xtask} venv --deps-only {python...}"));
-    let log = run.xtask_dir.join("logs/ci/venv-deps.log");
-    Background::start("cargo xtask venv --deps-only", job, &log)
-}
-
-/// Waits for the dependencies installed in the background, if any, then builds the
-/// bindings. Unless `cargo test` ran them, the xtask tests that need the venv start as soon
-/// as what they need is there: before maturin, or after it for those that import the
-/// bindings.
-fn venv_step(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
-    if let Some(background) = run.python_deps.take() {
-        background.finish()?;
-    }
-    if !run.python_tests_ran {
-        start_python_tests(run, Start::Seen)?;
-    }
-    venv::ensure(
-        run.sh,
-        run.flags.python.as_deref(),
-        false,
-        venv::Profile::Dev,
-    )?;
-    if !run.python_tests_ran {
-        start_python_tests(run, Start::All)?;
-    }
-    Ok(())
-}
-
-/// Which of the deferred xtask tests to start.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Start {
-    /// Those that need no bindings and whose binary `cargo test` showed.
-    Seen,
-    /// All that have not started: the bindings are built, and cargo is free to run the
-    /// binaries it did not show.
-    All,
-}
-
-/// Starts deferred xtask test binaries (see [`Start`]) that have not started, each in the
-/// background with a log of its own, run as cargo runs them: from xtask's folder.
-fn start_python_tests(run: &mut Run<'_>, which: Start) -> Result<()> {
-    let sh = run.sh;
-    let xtask = paths::project_root().join("xtask");
-    let _dir = sh.push_dir(&xtask);
-    for name in PYTHON_TESTS {
-        let executable = run.deferred.iter().find(|(n, _)| *n == name);
-        let ready = which == Start::All || !NEED_THE_BINDINGS.contains(&name);
-        if run.started.contains(&name) || !ready || (which == Start::Seen && executable.is_none()) {
-            continue;
+/// The README's diagram of the steps, drawn from the table.
+#[cfg(test)]
+fn mermaid() -> String {
+    let id = |name: &str| name.replace(' ', "_");
+    let mut lines = vec!["flowchart LR".to_owned()];
+    for node in NODES {
+        lines.push(format!("    {}[\"{}\"]", id(node.name), node.name));
+        for need in node.needs {
+            let arrow = if node.always { "-.->" } else { "-->" };
+            lines.push(format!("    {} {arrow} {}", id(need), id(node.name)));
         }
-        let job = match executable {
-            Some((_, path)) => {
-                let path = paths::project_root().join(path);
-                Job::new(cmd!(sh, "{path}")).env("CARGO_MANIFEST_DIR", &xtask)
-            }
-            None => Job::new(cmd!(sh, "cargo test -p xtask --test {name}")),
-        };
-        let log = run.xtask_dir.join(format!("logs/ci/xtask-test-{name}.log"));
-        let background = Background::start("xtask tests", with_the_venv(job), &log)?;
-        run.python_tests.push(background);
-        run.started.push(name);
     }
-    Ok(())
+    lines.join("\n")
 }
 
-/// The xtask tests that need the venv: waits for them, unless `cargo test` ran them, and
-/// copies their output into this step's log.
-fn xtask_python_tests(run: &mut Run<'_>, step: &mut Step) -> Result<()> {
-    if run.python_tests_ran {
-        step.note("ran in cargo test");
+/// The venv and its locked dependencies, without the bindings: they need no Rust, so the
+/// download overlaps the compile.
+fn venv_deps(ci: &Ci, step: &mut Step) -> Result<()> {
+    let python = ci.flags.python.as_deref();
+    if venv::is_current(python, venv::Profile::Dev)? {
+        step.note("up to date");
         return Ok(());
     }
-    ensure!(
-        !run.python_tests.is_empty(),
-        "the xtask tests never started"
-    );
-    let mut tests = CargoTest::default();
-    let mut first_error = None;
-    let mut output = String::new();
-    for background in std::mem::take(&mut run.python_tests) {
-        let log = background.log().to_owned();
-        let status = background.wait();
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        traceln!("{}", text.trim_end());
-        tests.feed(text.as_bytes());
-        output.push_str(&text);
-        if let Err(error) = status {
-            first_error.get_or_insert(error);
-        }
-    }
-    step.counts(tests.counts());
-    step.note("in the background");
-    if let Some(excerpt) = cargo_output::failure_excerpt(&output) {
-        step.details(excerpt);
-    }
-    first_error.map_or(Ok(()), Err)
+    venv::dependencies_only(&paths::shell()?, python)
 }
 
-/// Runs a `cargo test` job, following its output in the step's log for the display and in
-/// `tests`; `tick` sees each new state, and its error ends the job early (a failure in the
-/// background).
-fn run_cargo_test(
-    job: Job,
-    tests: &mut CargoTest,
+fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
+    if !workflow_lint::run_unless_unchanged(&paths::shell()?)? {
+        step.note("unchanged since it last passed");
+    }
+    Ok(())
+}
+
+fn bindings(ci: &Ci, _: &mut Step) -> Result<()> {
+    let python = ci.flags.python.as_deref();
+    venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev)
+}
+
+/// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
+/// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
+fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
+    let sh = paths::shell()?;
+    let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
+    let tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
+    let metadata = Job::new(cmd!(sh, "cargo metadata --no-deps --format-version 1")).read()?;
+    let metadata =
+        cargo_metadata::MetadataCommand::parse(metadata).context("cannot read `cargo metadata`")?;
+    let mut selection = Vec::new();
+    for (package, target) in cargo_build::opt_in_tests(&metadata) {
+        selection.extend(["-p".to_owned(), package, "--test".to_owned(), target]);
+    }
+    let venv_tests = if selection.is_empty() {
+        Vec::new()
+    } else {
+        cargo_no_run(&sh, step, &selection, &json)?
+    };
+    step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
+    let _ = ci.built.set(Built { tests, venv_tests });
+    Ok(())
+}
+
+/// `cargo test --no-run ARGS` with cargo's JSON messages in `json` (its diagnostics,
+/// rendered, go to the step's log); returns the test binaries it built.
+fn cargo_no_run(
+    sh: &Shell,
     step: &mut Step,
-    mut tick: impl FnMut(&CargoTest) -> Result<()>,
-) -> Result<()> {
-    let mut log = Tail::new(&step.log);
+    args: &[impl AsRef<str>],
+    json: &Utf8Path,
+) -> Result<Vec<TestBinary>> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let file = std::fs::File::create(json).with_context(|| format!("cannot create {json}"))?;
+    let job = Job::new(cmd!(
+        sh,
+        "cargo test --no-run --message-format=json-render-diagnostics {args...}"
+    ))
+    .stdout(Sink::File(file));
+    let mut messages = Tail::new(json);
+    let mut built = 0;
     let result = job.run_watching(|| {
+        let new = messages.read_new();
+        built += new.iter().filter(|&&b| b == b'\n').count();
+        step.progress(Counts::default(), None, &format!("{built} crates built"));
+        Ok(())
+    });
+    if let Err(error) = result {
+        step.details(compile_errors(&step.log));
+        return Err(error).context("the Rust tests do not build");
+    }
+    let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
+    cargo_build::test_binaries(&text)
+}
+
+/// The compiler's errors, from the first one on, as the log has them.
+fn compile_errors(log: &Utf8Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.iter().position(|line| line.starts_with("error"));
+    let shown = &lines[first.unwrap_or(lines.len().saturating_sub(COMPILE_ERROR_LINES))..];
+    let shown = &shown[..shown.len().min(COMPILE_ERROR_LINES)];
+    shown.join("\n")
+}
+
+/// Runs test binaries one after the other, as `cargo test` runs them (from their package's
+/// folder), fail-fast; a failure shows the failing tests and the command that reruns them.
+fn run_test_binaries(step: &mut Step, binaries: Option<&Vec<TestBinary>>) -> Result<()> {
+    let binaries = binaries.context("the Rust tests were not built")?;
+    let sh = paths::shell()?;
+    let mut tests = Libtest::default();
+    let mut log = Tail::new(&step.log);
+    for binary in binaries {
+        let _dir = sh.push_dir(&binary.package_dir);
+        let executable = &binary.executable;
+        let job = Job::new(cmd!(sh, "{executable}"))
+            .env("CARGO_MANIFEST_DIR", &binary.package_dir)
+            .env("CARGO_PKG_NAME", &binary.package);
+        let label = binary.label();
+        let result = job.run_watching(|| {
+            tests.feed(&log.read_new());
+            step.progress(tests.live, None, &label);
+            Ok(())
+        });
         tests.feed(&log.read_new());
-        tick(tests)?;
-        step.progress(tests.live, None, &tests.activity);
+        step.counts(tests.counts());
+        if let Err(error) = result {
+            let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+            let excerpt = libtest::failure_excerpt(&output).unwrap_or_default();
+            step.details(format!("{excerpt}\nrerun: {}", binary.rerun()));
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// The examples in the Rust documentation: `cargo test` runs them, a built test binary
+/// cannot.
+fn doctests(_: &Ci, step: &mut Step) -> Result<()> {
+    let sh = paths::shell()?;
+    let mut tests = Libtest::default();
+    let mut log = Tail::new(&step.log);
+    let result = Job::new(cmd!(sh, "cargo test --workspace --doc")).run_watching(|| {
+        tests.feed(&log.read_new());
+        step.progress(tests.live, None, "");
         Ok(())
     });
     tests.feed(&log.read_new());
     step.counts(tests.counts());
     if result.is_err() {
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-        if let Some(excerpt) = cargo_output::failure_excerpt(&output) {
-            step.details(excerpt);
-        }
+        let excerpt = libtest::failure_excerpt(&output);
+        step.details(excerpt.unwrap_or_else(|| compile_errors(&step.log)));
     }
     result
 }
 
-/// A pytest stage: its marker, and the time a test of it may take before it is named.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Unit,
-    Integration,
-    E2e,
-}
-
-impl Stage {
-    fn marker(self) -> &'static str {
-        match self {
-            Stage::Unit => "unit",
-            Stage::Integration => "integration",
-            Stage::E2e => "e2e",
-        }
-    }
-
-    fn budget(self) -> Duration {
-        match self {
-            Stage::Unit => Duration::from_secs(1),
-            Stage::Integration | Stage::E2e => Duration::from_secs(5),
-        }
-    }
-}
-
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
-fn pytest_stage(run: &mut Run<'_>, step: &mut Step, stage: Stage) -> Result<()> {
-    let marker = stage.marker();
-    let events = fresh_file(&run.xtask_dir.join(format!("pytest/{marker}.jsonl")))?;
-    let collected = fresh_file(&run.xtask_dir.join(format!("pytest/{marker}.collected")))?;
-    let junit = run.junit_dir.join(format!("pytest-{marker}.xml"));
+fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
+    let name = stage.name();
+    let events = fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
+    let collected = fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
+    let junit = ci.junit_dir.join(format!("pytest-{name}.xml"));
     let mut args = vec![
         "-m".to_owned(),
-        format!("{marker} and not benchmark"),
+        stage.marker_expression().to_owned(),
         format!("--report-log={events}"),
         format!("--junitxml={junit}"),
     ];
     let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
-    if run.flags.cov {
-        args.extend(coverage_args(stage, &run.xtask_dir));
-        env.push(("COVERAGE_FILE", run.xtask_dir.join(".coverage").to_string()));
+    if ci.flags.cov {
+        let part = match stage {
+            Suite::Unit => Coverage::First,
+            Suite::E2e => Coverage::Last,
+            _ => Coverage::Middle,
+        };
+        args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
+        env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, &run.server) {
-        (Stage::Unit, _) => Target::Nothing,
+    let target = match (stage, ci.server.get()) {
+        (Suite::Unit, _) => Target::Nothing,
         (_, Some(server)) => Target::Guarded(server),
         (_, None) => anyhow::bail!("the server is not up"),
     };
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
-    let result = pytest_runner::run(run.sh, target, &args, &env, || {
-        run.check_background()?;
+    let result = pytest_runner::run(&paths::shell()?, target, &args, &env, || {
         tests.feed(&log.read_new());
         let total = std::fs::read_to_string(&collected).ok();
         let total = total.and_then(|text| text.trim().parse().ok());
@@ -430,52 +362,30 @@ fn pytest_stage(run: &mut Run<'_>, step: &mut Step, stage: Stage) -> Result<()> 
         if let Some(excerpt) = pytest_events::failure_excerpt(&output, FAILURE_LINES) {
             step.details(excerpt);
         }
-        annotate_readme_failures(run.github, &junit, step);
+        annotate_readme_failures(ci.github, &tests, step);
     }
     report_stage(step, &tests, stage);
     result
 }
 
 /// The stage's counts, its five slowest tests (into the log), and its outliers.
-fn report_stage(step: &mut Step, tests: &PytestRun, stage: Stage) {
+fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
     step.counts(tests.counts);
     traceln!("slowest tests:");
     for test in tests.slowest(5) {
         traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.nodeid);
     }
-    let budget = stage.budget();
+    let Some(budget) = stage.budget() else {
+        return;
+    };
     for test in tests.outliers(budget) {
         step.warn(format!(
             "slow: {} took {:.2} s ({} budget {} s)",
             test.nodeid,
             test.duration.as_secs_f64(),
-            stage.marker(),
+            stage.name(),
             budget.as_secs()
         ));
-    }
-}
-
-/// pytest-cov's arguments for a stage: data gathered over the three, one report at the
-/// end, where `fail_under` from pyproject.toml applies.
-fn coverage_args(stage: Stage, xtask_dir: &Utf8Path) -> Vec<String> {
-    let xml = xtask_dir.join("coverage.xml");
-    match stage {
-        Stage::Unit => vec![
-            "--cov".into(),
-            "--cov-report=".into(),
-            "--cov-fail-under=0".into(),
-        ],
-        Stage::Integration => vec![
-            "--cov".into(),
-            "--cov-append".into(),
-            "--cov-report=".into(),
-            "--cov-fail-under=0".into(),
-        ],
-        Stage::E2e => vec![
-            "--cov".into(),
-            "--cov-append".into(),
-            format!("--cov-report=xml:{xml}"),
-        ],
     }
 }
 
@@ -492,68 +402,67 @@ fn fresh_file(path: &Utf8Path) -> Result<Utf8PathBuf> {
     }
 }
 
-fn server_up(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
-    let binary = test_server::binary_built_by_tests(run.sh)?;
-    let ready_timeout = run.flags.ready_timeout;
-    run.server = Some(test_server::start_for_tests(
-        run.sh,
-        binary,
-        0,
-        ready_timeout,
-    )?);
+fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
+    let sh = paths::shell()?;
+    let binary = test_server::binary_built_by_tests(&sh)?;
+    let server = test_server::start_for_tests(&sh, binary, 0, ci.flags.ready_timeout)?;
+    let _ = ci.server.set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
-fn server_down(run: &mut Run<'_>, _: &mut Step) -> Result<()> {
-    match run.server.take() {
+fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
+    match ci.server.get() {
         Some(server) => server.stop_cleanly(),
-        None => Ok(()),
+        None => {
+            step.note("no server to stop");
+            Ok(())
+        }
     }
 }
 
-fn junit_report(outcomes: &[Outcome]) -> String {
-    let failures = outcomes.iter().filter(|o| o.error.is_some()).count();
-    let skipped = outcomes.iter().filter(|o| o.duration.is_none()).count();
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        xml,
-        "<testsuite name=\"cargo xtask ci\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
-        STEPS.len(),
-    );
-    for (step, outcome) in STEPS.iter().zip(outcomes) {
-        let time = outcome.duration.map_or(0.0, |d| d.as_secs_f64());
-        let _ = write!(
-            xml,
-            "  <testcase classname=\"ci\" name=\"{}\" time=\"{time:.3}\">",
-            escape_xml(step.name)
-        );
-        match (outcome.duration, &outcome.error) {
-            (None, _) => xml.push_str("<skipped message=\"an earlier step failed\"/>"),
-            (Some(_), Some(error)) => {
-                let _ = write!(
-                    xml,
-                    "<failure message=\"{}\">{}</failure>",
-                    escape_xml(step.command),
-                    escape_xml(error)
-                );
+/// The steps as a JUnit report: a test case per step, failed, skipped (not run or
+/// stopped) or passed.
+fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
+    let mut suite = TestSuite::new("cargo xtask ci");
+    for outcome in outcomes {
+        let mut status = match (outcome.state, &outcome.error) {
+            (State::Passed, _) => TestCaseStatus::success(),
+            (State::Failed, _) => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            (State::Stopped | State::NotRun, _) => TestCaseStatus::skipped(),
+        };
+        match outcome.state {
+            State::Failed => {
+                status.set_message(format!("step `{}` failed", outcome.name));
+                if let Some(error) = &outcome.error {
+                    status.set_description(error.as_str());
+                }
             }
-            (Some(_), None) => {}
+            State::Stopped => {
+                status.set_message("stopped: another step failed");
+            }
+            State::NotRun => {
+                status.set_message("not run: what it needs did not pass");
+            }
+            State::Passed => {}
         }
-        xml.push_str("</testcase>\n");
+        let mut case = TestCase::new(outcome.name.as_str(), status);
+        case.set_classname("ci");
+        if let Some(duration) = outcome.duration {
+            case.set_time(duration);
+        }
+        suite.add_test_case(case);
     }
-    xml.push_str("</testsuite>\n");
-    xml
+    let mut report = Report::new("cargo xtask ci");
+    report.add_test_suite(suite);
+    report.to_string().context("cannot write the JUnit report")
 }
 
 /// Points at the README line of each failing README block: a `::error` annotation on
 /// GitHub Actions, a `path:line:` line under the step's verdict elsewhere. The lines come
-/// from the report itself.
-fn annotate_readme_failures(github: bool, junit: &Utf8Path, step: &mut Step) {
-    let Ok(xml) = std::fs::read_to_string(junit) else {
-        return;
-    };
-    for failure in readme::junit::failures(&xml) {
+/// from the tests' own report.
+fn annotate_readme_failures(github: bool, tests: &PytestRun, step: &mut Step) {
+    for failure in &tests.readme_failures {
         let (file, line) = (&failure.readme, failure.line);
         let summary = format!("README example failed ({})", failure.test);
         if github {
@@ -567,117 +476,80 @@ fn annotate_readme_failures(github: bool, junit: &Utf8Path, step: &mut Step) {
     }
 }
 
-fn escape_xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The xtask tests that run in the background alongside the workflow lint and
-    /// `pytest unit`: their failure reaches the foreground's check, with its exit code.
-    #[test]
-    fn the_background_tests_failure_stops_the_foreground() {
-        let sh = Shell::new().unwrap();
-        let flags = flags::Ci {
-            python: None,
-            ready_timeout: 30,
-            cov: false,
-            verbose: false,
-        };
-        let dir = std::env::temp_dir().join(process::unique_name("ci-background"));
-        let dir = Utf8PathBuf::try_from(dir).unwrap();
-        std::fs::create_dir_all(&dir).unwrap();
-        let failing = Job::new(cmd!(sh, "sh -c 'echo test readme ... FAILED; exit 101'"));
-        let mut run = Run::new(&sh, &flags, dir.clone(), false);
-        run.check_background().unwrap();
-        let log = dir.join("xtask-tests.log");
-        run.python_tests
-            .push(Background::start("xtask tests", failing, &log).unwrap());
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let error = loop {
-            if let Err(error) = run.check_background() {
-                break error;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the failure was never seen"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        assert_eq!(process::exit_code_of(&error), 101);
-        assert!(
-            format!("{error:#}").contains("test readme ... FAILED"),
-            "{error:#}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
+    use std::time::Duration;
 
     #[test]
-    fn junit_lists_every_step() {
-        let outcome = |duration: Option<Duration>, error: Option<&str>| Outcome {
-            name: String::new(),
-            duration,
-            error: error.map(str::to_owned),
-            counts: None,
-        };
-        let mut outcomes = vec![
-            outcome(Some(Duration::from_millis(1500)), None),
-            outcome(Some(Duration::ZERO), Some("a <b> & c")),
-        ];
-        outcomes.resize_with(STEPS.len(), || outcome(None, None));
-        let xml = junit_report(&outcomes);
-        let skipped = STEPS.len() - 2;
-        assert!(
-            xml.contains(&format!(
-                r#"tests="{}" failures="1" skipped="{skipped}""#,
-                STEPS.len()
-            )),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(r#"name="cargo test" time="1.500"></testcase>"#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains("<failure message=\"cargo xtask extract\">a &lt;b&gt; &amp; c</failure>")
-        );
-        assert_eq!(xml.matches("<skipped").count(), skipped);
-    }
-
-    #[test]
-    fn step_names_are_unique_and_only_cleanup_runs_after_a_failure() {
-        let mut names: Vec<_> = STEPS.iter().map(|step| step.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), STEPS.len());
-        let cleanup: Vec<_> = STEPS.iter().filter(|s| s.cleanup).map(|s| s.name).collect();
+    fn the_table_reads_in_an_order_that_runs() {
+        graph::check(NODES).unwrap();
+        let cleanup: Vec<_> = NODES.iter().filter(|n| n.always).map(|n| n.name).collect();
         assert_eq!(cleanup, ["server down"]);
     }
 
     #[test]
-    fn every_test_that_runs_pytest_is_run_after_the_venv() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let name = path.file_stem().unwrap().to_str().unwrap();
-            if path.is_file() && text.contains("common::python_with(") {
-                assert!(
-                    PYTHON_TESTS.contains(&name),
-                    "tests/{name}.rs runs pytest: add it to ci::PYTHON_TESTS"
-                );
-            }
-            if path.is_file() && text.contains("simd_r_drive_ws_client\")") {
-                assert!(
-                    NEED_THE_BINDINGS.contains(&name),
-                    "tests/{name}.rs imports the bindings: add it to ci::NEED_THE_BINDINGS"
-                );
-            }
-        }
+    fn cheap_checks_need_nothing() {
+        let first: Vec<_> = NODES
+            .iter()
+            .filter(|n| n.needs.is_empty())
+            .map(|n| n.name)
+            .collect();
+        assert!(first.contains(&"extract"), "{first:?}");
+    }
+
+    #[test]
+    fn the_readme_draws_the_table() {
+        let readme = include_str!("../../../README.md");
+        let diagram = mermaid();
+        assert!(
+            readme.contains(&diagram),
+            "the README's ci diagram differs from the table; paste this into it:\n{diagram}"
+        );
+    }
+
+    #[test]
+    fn only_one_stage_runs_its_needs_and_the_cleanup() {
+        let selected = graph::select(NODES, &["pytest-e2e".to_owned()]).unwrap();
+        let names: Vec<_> = NODES
+            .iter()
+            .zip(&selected)
+            .filter(|(_, s)| **s)
+            .map(|(n, _)| n.name)
+            .collect();
+        assert!(names.contains(&"server down"), "{names:?}");
+        assert!(names.contains(&"pytest unit"), "{names:?}");
+        assert!(!names.contains(&"workflow lint"), "{names:?}");
+        assert!(!names.contains(&"rust tests"), "{names:?}");
+    }
+
+    #[test]
+    fn junit_lists_every_step_and_escapes_what_xml_forbids() {
+        let outcome = |name: &str, state: State, error: Option<&str>| Outcome {
+            index: 0,
+            name: name.to_owned(),
+            state,
+            duration: (state != State::NotRun).then_some(Duration::from_millis(1500)),
+            error: error.map(str::to_owned),
+            counts: None,
+        };
+        let outcomes = [
+            outcome("rust build", State::Passed, None),
+            outcome("extract", State::Failed, Some("a <b> & c \u{1b}[31m\u{7}")),
+            outcome("rust tests", State::Stopped, Some("stopped")),
+            outcome("server up", State::NotRun, None),
+        ];
+        let xml = junit_report(&outcomes.iter().collect::<Vec<_>>()).unwrap();
+        assert!(
+            xml.contains(r#"tests="4" skipped="2" failures="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"name="rust build" classname="ci" time="1.500""#),
+            "{xml}"
+        );
+        assert!(xml.contains("a &lt;b&gt; &amp; c"), "{xml}");
+        assert!(!xml.contains('\u{7}') && !xml.contains('\u{1b}'), "{xml}");
+        assert_eq!(xml.matches("<skipped").count(), 2, "{xml}");
     }
 }

@@ -9,7 +9,7 @@ use camino::Utf8Path;
 use xshell::Shell;
 
 use crate::flags::{self, Suite};
-use crate::pytest_runner::{self, Target};
+use crate::pytest_runner::{self, Coverage, Target};
 use crate::steps::{Mode, Runner};
 use crate::test_server::{self, Server};
 use crate::{errln, extract, paths, venv};
@@ -32,12 +32,12 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
         }
         None => None,
     };
-    let mut args = vec!["-m".to_owned(), marker_expression(suite).to_owned()];
+    let mut args = vec!["-m".to_owned(), suite.marker_expression().to_owned()];
     args.extend(absolute_paths(&flags.pytest_args)?);
     let xtask_dir = paths::xtask_dir()?;
     let mut env = Vec::new();
     if flags.cov {
-        args.extend(coverage_args(&xtask_dir));
+        args.extend(pytest_runner::coverage_args(Coverage::Whole, &xtask_dir));
         env.push(("COVERAGE_FILE", xtask_dir.join(".coverage").to_string()));
     }
     let server = prepare(sh, flags, suite, external.is_some())?;
@@ -77,43 +77,11 @@ fn prepare(
     if !needs_server {
         return Ok(None);
     }
-    let mut binary = None;
-    runner.step("build server", |_| {
-        binary = Some(test_server::build(sh, false)?);
-        Ok(())
+    let binary = runner.step("build server", |_| test_server::build(sh, false))?;
+    let server = runner.step("server up", |_| {
+        test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)
     })?;
-    let binary = binary.context("the server was not built")?;
-    let mut server = None;
-    runner.step("server up", |_| {
-        server = Some(test_server::start_for_tests(
-            sh,
-            binary,
-            flags.port,
-            flags.ready_timeout,
-        )?);
-        Ok(())
-    })?;
-    Ok(server)
-}
-
-/// The `-m` expression of a suite.
-fn marker_expression(suite: Suite) -> &'static str {
-    match suite {
-        Suite::Unit => "unit and not benchmark",
-        Suite::Integration => "integration and not benchmark",
-        Suite::E2e => "e2e and not benchmark",
-        Suite::Fast => "not slow and not benchmark",
-        Suite::Full => "not benchmark",
-    }
-}
-
-/// pytest-cov's arguments: a terminal report and target/xtask/coverage.xml.
-fn coverage_args(xtask_dir: &Utf8Path) -> Vec<String> {
-    vec![
-        "--cov".to_owned(),
-        "--cov-report=term".to_owned(),
-        format!("--cov-report=xml:{}", xtask_dir.join("coverage.xml")),
-    ]
+    Ok(Some(server))
 }
 
 /// Pytest runs in the bindings' folder, so paths the user gave relative to their own

@@ -23,25 +23,16 @@ pub fn bindings_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/bindings/python-ws-client")
 }
 
-/// A Python that can import `modules` (comma-separated): `XTASK_TEST_PYTHON`, the bindings'
-/// venv, or `python3`. `None` means "skip": `cargo test --workspace` must pass where no
-/// Python is set up. `XTASK_PYTHON_TESTS` changes that: `later` skips (`cargo xtask ci`
-/// runs these tests again once it has made the venv), `require` turns a missing Python
-/// into a failure, so that in that later run a skip cannot pass for a success.
+/// A Python that can import `modules` (comma-separated): the bindings' venv, or `python3`.
+/// The tests that call this are left out of `cargo test` (`test = false` in xtask's
+/// manifest): `cargo xtask ci` runs them once the venv is built. So a missing Python is a
+/// failure, never a skip that could pass for a success.
 pub fn python_with(modules: &str) -> Option<PathBuf> {
-    let mode = std::env::var("XTASK_PYTHON_TESTS").unwrap_or_default();
-    if mode == "later" {
-        eprintln!("deferred: `cargo xtask ci` runs this test once the venv is ready");
-        return None;
-    }
     let found = first_python_with(modules);
-    if found.is_none() {
-        assert_ne!(
-            mode, "require",
-            "XTASK_PYTHON_TESTS=require, but no Python can import {modules}; run `cargo xtask venv`"
-        );
-        eprintln!("skipped: no Python that imports {modules} (run `cargo xtask venv`)");
-    }
+    assert!(
+        found.is_some(),
+        "no Python can import {modules}; run `cargo xtask venv`"
+    );
     found
 }
 
@@ -53,12 +44,8 @@ fn first_python_with(modules: &str) -> Option<PathBuf> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let entry = found.entry(modules.to_owned()).or_insert_with(|| {
-        let candidates = [
-            std::env::var_os("XTASK_TEST_PYTHON").map(PathBuf::from),
-            Some(bindings_dir().join(".venv/bin/python")),
-            Some("python3".into()),
-        ];
-        candidates.into_iter().flatten().find(|python| {
+        let candidates: [PathBuf; 2] = [bindings_dir().join(".venv/bin/python"), "python3".into()];
+        candidates.into_iter().find(|python| {
             Command::new(python)
                 .args(["-c", &format!("import {modules}")])
                 .output()
