@@ -23,7 +23,7 @@ use camino::Utf8Path;
 
 thread_local! {
     /// Where this thread's trace lines go while it runs a step of a concise run.
-    static TRACE: RefCell<Option<File>> = const { RefCell::new(None) };
+    static STEP_LOG: RefCell<Option<File>> = const { RefCell::new(None) };
 }
 
 /// A line on stdout; a closed stdout is ignored.
@@ -54,7 +54,7 @@ pub fn stderr_bytes(bytes: &[u8]) {
 
 /// A trace line: into the active [`Trace`]'s log, or on stderr when there is none.
 pub fn trace_line(args: Arguments<'_>) {
-    let written = TRACE.with_borrow_mut(|target| match target {
+    let written = STEP_LOG.with_borrow_mut(|target| match target {
         Some(log) => {
             let _ = writeln!(log, "{args}");
             true
@@ -69,7 +69,7 @@ pub fn trace_line(args: Arguments<'_>) {
 /// A clone of the active trace log, for a child's output to go to; `None` when output
 /// should go to the terminal.
 pub fn trace_file() -> Option<File> {
-    TRACE.with_borrow(|target| target.as_ref().and_then(|log| log.try_clone().ok()))
+    STEP_LOG.with_borrow(|target| target.as_ref().and_then(|log| log.try_clone().ok()))
 }
 
 /// Sends this thread's trace lines, and the output of the children it starts meanwhile, to
@@ -83,7 +83,7 @@ pub struct Trace {
 impl Trace {
     pub fn to(path: &Utf8Path, echo: Option<String>) -> std::io::Result<Trace> {
         let log = File::options().create(true).append(true).open(path)?;
-        TRACE.set(Some(log));
+        STEP_LOG.set(Some(log));
         let echo = match echo {
             Some(prefix) => {
                 let reader = File::open(path)?;
@@ -102,7 +102,7 @@ impl Trace {
 
 impl Drop for Trace {
     fn drop(&mut self) {
-        TRACE.set(None);
+        STEP_LOG.set(None);
         if let Some((done, thread)) = self.echo.take() {
             done.store(true, Ordering::SeqCst);
             let _ = thread.join();

@@ -85,6 +85,18 @@ pub fn shell() -> anyhow::Result<xshell::Shell> {
     Ok(sh)
 }
 
+/// A temp folder for a unit test, and its path: removed when the guard drops, also when the
+/// test fails.
+#[cfg(test)]
+pub fn test_dir() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("xtask-test-")
+        .tempdir()
+        .unwrap();
+    let path = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

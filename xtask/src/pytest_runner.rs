@@ -161,13 +161,11 @@ pub fn coverage_total(xml: &Utf8Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use camino::Utf8PathBuf;
 
     #[test]
     fn the_coverage_total_comes_from_the_xml_report() {
-        let dir = std::env::temp_dir().join(crate::process::unique_name("xtask-cov"));
-        std::fs::create_dir(&dir).unwrap();
-        let xml = Utf8PathBuf::try_from(dir.join("coverage.xml")).unwrap();
+        let (_guard, dir) = paths::test_dir();
+        let xml = dir.join("coverage.xml");
         let report =
             r#"<?xml version="1.0" ?><coverage version="7.6" lines-valid="40" line-rate="0.925">"#;
         std::fs::write(&xml, report).unwrap();
@@ -176,7 +174,7 @@ mod tests {
             total.starts_with("coverage: 92.5% of the Python package's lines"),
             "{total}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_file(&xml).unwrap();
         assert!(coverage_total(&xml).starts_with("coverage: no report at"));
     }
 }

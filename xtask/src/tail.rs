@@ -98,9 +98,8 @@ mod tests {
 
     #[test]
     fn reads_what_was_appended_since_the_last_read() {
-        let dir = std::env::temp_dir().join(crate::process::unique_name("xtask-tail"));
-        std::fs::create_dir(&dir).unwrap();
-        let path = Utf8PathBuf::try_from(dir.join("log")).unwrap();
+        let (_guard, dir) = crate::paths::test_dir();
+        let path = dir.join("log");
         let mut tail = Tail::new(&path);
         assert!(tail.read_new().is_empty(), "not there yet");
         let mut file = File::create(&path).unwrap();
@@ -119,6 +118,5 @@ mod tests {
         );
         std::fs::write(&path, "").unwrap();
         assert_eq!(last_lines(&path, 5), format!("(the log {path} is empty)"));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -311,9 +311,8 @@ mod tests {
         "transport/benches/ops.rs",
     ];
 
-    fn fake_tree() -> Utf8PathBuf {
-        let root = std::env::temp_dir().join(crate::process::unique_name("xtask-stamp"));
-        let root = Utf8PathBuf::try_from(root).unwrap();
+    fn fake_tree() -> (tempfile::TempDir, Utf8PathBuf) {
+        let (guard, root) = paths::test_dir();
         for file in TREE {
             let path = root.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -324,7 +323,7 @@ mod tests {
             };
             std::fs::write(&path, text).unwrap();
         }
-        root
+        (guard, root)
     }
 
     fn inputs_hash(root: &Utf8Path) -> u64 {
@@ -333,7 +332,7 @@ mod tests {
 
     #[test]
     fn only_what_builds_the_bindings_rebuilds_them() {
-        let root = fake_tree();
+        let (_guard, root) = fake_tree();
         let before = inputs_hash(&root);
         for (file, rebuilds) in [
             ("Cargo.toml", true),
@@ -364,12 +363,11 @@ mod tests {
             std::fs::write(&path, &original).unwrap();
             assert_eq!(changed, rebuilds, "an edit of {file}");
         }
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn switching_the_profile_rebuilds_once_then_stays_put() {
-        let root = fake_tree();
+        let (_guard, root) = fake_tree();
         let bindings = root.join("bindings");
         let venv = bindings.join(".venv");
         let stamp_of = |profile| stamp_in(&root, &bindings, &venv, None, profile).unwrap();
@@ -385,7 +383,6 @@ mod tests {
             "release to dev rebuilds"
         );
         assert!(same_build(&dev, &stamp_of(Profile::Dev), false));
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     /// The bindings reuse the workspace's compiled dependencies only if both manifests ask

@@ -133,9 +133,8 @@ mod tests {
     use super::*;
 
     /// A workspace with a `.github/` and a lock file, in a fresh temp dir.
-    fn fake_root() -> Utf8PathBuf {
-        let dir = std::env::temp_dir().join(process::unique_name("lint-stamp"));
-        let root = Utf8PathBuf::try_from(dir).unwrap();
+    fn fake_root() -> (tempfile::TempDir, Utf8PathBuf) {
+        let (guard, root) = paths::test_dir();
         let bindings = root.join(paths::BINDINGS);
         std::fs::create_dir_all(root.join(WORKFLOWS)).unwrap();
         std::fs::create_dir_all(&bindings).unwrap();
@@ -143,12 +142,12 @@ mod tests {
         std::fs::write(root.join(DEPENDABOT), "version: 2\n").unwrap();
         std::fs::write(bindings.join("uv.lock"), "zizmor 1\n").unwrap();
         std::fs::write(root.join("README.md"), "# x\n").unwrap();
-        root
+        (guard, root)
     }
 
     #[test]
     fn the_stamp_changes_with_what_the_verdict_depends_on_only() {
-        let root = fake_root();
+        let (_guard, root) = fake_root();
         let xtask = root.join("xtask-binary");
         std::fs::write(&xtask, "v1").unwrap();
         let stamp = || super::stamp(&root, xtask.as_std_path()).unwrap();
@@ -172,6 +171,5 @@ mod tests {
             assert_ne!(now, previous, "an edit of {file} must lint again");
             previous = now;
         }
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

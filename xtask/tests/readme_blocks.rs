@@ -104,7 +104,6 @@ fn generated_file_is_deterministic_and_checked() {
         out.display()
     );
     assert!(stderr.contains(&fix), "{stderr}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -119,7 +118,6 @@ fn nothing_to_extract_is_an_error_and_writes_nothing() {
     assert!(!none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("has no ```python block"));
     assert!(!out.exists());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -138,7 +136,6 @@ fn a_failed_write_leaves_no_temp_file() {
         .collect();
     left.sort();
     assert_eq!(left, ["README.md", "a-folder"]);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -175,7 +172,6 @@ fn failing_block_names_readme_path_and_line() {
     // Alone, a `continue` block replays the block it continues.
     let (code, alone) = pytest(&python, &out, &["-k", "block_2"]);
     assert_eq!(code, Some(0), "{alone}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Runs pytest on a generated file from a folder of its own; `(exit code, stdout)`.
@@ -331,7 +327,6 @@ fn directives_run_as_documented() {
     let setup_line = line_of(DIRECTIVES, "setup broke");
     let location = format!("{folder}/README.md:{setup_line}: in <module>");
     assert!(stdout.contains(&location), "{location} in:\n{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -364,7 +359,6 @@ fn a_reset_clears_the_namespace() {
         ),
         "{stderr}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -392,7 +386,6 @@ fn typos_are_errors_that_name_the_line() {
         assert!(stderr.contains(message), "{message} in: {stderr}");
         assert!(!out.exists(), "nothing is written");
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Each `<!-- xtask: setup` comment of `markdown`: (its code, the comment as written).
@@ -465,7 +458,6 @@ fn syntax_errors_name_their_readme_line() {
     let (code, stdout) = pytest(&python, &out, &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("README.md\", line 7"), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Extracts `md` (with `extra` flags) and runs pytest on it: `(exit code, stdout, folder)`.
@@ -507,7 +499,6 @@ fn a_fence_in_a_github_alert_is_a_test() {
     // Only the README frame is quoted: quoting the generated file's frame made pytest parse
     // that whole file once per failure (bug 7).
     assert!(!stdout.contains("_run_block("), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Bug 2: after a byte order mark, all three blocks are tests, the two failing ones too.
@@ -519,7 +510,6 @@ fn a_byte_order_mark_loses_no_block() {
     };
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("2 failed, 1 passed"), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Bug 5: a syntax error is reported once, at its README line, quoting that line.
@@ -541,7 +531,6 @@ fn a_syntax_error_is_reported_once() {
         failure.contains("README.md\", line 7\n    y = (\n        ^"),
         "{stdout}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Bug 6: a task started in one block is awaited in the block that continues it.
@@ -558,7 +547,6 @@ fn top_level_await_carries_across_continue() {
     };
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("4 passed"), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A `continue` chain is order-free: each test sees exactly the state that the blocks
@@ -602,7 +590,6 @@ fn a_continue_chain_passes_in_reverse_order() {
         ],
         "{stdout}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Bug 7: pytest parses the whole source "file" of every traceback entry. With every block
@@ -643,7 +630,6 @@ fn pytest_parses_no_further_than_the_first_fence() {
         "stopped at line 3",
         "the first fence is line 3"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Bug 8: a foreign README's tests carry no marker, so that a project that runs pytest
@@ -661,7 +647,6 @@ fn a_foreign_readme_gets_no_marker_unless_asked() {
     };
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("1 passed"), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 
     let Some((code, stdout, dir)) = run_markdown("marker", md, &["--marker", "docs"], &strict)
     else {
@@ -679,7 +664,6 @@ fn a_foreign_readme_gets_no_marker_unless_asked() {
         &["-m", "not docs"],
     );
     assert_eq!(code, Some(5), "-m selects by it:\n{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 
     let dir = scratch_dir("bad-marker");
     let (readme, out) = (dir.join("README.md"), dir.join("test_x.py"));
@@ -691,7 +675,6 @@ fn a_foreign_readme_gets_no_marker_unless_asked() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Bug 9: a long `output` diff is cut after 200 lines, saying how much was left out.
@@ -714,7 +697,6 @@ fn long_output_diffs_are_cut() {
         197,
         "the diff is cut:\n{stdout}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Bug 9: a U+2028 in a block no longer moves pytest's `>` off the failing line.
@@ -726,7 +708,6 @@ fn a_line_separator_keeps_the_failing_line() {
     };
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains(">   assert t == 2"), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 const SESSIONS: &str = r#"# Sessions
@@ -803,7 +784,6 @@ fn sessions_run_as_doctests() {
         assert!(stdout.contains(&text), "{text} in:\n{stdout}");
     }
     assert!(!stdout.contains("traceback entries are hidden"), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The JUnit report carries each README test's block line and failing line, which
@@ -834,7 +814,6 @@ fn the_junit_report_names_the_failing_readme_line() {
     ] {
         assert!(report.contains(&property), "{property} in:\n{report}");
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The runtime that every generated file carries is real Python, checked like the rest:
@@ -889,6 +868,5 @@ fn the_examples_of_writing_readme_examples_pass() {
         };
         assert_eq!(code, Some(0), "example {n}:\n{example}\n{stdout}");
         assert!(!stdout.contains(" failed"), "{stdout}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -87,5 +87,4 @@ fn failing_tests_show_the_server_log_written_meanwhile() {
     let stdout = run(&python, &dir, None);
     assert!(stdout.contains("fails on purpose"), "{stdout}");
     assert!(!stdout.contains("Captured server log"), "{stdout}");
-    std::fs::remove_dir_all(dir).unwrap();
 }

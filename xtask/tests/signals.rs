@@ -16,12 +16,13 @@ struct Xtask {
     child: Child,
     server_pid: i32,
     storage: PathBuf,
-    scratch: PathBuf,
+    /// Removed when dropped, after xtask is gone.
+    scratch: common::Scratch,
 }
 
 impl Xtask {
     /// Owns a started xtask and its scratch folder; the server is not known yet.
-    fn owning(child: Child, scratch: PathBuf) -> Xtask {
+    fn owning(child: Child, scratch: common::Scratch) -> Xtask {
         Xtask {
             child,
             server_pid: 0,
@@ -38,17 +39,15 @@ impl Drop for Xtask {
         let pid = self.child.id() as i32;
         // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
         unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        common::wait_until(Duration::from_secs(5), || {
+            !matches!(self.child.try_wait(), Ok(None))
+        });
         let _ = self.child.kill();
         let _ = self.child.wait();
         if self.server_pid > 0 && !is_gone(self.server_pid) {
             // SAFETY: as above; only reached when xtask failed to stop its server.
             unsafe { libc::kill(self.server_pid, libc::SIGKILL) };
         }
-        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 
@@ -243,7 +242,6 @@ fn user_storage_survives_ctrl_c() {
     assert_eq!(code, 130);
     assert!(is_gone(xtask.server_pid));
     assert!(storage.is_file(), "a user's storage is never deleted");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -261,7 +259,6 @@ fn early_exit_is_an_error_with_the_log_tail() {
         "{stderr}"
     );
     assert!(stderr.contains("error: cannot open storage"), "{stderr}");
-    std::fs::remove_dir_all(scratch).unwrap();
 }
 
 /// A signal to xtask alone, while it waits for a command such as `cargo build`, stops that
@@ -314,23 +311,15 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
         .spawn()
         .unwrap();
     let mut xtask = Xtask::owning(child, scratch);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let pids: Vec<i32> = loop {
-        if let Ok(text) = std::fs::read_to_string(&record) {
-            break text
-                .split_whitespace()
-                .map(|p| p.parse().unwrap())
-                .collect();
-        }
-        assert!(Instant::now() < deadline, "the fake cargo did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    wait_for_file(&record);
+    let text = std::fs::read_to_string(&record).unwrap();
+    let pids: Vec<i32> = text
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
     let (code, took) = interrupt(&mut xtask, libc::SIGTERM, false);
     // A killed orphan is a zombie until init reaps it; a survivor stays.
-    let deadline = Instant::now() + PROMPTLY;
-    while !pids.iter().all(|&pid| is_gone(pid)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_until(PROMPTLY, || pids.iter().all(|&pid| is_gone(pid)));
     let survivors: Vec<i32> = pids.into_iter().filter(|&pid| !is_gone(pid)).collect();
     for &pid in &survivors {
         // SAFETY: kill has no memory-safety preconditions; this only cleans up after a
@@ -362,15 +351,8 @@ fn hup_with_stderr_gone(name: &str) {
 
 /// Waits until `path` exists, or fails after 10 s.
 fn wait_for_file(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let appeared = common::wait_until(Duration::from_secs(10), || path.exists());
+    assert!(appeared, "{} never appeared", path.display());
 }
 
 /// A signal while xtask waits for the readiness line ends that wait at once: the server
@@ -473,11 +455,8 @@ fn a_stuck_main_thread_is_covered_by_the_fallback() {
         .unwrap();
     // Kept open and never read: the pipe fills up and xtask's next write blocks.
     let stderr = child.stderr.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while bytes_waiting(&stderr) < 60_000 {
-        assert!(Instant::now() < deadline, "xtask never filled its stderr");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let filled = common::wait_until(Duration::from_secs(20), || bytes_waiting(&stderr) >= 60_000);
+    assert!(filled, "xtask never filled its stderr");
     let mut xtask = Xtask::owning(child, scratch);
     let text = std::fs::read_to_string(&record).unwrap();
     let (pid, storage) = text.trim_end().split_once(' ').unwrap();

@@ -4,36 +4,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::scratch_dir;
+use common::{Scratch, scratch_dir};
 
-/// A scratch folder holding a copy of the workspace's `.github/`, removed on drop, so
-/// that a failing test leaves nothing behind either.
-struct GithubCopy(PathBuf);
-
-impl Drop for GithubCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl std::ops::Deref for GithubCopy {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-/// A copy of `.github/`; `None` skips the test when no venv can run the linters (see
+/// A scratch folder holding a copy of `.github/`, removed on drop, so that a failing test
+/// leaves nothing behind either; it fails without a venv that can run the linters (see
 /// `common::python_with`).
-fn github_copy(name: &str) -> Option<GithubCopy> {
+fn github_copy(name: &str) -> Option<Scratch> {
     // check-jsonschema and zizmor are both in the dev group: a Python that imports one
     // comes from a venv that has the other.
     common::python_with("check_jsonschema")?;
-    let root = GithubCopy(scratch_dir(name));
+    let root = scratch_dir(name);
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github");
     copy_dir(&source, &root.join(".github"));
     Some(root)

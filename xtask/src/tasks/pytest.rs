@@ -120,14 +120,14 @@ mod tests {
 
     #[test]
     fn only_paths_are_made_absolute() {
-        let cwd = std::env::temp_dir().join(format!("xtask-args-{}", std::process::id()));
+        let (_guard, cwd) = paths::test_dir();
+        let cwd = cwd.into_std_path_buf();
         std::fs::create_dir_all(cwd.join("tests")).unwrap();
         std::fs::write(cwd.join("tests/test_a.py"), "").unwrap();
         let args: Vec<String> = ["-k", "tests", "tests/test_a.py::test_x", "-x", "missing.py"]
             .map(String::from)
             .to_vec();
         let absolute = absolute_paths_in(&args, &cwd);
-        std::fs::remove_dir_all(&cwd).unwrap();
         let test_x = format!("{}::test_x", cwd.join("tests/test_a.py").display());
         assert_eq!(absolute, ["-k", "tests", &test_x, "-x", "missing.py"]);
     }
