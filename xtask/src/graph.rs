@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::signals::{self, CancelToken, Cancelled, Interrupted};
+use crate::signals::{self, CancelToken, Cancelled};
 use crate::steps::{Runner, State, Step};
 
 /// How often the scheduler looks for a signal while nodes run.
@@ -220,10 +220,10 @@ fn verdict(result: &Result<()>, already_failing: bool) -> State {
     let Err(error) = result else {
         return State::Passed;
     };
-    let is = |what: fn(&(dyn std::error::Error + 'static)) -> bool| error.chain().any(what);
-    if is(|e| e.downcast_ref::<Cancelled>().is_some())
-        || already_failing && is(|e| e.downcast_ref::<Interrupted>().is_some())
-    {
+    let cancelled = error
+        .chain()
+        .any(|e| e.downcast_ref::<Cancelled>().is_some());
+    if cancelled || already_failing && signals::is_stop(error) {
         State::Stopped
     } else {
         State::Failed
@@ -233,6 +233,7 @@ fn verdict(result: &Result<()>, already_failing: bool) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signals::Interrupted;
     use crate::steps::Mode;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -107,6 +107,14 @@ impl CancelToken {
     }
 }
 
+/// Whether `error` only says that the run was stopped (a signal, or another step's failure)
+/// rather than that something failed.
+pub fn is_stop(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<Interrupted>().is_some() || cause.downcast_ref::<Cancelled>().is_some()
+    })
+}
+
 /// `Err(Interrupted)` once a signal has arrived; `Err(Cancelled)` once this thread's step
 /// was stopped.
 pub fn check() -> Result<()> {

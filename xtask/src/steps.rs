@@ -273,7 +273,9 @@ impl Runner {
         }
         let interrupted = error.downcast_ref::<Interrupted>().is_some();
         // After Ctrl-C, the end of the log says nothing the user does not know.
-        if !self.mode.streams() && !interrupted {
+        // An empty log adds nothing to the error below.
+        let has_output = std::fs::metadata(&step.log).is_ok_and(|m| m.len() > 0);
+        if !self.mode.streams() && !interrupted && (step.details.is_some() || has_output) {
             let details = step
                 .details
                 .clone()

@@ -467,7 +467,7 @@ fn run_markdown(
     md: &str,
     extra: &[&str],
     args: &[&str],
-) -> Option<(Option<i32>, String, PathBuf)> {
+) -> Option<(Option<i32>, String, common::Scratch)> {
     let python = python_with_pytest()?;
     let dir = scratch_dir(name);
     let (readme, out) = (dir.join("README.md"), dir.join(format!("test_{name}.py")));
@@ -486,7 +486,7 @@ fn run_markdown(
 #[test]
 fn a_fence_in_a_github_alert_is_a_test() {
     let md = "# Alert\n\n> [!TIP]\n> Try this:\n>\n> ```python\n> x = 1\n> assert x == 2\n> ```\n";
-    let Some((code, stdout, dir)) = run_markdown("alert", md, &[], &["--tb=long"]) else {
+    let Some((code, stdout, _dir)) = run_markdown("alert", md, &[], &["--tb=long"]) else {
         return;
     };
     assert_eq!(code, Some(1), "{stdout}");
@@ -505,7 +505,7 @@ fn a_fence_in_a_github_alert_is_a_test() {
 #[test]
 fn a_byte_order_mark_loses_no_block() {
     let md = "\u{feff}```python\nx = 1\n```\n\n```python\nassert False\n```\n\n```python\nassert False\n```\n";
-    let Some((code, stdout, dir)) = run_markdown("bom", md, &[], &[]) else {
+    let Some((code, stdout, _dir)) = run_markdown("bom", md, &[], &[]) else {
         return;
     };
     assert_eq!(code, Some(1), "{stdout}");
@@ -516,7 +516,7 @@ fn a_byte_order_mark_loses_no_block() {
 #[test]
 fn a_syntax_error_is_reported_once() {
     let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";
-    let Some((code, stdout, dir)) = run_markdown("syntax-once", md, &[], &["--tb=long"]) else {
+    let Some((code, stdout, _dir)) = run_markdown("syntax-once", md, &[], &["--tb=long"]) else {
         return;
     };
     assert_eq!(code, Some(1), "{stdout}");
@@ -542,7 +542,7 @@ fn top_level_await_carries_across_continue() {
               ```python continue\nimport sys\nassert asyncio.get_event_loop() is loop\n\
               sys.readme_chain_loop = loop\n```\n\n\
               ```python\nimport sys\nassert sys.readme_chain_loop.is_closed(), 'the chain ended'\n```\n";
-    let Some((code, stdout, dir)) = run_markdown("async-chain", md, &[], &[]) else {
+    let Some((code, stdout, _dir)) = run_markdown("async-chain", md, &[], &[]) else {
         return;
     };
     assert_eq!(code, Some(0), "{stdout}");
@@ -642,7 +642,7 @@ fn a_foreign_readme_gets_no_marker_unless_asked() {
         "-W",
         "error::pytest.PytestUnknownMarkWarning",
     ];
-    let Some((code, stdout, dir)) = run_markdown("no-marker", md, &[], &strict) else {
+    let Some((code, stdout, _dir)) = run_markdown("no-marker", md, &[], &strict) else {
         return;
     };
     assert_eq!(code, Some(0), "{stdout}");
@@ -684,7 +684,7 @@ fn long_output_diffs_are_cut() {
     let md = format!(
         "# Out\n\n```python\nfor n in range(300):\n    print('other', n)\n```\n\n```output\n{expected}```\n"
     );
-    let Some((code, stdout, dir)) = run_markdown("long-diff", &md, &[], &[]) else {
+    let Some((code, stdout, _dir)) = run_markdown("long-diff", &md, &[], &[]) else {
         return;
     };
     assert_eq!(code, Some(1), "{stdout}");
@@ -703,7 +703,7 @@ fn long_output_diffs_are_cut() {
 #[test]
 fn a_line_separator_keeps_the_failing_line() {
     let md = "```python\ns = \"a\u{2028}b\"\nt = 1\nassert t == 2\n```\n";
-    let Some((code, stdout, dir)) = run_markdown("u2028", md, &[], &["--tb=long"]) else {
+    let Some((code, stdout, _dir)) = run_markdown("u2028", md, &[], &["--tb=long"]) else {
         return;
     };
     assert_eq!(code, Some(1), "{stdout}");
@@ -764,7 +764,7 @@ GREETING = "hi"
 /// setup, `skip` and `xfail` as for any block.
 #[test]
 fn sessions_run_as_doctests() {
-    let Some((code, stdout, dir)) = run_markdown("sessions", SESSIONS, &[], &["-v"]) else {
+    let Some((code, stdout, _dir)) = run_markdown("sessions", SESSIONS, &[], &["-v"]) else {
         return;
     };
     assert_eq!(code, Some(1), "{stdout}");
@@ -862,7 +862,7 @@ fn the_examples_of_writing_readme_examples_pass() {
     assert!(examples.len() >= 5, "{examples:?}");
     for (n, example) in examples.into_iter().enumerate() {
         let md = format!("{example}\n");
-        let Some((code, stdout, dir)) = run_markdown(&format!("doc-example-{n}"), &md, &[], &[])
+        let Some((code, stdout, _dir)) = run_markdown(&format!("doc-example-{n}"), &md, &[], &[])
         else {
             return;
         };

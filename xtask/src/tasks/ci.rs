@@ -16,13 +16,13 @@ use crate::cargo_build::{self, TestBinary};
 use crate::flags::{self, Suite};
 use crate::graph::{self, Node};
 use crate::libtest::{self, Libtest};
-use crate::process::{self, Job, Reported, Sink};
+use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Coverage, Target};
 use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::tail::Tail;
 use crate::test_server::{self, Server};
-use crate::{errln, extract, outln, paths, traceln, venv, workflow_lint};
+use crate::{errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -288,10 +288,25 @@ fn run_test_binaries(step: &mut Step, binaries: Option<&Vec<TestBinary>>) -> Res
         tests.feed(&log.read_new());
         step.counts(tests.counts());
         if let Err(error) = result {
+            if signals::is_stop(&error) {
+                return Err(error);
+            }
             let output = std::fs::read_to_string(&step.log).unwrap_or_default();
             let excerpt = libtest::failure_excerpt(&output).unwrap_or_default();
             step.details(format!("{excerpt}\nrerun: {}", binary.rerun()));
-            return Err(error);
+            let failed = tests.live.failed;
+            let what = if failed > 0 {
+                format!("{failed} failed")
+            } else {
+                // "exit code 101", "signal 11": how the binary ended.
+                let message = error.to_string();
+                message.rsplit(": ").next().unwrap_or_default().to_owned()
+            };
+            return Err(Failed {
+                code: process::exit_code_of(&error),
+                message: format!("{label}: {what}; rerun: {}", binary.rerun()),
+            }
+            .into());
         }
     }
     Ok(())
