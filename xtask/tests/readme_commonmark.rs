@@ -173,3 +173,19 @@ fn crlf_a_byte_order_mark_and_lone_crs_change_no_test() {
     assert_eq!(tests_of(&crlf), tests_of(&lf));
     assert_eq!(tests_of(&cr), tests_of(&lf));
 }
+
+/// The two cases where pulldown-cmark and GitHub's parser (cmark-gfm 0.29) disagree on a
+/// fence, as the README's "Writing README examples" says; no second scanner papers over them.
+#[test]
+fn where_pulldown_cmark_and_github_disagree() {
+    // GitHub renders no footnote definition that nothing refers to; its fence is a test here.
+    let unreferenced = "[^1]: A note.\n\n    ```python\n    in_a_footnote = 1\n    ```\n";
+    let tests = tests_of(&extract("footnote", unreferenced));
+    assert_eq!(tests.len(), 1, "{tests:?}");
+    // After an empty item and a line of spaces, GitHub keeps the fence in the item; CommonMark
+    // ends the item there, and pulldown-cmark reads indented code: no test.
+    let spaces =
+        "```python\nvisible = 1\n```\n\n-\n  \n    ```python\n    in_the_item = 1\n    ```\n";
+    let tests = tests_of(&extract("spaces", spaces));
+    assert_eq!(tests.len(), 1, "{tests:?}");
+}
