@@ -172,6 +172,13 @@ fn crlf_a_byte_order_mark_and_lone_crs_change_no_test() {
     let cr = extract("hard-cr", &HARD_CASES.replace('\n', "\r"));
     assert_eq!(tests_of(&crlf), tests_of(&lf));
     assert_eq!(tests_of(&cr), tests_of(&lf));
+    // A byte order mark before a first fence hid it.
+    let bom = extract("hard-bom", "\u{feff}```python\nfirst = 1\n```\n");
+    let lines: Vec<_> = tests_of(&bom)
+        .into_iter()
+        .map(|(_, line, _)| line)
+        .collect();
+    assert_eq!(lines, [1]);
 }
 
 /// The two cases where pulldown-cmark and GitHub's parser (cmark-gfm 0.29) disagree on a
