@@ -1,11 +1,9 @@
 //! The README compiler: turns the Python examples of a Markdown file into a pytest file.
-//! Its stages are its modules: `markdown` scans the document (with `cursor`, `html`,
+//! Its stages are its modules: `markdown` reads the document with pulldown-cmark (and
 //! `info` and `directive`), `plan` decides the tests, `write` writes the file around
 //! `runtime.py`, which records each README test's lines for `cargo xtask ci` to point at.
 
-mod cursor;
 mod directive;
-mod html;
 mod info;
 mod markdown;
 mod plan;
