@@ -8,9 +8,9 @@
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
 //! - `pytest_runner.rs`: runs pytest against a server; `venv.rs`: the bindings' venv;
-//!   `readme/`: the README compiler (Markdown scanning, planning blocks into tests,
-//!   writing the test file and its Python runtime, reading its JUnit lines), which
-//!   `extract.rs` brings up to date; `workflow_lint.rs`: the checks of `.github/`;
+//!   `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
+//!   tests, the test file written around its Python runtime), which `extract.rs` brings up
+//!   to date; `workflow_lint.rs`: the checks of `.github/`;
 //!   `bench_report.rs`: the figures of `bench`, paired, saved and tabled.
 //! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
 //! - `graph.rs`: a run as a table of steps, each started once what it needs has passed,
