@@ -138,6 +138,49 @@ fn copy_as_it_grows(mut file: File, prefix: &str, done: &AtomicBool) {
     }
 }
 
+/// The colours of xtask's own marks (`✓`, `✗`, `slow:`, `error:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colour {
+    Green,
+    Red,
+    Yellow,
+}
+
+/// `text` in `colour` when stderr takes colours (see [`colours_wanted`]), else as it is.
+pub fn paint(text: &str, colour: Colour) -> String {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on = *ON.get_or_init(|| {
+        use std::io::IsTerminal;
+        let var = |name| std::env::var(name).ok();
+        colours_wanted(
+            std::io::stderr().is_terminal(),
+            var("NO_COLOR").as_deref(),
+            var("CLICOLOR_FORCE").as_deref(),
+        )
+    });
+    if !on {
+        return text.to_owned();
+    }
+    let code = match colour {
+        Colour::Green => 32,
+        Colour::Red => 31,
+        Colour::Yellow => 33,
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Whether to colour: never with a non-empty `NO_COLOR` (no-color.org), always with a
+/// `CLICOLOR_FORCE` other than `0`, else only on a terminal, as cargo and pytest do.
+pub fn colours_wanted(terminal: bool, no_color: Option<&str>, force: Option<&str>) -> bool {
+    if no_color.is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if force.is_some_and(|v| v != "0") {
+        return true;
+    }
+    terminal
+}
+
 /// `println!` that cannot panic.
 #[macro_export]
 macro_rules! outln {
@@ -154,4 +197,23 @@ macro_rules! errln {
 #[macro_export]
 macro_rules! traceln {
     ($($arg:tt)*) => { $crate::console::trace_line(format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_follow_the_terminal_no_color_and_clicolor_force() {
+        assert!(colours_wanted(true, None, None));
+        assert!(!colours_wanted(false, None, None), "a pipe gets no colour");
+        assert!(!colours_wanted(true, Some("1"), None));
+        assert!(
+            colours_wanted(true, Some(""), None),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(colours_wanted(false, None, Some("1")));
+        assert!(!colours_wanted(false, None, Some("0")));
+        assert!(!colours_wanted(true, Some("1"), Some("1")), "NO_COLOR wins");
+    }
 }

@@ -62,15 +62,19 @@ fn main() -> ExitCode {
         (None, Err(error)) => process::exit_code_of(error),
     };
     match (result, signals::received()) {
-        // Shown already, under the step that failed.
+        // Shown already: under the step that failed, or as the server's stop.
         (Err(error), _) if error.downcast_ref::<process::Reported>().is_some() => {}
         // The signal is the cause, whatever error it made on its way (a server that the
         // terminal's Ctrl-C stopped first, say).
-        (_, Some(interrupted)) => errln!("error: {interrupted}"),
-        (Err(error), None) => errln!("error: {error:#}"),
+        (_, Some(interrupted)) => errln!("{} {interrupted}", error_mark()),
+        (Err(error), None) => errln!("{} {error:#}", error_mark()),
         (Ok(()), None) => {}
     }
     ExitCode::from(code)
+}
+
+fn error_mark() -> String {
+    console::paint("error:", console::Colour::Red)
 }
 
 fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::console::Trace;
+use crate::console::{Colour, Trace, paint};
 use crate::signals::Interrupted;
 use crate::tail;
 use crate::{errln, outln, paths};
@@ -249,9 +249,9 @@ impl Runner {
             outln!("::endgroup::");
         }
         let (mark, counts) = match state {
-            State::Passed => ("✓", step.verdict()),
-            State::Failed => ("✗", step.verdict()),
-            _ => ("-", "stopped".to_owned()),
+            State::Passed => (paint("✓", Colour::Green), step.verdict()),
+            State::Failed => (paint("✗", Colour::Red), step.verdict()),
+            _ => ("-".to_owned(), "stopped".to_owned()),
         };
         let name = &step.name;
         errln!(
@@ -262,7 +262,7 @@ impl Runner {
             if self.mode == Mode::GitHub {
                 outln!("::warning::{warning}");
             } else {
-                errln!("{warning}");
+                errln!("{}", paint(warning, Colour::Yellow));
             }
         }
         let Err(error) = result else {
@@ -282,7 +282,7 @@ impl Runner {
                 .unwrap_or_else(|| tail::last_lines(&step.log, TAIL_LINES));
             errln!("{details}");
         }
-        errln!("error: {error:#}");
+        errln!("{} {error:#}", paint("error:", Colour::Red));
         errln!("log: {}", paths::display_path(&step.log));
         if self.mode == Mode::GitHub {
             let first_line = format!("{error:#}");

@@ -194,7 +194,7 @@ fn check_signal(name: &str, signal: libc::c_int, whole_group: bool, expected_cod
         _ => "SIGHUP",
     };
     assert!(
-        stderr.ends_with(&format!("error: interrupted by {name}\n")),
+        stderr.ends_with(&format!("server stopped ({name}; temp storage removed)\n")),
         "{stderr}"
     );
     assert!(is_gone(xtask.server_pid), "the server is gone");

@@ -22,7 +22,7 @@ use crate::pytest_runner::{self, Coverage, Target};
 use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::tail::Tail;
 use crate::test_server::{self, Server};
-use crate::{errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
+use crate::{console, errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -141,9 +141,10 @@ fn failed_line(runner: &Runner, error: &anyhow::Error) -> String {
         .find(|o| o.state == State::Failed);
     let cause = format!("{error:#}");
     let cause = cause.lines().next().unwrap_or_default();
+    let mark = console::paint("failed:", console::Colour::Red);
     match failed {
-        Some(outcome) => format!("failed: {}: {cause}", outcome.name),
-        None => format!("failed: {cause}"),
+        Some(outcome) => format!("{mark} {}: {cause}", outcome.name),
+        None => format!("{mark} {cause}"),
     }
 }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::process::Reported;
 use crate::test_server::{self, Server};
-use crate::{flags, outln, paths};
+use crate::{errln, flags, outln, paths, signals};
 
 pub fn run(sh: &Shell, flags: &flags::Server) -> Result<()> {
     let binary = test_server::build(sh, flags.release)?;
@@ -41,7 +42,27 @@ pub fn run(sh: &Shell, flags: &flags::Server) -> Result<()> {
         reachable_host(host)
     );
     outln!("press Ctrl-C to stop");
-    server.stream_log()
+    let streamed = server.stream_log();
+    match signals::received() {
+        // Ctrl-C is how this command is meant to stop: say so, and nothing about an error.
+        Some(interrupted) => {
+            server.stop();
+            let storage = if flags.storage.is_some() {
+                "storage kept"
+            } else {
+                "temp storage removed"
+            };
+            errln!(
+                "server stopped ({}; {storage})",
+                signals::name(interrupted.0)
+            );
+            Err(Reported {
+                code: interrupted.exit_code(),
+            }
+            .into())
+        }
+        None => streamed,
+    }
 }
 
 /// The host to connect to: a server bound to every address is reached through loopback.
