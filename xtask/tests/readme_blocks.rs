@@ -513,6 +513,22 @@ fn a_byte_order_mark_loses_no_block() {
 }
 
 /// Bug 5: a syntax error is reported once, at its README line, quoting that line.
+/// A failing `assert` in a README block shows the values it compared, at its README line,
+/// as pytest shows them for an assert in a test module (it rewrites only those).
+#[test]
+fn a_failing_assert_shows_its_values() {
+    let md = "# Values\n\n```python\nvalue = {\"k\": b\"y\"}\nassert value[\"k\"] == b\"x\"\n```\n";
+    let Some((code, stdout, _dir)) = run_markdown("assert-values", md, &[], &[]) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("AssertionError: assert b'y' == b'x'"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("README.md:5"), "{stdout}");
+}
+
 #[test]
 fn a_syntax_error_is_reported_once() {
     let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";

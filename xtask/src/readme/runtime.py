@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import pytest
+from _pytest.assertion.rewrite import rewrite_asserts
 
 
 class _Block(NamedTuple):
@@ -170,7 +171,11 @@ def _compile(first_line: int, source: str) -> types.CodeType:
     try:
         # Not the README's name yet: CPython would read a syntax error's line, and place
         # its caret, from that file at the block-relative line number.
-        code = compile(source, _UNNAMED, "exec", flags=flags, dont_inherit=True)
+        tree = ast.parse(source, _UNNAMED, "exec")
+        # pytest rewrites the asserts of test modules only: a README block gets the same,
+        # so that a failing `assert` shows the values it compared.
+        rewrite_asserts(tree, source.encode(), _UNNAMED)
+        code = compile(tree, _UNNAMED, "exec", flags=flags, dont_inherit=True)
     except SyntaxError as error:
         raise _syntax_failure(error, first_line, source) from None
     return _shifted(code, first_line - 1)
