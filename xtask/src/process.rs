@@ -98,6 +98,8 @@ pub enum Sink {
     Pipe,
     /// A file of the caller's, such as the server's log.
     File(File),
+    /// Nowhere: noise that helps nobody (a probe's warnings).
+    Null,
 }
 
 /// A command to run: what to run, the environment it gets (shown in the echo), and where its
@@ -177,6 +179,37 @@ impl Job {
         String::from_utf8(text).with_context(|| format!("`{shown}` printed something not UTF-8"))
     }
 
+    /// Runs to completion, its stdout going where it goes, its stderr shown as usual (into
+    /// the trace) and also returned, for an error whose advice depends on what it said.
+    pub fn run_keeping_stderr(self) -> (Result<()>, String) {
+        let shown = self.shown.clone();
+        let mut copy = console::trace_file();
+        let group = ProcessGroup::new("the command");
+        let stderr = match group.spawn(self.stderr(Sink::Pipe)) {
+            Ok(_) => group.take_stderr(),
+            Err(error) => return (Err(error), String::new()),
+        };
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut stderr) = stderr {
+                let mut buffer = [0; 8192];
+                while let Ok(n @ 1..) = stderr.read(&mut buffer) {
+                    match &mut copy {
+                        Some(log) => {
+                            let _ = std::io::Write::write_all(log, &buffer[..n]);
+                        }
+                        None => console::stderr_bytes(&buffer[..n]),
+                    }
+                    text.extend_from_slice(&buffer[..n]);
+                }
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        let status = group.wait();
+        let text = reader.join().unwrap_or_default();
+        (status.and_then(|status| check_status(&shown, status)), text)
+    }
+
     /// The command with its output connected, for a spawn.
     fn into_command(mut self) -> Result<Command> {
         self.command.stdin(Stdio::null());
@@ -194,6 +227,7 @@ fn stdio(sink: Sink) -> Result<Stdio> {
         },
         Sink::Pipe => Stdio::piped(),
         Sink::File(file) => Stdio::from(file),
+        Sink::Null => Stdio::null(),
     })
 }
 
@@ -276,6 +310,11 @@ impl ProcessGroup {
     #[cfg(test)]
     pub fn pid(&self) -> Option<u32> {
         self.owned.lock().child.as_ref().map(Child::id)
+    }
+
+    /// The child's stderr, if piped and not taken yet.
+    fn take_stderr(&self) -> Option<std::process::ChildStderr> {
+        self.owned.lock().child.as_mut()?.stderr.take()
     }
 
     /// The child's exit status if it has exited (it is then reaped), without blocking.

@@ -18,6 +18,7 @@ use camino::Utf8PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::console::{Colour, Trace, paint};
+use crate::process::{self, Reported};
 use crate::signals::Interrupted;
 use crate::tail;
 use crate::{errln, outln, paths};
@@ -182,7 +183,8 @@ impl Runner {
 
     /// Runs `body` as the next step, on this thread: its output to its log, its verdict
     /// shown when it ends, and on failure what a person needs to act, then the log's path.
-    /// Returns what the body returned.
+    /// Returns what the body returned; an error comes back marked as shown
+    /// ([`Reported`]), so that `main` does not print it a second time.
     pub fn step<T>(&mut self, name: &str, body: impl FnOnce(&mut Step) -> Result<T>) -> Result<T> {
         let mut step = self.begin(self.outcomes.len() + 1, name);
         let mut value = None;
@@ -191,7 +193,13 @@ impl Runner {
             Ok(())
         });
         self.finish(step, &result, State::Failed);
-        result.map(|()| value.expect("the body returned a value"))
+        match result {
+            Ok(()) => Ok(value.expect("the body returned a value")),
+            Err(error) => {
+                let code = process::exit_code_of(&error);
+                Err(error.context(Reported { code }))
+            }
+        }
     }
 
     /// Starts showing step number `index` (from 1, its place in the summary).
@@ -514,7 +522,11 @@ mod tests {
                 anyhow::bail!("it broke")
             })
             .unwrap_err();
-        assert_eq!(error.to_string(), "it broke");
+        assert_eq!(error.root_cause().to_string(), "it broke");
+        assert!(
+            error.downcast_ref::<Reported>().is_some(),
+            "shown once, under the step"
+        );
         // A build error: no test failed, yet the step did.
         runner
             .step("build", |_| -> Result<()> { anyhow::bail!("error[E0425]") })

@@ -16,7 +16,7 @@ use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::fingerprint::{self, Fnv};
-use crate::process::Job;
+use crate::process::{Job, Sink};
 use crate::{paths, signals, tools, traceln};
 
 /// Bump when the steps below change, so that old stamps no longer match.
@@ -68,6 +68,13 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))?;
     let maturin = venv.join("bin/maturin");
+    if !maturin.is_file() {
+        bail!(
+            "no maturin in the venv ({maturin}); it comes with the dev group of {}/pyproject.toml: \
+             run `cargo xtask venv --recreate`",
+            paths::BINDINGS
+        );
+    }
     // The workspace's target dir, so that the dependencies `cargo test --workspace` built
     // are reused; the profiles of the two manifests are kept equal for that (a test checks).
     let target_dir = paths::target_dir()?;
@@ -81,7 +88,7 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     Job::new(develop)
         .env("VIRTUAL_ENV", venv.as_str())
         .run()
-        .context("cannot build the bindings with maturin; is `maturin` in the dev group?")?;
+        .context("maturin could not build the bindings: see the compiler's errors above")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
     let stamp = self::stamp(&bindings, &venv, python, profile)?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
@@ -129,7 +136,7 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
     // A new venv without --python gets the python3 on PATH, checked to be new enough, not
     // whichever one uv prefers: uv may pick another, or try to download one.
     let interpreter = match python {
-        Some(python) => Some(python.to_owned()),
+        Some(python) => Some(find_python(sh, &uv, python)?),
         None if creating => Some(tools::python3(sh)?.into_string()),
         None => None,
     };
@@ -140,18 +147,76 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
             .run()
             .context("cannot create the venv")?;
     }
-    Job::new(cmd!(
+    let (synced, said) = Job::new(cmd!(
         sh,
         "{uv} sync --group dev --no-install-project --locked {python_flag...}"
     ))
-    .run()
-    .with_context(|| {
+    .env("UV_PYTHON_DOWNLOADS", "never")
+    .run_keeping_stderr();
+    synced.with_context(|| uv_failure(&said, &uv))?;
+    Ok(uv)
+}
+
+/// The interpreter that `--python` names (a version such as `3.12`, or a path), found
+/// without downloading one; or an error that lists the Pythons there are.
+fn find_python(sh: &Shell, uv: &Utf8Path, request: &str) -> Result<String> {
+    let find = cmd!(sh, "{uv} python find --no-python-downloads {request}");
+    if let Ok(found) = Job::new(find).stderr(Sink::Null).read() {
+        return Ok(found.trim().to_owned());
+    }
+    let list = cmd!(
+        sh,
+        "{uv} python list --only-installed --no-python-downloads --output-format json"
+    );
+    let listed = Job::new(list).stderr(Sink::Null).read().unwrap_or_default();
+    bail!(
+        "--python {request}: no such Python here (found: {}); install it (your package \
+         manager, pyenv, python.org) or name one that is, such as --python 3.11 or \
+         --python /usr/bin/python3",
+        installed_pythons(&listed)
+    )
+}
+
+/// "3.11.7, 3.11.2" from `uv python list --output-format json`: each version once.
+fn installed_pythons(json: &str) -> String {
+    let listed: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+    let mut versions: Vec<&str> = listed
+        .iter()
+        .filter_map(|python| python.get("version")?.as_str())
+        .collect();
+    versions.dedup();
+    if versions.is_empty() {
+        "none".to_owned()
+    } else {
+        versions.join(", ")
+    }
+}
+
+/// What to do about a failed `uv sync`, from what uv said: one line, true to the case.
+fn uv_failure(said: &str, uv: &Utf8Path) -> String {
+    let said = said.to_lowercase();
+    if said.contains("needs to be updated") {
         format!(
-            "cannot install the dev dependencies; if pyproject.toml changed, run `uv lock` in {}",
+            "pyproject.toml and uv.lock disagree: update the lock with `{} lock` in {}",
+            paths::display_path(uv),
             paths::BINDINGS
         )
-    })?;
-    Ok(uv)
+    } else if [
+        "dns error",
+        "failed to lookup address",
+        "error sending request",
+        "connect",
+    ]
+    .iter()
+    .any(|clue| said.contains(clue))
+    {
+        "cannot reach the package index: uv downloads the dev dependencies once, then          reuses its cache; connect to the network, or set UV_OFFLINE=1 if the cache has them"
+            .to_owned()
+    } else if said.contains("no interpreter found") {
+        "uv found no such Python: see --python in `cargo xtask venv --help`".to_owned()
+    } else {
+        "cannot install the dev dependencies with uv (its error is above)".to_owned()
+    }
 }
 
 /// Holds an exclusive lock on `path` until dropped, so that two xtask runs never write the
@@ -328,6 +393,38 @@ mod tests {
 
     fn inputs_hash(root: &Utf8Path) -> u64 {
         fingerprint::of_files(&inputs(root, &root.join("bindings")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn uv_failures_get_the_advice_that_fits() {
+        let uv = Utf8Path::new("target/xtask/uv/bin/uv");
+        let cases = [
+            (
+                "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided.",
+                "pyproject.toml and uv.lock disagree: update the lock with `target/xtask/uv/bin/uv lock`",
+            ),
+            (
+                "error: Failed to fetch: `https://pypi.org/simple/maturin/`\n  Caused by: dns error: failed to lookup address information",
+                "cannot reach the package index",
+            ),
+            (
+                "error: something else",
+                "cannot install the dev dependencies with uv",
+            ),
+        ];
+        for (said, advice) in cases {
+            let got = uv_failure(said, uv);
+            assert!(got.starts_with(advice), "{said:?} gave {got:?}");
+            assert!(!got.contains('\n'), "one line: {got:?}");
+        }
+        assert!(!uv_failure("dns error", uv).contains("uv lock"));
+    }
+
+    #[test]
+    fn the_pythons_found_are_listed_once_each() {
+        let json = r#"[{"version":"3.11.7","path":"/a"},{"version":"3.11.7","path":"/b"},{"version":"3.12.1","path":"/c"}]"#;
+        assert_eq!(installed_pythons(json), "3.11.7, 3.12.1");
+        assert_eq!(installed_pythons("not json"), "none");
     }
 
     #[test]

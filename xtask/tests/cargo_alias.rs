@@ -5,14 +5,17 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The `xtask` alias of the cargo config in `dir`, as its words.
 fn alias_in(dir: &Path) -> Vec<String> {
     let config = dir.join(".cargo/config.toml");
-    let text = std::fs::read_to_string(&config)
-        .unwrap_or_else(|e| panic!("no {}: {e}", config.display()));
+    let text =
+        std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("no {}: {e}", config.display()));
     let line = text
         .lines()
         .find_map(|line| line.strip_prefix("xtask = "))
@@ -33,7 +36,10 @@ fn the_bindings_alias_reaches_xtask_from_their_folder() {
     let alias = alias_in(&bindings);
     assert_eq!(alias.first().map(String::as_str), Some("run"));
     assert_eq!(alias.last().map(String::as_str), Some("--"));
-    let at = alias.iter().position(|w| w == "--manifest-path").expect("--manifest-path");
+    let at = alias
+        .iter()
+        .position(|w| w == "--manifest-path")
+        .expect("--manifest-path");
     // Cargo reads the path from where it runs: the bindings' folder.
     let manifest = bindings.join(&alias[at + 1]).canonicalize().unwrap();
     assert_eq!(manifest, root().join("xtask/Cargo.toml"));

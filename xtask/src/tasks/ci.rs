@@ -198,9 +198,13 @@ fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
     Ok(())
 }
 
-fn bindings(ci: &Ci, _: &mut Step) -> Result<()> {
+fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
     let python = ci.flags.python.as_deref();
-    venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev)
+    let built = venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev);
+    if built.is_err() {
+        step.details(compile_errors(&step.log));
+    }
+    built
 }
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
