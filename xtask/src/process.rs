@@ -13,7 +13,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,9 @@ pub enum Sink {
     File(File),
     /// Nowhere: noise that helps nobody (a probe's warnings).
     Null,
+    /// xtask's own stderr or stdout, even while the trace goes to a log: what the user
+    /// asked to see (pytest's report under `cargo xtask pytest`).
+    Terminal,
 }
 
 /// A command to run: what to run, the environment it gets (shown in the echo), and where its
@@ -228,6 +231,7 @@ fn stdio(sink: Sink) -> Result<Stdio> {
         Sink::Pipe => Stdio::piped(),
         Sink::File(file) => Stdio::from(file),
         Sink::Null => Stdio::null(),
+        Sink::Terminal => Stdio::inherit(),
     })
 }
 
@@ -250,6 +254,9 @@ pub struct ProcessGroup {
 
 struct Owned {
     label: &'static str,
+    /// The signal that asks the group to stop: SIGTERM, or SIGINT for a child that reports
+    /// what it saw when interrupted (pytest prints its summary on Ctrl-C, not on SIGTERM).
+    stop_signal: AtomicI32,
     state: Mutex<State>,
 }
 
@@ -268,10 +275,18 @@ impl ProcessGroup {
     pub fn new(label: &'static str) -> ProcessGroup {
         let owned = Arc::new(Owned {
             label,
+            stop_signal: AtomicI32::new(libc::SIGTERM),
             state: Mutex::default(),
         });
         live().push(Arc::downgrade(&owned));
         ProcessGroup { owned }
+    }
+
+    /// Asks the group to stop with `signal` instead of SIGTERM (SIGKILL still follows the
+    /// grace period).
+    pub fn stopping_with(self, signal: libc::c_int) -> ProcessGroup {
+        self.owned.stop_signal.store(signal, Ordering::SeqCst);
+        self
     }
 
     /// Creates a private (0700) temp dir that is removed when this group is stopped.
@@ -398,7 +413,14 @@ fn stop_all(groups: &[Arc<Owned>], notes: Notes) -> Vec<Option<Stopped>> {
     let mut states: Vec<_> = groups.iter().map(|group| group.lock()).collect();
     let mut stopping: Vec<Option<Stopping>> = states
         .iter_mut()
-        .map(|state| state.child.take().map(Stopping::start))
+        .zip(groups)
+        .map(|(state, group)| {
+            let signal = group.stop_signal.load(Ordering::SeqCst);
+            state
+                .child
+                .take()
+                .map(|child| Stopping::start(child, signal))
+        })
         .collect();
     let deadline = Instant::now() + GRACE;
     while Instant::now() < deadline && stopping.iter_mut().flatten().any(Stopping::alive) {
@@ -438,11 +460,11 @@ struct Stopping {
 }
 
 impl Stopping {
-    fn start(mut child: Child) -> Stopping {
+    fn start(mut child: Child, signal: libc::c_int) -> Stopping {
         let was_running = matches!(child.try_wait(), Ok(None));
         let pgid = child.id() as libc::pid_t;
         if was_running || group_exists(pgid) {
-            signal_group(pgid, libc::SIGTERM);
+            signal_group(pgid, signal);
         }
         Stopping {
             child,
@@ -463,7 +485,7 @@ impl Stopping {
     fn finish(mut self, label: &str, notes: Notes) -> Option<Stopped> {
         let killed = self.alive();
         if killed && notes == Notes::Print {
-            traceln!("xtask: {label} ignored SIGTERM for {GRACE:?}; sending SIGKILL");
+            traceln!("xtask: {label} did not stop within {GRACE:?}; sending SIGKILL");
         }
         if killed || group_exists(self.pgid) {
             signal_group(self.pgid, libc::SIGKILL);

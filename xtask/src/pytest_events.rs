@@ -37,6 +37,8 @@ pub struct PytestRun {
     pub counts: Counts,
     /// The README tests that failed, in the order they failed.
     pub readme_failures: Vec<ReadmeFailure>,
+    /// The node ids of the tests that failed, in the order they failed.
+    pub failed: Vec<String>,
     /// The test between its setup and its teardown.
     pub running: Option<String>,
     /// Finished tests, in the order they finished.
@@ -96,6 +98,7 @@ impl PytestRun {
         let phases = self.open.remove(nodeid).unwrap_or_default();
         if phases.failed {
             self.counts.failed += 1;
+            self.failed.push(nodeid.to_owned());
             self.readme_failures.extend(phases.readme);
         } else if phases.skipped {
             self.counts.skipped += 1;

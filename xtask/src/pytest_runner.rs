@@ -10,7 +10,7 @@ use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::flags::Suite;
-use crate::process::{self, Failed, Job, ProcessGroup};
+use crate::process::{self, Failed, Job, ProcessGroup, Sink};
 use crate::test_server::{Address, Server};
 use crate::{paths, venv};
 
@@ -48,6 +48,41 @@ impl Suite {
             Suite::Full => "full",
         }
     }
+}
+
+/// Most failed tests given a rerun line each; the rest are counted.
+const RERUN_LINES: usize = 10;
+
+/// How to rerun each failed test of `failed` (pytest node ids, a line each, relative to the
+/// bindings' folder), from the repository root, with `--suite` when it is not the default.
+pub fn rerun_lines(failed: &str, suite: Suite) -> Vec<String> {
+    let mut ids: Vec<&str> = Vec::new();
+    for id in failed.lines().filter(|line| !line.is_empty()) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let suite = match suite {
+        Suite::Full => String::new(),
+        other => format!("--suite {} ", other.name()),
+    };
+    let mut lines: Vec<String> = ids
+        .iter()
+        .take(RERUN_LINES)
+        .map(|id| {
+            format!(
+                "rerun: cargo xtask pytest {suite}-- '{}/{id}'",
+                paths::BINDINGS
+            )
+        })
+        .collect();
+    if ids.len() > RERUN_LINES {
+        lines.push(format!(
+            "... and {} more: cargo xtask pytest -- --lf reruns every failed test",
+            ids.len() - RERUN_LINES
+        ));
+    }
+    lines
 }
 
 /// Which part of a coverage measurement a pytest run is.
@@ -92,18 +127,31 @@ pub enum Target<'a> {
     External(&'a Address),
 }
 
+/// Where pytest's own report goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// Where xtask's trace goes: the step's log of a concise run.
+    WithTheTrace,
+    /// The terminal, whatever the trace does: `cargo xtask pytest` shows pytest as it is.
+    OnTheTerminal,
+}
+
 /// Runs `python -m pytest ARGS` in the bindings' folder, pointed at `target`, with `env`
-/// added, calling `tick` while pytest runs.
+/// added, its report going to `report`, calling `tick` while pytest runs.
 pub fn run(
     sh: &Shell,
     target: Target<'_>,
     args: &[String],
     env: &[(&str, String)],
+    report: Report,
     mut tick: impl FnMut() -> Result<()>,
 ) -> Result<()> {
     let python = venv::python();
     let _dir = sh.push_dir(paths::bindings_dir());
     let mut job = Job::new(cmd!(sh, "{python} -m pytest {args...}"));
+    if report == Report::OnTheTerminal {
+        job = job.stdout(Sink::Terminal).stderr(Sink::Terminal);
+    }
     for (name, value) in env {
         job = job.env(name, value);
     }
@@ -117,7 +165,8 @@ pub fn run(
             .env("TEST_SERVER_PORT", address.port.to_string())
             .env("TEST_SERVER_HOST", &address.host);
     }
-    let pytest = ProcessGroup::new("pytest");
+    // Interrupted, pytest names the failures so far in its summary; on SIGTERM it says nothing.
+    let pytest = ProcessGroup::new("pytest").stopping_with(libc::SIGINT);
     pytest
         .spawn(job)
         .context("cannot start pytest; run `cargo xtask venv`")?;
@@ -161,6 +210,25 @@ pub fn coverage_total(xml: &Utf8Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_failed_test_gets_a_rerun_line_from_the_repository_root() {
+        let failed =
+            "tests/test_a.py::test_x\ntests/test_a.py::test_x\ntests/test_b.py::test_y[1]\n";
+        assert_eq!(
+            rerun_lines(failed, Suite::Integration),
+            [
+                "rerun: cargo xtask pytest --suite integration -- 'experiments/bindings/python-ws-client/tests/test_a.py::test_x'",
+                "rerun: cargo xtask pytest --suite integration -- 'experiments/bindings/python-ws-client/tests/test_b.py::test_y[1]'",
+            ]
+        );
+        let many: String = (0..12).map(|n| format!("tests/t.py::test_{n}\n")).collect();
+        let lines = rerun_lines(&many, Suite::Full);
+        assert_eq!(lines.len(), 11);
+        assert!(lines[0].starts_with("rerun: cargo xtask pytest -- '"));
+        assert!(lines[10].starts_with("... and 2 more"), "{lines:?}");
+        assert!(rerun_lines("", Suite::Full).is_empty());
+    }
 
     #[test]
     fn the_coverage_total_comes_from_the_xml_report() {

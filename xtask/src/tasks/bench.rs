@@ -128,5 +128,6 @@ fn python_side(sh: &Shell, server: &Server, test: &str, out: &Utf8Path) -> Resul
         format!("--benchmark-json={out}"),
     ];
     args.extend(PYTEST_BENCHMARK_ARGS.map(String::from));
-    pytest_runner::run(sh, Target::Guarded(server), &args, &[], || Ok(()))
+    let report = pytest_runner::Report::WithTheTrace;
+    pytest_runner::run(sh, Target::Guarded(server), &args, &[], report, || Ok(()))
 }

@@ -368,19 +368,35 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     };
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
-    let result = pytest_runner::run(&paths::shell()?, target, &args, &env, || {
-        tests.feed(&log.read_new());
-        let total = std::fs::read_to_string(&collected).ok();
-        let total = total.and_then(|text| text.trim().parse().ok());
-        step.progress(tests.counts, total, tests.running.as_deref().unwrap_or(""));
-        Ok(())
-    });
+    let result = pytest_runner::run(
+        &paths::shell()?,
+        target,
+        &args,
+        &env,
+        pytest_runner::Report::WithTheTrace,
+        || {
+            tests.feed(&log.read_new());
+            let total = std::fs::read_to_string(&collected).ok();
+            let total = total.and_then(|text| text.trim().parse().ok());
+            step.progress(tests.counts, total, tests.running.as_deref().unwrap_or(""));
+            Ok(())
+        },
+    );
     tests.feed(&log.read_new());
     if result.is_err() {
         // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-        if let Some(excerpt) = pytest_events::failure_excerpt(&output, FAILURE_LINES) {
-            step.details(excerpt);
+        let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
+        let reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
+        if excerpt.is_some() || !reruns.is_empty() {
+            let excerpt = excerpt.into_iter().chain(reruns.iter().cloned());
+            step.details(excerpt.collect::<Vec<_>>().join("\n"));
+        }
+        // Interrupted, the failures so far are still named.
+        if result.as_ref().is_err_and(signals::is_stop) {
+            for rerun in reruns {
+                step.warn(rerun);
+            }
         }
         annotate_readme_failures(ci.github, &tests, step);
     }

@@ -8,8 +8,9 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::Shell;
 
+use crate::console::Trace;
 use crate::flags::{self, Suite};
-use crate::pytest_runner::{self, Coverage, Target};
+use crate::pytest_runner::{self, Coverage, Report, Target};
 use crate::steps::{Mode, Runner};
 use crate::test_server::{self, Server};
 use crate::{errln, extract, paths, venv};
@@ -33,6 +34,14 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
         None => None,
     };
     let mut args = vec!["-m".to_owned(), suite.marker_expression().to_owned()];
+    // pytest-benchmark's header of defaults is noise unless benchmarks are asked for.
+    if !flags
+        .pytest_args
+        .iter()
+        .any(|arg| arg.contains("benchmark"))
+    {
+        args.extend(["-p".to_owned(), "no:benchmark".to_owned()]);
+    }
     args.extend(absolute_paths(&flags.pytest_args)?);
     let xtask_dir = paths::xtask_dir()?;
     let mut env = Vec::new();
@@ -49,7 +58,25 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
     if let Target::External(address) = target {
         errln!("testing against the running server at {address}");
     }
-    let result = pytest_runner::run(sh, target, &args, &env, || Ok(()));
+    let failed_file = xtask_dir.join("pytest/failed.txt");
+    let _ = std::fs::remove_file(&failed_file);
+    env.push(("XTASK_FAILED_FILE", failed_file.to_string()));
+    let result = {
+        // The command and its environment go to the log; pytest's report, as pytest prints
+        // it, to the terminal.
+        let log = xtask_dir.join("logs/pytest/pytest.log");
+        let _trace = (!flags.verbose)
+            .then(|| Trace::to(&log, None))
+            .transpose()
+            .with_context(|| format!("cannot write {log}"))?;
+        pytest_runner::run(sh, target, &args, &env, Report::OnTheTerminal, || Ok(()))
+    };
+    if result.is_err() {
+        let failed = std::fs::read_to_string(&failed_file).unwrap_or_default();
+        for line in pytest_runner::rerun_lines(&failed, suite) {
+            errln!("{line}");
+        }
+    }
     if flags.cov {
         errln!(
             "{}",

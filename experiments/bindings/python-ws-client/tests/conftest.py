@@ -58,6 +58,8 @@ def _log_since(start: int) -> str:
 STAGES = ("unit", "integration", "e2e")
 # Where `cargo xtask` wants the number of selected tests, to show progress out of it.
 COLLECTED_FILE = os.environ.get("XTASK_COLLECTED_FILE")
+# Where `cargo xtask pytest` wants the ids of failed tests, to print how to rerun each.
+FAILED_FILE = os.environ.get("XTASK_FAILED_FILE")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -80,6 +82,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # Under xdist the controller collects nothing itself; its count would say 0.
     if COLLECTED_FILE and session.items:
         Path(COLLECTED_FILE).write_text(str(len(session.items)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if FAILED_FILE and report.failed:
+        with open(FAILED_FILE, "a", encoding="utf-8") as failed:
+            failed.write(report.nodeid + "\n")
 
 
 @pytest.hookimpl(tryfirst=True)
