@@ -35,6 +35,7 @@ mod process;
 mod pytest_events;
 mod pytest_runner;
 mod readme;
+mod server_owner;
 mod signals;
 mod steps;
 mod tail;

@@ -133,7 +133,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     };
     let mut server = RunningServer::start_with(config, options).await?;
     announce(&cli.host, server.local_addr())?;
-    tracing::info!(addr = %server.local_addr(), "serving");
+    tracing::info!(addr = %server.local_addr(), pid = std::process::id(), "serving");
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM received, shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT received, shutting down"),
