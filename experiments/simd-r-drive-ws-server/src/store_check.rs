@@ -67,6 +67,11 @@ pub(crate) fn live_keys(path: &Path, tail: u64) -> anyhow::Result<u64> {
     count().with_context(|| format!("cannot count the keys of storage file {shown}"))
 }
 
+/// Whether the first `end` bytes of the file are a whole store, as [`verify_prefix`] checks.
+pub(crate) fn is_intact_prefix(file: &File, end: u64) -> io::Result<bool> {
+    Ok(tail_flaw(file, end)?.is_none())
+}
+
 /// `None` for a path with nothing there yet; refuses anything but a regular file.
 pub(crate) fn open_existing(path: &Path) -> anyhow::Result<Option<(File, u64)>> {
     let shown = path.display();

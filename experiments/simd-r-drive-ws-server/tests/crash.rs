@@ -145,6 +145,31 @@ fn a_restart_after_a_write_cut_short_needs_no_flag() {
     assert!(!server.stop_and_read_log().contains(" cut "));
 }
 
+/// `--repair` on a torn tail after the record cuts exactly that tail, like a plain start,
+/// and keeps a copy of it.
+#[test]
+fn repair_of_a_torn_tail_cuts_it_and_keeps_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let acked = *store_killed_after(&storage, 8, 1).last().unwrap();
+    let mut torn = pre_pad(acked);
+    torn.extend_from_slice(&[0xC3; 5000]);
+    append(&storage, &torn);
+
+    let server = Server::start_with(&storage, &["--port", "0", "--repair"]);
+    assert_keys(&server, 8, 0);
+    let log = server.stop_and_read_log();
+    let plan = format!(
+        "by {} bytes after offset {acked}, holding no whole entry",
+        torn.len()
+    );
+    assert!(log.contains(&plan), "{log}");
+    assert_eq!(len(&storage), acked);
+    let copies = cut_copies(&storage);
+    assert_eq!(copies.len(), 1);
+    assert_eq!(std::fs::read(&copies[0]).unwrap(), torn);
+}
+
 /// Finding 7, the other half: damage at or before the last acknowledged write is never cut
 /// by a plain start. A file shorter than its acknowledged writes is refused too.
 #[test]
