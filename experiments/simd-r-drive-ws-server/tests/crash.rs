@@ -123,7 +123,7 @@ fn cut_copies(storage: &Path) -> Vec<PathBuf> {
 fn a_restart_after_a_write_cut_short_needs_no_flag() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store.bin");
-    let tails = store_killed_after(&storage, 30, 1);
+    let tails = store_killed_after(&storage, 8, 1);
     let acked = *tails.last().unwrap();
     assert_eq!(len(&storage), acked);
     // The start of a 1 MiB write: its pre-pad and 300,000 bytes of its payload.
@@ -132,7 +132,7 @@ fn a_restart_after_a_write_cut_short_needs_no_flag() {
     append(&storage, &torn);
 
     let server = Server::start(&storage);
-    assert_keys(&server, 30, 0);
+    assert_keys(&server, 8, 0);
     let log = server.stop_and_read_log();
     let cut = format!("cut {} bytes after the last acknowledged write", torn.len());
     assert_eq!(log.matches(&cut).count(), 1, "{log}");
@@ -141,7 +141,7 @@ fn a_restart_after_a_write_cut_short_needs_no_flag() {
 
     // The next start has nothing to cut.
     let server = Server::start(&storage);
-    assert_keys(&server, 30, 0);
+    assert_keys(&server, 8, 0);
     assert!(!server.stop_and_read_log().contains(" cut "));
 }
 
@@ -207,9 +207,9 @@ fn damage_before_the_acknowledged_end_is_refused_untouched() {
 fn repair_does_not_cut_whole_entries_unless_told_to() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store.bin");
-    let tails = store_killed_after(&storage, 16, 2);
-    // The link of the 5th write of the second round: 12 newer writes follow it.
-    let flipped = tails[16 + 4];
+    let tails = store_killed_after(&storage, 8, 2);
+    // The link of the 3rd write of the second round: 5 newer writes follow it.
+    let flipped = tails[8 + 2];
     let mut bytes = std::fs::read(&storage).unwrap();
     bytes[flipped as usize - 12 + 3] ^= 0x40;
     std::fs::write(&storage, &bytes).unwrap();
@@ -219,23 +219,23 @@ fn repair_does_not_cut_whole_entries_unless_told_to() {
         &storage,
         &["--port", "0", "--repair"],
         &[
-            // The 11 newer ones; the one with the flipped bit is not whole.
-            "holding 11 whole entries of 11 keys (11 would go back to an older value, 0 would disappear), some of them acknowledged writes",
+            // The 5 newer ones; the one with the flipped bit is not whole.
+            "holding 5 whole entries of 5 keys (5 would go back to an older value, 0 would disappear), some of them acknowledged writes",
             "--repair-discard-entries",
         ],
     );
     assert_eq!(std::fs::read(&storage).unwrap(), bytes, "untouched");
     assert!(cut_copies(&storage).is_empty());
 
-    let kept = tails[16 + 3];
+    let kept = tails[8 + 1];
     let server = Server::start_with(
         &storage,
         &["--port", "0", "--repair", "--repair-discard-entries"],
     );
     runtime().block_on(async {
         let c = connect(&server).await;
-        for i in 0..16 {
-            let round = if i < 4 { 1 } else { 0 };
+        for i in 0..8 {
+            let round = if i < 2 { 1 } else { 0 };
             let got = c.read(format!("key-{i}").as_bytes()).await.unwrap();
             assert_eq!(got, Some(value(i, round)), "key-{i}");
         }
