@@ -269,17 +269,20 @@ fn bytes_inside_a_torn_value_are_never_read_as_entries() {
     let forged = b"not the value of key-1".to_vec();
     torn.extend_from_slice(&forged);
     torn.extend(metadata(b"key-1", ghost_end, &forged));
-    append(&storage, &torn);
 
-    let server = Server::start(&storage);
-    runtime().block_on(async {
-        let c = connect(&server).await;
-        assert_eq!(c.read(b"ghost").await.unwrap(), None);
-        assert_eq!(c.read(b"key-1").await.unwrap(), Some(value(1, 0)));
-        assert_eq!(c.len().await.unwrap(), 5);
-    });
-    drop(server);
-    assert_eq!(len(&storage), acked);
+    // A plain start, and --repair too, cut the torn value whole.
+    for args in [&["--port", "0"][..], &["--port", "0", "--repair"]] {
+        append(&storage, &torn);
+        let server = Server::start_with(&storage, args);
+        runtime().block_on(async {
+            let c = connect(&server).await;
+            assert_eq!(c.read(b"ghost").await.unwrap(), None, "{args:?}");
+            assert_eq!(c.read(b"key-1").await.unwrap(), Some(value(1, 0)));
+            assert_eq!(c.len().await.unwrap(), 5);
+        });
+        drop(server);
+        assert_eq!(len(&storage), acked);
+    }
 }
 
 /// Finding 10: a flipped bit in a stored value is an error naming the key, on `read` and
