@@ -145,14 +145,17 @@ impl Recorder {
         Ok(recorder)
     }
 
-    /// Records `acked` as the end of the last acknowledged write.
+    /// Records `acked` as the end of the last acknowledged write. After a failure the next
+    /// try writes the same slot again, so that the slot of the last record that held stays
+    /// whole.
     pub(crate) fn record(&mut self, acked: &Acked) -> io::Result<()> {
-        self.seq += 1;
-        let at = (self.seq % 2) * SLOT as u64;
-        self.file.write_all_at(&encode(self.seq, acked), at)?;
+        let seq = self.seq + 1;
+        let at = (seq % 2) * SLOT as u64;
+        self.file.write_all_at(&encode(seq, acked), at)?;
         if self.sync {
             self.file.sync_data()?;
         }
+        self.seq = seq;
         Ok(())
     }
 }
