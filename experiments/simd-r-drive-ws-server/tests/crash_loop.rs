@@ -1,9 +1,10 @@
-//! The crash loop of issue 19 (a measurement, run by `/work/notes/crash/run.sh`, not by
-//! `cargo test`): SIGKILL the server during large writes, ROUNDS times, restart it plainly
-//! each time, and check that every acknowledged write reads back byte for byte.
+//! The crash loop of issue 19, a measurement that `cargo test` skips (`cargo test -p
+//! simd-r-drive-ws-server --test crash_loop -- --ignored --nocapture`): SIGKILL the server
+//! during large writes, `CRASH_ROUNDS` times, restart it plainly each time, and check that
+//! every acknowledged write reads back byte for byte.
 //!
 //! `CRASH_SERVER_BIN` names the server binary to test (default: this build's), so that an
-//! older build can be measured side by side. `CRASH_ROUNDS` (default 20) bounds the loop.
+//! older build can be measured the same way. `CRASH_ROUNDS` (default 20) bounds the loop.
 //! When a plain restart is refused, it is counted and the loop goes on with `--repair`.
 
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
@@ -87,7 +88,7 @@ struct Figures {
 }
 
 #[test]
-#[ignore = "a measurement: run by /work/notes/crash/run.sh"]
+#[ignore = "a measurement: about a minute of large writes and kills"]
 fn sigkill_during_large_writes() {
     let bin = std::env::var("CRASH_SERVER_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_simd-r-drive-ws-server").to_owned());
