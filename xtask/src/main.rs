@@ -38,6 +38,7 @@ mod process;
 mod pytest_events;
 mod pytest_runner;
 mod readme;
+mod server_owner;
 mod signals;
 mod steps;
 mod tail;

@@ -1,7 +1,9 @@
 //! The server under test, in one place: building it, starting it under a guard that is
 //! its one owner (process group, log, and the temp storage when xtask made it), its
 //! readiness line, its `ws://HOST:PORT` address, watching it and stopping it. However xtask
-//! ends, the server is stopped and reaped and the temp storage removed (see `process`).
+//! ends, the server is stopped and reaped and the temp storage removed (see `process`);
+//! if xtask is killed with SIGKILL, the server stops by itself and the next start removes
+//! the temp storage (see `server_owner`).
 
 use std::fmt;
 use std::fs::File;
@@ -16,6 +18,7 @@ use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::process::{self, Failed, Job, ProcessGroup, Sink, Stopped};
+use crate::server_owner::{self, OwnerPipe};
 use crate::{paths, signals, tail, traceln};
 
 pub const SERVER_PACKAGE: &str = "simd-r-drive-ws-server";
@@ -23,6 +26,8 @@ pub const SERVER_PACKAGE: &str = "simd-r-drive-ws-server";
 const LOG_TAIL: usize = 20;
 /// How often the readiness wait looks at the server.
 const TICK: Duration = Duration::from_millis(20);
+/// The start of the name of each temp store folder.
+const TEMP_PREFIX: &str = "xtask-server";
 
 pub struct Options {
     pub binary: Utf8PathBuf,
@@ -49,6 +54,8 @@ impl fmt::Display for Address {
 
 pub struct Server {
     group: ProcessGroup,
+    /// The write end of the pipe the server watches: it stops once xtask is gone.
+    _owner: OwnerPipe,
     pub address: Address,
     pub log: Utf8PathBuf,
     pub storage: Utf8PathBuf,
@@ -200,29 +207,38 @@ pub fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
 impl Server {
     pub fn start(sh: &Shell, options: Options) -> Result<Server> {
         let group = ProcessGroup::new("the server");
+        server_owner::remove_orphaned_stores(TEMP_PREFIX);
         let storage = match &options.storage {
             Some(path) => paths::from_user(path)?,
             None => {
                 let dir = group
-                    .create_temp_dir("xtask-server")
+                    .create_temp_dir(TEMP_PREFIX)
                     .context("cannot create a temp dir for the server's storage")?;
+                server_owner::mark_owner(&dir)?;
                 Utf8PathBuf::try_from(dir.join("store.bin"))?
             }
         };
         let (log, log_file) = create_log(&options.log_dir)?;
         let binary = &options.binary;
         let (host, port) = (&options.host, options.port.to_string());
-        let job = Job::new(cmd!(sh, "{binary} {storage} --host {host} --port {port}"))
-            .note(format_args!("log: {}", paths::display_path(&log)))
-            .stdout(Sink::Pipe)
-            .stderr(Sink::File(log_file));
+        let mut owner = OwnerPipe::new()?;
+        let owner_fd = owner.read_fd().to_string();
+        let job = Job::new(cmd!(
+            sh,
+            "{binary} {storage} --host {host} --port {port} --owner-fd {owner_fd}"
+        ))
+        .note(format_args!("log: {}", paths::display_path(&log)))
+        .stdout(Sink::Pipe)
+        .stderr(Sink::File(log_file));
         let spawned = Instant::now();
         let stdout = group
             .spawn(job)
             .with_context(|| format!("cannot start the server {binary}; is it built?"))?
             .expect("stdout is piped");
+        owner.spawned();
         let mut server = Server {
             group,
+            _owner: owner,
             address: Address {
                 host: String::new(),
                 port: 0,

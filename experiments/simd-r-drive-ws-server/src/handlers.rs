@@ -42,17 +42,13 @@ where
     })
     .await?;
     register::<Read, C>(endpoint, store, |s, r| {
-        let entry_payload = s.read(|e| Ok(e.read(&r.key)?.map(|e| e.as_slice().to_vec())))?;
+        let entry_payload = s.read_value(&r.key)?;
         Ok(ReadResponseParams { entry_payload })
     })
     .await?;
     register::<BatchRead, C>(endpoint, store, |s, r| {
         let keys: Vec<&[u8]> = r.keys.iter().map(Vec::as_slice).collect();
-        let entries = s.read(|e| e.batch_read(&keys))?;
-        let entries_payloads = entries
-            .into_iter()
-            .map(|e| e.map(|e| e.as_slice().to_vec()))
-            .collect();
+        let entries_payloads = s.read_values(&keys)?;
         Ok(BatchReadResponseParams { entries_payloads })
     })
     .await?;

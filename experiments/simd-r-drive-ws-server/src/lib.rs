@@ -4,11 +4,15 @@
 //! other crates' tests can run a real server in-process on an ephemeral port.
 
 mod accept;
+mod acked;
 mod connection;
 mod frame_check;
 mod handlers;
 mod listener;
+pub mod owner;
+mod repair;
 mod reply;
+mod startup;
 mod store;
 mod store_check;
 mod store_lock;
@@ -39,8 +43,10 @@ pub struct Config {
     /// Disable Nagle's algorithm on the listener and on every accepted connection. Only
     /// benchmarks turn it off: with Nagle on, each call waits for a delayed ACK (40 ms+).
     pub tcp_nodelay: bool,
-    /// Cut a storage file with a broken tail back to its last valid entry instead of
-    /// refusing it (a file with no valid entry is refused all the same).
+    /// Cut a damaged storage file back to its last valid entry instead of refusing it, as
+    /// far as that cuts only a torn tail (see [`Options::repair_discard_entries`]); a copy
+    /// of the cut bytes is kept beside it. A torn tail after the last acknowledged write
+    /// needs no flag: it is cut at every start.
     pub repair: bool,
 }
 
@@ -53,6 +59,12 @@ pub struct Options {
     pub sync: bool,
     /// How long a connection may take to do its part.
     pub timeouts: Timeouts,
+    /// With `repair`, also cut whole entries (acknowledged writes, or entries whose chain is
+    /// broken), which `repair` alone refuses to do.
+    pub repair_discard_entries: bool,
+    /// Check the checksum of every entry at startup, not only the newest one's, and refuse
+    /// a file with a damaged entry.
+    pub verify: bool,
 }
 
 /// How long the server waits for a client before it drops the connection.
@@ -103,7 +115,7 @@ impl RunningServer {
     /// [`RunningServer::start`] with [`Options`].
     pub async fn start_with(config: Config, options: Options) -> anyhow::Result<RunningServer> {
         let lock = open_storage_folder(&config.storage)?;
-        let store = Arc::new(open_store(&config.storage, config.repair, options.sync)?);
+        let store = Arc::new(open_store(&config, &options)?);
         let listener = listener::bind(&config.host, config.port, config.tcp_nodelay).await?;
         let local_addr = listener
             .local_addr()
@@ -164,23 +176,20 @@ fn open_storage_folder(path: &std::path::Path) -> anyhow::Result<File> {
 }
 
 /// Refuses a corrupt file before the engine sees it: the engine would "recover" it by
-/// truncating, and the bytes it cut would be the user's data. With `repair`, our own check
-/// (which, unlike the engine's, verifies the newest entry's checksum) picks the cut.
-fn open_store(path: &std::path::Path, repair: bool, sync: bool) -> anyhow::Result<Store> {
-    let shown = path.display();
-    if repair {
-        let repaired = store_check::repair(path)?;
-        if repaired.cut > 0 {
-            tracing::warn!(
-                "repaired storage file {shown}: cut {} bytes after its last valid entry, kept {} bytes",
-                repaired.cut,
-                repaired.kept
-            );
-        }
-    } else {
-        store_check::verify_intact(path)?;
+/// truncating, and the bytes it cut would be the user's data. `startup` cuts only what was
+/// never acknowledged, or, with `--repair`, what the flags allow.
+fn open_store(config: &Config, options: &Options) -> anyhow::Result<Store> {
+    let mode = match config.repair {
+        false => startup::Mode::Plain,
+        true => startup::Mode::Repair {
+            discard_entries: options.repair_discard_entries,
+        },
+    };
+    let acked = startup::prepare(&config.storage, mode)?;
+    if options.verify {
+        startup::verify_every_entry(&config.storage, acked.tail)?;
     }
-    Store::open(path, sync)
+    Store::open(&config.storage, options.sync)
 }
 
 /// Takes the store out from under the handlers once the in-flight calls are done, and drops

@@ -2,6 +2,7 @@
 //! stdout, and stop cleanly on SIGINT or SIGTERM.
 
 use clap::Parser;
+use simd_r_drive_ws_server::owner::OwnerPipe;
 use simd_r_drive_ws_server::{Config, Options, RunningServer, Timeouts};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,6 +16,9 @@ use tokio::signal::unix::{SignalKind, signal};
 /// stdout, `listening on ws://HOST:PORT`, with the real bound port, and flushes it. Nothing
 /// else is written to stdout; logs go to stderr, filtered by RUST_LOG (default: info).
 /// SIGINT or SIGTERM stops accepting, closes the store cleanly and exits 0.
+///
+/// After a crash, a plain start cuts what follows the last acknowledged write (recorded in
+/// STORAGE.acked) and refuses any other damage; --repair says what it would cut.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -26,11 +30,24 @@ struct Cli {
     /// Port to listen on; 0 picks a free ephemeral port (read it from the readiness line).
     #[arg(long, default_value_t = 34129)]
     port: u16,
-    /// Open a storage file whose tail is broken (a crash mid-write, a power cut) by cutting
-    /// it back to its last entry whose checksum holds; every earlier entry is kept. Without
-    /// it such a file is refused, untouched. A file with no valid entry is always refused.
+    /// Open a damaged storage file by cutting it back to its last valid entry, if the cut
+    /// is only a torn tail (no whole entry, nothing acknowledged); it says what it cuts and
+    /// keeps a copy beside the file (STORAGE.cut-OFFSET-TIME). A larger cut is refused.
     #[arg(long)]
     repair: bool,
+    /// With --repair, also cut whole entries (acknowledged writes, or entries after a
+    /// broken link); their keys go back to older values or disappear. A copy is kept.
+    #[arg(long, requires = "repair")]
+    repair_discard_entries: bool,
+    /// Check every entry's checksum at startup, not only the newest one's, and refuse a
+    /// file with a damaged entry (reads check their value in any case).
+    #[arg(long)]
+    verify: bool,
+    /// Stop (as on SIGTERM) when this inherited file descriptor, the read end of a pipe
+    /// whose write end the starting process keeps, reaches end of file: the server dies
+    /// with its owner, even one killed with SIGKILL.
+    #[arg(long, value_name = "FD")]
+    owner_fd: Option<i32>,
     /// fsync the storage file before acknowledging each write, so that acknowledged writes
     /// survive a power cut, not only a crash (slower: see the README's "Durability").
     #[arg(long)]
@@ -97,6 +114,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     // readiness line is never missed.
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
+    let owner = cli.owner_fd.map(OwnerPipe::adopt).transpose()?;
     let config = Config {
         storage: cli.storage,
         host: cli.host.clone(),
@@ -110,18 +128,29 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             handshake: cli.handshake_timeout,
             idle: cli.idle_timeout,
         },
+        repair_discard_entries: cli.repair_discard_entries,
+        verify: cli.verify,
     };
     let mut server = RunningServer::start_with(config, options).await?;
     announce(&cli.host, server.local_addr())?;
-    tracing::info!(addr = %server.local_addr(), "serving");
+    tracing::info!(addr = %server.local_addr(), pid = std::process::id(), "serving");
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM received, shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT received, shutting down"),
+        () = owner_gone(owner) => tracing::info!("the process that started the server is gone (--owner-fd closed), shutting down"),
         failed = server.wait_for_failure() => return failed,
     }
     server.shutdown().await?;
     tracing::info!("store closed, bye");
     Ok(())
+}
+
+/// Resolves when the owner's pipe closes; never without `--owner-fd`.
+async fn owner_gone(owner: Option<OwnerPipe>) {
+    match owner {
+        Some(owner) => owner.closed().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Prints the readiness line, the only thing this program writes to stdout. A host name is

@@ -10,8 +10,14 @@
 //! - **Counts are of live keys.** After a restart the engine's index counts a key whose
 //!   newest entry is a tombstone, so `len` is kept here: counted from the file at open, then
 //!   changed by each acknowledged write.
-//! - **`--sync`** fsyncs the file before a write is acknowledged.
+//! - **The end of the last acknowledged write is recorded** beside the file (see
+//!   [`acked`]) before the reply goes out, so that a restart after a crash knows which
+//!   bytes at the end were never acknowledged.
+//! - **Reads check what they return**: a value whose payload fails its CRC32 is an error
+//!   naming the key, never bytes that were not written.
+//! - **`--sync`** fsyncs the file, then the record, before a write is acknowledged.
 
+use crate::acked::{self, Acked};
 use crate::store_check;
 use simd_r_drive::DataStore;
 use simd_r_drive::traits::DataStoreReader;
@@ -41,34 +47,61 @@ pub(crate) enum Change<'a> {
 pub(crate) struct Store {
     path: PathBuf,
     engine: RwLock<Slot>,
-    /// Serialises writes and holds the end of the last acknowledged entry.
-    writer: Mutex<u64>,
+    /// Serialises writes and holds the end of the last acknowledged entry and its record.
+    writer: Mutex<Writer>,
     live_keys: AtomicU64,
-    /// A descriptor for fsync with `--sync`; `None` without it.
-    sync: Option<File>,
+    /// A descriptor for fsync with `--sync`, and to read back the newest metadata record.
+    file: File,
+    sync: bool,
+}
+
+struct Writer {
+    tail: u64,
+    record: acked::Recorder,
 }
 
 impl Store {
-    /// Opens a file that [`store_check`] has passed (or repaired).
+    /// Opens a file that `startup` has checked (or repaired): every byte of it is
+    /// acknowledged, and the record beside it is written to say so.
     pub(crate) fn open(path: &Path, sync: bool) -> anyhow::Result<Store> {
         use anyhow::Context;
         let shown = path.display();
         let engine =
             DataStore::open(path).with_context(|| format!("cannot open storage file {shown}"))?;
-        let tail = std::fs::metadata(path)
+        let file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
+        let len = file
+            .metadata()
             .with_context(|| format!("cannot stat {shown}"))?
             .len();
-        let live_keys = store_check::live_keys(path, tail)?;
-        let sync = match sync {
-            true => Some(File::open(path).with_context(|| format!("cannot open {shown}"))?),
-            false => None,
-        };
+        let acked = Acked::read_from(&file, len).with_context(|| format!("cannot read {shown}"))?;
+        let live_keys = store_check::live_keys(path, acked.tail)?;
+        let record = acked::Recorder::start(path, &acked, sync)?;
         Ok(Store {
             path: path.to_path_buf(),
             engine: RwLock::new(Slot::Open(engine)),
-            writer: Mutex::new(tail),
+            writer: Mutex::new(Writer {
+                tail: acked.tail,
+                record,
+            }),
             live_keys: AtomicU64::new(live_keys),
+            file,
             sync,
+        })
+    }
+
+    /// The value of `key`, if any, after checking it against its checksum.
+    pub(crate) fn read_value(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.read(|e| e.read(key)?.map(|entry| checked(key, &entry)).transpose())
+    }
+
+    /// [`Store::read_value`] for many keys at once.
+    pub(crate) fn read_values(&self, keys: &[&[u8]]) -> io::Result<Vec<Option<Vec<u8>>>> {
+        self.read(|e| {
+            let entries = e.batch_read(keys)?;
+            keys.iter()
+                .zip(entries)
+                .map(|(key, entry)| entry.map(|entry| checked(key, &entry)).transpose())
+                .collect()
         })
     }
 
@@ -85,14 +118,13 @@ impl Store {
         change: Change,
         op: impl FnOnce(&DataStore) -> io::Result<u64>,
     ) -> io::Result<u64> {
-        let mut tail = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let slot = self.engine.read().unwrap_or_else(|p| p.into_inner());
         let engine = engine(&slot)?;
         let (added, removed) = count_change(engine, &change)?;
-        let written = op(engine).and_then(|new_tail| self.sync_to_disk().map(|()| new_tail));
+        let written = op(engine).and_then(|new_tail| self.acknowledge(&mut writer, new_tail));
         match written {
             Ok(new_tail) => {
-                *tail = new_tail;
                 let live = self.live_keys.load(Ordering::Acquire) + added - removed;
                 self.live_keys.store(live, Ordering::Release);
                 Ok(new_tail)
@@ -101,7 +133,7 @@ impl Store {
             Err(e) if e.kind() == ErrorKind::InvalidInput => Err(e),
             Err(e) => {
                 drop(slot);
-                Err(self.undo(*tail, e))
+                Err(self.undo(writer.tail, e))
             }
         }
     }
@@ -118,11 +150,20 @@ impl Store {
         *slot = Slot::Closed;
     }
 
-    fn sync_to_disk(&self) -> io::Result<()> {
-        match &self.sync {
-            Some(file) => file.sync_data(),
-            None => Ok(()),
+    /// Makes a write that reached the file acknowledged: fsynced with `--sync`, then
+    /// recorded. Until the record is written, a restart cuts the write.
+    fn acknowledge(&self, writer: &mut Writer, new_tail: u64) -> io::Result<u64> {
+        if new_tail == writer.tail {
+            return Ok(new_tail);
         }
+        if self.sync {
+            self.file.sync_data()?;
+        }
+        writer
+            .record
+            .record(&Acked::read_from(&self.file, new_tail)?)?;
+        writer.tail = new_tail;
+        Ok(new_tail)
     }
 
     /// Puts file and engine back as they were at `tail`, and returns the error for the
@@ -158,6 +199,24 @@ fn engine(slot: &Slot) -> io::Result<&DataStore> {
         Slot::Closed => Err(io::Error::other("server is shutting down")),
         Slot::Lost(why) => Err(io::Error::other(why.clone())),
     }
+}
+
+/// The payload of `key`'s entry, or an error naming the key if it fails its checksum.
+fn checked(key: &[u8], entry: &simd_r_drive::EntryHandle) -> io::Result<Vec<u8>> {
+    if !entry.is_valid_checksum() {
+        let shown: String = key.escape_ascii().map(char::from).take(200).collect();
+        tracing::error!(
+            "the value of key \"{shown}\" fails its checksum (the storage file is damaged at offset {})",
+            entry.start_offset()
+        );
+        return Err(io::Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "the stored value of key \"{shown}\" is damaged (its checksum does not match); restore the storage file from a backup, or write the key again"
+            ),
+        ));
+    }
+    Ok(entry.as_slice().to_vec())
 }
 
 /// How many keys a change adds to and removes from the live set.

@@ -4,8 +4,9 @@
 //! that the entries link back to offset 0. A run of 20 zero bytes (a crash or power cut, the
 //! end of a `.tar`) reads as an entry that spans the whole file, so the engine serves the
 //! file with every key gone. This module checks more: the newest entry's CRC32 must match
-//! its payload, and a zeroed record is never an entry. [`repair`] walks back to the last
-//! entry that passes both checks and cuts the file there, keeping every entry before it.
+//! its payload, and a zeroed record is never an entry. [`scan_back`] walks back to the last
+//! entry that passes both checks, for `--repair` (see `repair`), which shows what it would
+//! cut before it cuts.
 //!
 //! The on-disk format (simd-r-drive 0.17): each entry is `[pre-pad][payload][metadata]`,
 //! the metadata being 20 bytes: key hash (u64 LE), the previous entry's end ("tail", u64
@@ -29,52 +30,20 @@ pub(crate) fn verify_intact(path: &Path) -> anyhow::Result<()> {
     let Some((file, len)) = open_existing(path)? else {
         return Ok(());
     };
+    verify_prefix(path, &file, len)
+}
+
+/// As [`verify_intact`] for the first `end` bytes of the file: the bytes after `end` are
+/// not read.
+pub(crate) fn verify_prefix(path: &Path, file: &File, end: u64) -> anyhow::Result<()> {
     let shown = path.display();
-    let flaw =
-        tail_flaw(&file, len).with_context(|| format!("cannot read storage file {shown}"))?;
+    let flaw = tail_flaw(file, end).with_context(|| format!("cannot read storage file {shown}"))?;
     match flaw {
         None => Ok(()),
         Some(flaw) => bail!(
-            "storage file {shown} is corrupt or not a simd-r-drive store ({flaw}); it was left untouched (give another path, or --repair to cut it back to its last valid entry)"
+            "storage file {shown} is corrupt or not a simd-r-drive store ({flaw}); it was left untouched (give another path, or start with --repair, which says what it would cut before it cuts)"
         ),
     }
-}
-
-/// What [`repair`] did.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Repaired {
-    /// The length kept: the end of the last valid entry.
-    pub(crate) kept: u64,
-    /// The bytes cut after it.
-    pub(crate) cut: u64,
-}
-
-/// Cuts the file back to the end of its newest entry that passes [`verify_intact`]'s checks.
-/// A file with no such entry at all is not a store: it is refused and left untouched,
-/// because cutting it would delete every byte.
-pub(crate) fn repair(path: &Path) -> anyhow::Result<Repaired> {
-    let shown = path.display();
-    let Some((file, len)) = open_existing(path)? else {
-        return Ok(Repaired { kept: 0, cut: 0 });
-    };
-    let kept =
-        last_valid_tail(&file, len).with_context(|| format!("cannot read storage file {shown}"))?;
-    if kept == 0 && len > 0 {
-        bail!(
-            "storage file {shown} holds no valid simd-r-drive entry, so it is not a store; it was left untouched (give another path)"
-        );
-    }
-    if kept < len {
-        let cut = File::options()
-            .write(true)
-            .open(path)
-            .and_then(|f| f.set_len(kept).and_then(|()| f.sync_all()));
-        cut.with_context(|| format!("cannot cut storage file {shown} back to {kept} bytes"))?;
-    }
-    Ok(Repaired {
-        kept,
-        cut: len - kept,
-    })
 }
 
 /// Counts the keys whose newest entry is not a tombstone, walking the chain back from
@@ -98,8 +67,13 @@ pub(crate) fn live_keys(path: &Path, tail: u64) -> anyhow::Result<u64> {
     count().with_context(|| format!("cannot count the keys of storage file {shown}"))
 }
 
+/// Whether the first `end` bytes of the file are a whole store, as [`verify_prefix`] checks.
+pub(crate) fn is_intact_prefix(file: &File, end: u64) -> io::Result<bool> {
+    Ok(tail_flaw(file, end)?.is_none())
+}
+
 /// `None` for a path with nothing there yet; refuses anything but a regular file.
-fn open_existing(path: &Path) -> anyhow::Result<Option<(File, u64)>> {
+pub(crate) fn open_existing(path: &Path) -> anyhow::Result<Option<(File, u64)>> {
     let shown = path.display();
     let file = match File::open(path) {
         Ok(file) => file,
@@ -137,20 +111,79 @@ fn tail_flaw(file: &File, len: u64) -> io::Result<Option<&'static str>> {
     Ok(None)
 }
 
-/// The largest offset at which a valid store ends: its newest entry's checksum holds and
-/// the chain reaches offset 0. 0 if no offset does.
-fn last_valid_tail(file: &File, len: u64) -> io::Result<u64> {
+/// What lies after the last offset at which a valid store ends.
+#[derive(Debug, Default)]
+pub(crate) struct Behind {
+    /// The largest offset at which a valid store ends: its newest entry's checksum holds
+    /// and the chain reaches offset 0. 0 if no offset does.
+    pub(crate) valid_tail: u64,
+    /// Entries after it whose own checksum holds (whole entries, though their chain does
+    /// not reach the start): (key hash, end offset), newest first.
+    pub(crate) whole: Vec<(u64, u64)>,
+}
+
+/// Walks back from `len`, trying every offset, to the last valid end of a store.
+pub(crate) fn scan_back(file: &File, len: u64) -> io::Result<Behind> {
     let mut window = Window::new(file);
     let mut chains = Chains::with_memory();
+    let mut behind = Behind::default();
     for tail in (1..=len).rev() {
         let Some(entry) = entry_ending_at(&mut window, tail)? else {
             continue;
         };
-        if chains.reach_start(&mut window, tail)? && checksum_holds(file, &entry)? {
-            return Ok(tail);
+        if !checksum_holds(file, &entry)? {
+            continue;
         }
+        if chains.reach_start(&mut window, tail)? {
+            behind.valid_tail = tail;
+            break;
+        }
+        behind.whole.push((entry.key_hash, tail));
     }
-    Ok(0)
+    Ok(behind)
+}
+
+/// The key hashes of the entries that the chain ending at `tail` holds.
+pub(crate) fn key_hashes(file: &File, tail: u64) -> io::Result<HashSet<u64>> {
+    let mut window = Window::new(file);
+    let (mut keys, mut cursor) = (HashSet::new(), tail);
+    while cursor != 0 {
+        let entry = entry_ending_at(&mut window, cursor)?
+            .ok_or_else(|| io::Error::new(ErrorKind::InvalidData, "broken entry chain"))?;
+        keys.insert(entry.key_hash);
+        cursor = entry.prev_tail;
+    }
+    Ok(keys)
+}
+
+/// What a full scan found: entries read, and the end offsets of those whose payload does
+/// not match its checksum, newest first.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    pub(crate) entries: u64,
+    pub(crate) bad: Vec<u64>,
+}
+
+/// Reads every entry of the chain that ends at `tail` and checks its payload's checksum
+/// (`--verify`). The key hash and the link are not covered by any checksum.
+pub(crate) fn scan_all(path: &Path, tail: u64) -> anyhow::Result<Scanned> {
+    let shown = path.display();
+    let scan = || -> io::Result<Scanned> {
+        let file = File::open(path)?;
+        let mut window = Window::new(&file);
+        let (mut scanned, mut cursor) = (Scanned::default(), tail);
+        while cursor != 0 {
+            let entry = entry_ending_at(&mut window, cursor)?
+                .ok_or_else(|| io::Error::new(ErrorKind::InvalidData, "broken entry chain"))?;
+            scanned.entries += 1;
+            if !checksum_holds(&file, &entry)? {
+                scanned.bad.push(cursor);
+            }
+            cursor = entry.prev_tail;
+        }
+        Ok(scanned)
+    };
+    scan().with_context(|| format!("cannot scan storage file {shown}"))
 }
 
 /// One entry, located from the metadata record that ends at its tail.
@@ -222,7 +255,7 @@ fn checksum_holds(file: &File, entry: &Entry) -> io::Result<bool> {
     Ok(hasher.finalize().to_le_bytes() == entry.checksum)
 }
 
-/// Walks entry chains back to offset 0. With memory (for [`repair`], which tries every
+/// Walks entry chains back to offset 0. With memory (for [`scan_back`], which tries every
 /// offset), each tail's verdict is kept, so a chain shared by many candidates is walked once.
 struct Chains {
     memo: Option<HashMap<u64, bool>>,

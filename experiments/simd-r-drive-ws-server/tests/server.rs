@@ -187,8 +187,32 @@ fn directory_as_storage_is_a_clear_error() {
     assert_fails_with(dir.path(), &["--port", "0"], "is not a regular file");
 }
 
+/// The record of acknowledged writes (`STORE.acked`) is removed, as for a store made before
+/// records were kept: the file alone is then checked, as it always was.
+fn forget_record(storage: &Path) {
+    let mut record = storage.as_os_str().to_owned();
+    record.push(".acked");
+    std::fs::remove_file(record).unwrap();
+}
+
+/// The files beside the store that `--repair` wrote: copies of what it cut.
+fn cut_copies(storage: &Path) -> Vec<Vec<u8>> {
+    let prefix = format!("{}.cut-", storage.file_name().unwrap().to_str().unwrap());
+    let dir = storage.parent().unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| std::fs::read(dir.join(n)).unwrap())
+        .collect()
+}
+
 #[test]
-fn torn_tail_is_refused_unless_repair() {
+fn without_a_record_a_torn_tail_is_refused_unless_repair() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store.bin");
     let server = Server::start(&storage);
@@ -197,6 +221,7 @@ fn torn_tail_is_refused_unless_repair() {
         c.write(b"good", b"entry").await.unwrap();
     });
     drop(server);
+    forget_record(&storage);
     let good_len = std::fs::metadata(&storage).unwrap().len();
     let mut bytes = std::fs::read(&storage).unwrap();
     bytes.extend_from_slice(b"half-written entry");
@@ -218,6 +243,7 @@ fn torn_tail_is_refused_unless_repair() {
         );
     });
     assert_eq!(std::fs::metadata(&storage).unwrap().len(), good_len);
+    assert_eq!(cut_copies(&storage), vec![b"half-written entry".to_vec()]);
 }
 
 #[test]
@@ -285,10 +311,11 @@ fn append(path: &Path, bytes: &[u8]) {
 }
 
 #[test]
-fn a_zero_tail_is_refused_and_repair_keeps_every_key() {
+fn without_a_record_a_zero_tail_is_refused_and_repair_keeps_every_key() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store.bin");
     store_with_keys(&storage, 100);
+    forget_record(&storage);
     let good = std::fs::read(&storage).unwrap();
     append(&storage, &[0u8; 64]);
     let torn = std::fs::read(&storage).unwrap();
@@ -304,7 +331,7 @@ fn a_zero_tail_is_refused_and_repair_keeps_every_key() {
 }
 
 #[test]
-fn a_crash_inside_a_value_with_a_zero_run_is_refused_and_repaired() {
+fn without_a_record_a_crash_inside_a_value_with_a_zero_run_is_refused_and_repaired() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store.bin");
     store_with_keys(&storage, 20);
@@ -316,6 +343,7 @@ fn a_crash_inside_a_value_with_a_zero_run_is_refused_and_repaired() {
         connect(&server).await.write(b"torn", &value).await.unwrap();
     });
     assert!(server.stop_with(libc::SIGTERM).success());
+    forget_record(&storage);
     // The crash cut the file right after the zero run.
     let cut = good_len.next_multiple_of(64) + 430;
     std::fs::File::options()

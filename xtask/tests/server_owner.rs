@@ -1,0 +1,183 @@
+//! SIGKILL of `cargo xtask server` (issue 19, finding 11), with the real server: no
+//! destructor runs in xtask, yet the server stops by itself within seconds (it watches a
+//! pipe whose write end only xtask held), and the next xtask run removes the temp store
+//! that the killed one left.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Well within the test's own timeouts, with room for a machine under heavy load.
+const PROMPTLY: Duration = Duration::from_secs(10);
+/// The first run may build the server.
+const READY: Duration = Duration::from_secs(300);
+
+/// A running `cargo xtask server --port 0`: its process, its server's pid and storage.
+struct XtaskServer {
+    child: Child,
+    server_pid: i32,
+    storage: PathBuf,
+}
+
+impl XtaskServer {
+    /// SIGTERM, as Ctrl-C in a terminal would; returns whether xtask exited within
+    /// [`PROMPTLY`] (it then has stopped its server and removed the temp store).
+    fn terminate(&mut self) -> bool {
+        // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + PROMPTLY;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for XtaskServer {
+    /// After a failed assertion too: nothing of the test may outlive it.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) && !self.terminate() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        if self.server_pid > 0 && !is_gone(self.server_pid) {
+            // SAFETY: kill has no memory-safety preconditions; only a server this test
+            // started, whose pid its own log gave, and which still runs.
+            unsafe { libc::kill(self.server_pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Starts `cargo xtask server --port 0` (the built xtask, which builds the real server if
+/// needed) in a process group of its own, as a shell would, and waits until it is ready.
+fn start() -> XtaskServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["server", "--port", "0"])
+        .env_remove("XTASK_SERVER_BIN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let lines = read_until_ready(BufReader::new(child.stdout.take().unwrap()));
+    let value = |prefix: &str| {
+        let line = lines.iter().find_map(|l| l.strip_prefix(prefix));
+        let line = line.unwrap_or_else(|| panic!("no `{prefix}` line in {lines:?}"));
+        PathBuf::from(line.split(" (").next().unwrap())
+    };
+    let storage = value("storage: ");
+    let mut xtask = XtaskServer {
+        child,
+        server_pid: 0,
+        storage,
+    };
+    xtask.server_pid = server_pid(&value("log: "));
+    xtask
+}
+
+/// xtask's stdout lines up to "press Ctrl-C to stop", read on a thread so that a hung
+/// xtask fails the test instead of hanging it.
+fn read_until_ready(stdout: impl BufRead + Send + 'static) -> Vec<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in stdout.lines().map_while(Result::ok) {
+            let done = line.starts_with("press Ctrl-C");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        let _ = sender.send(lines);
+    });
+    let lines = receiver
+        .recv_timeout(READY)
+        .expect("xtask server ready in time");
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("press Ctrl-C")),
+        "xtask server did not get ready: {lines:?}"
+    );
+    lines
+}
+
+/// The pid in the server's `serving ... pid=N` log line, which follows its readiness line.
+fn server_pid(log: &Path) -> i32 {
+    let deadline = Instant::now() + PROMPTLY;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let pid = text
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("pid=")?.parse().ok());
+        if let Some(pid) = pid {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pid in the server log: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether `pid` no longer runs: it does not exist, or it is a zombie that its new parent
+/// has yet to reap.
+fn is_gone(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    !exists || is_zombie(pid)
+}
+
+fn is_zombie(pid: i32) -> bool {
+    let output = Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .output();
+    output.is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkill_of_xtask_leaves_no_server_and_the_next_run_removes_its_store() {
+    let mut first = start();
+    let folder = first.storage.parent().unwrap().to_path_buf();
+    assert!(first.storage.is_file(), "{}", first.storage.display());
+    // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
+    assert_eq!(
+        unsafe { libc::kill(first.child.id() as i32, libc::SIGKILL) },
+        0
+    );
+    first.child.wait().unwrap();
+
+    let pid = first.server_pid;
+    wait_until("the server stops after its xtask", PROMPTLY, || {
+        is_gone(pid)
+    });
+    assert!(folder.exists(), "nothing removed the temp store yet");
+
+    let mut second = start();
+    assert!(
+        !folder.exists(),
+        "the next run removes {}",
+        folder.display()
+    );
+    assert!(second.storage.is_file());
+    assert!(second.terminate(), "xtask server exits on SIGTERM");
+    assert!(!second.storage.exists());
+}
