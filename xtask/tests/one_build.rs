@@ -106,3 +106,20 @@ fn the_bindings_reuse_what_cargo_test_compiled() {
         differ.join("\n")
     );
 }
+
+/// `cargo xtask server` and `cargo xtask pytest` build the server alone (`cargo build -p`):
+/// after a `cargo xtask ci`, that must compile nothing.
+#[test]
+fn the_server_alone_reuses_what_cargo_test_compiled() {
+    let server = features(
+        workspace(),
+        &["-p", "simd-r-drive-ws-server", "-e", "normal,build"],
+    );
+    let differ = differences(&the_workspace_build(), &server);
+    assert!(
+        differ.is_empty(),
+        "the server alone asks for other features than the workspace's build; add them to \
+         the pins at the end of experiments/simd-r-drive-ws-server/Cargo.toml:\n{}",
+        differ.join("\n")
+    );
+}
