@@ -35,7 +35,7 @@ pub fn run(sh: &Shell, flags: &flags::Server) -> Result<()> {
         server.ready_after.as_millis()
     );
     outln!("storage: {} ({kept})", server.storage);
-    outln!("log: {}", server.log);
+    outln!("log: {}", paths::display_path(&server.log));
     outln!("export TEST_SERVER_HOST={host} TEST_SERVER_PORT={port}");
     outln!(
         "test against it: cargo xtask pytest --server ws://{}:{port}",
