@@ -3,8 +3,8 @@
 //! writes. An exclusive `flock`, held for the server's life, turns that into a clear error.
 
 use anyhow::{Context, bail};
-use std::io;
 use std::fs::File;
+use std::io;
 use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::path::Path;
