@@ -215,12 +215,26 @@ impl Runner {
             name: name.to_owned(),
             echo: (self.mode == Mode::Verbose).then(|| format!("[{name}] ")),
             start: Instant::now(),
-            bar: (self.mode == Mode::Live).then(|| self.bars.add(spinner(name))),
+            bar: (self.mode == Mode::Live).then(|| self.spinner(name)),
             counts: None,
             note: None,
             details: None,
             warnings: Vec::new(),
         }
+    }
+
+    /// A live line for a step, among the others that run. It ticks only once it belongs
+    /// to them: a tick before would draw it on its own, a line the others never clear.
+    fn spinner(&self, name: &str) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix:<20} {elapsed:>4} {wide_msg}")
+                .expect("the template is valid"),
+        );
+        bar.set_prefix(name.to_owned());
+        let bar = self.bars.add(bar);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
     }
 
     /// Shows how `step` ended and keeps its outcome. An error is shown as `failed`, unless
@@ -434,17 +448,6 @@ impl Step {
     pub fn warn(&mut self, warning: String) {
         self.warnings.push(warning);
     }
-}
-
-fn spinner(name: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix:<20} {elapsed:>4} {wide_msg}")
-            .expect("the template is valid"),
-    );
-    bar.set_prefix(name.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
 }
 
 fn bar_style() -> ProgressStyle {
