@@ -175,8 +175,17 @@ pub fn relative(base: &Utf8Path, root: &Utf8Path, path: &Utf8Path) -> Utf8PathBu
 /// The findings as a person reads them, one after the other, at most `limit` lines; the
 /// step's log has all of them.
 pub fn show(findings: &[Finding], limit: usize) -> String {
-    let text: Vec<&str> = findings.iter().map(|f| f.text.as_str()).collect();
-    let text = text.join("\n\n");
+    let mut text = String::new();
+    for (index, finding) in findings.iter().enumerate() {
+        // A blank line between findings of several lines (a diff, a diagnostic), as the
+        // tools print them; one-line findings (mypy's) follow each other.
+        let several = |f: &Finding| f.text.contains('\n');
+        if index > 0 {
+            let blank = several(finding) || several(&findings[index - 1]);
+            text.push_str(if blank { "\n\n" } else { "\n" });
+        }
+        text.push_str(&finding.text);
+    }
     let lines: Vec<&str> = text.lines().collect();
     if lines.len() <= limit {
         return text;
@@ -357,5 +366,9 @@ mypy: can't read file 'nope.py'
         assert_eq!(shown.lines().count(), 4, "{shown}");
         assert!(shown.ends_with("more lines in the log"), "{shown}");
         assert_eq!(show(&findings, 100).matches("Diff in").count(), 2);
+        assert!(show(&findings, 100).contains("\n \n\nDiff in"), "hunks apart");
+        let errors = mypy(MYPY, Utf8Path::new(ROOT), Utf8Path::new(ROOT));
+        let one_line = [errors[0].clone(), errors[0].clone()];
+        assert_eq!(show(&one_line, 100).lines().count(), 2, "one line each");
     }
 }

@@ -235,8 +235,8 @@ fn clippy(lint: &Lint, step: &mut Step, crates: Crates) -> Result<()> {
     }
     failed_with(lint, step, result, &found, |files, n| {
         format!(
-            "clippy finds {} in {files}: fix them; `cargo xtask lint --fix` applies the \
-             fixes that clippy knows to be safe",
+            "clippy finds {} in {files}; `cargo xtask lint --fix` applies the fixes that \
+             clippy knows to be safe",
             plural(n, "problem", "problems")
         )
     })
