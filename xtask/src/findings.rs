@@ -366,7 +366,10 @@ mypy: can't read file 'nope.py'
         assert_eq!(shown.lines().count(), 4, "{shown}");
         assert!(shown.ends_with("more lines in the log"), "{shown}");
         assert_eq!(show(&findings, 100).matches("Diff in").count(), 2);
-        assert!(show(&findings, 100).contains("\n \n\nDiff in"), "hunks apart");
+        assert!(
+            show(&findings, 100).contains("\n \n\nDiff in"),
+            "hunks apart"
+        );
         let errors = mypy(MYPY, Utf8Path::new(ROOT), Utf8Path::new(ROOT));
         let one_line = [errors[0].clone(), errors[0].clone()];
         assert_eq!(show(&one_line, 100).lines().count(), 2, "one line each");
