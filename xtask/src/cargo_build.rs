@@ -8,6 +8,9 @@ use std::io::BufReader;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::{Message, Metadata, TargetKind};
+use xshell::{Shell, cmd};
+
+use crate::process::Job;
 
 /// One test executable, and what it takes to run it as `cargo test` would.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +111,20 @@ pub fn opt_in_tests(metadata: &Metadata) -> Vec<(String, String)> {
             .map(|target| (package.name.to_string(), target.name.clone()))
     });
     targets.collect()
+}
+
+/// The arguments that select [`opt_in_tests`] for a cargo command (`-p PACKAGE --test
+/// NAME ...`), from `cargo metadata`; empty when there are none. `--all-targets` leaves
+/// those targets out, so `ci` builds them and `lint` checks them with these.
+pub fn opt_in_test_args(sh: &Shell) -> Result<Vec<String>> {
+    let metadata = Job::new(cmd!(sh, "cargo metadata --no-deps --format-version 1")).read()?;
+    let metadata =
+        cargo_metadata::MetadataCommand::parse(metadata).context("cannot read `cargo metadata`")?;
+    let mut args = Vec::new();
+    for (package, target) in opt_in_tests(&metadata) {
+        args.extend(["-p".to_owned(), package, "--test".to_owned(), target]);
+    }
+    Ok(args)
 }
 
 #[cfg(test)]

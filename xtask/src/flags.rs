@@ -64,6 +64,19 @@ pub enum Command {
     /// Both tools come from the bindings' venv (`cargo xtask venv`). A finding fails with
     /// zizmor's report, which names the file, the line and the fix.
     WorkflowLint(WorkflowLint),
+    /// Run every static check the workflow's lint job makes, side by side, showing a line
+    /// per check.
+    ///
+    /// Checks: rustfmt and clippy (`-D warnings`) on the workspace, on xtask's venv tests
+    /// (which `--all-targets` leaves out) and on the bindings' crate (outside the workspace,
+    /// in a target dir of its own); mypy (strict, as the bindings' pyproject.toml says) on
+    /// the bindings' package, stubs and tests and on the README compiler's runtime, with the
+    /// venv's mypy; and the workflow lint (`cargo xtask workflow-lint`). The first failure
+    /// stops the run and shows the file and line of each problem: rustfmt's diff, clippy's
+    /// `--> file:line`, mypy's `file:line: error`. Each check's whole output goes to
+    /// target/xtask/logs/lint/. It ends with `lint: N passed, N failed, N skipped`, counting
+    /// checks. `cargo xtask ci && cargo xtask lint` is everything the workflow checks.
+    Lint(Lint),
 }
 
 #[derive(Debug, Args)]
@@ -211,4 +224,22 @@ pub struct WorkflowLint {
     /// workspace root.
     #[arg(long, value_name = "DIR")]
     pub root: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Lint {
+    /// First apply what can be applied (clippy's machine-applicable fixes with `--fix
+    /// --allow-dirty --allow-staged`, then rustfmt), then check.
+    #[arg(long)]
+    pub fix: bool,
+    /// Stream every check's whole output as it comes, each line after its check's name.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print the checks, with what each needs, and run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only this check and what it needs, such as `--only mypy`; repeat it for several.
+    /// `--list` names the checks.
+    #[arg(long, value_name = "CHECK", conflicts_with = "list")]
+    pub only: Vec<String>,
 }

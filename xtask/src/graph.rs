@@ -107,6 +107,23 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
     Ok(selected)
 }
 
+/// The table as `--list` shows it: each node, what it needs, and which nodes are cleanup.
+pub fn list<C>(nodes: &[Node<C>]) -> String {
+    let lines = nodes.iter().map(|node| {
+        let needs = match node.needs {
+            [] => "needs nothing: starts at once".to_owned(),
+            needs => format!("after {}", needs.join(", ")),
+        };
+        let always = if node.always {
+            " (always: runs after a failure too)"
+        } else {
+            ""
+        };
+        format!("{:<20} {needs}{always}", node.name)
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}
+
 fn position<C>(nodes: &[Node<C>], name: &str) -> Option<usize> {
     nodes
         .iter()

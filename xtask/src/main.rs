@@ -4,17 +4,20 @@
 //! Which file owns what:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`). A task uses the shared modules below and never another task.
+//!   `bench`, `workflow-lint`, `lint`). A task uses the shared modules below and never
+//!   another task.
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
 //! - `pytest_runner.rs`: runs pytest against a server; `venv.rs`: the bindings' venv;
 //!   `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
 //!   tests, the test file written around its Python runtime), which `extract.rs` brings up
-//!   to date; `workflow_lint.rs`: the checks of `.github/`;
+//!   to date; `workflow_lint.rs`: the checks of `.github/`; `findings.rs`: what rustfmt,
+//!   clippy and mypy found, as file:line findings, for `lint`;
 //!   `bench_report.rs`: the figures of `bench`, paired, saved and tabled.
 //! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
 //! - `graph.rs`: a run as a table of steps, each started once what it needs has passed,
-//!   side by side when independent, all stopped at the first failure; `ci` is one.
+//!   side by side when independent, all stopped at the first failure; `ci` and `lint` are
+//!   graphs.
 //! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
 //!   nothing of xtask's.
 //! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
@@ -29,6 +32,7 @@ mod bench_report;
 mod cargo_build;
 mod console;
 mod extract;
+mod findings;
 mod fingerprint;
 mod flags;
 mod graph;
@@ -92,5 +96,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Ci(flags) => tasks::ci::run(&sh, &flags),
         flags::Command::Bench(flags) => tasks::bench::run(&sh, &flags),
         flags::Command::WorkflowLint(flags) => tasks::workflow_lint::run(&sh, &flags),
+        flags::Command::Lint(flags) => tasks::lint::run(&sh, &flags),
     }
 }

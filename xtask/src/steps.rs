@@ -340,6 +340,22 @@ impl Runner {
             .fold(Counts::default(), Add::add)
     }
 
+    /// The line before the totals of a failed run: the step that failed, and why, in one
+    /// line.
+    pub fn failed_line(&self, error: &anyhow::Error) -> String {
+        let failed = self
+            .in_order()
+            .into_iter()
+            .find(|o| o.state == State::Failed);
+        let cause = format!("{error:#}");
+        let cause = cause.lines().next().unwrap_or_default();
+        let mark = paint("failed:", Colour::Red);
+        match failed {
+            Some(outcome) => format!("{mark} {}: {cause}", outcome.name),
+            None => format!("{mark} {cause}"),
+        }
+    }
+
     /// The outcomes in the order of the table of steps.
     pub fn in_order(&self) -> Vec<&Outcome> {
         let mut outcomes: Vec<&Outcome> = self.outcomes.iter().collect();

@@ -22,7 +22,7 @@ use crate::pytest_runner::{self, Coverage, Target};
 use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::tail::Tail;
 use crate::test_server::{self, Server};
-use crate::{console, errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
+use crate::{errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -83,7 +83,7 @@ struct Built {
 
 pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     if flags.list {
-        outln!("{}", list());
+        outln!("{}", graph::list(NODES));
         return Ok(());
     }
     let selected = graph::select(NODES, &flags.only)?;
@@ -114,7 +114,7 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         );
     }
     if let Err(error) = &result {
-        errln!("{}", failed_line(&runner, error));
+        errln!("{}", runner.failed_line(error));
     }
     let totals = runner.totals();
     // The last line, whatever happened: CI log readers look for it.
@@ -131,38 +131,6 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         }
         .into()
     })
-}
-
-/// The line before the totals of a failed run: the step that failed, and why, in one line.
-fn failed_line(runner: &Runner, error: &anyhow::Error) -> String {
-    let failed = runner
-        .in_order()
-        .into_iter()
-        .find(|o| o.state == State::Failed);
-    let cause = format!("{error:#}");
-    let cause = cause.lines().next().unwrap_or_default();
-    let mark = console::paint("failed:", console::Colour::Red);
-    match failed {
-        Some(outcome) => format!("{mark} {}: {cause}", outcome.name),
-        None => format!("{mark} {cause}"),
-    }
-}
-
-/// The table as `--list` shows it: each step, what it needs, and which steps are cleanup.
-fn list() -> String {
-    let lines = NODES.iter().map(|node| {
-        let needs = match node.needs {
-            [] => "needs nothing: starts at once".to_owned(),
-            needs => format!("after {}", needs.join(", ")),
-        };
-        let always = if node.always {
-            " (always: runs after a failure too)"
-        } else {
-            ""
-        };
-        format!("{:<20} {needs}{always}", node.name)
-    });
-    lines.collect::<Vec<_>>().join("\n")
 }
 
 /// The README's diagram of the steps, drawn from the table.
@@ -213,13 +181,7 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
     let sh = paths::shell()?;
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
     let tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
-    let metadata = Job::new(cmd!(sh, "cargo metadata --no-deps --format-version 1")).read()?;
-    let metadata =
-        cargo_metadata::MetadataCommand::parse(metadata).context("cannot read `cargo metadata`")?;
-    let mut selection = Vec::new();
-    for (package, target) in cargo_build::opt_in_tests(&metadata) {
-        selection.extend(["-p".to_owned(), package, "--test".to_owned(), target]);
-    }
+    let selection = cargo_build::opt_in_test_args(&sh)?;
     let venv_tests = if selection.is_empty() {
         Vec::new()
     } else {
