@@ -460,6 +460,7 @@ mod tests {
                     failed_with(&lint, step, error, found, |f, n| format!("{n} in {f}"))
                 })
                 .unwrap_err()
+                .root_cause()
                 .to_string()
         };
         assert_eq!(message(&one), "1 in a.py");
