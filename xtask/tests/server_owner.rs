@@ -3,10 +3,14 @@
 //! pipe whose write end only xtask held), and the next xtask run removes the temp store
 //! that the killed one left.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use common::is_gone;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -126,31 +130,11 @@ fn server_pid(log: &Path) -> i32 {
     }
 }
 
-/// Whether `pid` no longer runs: it does not exist, or it is a zombie that its new parent
-/// has yet to reap.
-fn is_gone(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let exists = unsafe { libc::kill(pid, 0) == 0 };
-    !exists || is_zombie(pid)
-}
-
-fn is_zombie(pid: i32) -> bool {
-    let output = Command::new("ps")
-        .args(["-o", "stat=", "-p", &pid.to_string()])
-        .output();
-    output.is_ok_and(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
 fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        common::wait_until(limit, done),
+        "{what}: not within {limit:?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::scratch_dir;
+use common::{is_gone, scratch_dir};
 
 struct Xtask {
     child: Child,
@@ -112,34 +112,6 @@ fn start_with(name: &str, extra: &[&str], stderr: Option<Stdio>) -> Xtask {
 /// with room for a machine under heavy load (over 4 s seen with the CPU saturated). That
 /// the main thread did the cleanup, not the fallback, is checked by what it printed.
 const PROMPTLY: Duration = Duration::from_secs(10);
-
-/// Whether `pid` no longer runs: it does not exist, or it is a zombie that its new parent
-/// has yet to reap (which can take seconds on a loaded machine).
-fn is_gone(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let exists = unsafe { libc::kill(pid, 0) == 0 };
-    !exists || is_zombie(pid)
-}
-
-#[cfg(target_os = "linux")]
-fn is_zombie(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // `PID (COMMAND) STATE ...`: the state follows the last `)`.
-    stat.rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('Z'))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn is_zombie(pid: i32) -> bool {
-    let output = Command::new("ps")
-        .args(["-o", "stat=", "-p", &pid.to_string()])
-        .output();
-    output.is_ok_and(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .trim_start()
-            .starts_with('Z')
-    })
-}
 
 /// Sends `signal` to xtask alone, or to its whole process group as a terminal does, and
 /// returns xtask's exit code and how long it took to exit.

@@ -89,3 +89,31 @@ fn first_python_with(modules: &str) -> Option<PathBuf> {
     });
     entry.clone()
 }
+
+/// Whether `pid` no longer runs: it does not exist, or it is a zombie that its new parent
+/// has yet to reap (which can take seconds on a loaded machine).
+pub fn is_gone(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    !exists || is_zombie(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `PID (COMMAND) STATE ...`: the state follows the last `)`.
+    stat.rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_zombie(pid: i32) -> bool {
+    let output = std::process::Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .output();
+    output.is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim_start()
+            .starts_with('Z')
+    })
+}
