@@ -82,7 +82,9 @@ fn start() -> XtaskServer {
         server_pid: 0,
         storage,
     };
-    xtask.server_pid = server_pid(&value("log: "));
+    // Shown relative to the repository root.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    xtask.server_pid = server_pid(&root.join(value("log: ")));
     xtask
 }
 
