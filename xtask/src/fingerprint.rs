@@ -4,28 +4,9 @@
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// FNV-1a: stable across Rust versions, unlike `DefaultHasher`, and enough for a stamp.
-pub struct Fnv(pub u64);
+mod fnv;
 
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    pub fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes.iter().chain(&[0xff]) {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    pub fn of(bytes: &[u8]) -> u64 {
-        let mut hash = Fnv::default();
-        hash.write(bytes);
-        hash.0
-    }
-}
+pub use fnv::Fnv;
 
 /// Every file under `dir`, into `files`, leaving out each file or folder whose name
 /// `skipped` says (a skipped folder is not entered).

@@ -1,4 +1,12 @@
-//! Where things live: the workspace root, the bindings, and xtask's own files in `target/`.
+//! Where things live: the workspace root, the bindings, cargo's target dir, and xtask's own
+//! files.
+//!
+//! Several worktrees (one per branch) may share one target dir (`CARGO_TARGET_DIR`). So
+//! xtask's per-run state (logs, JUnit, coverage, stamps, bench results, the venv lock) lives
+//! in the worktree's own `target/xtask/`, whatever the target dir; the shared target dir holds
+//! only cargo's output and the locks over it ([`shared_lock_dir`]). Nothing here reads the
+//! running executable: another worktree's `cargo xtask` relinks `debug/xtask` in a shared
+//! target dir while this run goes on.
 
 use std::sync::OnceLock;
 
@@ -8,11 +16,23 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 /// The bindings' folder, relative to the workspace root.
 pub const BINDINGS: &str = "experiments/bindings/python-ws-client";
 
+/// The workspace xtask works on: the parent of xtask's manifest folder, as cargo names it to
+/// the running program (`cargo run`, `cargo test`), else as it was when xtask was built.
+/// The two agree under `cargo xtask`; a test runs one xtask binary on a fake worktree by
+/// setting `CARGO_MANIFEST_DIR` as `cargo run` would in that worktree.
 pub fn project_root() -> Utf8PathBuf {
-    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
+    static ROOT: OnceLock<Utf8PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+            .ok()
+            .filter(|dir| Utf8Path::new(dir).is_absolute())
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").to_owned());
+        Utf8Path::new(&manifest_dir)
+            .parent()
+            .unwrap_or(Utf8Path::new("/"))
+            .to_path_buf()
+    })
+    .clone()
 }
 
 pub fn bindings_dir() -> Utf8PathBuf {
@@ -20,7 +40,8 @@ pub fn bindings_dir() -> Utf8PathBuf {
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR`, else the one xtask itself was built
-/// into (which honours cargo's config too), found from the running executable.
+/// into (which honours cargo's config too), found from its build script's output folder,
+/// named at compile time: not from the executable, which may be gone (see the module doc).
 pub fn target_dir() -> Result<Utf8PathBuf> {
     static TARGET_DIR: OnceLock<Utf8PathBuf> = OnceLock::new();
     if let Some(dir) = TARGET_DIR.get() {
@@ -29,27 +50,40 @@ pub fn target_dir() -> Result<Utf8PathBuf> {
     let dir = match std::env::var("CARGO_TARGET_DIR") {
         Ok(dir) if !dir.is_empty() => project_root().join(dir),
         _ => {
-            let exe = std::env::current_exe().context("cannot tell where xtask runs from")?;
-            let exe = Utf8PathBuf::try_from(exe).context("xtask's path is not UTF-8")?;
-            target_dir_of(&exe).with_context(|| {
-                format!("cannot find cargo's target directory above {exe}; set CARGO_TARGET_DIR")
+            let built_in = Utf8Path::new(env!("OUT_DIR"));
+            target_dir_of(built_in).with_context(|| {
+                format!(
+                    "cannot find cargo's target directory above {built_in}; set CARGO_TARGET_DIR"
+                )
             })?
         }
     };
     Ok(TARGET_DIR.get_or_init(|| dir).clone())
 }
 
-/// The nearest folder above `exe` that cargo marked as its target directory.
-fn target_dir_of(exe: &Utf8Path) -> Option<Utf8PathBuf> {
-    exe.ancestors()
+/// The nearest folder above `built` (a file or folder cargo made) that cargo marked as its
+/// target directory.
+fn target_dir_of(built: &Utf8Path) -> Option<Utf8PathBuf> {
+    built
+        .ancestors()
         .skip(1)
         .find(|dir| dir.join("CACHEDIR.TAG").is_file())
         .map(Utf8Path::to_path_buf)
 }
 
-/// xtask's own state: logs, stamps, locks, reports, a private uv.
+/// xtask's own state, this worktree's alone: logs, JUnit, coverage, stamps, bench results,
+/// the venv lock, a private uv. Always the worktree's `target/xtask/`, also when
+/// `CARGO_TARGET_DIR` points elsewhere (maybe at a folder other worktrees share), so that two
+/// runs of two worktrees never read or overwrite each other's files.
 pub fn xtask_dir() -> Result<Utf8PathBuf> {
-    Ok(target_dir()?.join("xtask"))
+    Ok(project_root().join("target/xtask"))
+}
+
+/// The locks over what worktrees sharing a target dir really share: the files cargo copies
+/// out of its hashed folders to fixed names (`debug/libNAME.so`, `release/examples/bench`),
+/// which each worktree's build replaces with its own.
+pub fn shared_lock_dir() -> Result<Utf8PathBuf> {
+    Ok(target_dir()?.join("xtask-locks"))
 }
 
 /// A path the user typed, taken relative to the directory xtask was started from.
@@ -112,11 +146,22 @@ mod tests {
     }
 
     #[test]
-    fn the_target_dir_is_found_above_the_executable() {
-        let exe = Utf8PathBuf::try_from(std::env::current_exe().unwrap()).unwrap();
-        let found = target_dir_of(&exe).expect("unit tests run from inside a target dir");
-        assert!(exe.starts_with(&found), "{found} is not above {exe}");
+    fn the_target_dir_is_found_above_the_build_output() {
+        let built = Utf8Path::new(env!("OUT_DIR"));
+        let found = target_dir_of(built).expect("build scripts write inside the target dir");
+        assert!(built.starts_with(&found), "{found} is not above {built}");
         assert!(found.join("CACHEDIR.TAG").is_file());
         assert_eq!(target_dir_of(Utf8Path::new("/no/such/dir/xtask")), None);
+    }
+
+    #[test]
+    fn state_lives_in_the_worktree_whatever_the_target_dir() {
+        let state = xtask_dir().unwrap();
+        assert_eq!(state, project_root().join("target/xtask"));
+        assert!(
+            shared_lock_dir()
+                .unwrap()
+                .starts_with(target_dir().unwrap())
+        );
     }
 }

@@ -78,6 +78,9 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     // The workspace's target dir, so that the dependencies `cargo test --workspace` built
     // are reused; the profiles of the two manifests are kept equal for that (a test checks).
     let target_dir = paths::target_dir()?;
+    // maturin installs the library that cargo copied to `<profile>/libNAME.so`, a name
+    // every worktree sharing this target dir builds to: held from the build to the install.
+    let _built_library = lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let profile_name = profile.name();
     let develop = cmd!(
         sh,
@@ -219,9 +222,11 @@ fn uv_failure(said: &str, uv: &Utf8Path) -> String {
     }
 }
 
-/// Holds an exclusive lock on `path` until dropped, so that two xtask runs never write the
-/// venv at once. The kernel releases it if xtask dies.
-fn lock(path: &Utf8Path) -> Result<File> {
+/// Holds an exclusive lock on `path` until dropped, so that two xtask runs never write one
+/// thing at once: the venv (its lock is in the worktree's `target/xtask/`, as each worktree
+/// has a venv of its own), or a file of a target dir that worktrees share. The kernel
+/// releases it if xtask dies.
+pub fn lock(path: &Utf8Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
     }

@@ -26,7 +26,7 @@ const ZIZMOR_FINDINGS: u8 = 10;
 pub fn run_unless_unchanged(sh: &Shell) -> Result<bool> {
     let root = paths::project_root();
     let stamp_file = paths::xtask_dir()?.join("workflow-lint.stamp");
-    let stamp = stamp(&root, &std::env::current_exe()?)?;
+    let stamp = stamp(&root, XTASK_CODE)?;
     if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) {
         let stamp_file = paths::display_path(&stamp_file);
         traceln!("nothing changed since the last pass (see {stamp_file})");
@@ -38,23 +38,26 @@ pub fn run_unless_unchanged(sh: &Shell) -> Result<bool> {
     Ok(true)
 }
 
+/// xtask's own code (its checks and flags), as `build.rs` hashed it: not the running
+/// executable, which another worktree's `cargo xtask` may replace while this run goes on
+/// when the two share a target dir.
+const XTASK_CODE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    ", sources ",
+    env!("XTASK_SOURCES_HASH")
+);
+
 /// What the verdict depends on: every file under `.github/`, the linters' locked versions
-/// (the bindings' `uv.lock`), and xtask itself (its checks and flags), by size and time.
-fn stamp(root: &Utf8Path, xtask: &std::path::Path) -> Result<String> {
+/// (the bindings' `uv.lock`), and `xtask`, the code that lints.
+fn stamp(root: &Utf8Path, xtask: &str) -> Result<String> {
     let mut files = Vec::new();
     fingerprint::files_under(&root.join(GITHUB), &|_| false, &mut files)?;
     files.sort();
     files.push(root.join(paths::BINDINGS).join("uv.lock"));
-    let exe = std::fs::metadata(xtask).with_context(|| format!("cannot stat {xtask:?}"))?;
-    let built = exe
-        .modified()?
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos();
     Ok(format!(
-        "inputs {:016x} ({} files)\nxtask {} bytes, built {built}\n",
+        "inputs {:016x} ({} files)\nxtask {xtask}\n",
         fingerprint::of_files(&files)?,
         files.len(),
-        exe.len(),
     ))
 }
 
@@ -148,26 +151,33 @@ mod tests {
     #[test]
     fn the_stamp_changes_with_what_the_verdict_depends_on_only() {
         let (_guard, root) = fake_root();
-        let xtask = root.join("xtask-binary");
-        std::fs::write(&xtask, "v1").unwrap();
-        let stamp = || super::stamp(&root, xtask.as_std_path()).unwrap();
-        let first = stamp();
-        assert_eq!(stamp(), first, "the same inputs give the same stamp");
+        let stamp = |xtask| super::stamp(&root, xtask).unwrap();
+        let first = stamp(XTASK_CODE);
+        assert_eq!(
+            stamp(XTASK_CODE),
+            first,
+            "the same inputs give the same stamp"
+        );
         std::fs::write(root.join("README.md"), "# y\n").unwrap();
-        assert_eq!(stamp(), first, "a README does not change the verdict");
-        let changes: [(&str, &str); 4] = [
+        assert_eq!(
+            stamp(XTASK_CODE),
+            first,
+            "a README does not change the verdict"
+        );
+        let other_xtask = "0.1.0, sources 0123456789abcdef";
+        assert_ne!(stamp(other_xtask), first, "another xtask must lint again");
+        let changes: [(&str, &str); 3] = [
             (".github/workflows/ci.yml", "on: pull_request\n"),
             (".github/workflows/new.yml", "on: push\n"),
             (
                 "experiments/bindings/python-ws-client/uv.lock",
                 "zizmor 2\n",
             ),
-            ("xtask-binary", "v2, rebuilt"),
         ];
         let mut previous = first;
         for (file, text) in changes {
             std::fs::write(root.join(file), text).unwrap();
-            let now = stamp();
+            let now = stamp(XTASK_CODE);
             assert_ne!(now, previous, "an edit of {file} must lint again");
             previous = now;
         }

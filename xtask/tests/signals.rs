@@ -62,6 +62,8 @@ fn xtask_server(scratch: &Path, extra: &[&str]) -> Command {
         .args(extra)
         .env("XTASK_SERVER_BIN", fake)
         .env("CARGO_TARGET_DIR", scratch.join("target"))
+        // The scratch folder as the worktree, whose `target/xtask/` gets xtask's files.
+        .env("CARGO_MANIFEST_DIR", scratch.join("xtask"))
         .env("FAKE_RECORD", scratch.join("record"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -274,6 +276,8 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
         .args(["server", "--port", "0"])
         .env("PATH", path)
         .env("CARGO_TARGET_DIR", scratch.join("target"))
+        // The scratch folder as the worktree, whose `target/xtask/` gets xtask's files.
+        .env("CARGO_MANIFEST_DIR", scratch.join("xtask"))
         .env("FAKE_RECORD", &record)
         .env("FAKE_CARGO_MODE", mode)
         .stdin(Stdio::null())
@@ -355,12 +359,18 @@ fn a_signal_during_the_lock_wait() {
     let scratch = scratch_dir("lock-wait");
     let target = scratch.join("target");
     std::fs::create_dir_all(target.join("xtask")).unwrap();
+    // The scratch folder is the worktree (CARGO_MANIFEST_DIR below): its bindings, and its
+    // venv lock, in its own `target/xtask/`.
+    let bindings = scratch.join("experiments/bindings/python-ws-client");
+    std::fs::create_dir_all(&bindings).unwrap();
+    std::fs::write(bindings.join("pyproject.toml"), "[project]\n").unwrap();
     let lock = std::fs::File::create(target.join("xtask/venv.lock")).unwrap();
     // SAFETY: flock on a descriptor this test owns; released when `lock` is dropped.
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("venv")
         .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_MANIFEST_DIR", scratch.join("xtask"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

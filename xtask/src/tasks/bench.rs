@@ -4,7 +4,7 @@
 //! side by side (see [`crate::bench_report`]).
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
 use crate::bench_report::{self, Figure, OPS};
@@ -69,7 +69,7 @@ fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figur
     runner.step("venv --release", |_| {
         venv::ensure(sh, None, false, venv::Profile::Release)
     })?;
-    let (server_binary, native) = runner.step("build", |_| build(sh))?;
+    let (server_binary, native) = runner.step("build", |_| build(sh, dir))?;
     let server = runner.step("server up", |_| {
         test_server::start_for_tests(sh, server_binary, 0, 30)
     })?;
@@ -93,8 +93,12 @@ fn read(path: &Utf8Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
 }
 
-/// The release server and the native benchmark.
-fn build(sh: &Shell) -> Result<(camino::Utf8PathBuf, camino::Utf8PathBuf)> {
+/// The release server and the native benchmark, copied into `dir`. cargo puts them at
+/// names (`release/NAME`, `release/examples/bench`) that every worktree sharing the target
+/// dir builds to: the copies, made under a lock the other worktrees' benches take too, are
+/// this worktree's builds for the whole run.
+fn build(sh: &Shell, dir: &Utf8Path) -> Result<(Utf8PathBuf, Utf8PathBuf)> {
+    let _shared = venv::lock(&paths::shared_lock_dir()?.join("release-binaries.lock"))?;
     let server = test_server::build(sh, true)?;
     Job::new(cmd!(
         sh,
@@ -103,7 +107,21 @@ fn build(sh: &Shell) -> Result<(camino::Utf8PathBuf, camino::Utf8PathBuf)> {
     .run()
     .context("cannot build the native benchmark")?;
     let native = paths::target_dir()?.join("release/examples/bench");
-    Ok((server, native))
+    Ok((private_copy(&server, dir)?, private_copy(&native, dir)?))
+}
+
+/// `binary`, copied into `dir` under its own name. Renamed into place, so that an older copy
+/// that another bench of this worktree still runs is replaced, not overwritten.
+fn private_copy(binary: &Utf8Path, dir: &Utf8Path) -> Result<Utf8PathBuf> {
+    let name = binary
+        .file_name()
+        .with_context(|| format!("{binary} names no file"))?;
+    let copy = dir.join(name);
+    let partial = dir.join(format!("{name}.partial"));
+    std::fs::copy(binary, &partial)
+        .with_context(|| format!("cannot copy {binary} to {partial}"))?;
+    std::fs::rename(&partial, &copy).with_context(|| format!("cannot rename {partial}"))?;
+    Ok(copy)
 }
 
 fn native_side(
