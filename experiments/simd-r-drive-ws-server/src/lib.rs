@@ -5,10 +5,12 @@
 
 mod accept;
 mod connection;
+mod decoded_size;
 mod frame_check;
 mod handlers;
 mod listener;
 mod reply;
+mod requests;
 mod store;
 mod store_check;
 mod store_lock;
