@@ -148,7 +148,7 @@ impl Connection {
                 },
                 _ = sleep_until(heard + self.timeouts.idle) => break Some(Closing {
                     code: CloseCode::Away,
-                    reason: format!("nothing received for {:?}", self.timeouts.idle),
+                    reason: format!("no request and no Pong for {:?}", self.timeouts.idle),
                 }),
                 () = crate::accept::stopped(&mut shutdown) => break Some(Closing {
                     code: CloseCode::Away,
