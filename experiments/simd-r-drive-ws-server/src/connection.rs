@@ -141,7 +141,7 @@ impl Connection {
                     Ok(Received::Gone) => break None,
                     Err(closing) => break Some(closing),
                 },
-                _ = ping.tick() => match self.send_ping().await {
+                _ = ping.tick() => match self.send_ping(heard + self.timeouts.idle).await {
                     Ok(true) => {}
                     Ok(false) => break None,
                     Err(closing) => break Some(closing),
@@ -162,12 +162,12 @@ impl Connection {
         tracing::debug!(peer = %self.peer, "client disconnected");
     }
 
-    /// Sends the keep-alive Ping: `Ok(false)` when the client is gone. A client that has
-    /// not read what the server sent has its connection closed, at the latest once the
-    /// Ping has waited for room an idle timeout long.
-    async fn send_ping(&mut self) -> Result<bool, Closing> {
+    /// Sends the keep-alive Ping: `Ok(false)` when the client is gone. A client that does
+    /// not read what the server sends has its connection closed, at the latest at the idle
+    /// `deadline` (the Ping waits for room until then, and reads wait meanwhile).
+    async fn send_ping(&mut self, deadline: Instant) -> Result<bool, Closing> {
         let ping = self.socket.send(Message::Ping(Default::default()));
-        match timeout(self.timeouts.idle, ping).await {
+        match tokio::time::timeout_at(deadline, ping).await {
             Ok(Ok(())) => Ok(true),
             Ok(Err(WsError::WriteBufferFull(_))) | Err(_) => Err(not_reading()),
             Ok(Err(_)) => Ok(false),

@@ -14,6 +14,15 @@ use simd_r_drive::traits::{DataStoreReader, DataStoreWriter};
 use simd_r_drive_muxio_service_definition::prebuffered::*;
 use std::io;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// A request at least this large on the wire waits for [`LARGE_DECODES`] before decoding.
+const LARGE_REQUEST: usize = 1 << 20;
+
+/// Large requests decode one at a time, process-wide. A request can decode to many times
+/// its size on the wire (see `decoded_size.rs`), which is only known once decoded; so
+/// however many connections send such requests at once, one decodes at a time.
+static LARGE_DECODES: Semaphore = Semaphore::const_new(1);
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -149,10 +158,16 @@ where
         .register_prebuffered(M::METHOD_ID, move |bytes, _ctx| {
             let store = store.clone();
             async move {
+                let turn = if bytes.len() >= LARGE_REQUEST {
+                    Some(LARGE_DECODES.acquire().await?)
+                } else {
+                    None
+                };
                 let output = tokio::task::spawn_blocking(move || {
                     let request = M::decode_request(&bytes)?;
                     drop(bytes);
                     check_decoded_size(&request)?;
+                    drop(turn);
                     op(&store, request)
                 })
                 .await??;
