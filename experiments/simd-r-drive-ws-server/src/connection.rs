@@ -3,10 +3,18 @@
 //!
 //! `muxio-tokio-rpc-server` offers no hook for a handshake timeout, an idle timeout or
 //! message limits, and logs and ignores a frame it cannot decode, so the server runs its own
-//! loop over muxio's public endpoint API (`decode_bytes`, `run_handlers`, `send_responses`).
-//! Messages of one connection are handled in order, one at a time, as upstream does.
+//! loop: its own request assembly (`requests.rs`), then muxio's `run_handlers`, then its
+//! own reply encoding (`reply.rs`). Messages of one connection are handled in order, one
+//! at a time, as upstream does.
+//!
+//! What a connection can cost is bounded: its unfinished requests (`requests.rs`), what
+//! the server has written and the client has not read yet ([`MAX_UNREAD`]: a client that
+//! sends Pings and never reads the Pongs cannot grow the server), and its time: only
+//! requests and Pongs count as hearing from the client, so a client that only sends Pings
+//! is closed after the idle timeout like a silent one.
 
-use crate::frame_check::{FrameCheck, Refusal};
+use crate::frame_check::frames;
+use crate::requests::{self, Refusal, Requests};
 use crate::{MAX_VALUE_SIZE, Timeouts};
 use futures_util::{SinkExt, StreamExt};
 use muxio_core::rpc::RpcDispatcher;
@@ -33,6 +41,15 @@ type Socket = WebSocketStream<TcpStream>;
 /// frame that announces more is refused from its header, before its payload is read.
 const MAX_MESSAGE_SIZE: usize = MAX_VALUE_SIZE + (1 << 20);
 
+/// What tungstenite may hold of what the server sends and the client has not taken: its
+/// write buffer (128 KiB by default) and a few reply frames of 64 KiB. Without this bound,
+/// a Pong is queued for every Ping of a client that never reads, without limit.
+const MAX_UNREAD: usize = 1 << 20;
+
+/// How many frames of a message are taken between two yields to the runtime, so that a
+/// message of many small frames does not hold a worker from other connections.
+const FRAMES_PER_TURN: usize = 4096;
+
 /// Serves one accepted TCP connection to its end. `shutdown` turns true when the server stops.
 pub(crate) async fn serve(
     tcp: TcpStream,
@@ -43,7 +60,8 @@ pub(crate) async fn serve(
 ) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_SIZE))
-        .max_frame_size(Some(MAX_MESSAGE_SIZE));
+        .max_frame_size(Some(MAX_MESSAGE_SIZE))
+        .max_write_buffer_size(MAX_UNREAD);
     let handshake =
         tokio_tungstenite::accept_hdr_async_with_config(tcp, only_rpc_path, Some(config));
     let socket = match timeout(timeouts.handshake, handshake).await {
@@ -64,7 +82,7 @@ pub(crate) async fn serve(
         endpoint,
         timeouts,
         dispatcher: RpcDispatcher::new_with_id_space(IdSpace::Server),
-        frames: FrameCheck::default(),
+        requests: Requests::default(),
     };
     connection.run(shutdown).await;
 }
@@ -86,8 +104,19 @@ struct Connection {
     peer: SocketAddr,
     endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
+    /// Only encodes replies: requests are assembled by `requests`.
     dispatcher: RpcDispatcher<'static>,
-    frames: FrameCheck,
+    requests: Requests,
+}
+
+/// What the socket yielded, as far as the loop cares.
+enum Received {
+    /// A request (or part of one) or a Pong: the client is there.
+    Heard,
+    /// A Ping or another control frame: it does not show that the client reads.
+    Other,
+    /// The client is gone.
+    Gone,
 }
 
 /// How a connection ends, when the server ends it.
@@ -104,25 +133,22 @@ impl Connection {
         let mut heard = Instant::now();
         let closing = loop {
             tokio::select! {
-                received = self.socket.next() => {
-                    let handled = self.on_message(received).await;
+                received = self.socket.next() => match self.on_message(received).await {
                     // Silence is counted from the end of the call: a long call is the
                     // server's time, not the client's.
-                    heard = Instant::now();
-                    match handled {
-                        Ok(true) => {}
-                        Ok(false) => break None,
-                        Err(closing) => break Some(closing),
-                    }
-                }
-                _ = ping.tick() => {
-                    if self.socket.send(Message::Ping(Default::default())).await.is_err() {
-                        break None;
-                    }
-                }
+                    Ok(Received::Heard) => heard = Instant::now(),
+                    Ok(Received::Other) => {}
+                    Ok(Received::Gone) => break None,
+                    Err(closing) => break Some(closing),
+                },
+                _ = ping.tick() => match self.send_ping(heard + self.timeouts.idle).await {
+                    Ok(true) => {}
+                    Ok(false) => break None,
+                    Err(closing) => break Some(closing),
+                },
                 _ = sleep_until(heard + self.timeouts.idle) => break Some(Closing {
                     code: CloseCode::Away,
-                    reason: format!("nothing received for {:?}", self.timeouts.idle),
+                    reason: format!("no request and no Pong for {:?}", self.timeouts.idle),
                 }),
                 () = crate::accept::stopped(&mut shutdown) => break Some(Closing {
                     code: CloseCode::Away,
@@ -136,20 +162,34 @@ impl Connection {
         tracing::debug!(peer = %self.peer, "client disconnected");
     }
 
-    /// Handles what the socket yielded: `Ok(true)` to go on, `Ok(false)` when the client
-    /// is gone, `Err` to close the connection.
+    /// Sends the keep-alive Ping: `Ok(false)` when the client is gone. A client that does
+    /// not read what the server sends has its connection closed, at the latest at the idle
+    /// `deadline` (the Ping waits for room until then, and reads wait meanwhile).
+    async fn send_ping(&mut self, deadline: Instant) -> Result<bool, Closing> {
+        let ping = self.socket.send(Message::Ping(Default::default()));
+        match tokio::time::timeout_at(deadline, ping).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(WsError::WriteBufferFull(_))) | Err(_) => Err(not_reading()),
+            Ok(Err(_)) => Ok(false),
+        }
+    }
+
+    /// Handles what the socket yielded; `Err` to close the connection.
     async fn on_message(
         &mut self,
         received: Option<Result<Message, WsError>>,
-    ) -> Result<bool, Closing> {
+    ) -> Result<Received, Closing> {
         match received {
-            None | Some(Ok(Message::Close(_))) => Ok(false),
-            Some(Ok(Message::Binary(bytes))) => self.on_binary(&bytes).await.map(|()| true),
+            None | Some(Ok(Message::Close(_))) => Ok(Received::Gone),
+            Some(Ok(Message::Binary(bytes))) => {
+                self.on_binary(&bytes).await.map(|()| Received::Heard)
+            }
+            Some(Ok(Message::Pong(_))) => Ok(Received::Heard),
             Some(Ok(Message::Text(_))) => Err(Closing {
                 code: CloseCode::Protocol,
                 reason: "a text message; this protocol sends binary RPC frames".into(),
             }),
-            Some(Ok(_ping_pong_or_raw_frame)) => Ok(true),
+            Some(Ok(_ping_or_raw_frame)) => Ok(Received::Other),
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                 Err(Closing {
                     code: CloseCode::Size,
@@ -158,7 +198,7 @@ impl Connection {
             }
             Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
                 tracing::debug!(peer = %self.peer, "client left without a Close frame");
-                Ok(false)
+                Ok(Received::Gone)
             }
             Some(Err(WsError::Protocol(e))) => Err(Closing {
                 code: CloseCode::Protocol,
@@ -166,36 +206,19 @@ impl Connection {
             }),
             Some(Err(e)) => {
                 tracing::debug!(peer = %self.peer, "connection lost: {e}");
-                Ok(false)
+                Ok(Received::Gone)
             }
         }
     }
 
-    /// Checks the message, runs the requests it completes and sends their replies.
+    /// Takes the message's frames, runs the requests they complete and sends their replies.
     async fn on_binary(&mut self, bytes: &[u8]) -> Result<(), Closing> {
-        self.frames.check(bytes).map_err(|refusal| match refusal {
-            Refusal::Malformed(reason) => Closing {
-                code: CloseCode::Invalid,
-                reason,
-            },
-            Refusal::TooBig(reason) => Closing {
-                code: CloseCode::Size,
-                reason,
-            },
-        })?;
+        let requests = self.take_frames(bytes).await?;
         let replies = Arc::new(Mutex::new(Vec::new()));
         let emit = {
             let replies = replies.clone();
             move |chunk: &[u8]| replies.lock().expect("not poisoned").push(chunk.to_vec())
         };
-        let requests = self
-            .endpoint
-            .decode_bytes(&mut self.dispatcher, (), bytes, emit.clone())
-            .await
-            .map_err(|e| Closing {
-                code: CloseCode::Invalid,
-                reason: format!("not an RPC request: {e}"),
-            })?;
         let responses = self.endpoint.run_handlers((), requests).await;
         for response in responses {
             if let Err(e) = crate::reply::encode(&mut self.dispatcher, response, emit.clone()) {
@@ -204,6 +227,23 @@ impl Connection {
         }
         let replies = std::mem::take(&mut *replies.lock().expect("not poisoned"));
         self.send_replies(replies).await
+    }
+
+    /// Feeds the message's frames to the requests, yielding now and then; returns the
+    /// requests it completes.
+    async fn take_frames(&mut self, bytes: &[u8]) -> Result<Vec<requests::Request>, Closing> {
+        let mut complete = Vec::new();
+        for (n, frame) in frames(bytes).enumerate() {
+            let frame = frame.map_err(|reason| Closing {
+                code: CloseCode::Invalid,
+                reason,
+            })?;
+            complete.extend(self.requests.take(frame).map_err(refused)?);
+            if n % FRAMES_PER_TURN == FRAMES_PER_TURN - 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(complete)
     }
 
     /// Sends the reply frames; a client that does not take them within the idle timeout
@@ -218,6 +258,7 @@ impl Connection {
         };
         match timeout(self.timeouts.idle, sending).await {
             Ok(Ok(())) => Ok(()),
+            Ok(Err(WsError::WriteBufferFull(_))) => Err(not_reading()),
             Ok(Err(_)) => Err(Closing {
                 code: CloseCode::Error,
                 reason: "cannot send a reply".into(),
@@ -243,6 +284,26 @@ impl Connection {
             self.socket.close(Some(frame)),
         )
         .await;
+    }
+}
+
+/// How a refused request closes the connection.
+fn refused(refusal: Refusal) -> Closing {
+    let (code, reason) = match refusal {
+        Refusal::Malformed(reason) => (CloseCode::Invalid, reason),
+        Refusal::TooBig(reason) => (CloseCode::Size, reason),
+        Refusal::TooMany(reason) => (CloseCode::Policy, reason),
+    };
+    Closing { code, reason }
+}
+
+/// The client does not take what the server sends (Pongs, replies, Pings).
+fn not_reading() -> Closing {
+    Closing {
+        code: CloseCode::Policy,
+        reason: format!(
+            "the client does not read what the server sends (up to {MAX_UNREAD} bytes wait)"
+        ),
     }
 }
 

@@ -1,7 +1,11 @@
-//! One handler per method of the service definition, each running its storage call on the
-//! blocking pool so that file I/O never stalls the async runtime.
+//! One handler per method of the service definition, each decoding its request and running
+//! its storage call on the blocking pool, so that neither a large decode nor file I/O
+//! stalls the async runtime. A request that decodes to more than the limit on requests is
+//! refused before the store sees it (see `decoded_size.rs`).
 
 use crate::MAX_VALUE_SIZE;
+use crate::decoded_size::DecodedSize;
+use crate::requests::MAX_REQUEST_SIZE;
 use crate::store::{Change, Store};
 use anyhow::Context;
 use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
@@ -10,6 +14,15 @@ use simd_r_drive::traits::{DataStoreReader, DataStoreWriter};
 use simd_r_drive_muxio_service_definition::prebuffered::*;
 use std::io;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// A request at least this large on the wire waits for [`LARGE_DECODES`] before decoding.
+const LARGE_REQUEST: usize = 1 << 20;
+
+/// Large requests decode one at a time, process-wide. A request can decode to many times
+/// its size on the wire (see `decoded_size.rs`), which is only known once decoded; so
+/// however many connections send such requests at once, one decodes at a time.
+static LARGE_DECODES: Semaphore = Semaphore::const_new(1);
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -74,6 +87,21 @@ fn check_value_size(value: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Refuses a request that decoded to more than [`MAX_REQUEST_SIZE`], like one that was
+/// that large on the wire.
+fn check_decoded_size(request: &impl DecodedSize) -> io::Result<()> {
+    let size = request.decoded_size();
+    if size > MAX_REQUEST_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the request decodes to {size} bytes, over the limit of {MAX_REQUEST_SIZE} bytes for a request; send it in smaller batches"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The methods that take no key: they report on the store as a whole.
 async fn register_queries<C>(
     endpoint: &RpcServiceEndpoint<C>,
@@ -108,7 +136,8 @@ where
     .await
 }
 
-/// Wires one method: decode the request, run `op` on the blocking pool, encode the answer.
+/// Wires one method: decode and check the request and run `op`, on the blocking pool, then
+/// encode the answer.
 async fn register<M, C>(
     endpoint: &RpcServiceEndpoint<C>,
     store: &Arc<Store>,
@@ -116,7 +145,7 @@ async fn register<M, C>(
 ) -> anyhow::Result<()>
 where
     M: RpcMethodPrebuffered,
-    M::Input: Send + 'static,
+    M::Input: DecodedSize + Send + 'static,
     M::Output: Send + 'static,
     C: Send + Sync + Clone + 'static,
 {
@@ -125,8 +154,19 @@ where
         .register_prebuffered(M::METHOD_ID, move |bytes, _ctx| {
             let store = store.clone();
             async move {
-                let request = M::decode_request(&bytes)?;
-                let output = tokio::task::spawn_blocking(move || op(&store, request)).await??;
+                let turn = if bytes.len() >= LARGE_REQUEST {
+                    Some(LARGE_DECODES.acquire().await?)
+                } else {
+                    None
+                };
+                let output = tokio::task::spawn_blocking(move || {
+                    let request = M::decode_request(&bytes)?;
+                    drop(bytes);
+                    check_decoded_size(&request)?;
+                    drop(turn);
+                    op(&store, request)
+                })
+                .await??;
                 M::encode_response(output).map_err(HandlerError::from)
             }
         })

@@ -6,12 +6,14 @@
 mod accept;
 mod acked;
 mod connection;
+mod decoded_size;
 mod frame_check;
 mod handlers;
 mod listener;
 pub mod owner;
 mod repair;
 mod reply;
+mod requests;
 mod startup;
 mod store;
 mod store_check;

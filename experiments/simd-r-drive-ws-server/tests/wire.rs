@@ -70,14 +70,21 @@ fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// Reads server frames until a Close frame and returns its code; panics if the connection
 /// ends without one or none comes within [`PATIENCE`] (pings do not extend it).
 fn close_code(tcp: &mut TcpStream) -> u16 {
+    let payload = next_frame_of(tcp, 0x8, "a Close frame");
+    u16::from_be_bytes([payload[0], payload[1]])
+}
+
+/// Reads server frames until one with `opcode` and returns its payload; panics if none
+/// comes within [`PATIENCE`].
+fn next_frame_of(tcp: &mut TcpStream, opcode: u8, what: &str) -> Vec<u8> {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "no Close frame within {PATIENCE:?}");
+        assert!(!left.is_zero(), "no {what} within {PATIENCE:?}");
         tcp.set_read_timeout(Some(left)).unwrap();
         let mut head = [0u8; 2];
         tcp.read_exact(&mut head)
-            .expect("a Close frame from the server");
+            .unwrap_or_else(|e| panic!("{what} from the server: {e}"));
         let len = match head[1] & 0x7F {
             126 => {
                 let mut n = [0u8; 2];
@@ -93,8 +100,8 @@ fn close_code(tcp: &mut TcpStream) -> u16 {
         };
         let mut payload = vec![0u8; len];
         tcp.read_exact(&mut payload).unwrap();
-        if head[0] & 0x0F == 0x8 {
-            return u16::from_be_bytes([payload[0], payload[1]]);
+        if head[0] & 0x0F == opcode {
+            return payload;
         }
     }
 }
@@ -241,4 +248,169 @@ fn silent_connections_are_closed_and_idle_clients_are_not() {
     // Now the real client has been idle for over a second, with its runtime polling.
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(1500)).await });
     assert_eq!(rt.block_on(client.read(b"k")).unwrap(), Some(b"v".to_vec()));
+}
+
+// The attacks of issue 19, each at a size a test can afford.
+
+/// A muxio frame: payload length, stream id, sequence id, kind (0 open, 1 data, 2 end).
+fn muxio_frame(stream: u32, seq: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&stream.to_le_bytes());
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    bytes.push(kind);
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// The 15-byte RPC header of a call, then its arguments as metadata.
+fn rpc_call(request_id: u32, method_id: u64, args: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&request_id.to_le_bytes());
+    bytes.extend_from_slice(&method_id.to_le_bytes());
+    bytes.extend_from_slice(&(args.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(args);
+    bytes
+}
+
+/// Finding 1: one message of 500,000 empty frames (6.5 MB). muxio's decoder moved what was
+/// left of the message for every frame, about 1.6 TB of moves here: the reply never came.
+/// Now each frame costs one step and the call is answered.
+#[test]
+fn a_message_of_many_empty_frames_is_answered() {
+    use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
+    use simd_r_drive_muxio_service_definition::prebuffered::{Len, LenRequestParams};
+    const FRAMES: u32 = 500_000;
+    let args = Len::encode_request(LenRequestParams {}).unwrap();
+    let mut message = muxio_frame(1, 0, 0, &rpc_call(1, Len::METHOD_ID, &args));
+    message.reserve(13 * FRAMES as usize + 32);
+    for seq in 1..=FRAMES {
+        message.extend(muxio_frame(1, seq, 1, b""));
+    }
+    message.extend(muxio_frame(1, FRAMES + 1, 2, b""));
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    with_a_real_client(server.port, || {
+        let mut tcp = raw_websocket(server.port);
+        let started = Instant::now();
+        tcp.write_all(&client_frame(0x2, &message)).unwrap();
+        let reply = next_frame_of(&mut tcp, 0x2, "a reply");
+        println!("{FRAMES} empty frames answered in {:?}", started.elapsed());
+        assert!(reply.len() >= 13, "a reply frame: {reply:?}");
+    });
+}
+
+/// Finding 2: request headers (28 bytes) that never end. Each one made every later message
+/// scan all of them; now the 1025th unfinished request closes the connection with 1008.
+#[test]
+fn unfinished_requests_are_limited_by_count() {
+    let message: Vec<u8> = (0..20_000)
+        .flat_map(|stream| muxio_frame(stream, 0, 0, &rpc_call(stream, 1, b"")))
+        .collect();
+    assert_refused(client_frame(0x2, &message), 1008, "unfinished requests");
+}
+
+/// Finding 3: empty frames held memory at no cost against the limits, as new streams (each
+/// an entry) and as frames ahead of their turn (kept until their turn, which never came).
+#[test]
+fn empty_frames_are_not_free() {
+    let new_streams: Vec<u8> = (0..20_000)
+        .flat_map(|stream| muxio_frame(stream, 0, 0, b""))
+        .collect();
+    assert_refused(client_frame(0x2, &new_streams), 1008, "unfinished requests");
+    let ahead_of_turn: Vec<u8> = (1..20_000)
+        .flat_map(|seq| muxio_frame(7, seq, 1, b""))
+        .collect();
+    assert_refused(client_frame(0x2, &ahead_of_turn), 1007, "in order");
+}
+
+/// Finding 4: a client that sends Pings and never reads. Each Ping counted as activity and
+/// queued a Pong: the connection lived on and grew. Now Pings do not reset the idle
+/// timeout and unread Pongs are bounded, so the server closes it and its writes fail.
+#[test]
+fn a_client_that_sends_pings_and_never_reads_is_closed() {
+    const MAX_FLOOD: usize = 256 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--port", "0", "--idle-timeout", "1"];
+    let server = Server::start_with(&dir.path().join("store.bin"), &args);
+    let mut flood_port = 0;
+    with_a_real_client(server.port, || {
+        let mut flood = raw_websocket(server.port);
+        flood_port = flood.local_addr().unwrap().port();
+        flood.set_write_timeout(Some(PATIENCE)).unwrap();
+        let pings: Vec<u8> = (0..1024).flat_map(|_| client_frame(0x9, b"ping")).collect();
+        let deadline = Instant::now() + PATIENCE;
+        let mut sent = 0;
+        let refused = loop {
+            if let Err(e) = flood.write_all(&pings) {
+                break e;
+            }
+            sent += pings.len();
+            assert!(
+                Instant::now() < deadline && sent < MAX_FLOOD,
+                "the server still takes Pings after {sent} bytes of them"
+            );
+        };
+        println!("closed after {sent} bytes of Pings: {refused}");
+    });
+    let log = server.stop_and_read_log();
+    let peer = format!("peer=127.0.0.1:{flood_port}");
+    let about_it: Vec<&str> = log.lines().filter(|l| l.contains(&peer)).collect();
+    assert_eq!(about_it.len(), 1, "one line about {peer} expected:\n{log}");
+    let why = [
+        "(1001): no request and no Pong",
+        "(1008): the client does not read",
+    ];
+    assert!(why.iter().any(|w| about_it[0].contains(w)), "{log}");
+}
+
+/// Finding 5: the encoding packs bytes (a value of zeros takes one bit a byte, an empty key
+/// one bit), so a request within the limit on the wire decoded to many times the limit.
+/// Now the decoded request is held to the same limit: three million empty keys take 375 KB
+/// on the wire and 72 MB decoded, and are refused.
+#[test]
+fn a_batch_of_keys_that_decodes_over_the_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    let rt = runtime();
+    let client = rt
+        .block_on(WsClient::new("127.0.0.1", server.port))
+        .unwrap();
+    let keys: Vec<&[u8]> = vec![b""; 3_000_000];
+    let started = Instant::now();
+    let refused = rt
+        .block_on(client.batch_read(&keys))
+        .map(|_| ())
+        .unwrap_err();
+    println!("refused in {:?}: {refused}", started.elapsed());
+    assert!(refused.to_string().contains("decodes to"), "{refused}");
+}
+
+/// Finding 6: a request cut short by a Cancel frame (the client's call timed out while it
+/// was being sent) closed the connection with 1007 "Attempted to read from a cancelled
+/// stream". Now the request is dropped and the same connection answers the next call.
+#[test]
+fn a_cancelled_request_leaves_the_connection_usable() {
+    use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
+    use simd_r_drive_muxio_service_definition::prebuffered::{Len, LenRequestParams};
+    let args = Len::encode_request(LenRequestParams {}).unwrap();
+    let mut cut_short = muxio_frame(1, 0, 0, &rpc_call(1, 2, b""));
+    cut_short.extend(muxio_frame(1, 1, 1, &[7; 1000]));
+    let cancel = muxio_frame(1, 2, 3, b"");
+    let mut next = muxio_frame(3, 0, 0, &rpc_call(3, Len::METHOD_ID, &args));
+    next.extend(muxio_frame(3, 1, 2, b""));
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store.bin"));
+    let mut tcp = raw_websocket(server.port);
+    for message in [cut_short, cancel, next] {
+        tcp.write_all(&client_frame(0x2, &message)).unwrap();
+    }
+    let reply = next_frame_of(&mut tcp, 0x2, "the reply to the call after the Cancel");
+    assert_eq!(reply[12], 0, "the reply opens a stream: {reply:?}");
+    let log = server.stop_and_read_log();
+    let shutdown = "(1001): the server is shutting down";
+    let warnings = log.lines().filter(|line| line.contains("WARN"));
+    assert!(
+        warnings.into_iter().all(|line| line.contains(shutdown)),
+        "{log}"
+    );
 }
