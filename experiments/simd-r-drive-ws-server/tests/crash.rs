@@ -4,23 +4,10 @@
 
 mod common;
 
-use common::{Server, run_failing};
+use common::{Server, connect, run_failing, runtime};
 use simd_r_drive::{METADATA_SIZE, PAYLOAD_ALIGNMENT, compute_hash};
-use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
+use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter};
 use std::path::{Path, PathBuf};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn connect(server: &Server) -> WsClient {
-    WsClient::new("127.0.0.1", server.port)
-        .await
-        .expect("connect")
-}
 
 /// Key `key-i` holds `value(i, round)` after `round`.
 fn value(i: usize, round: usize) -> Vec<u8> {

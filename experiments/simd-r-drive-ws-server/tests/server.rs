@@ -2,22 +2,9 @@
 
 mod common;
 
-use common::{Server, run_failing};
-use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
+use common::{Server, connect, run_failing, runtime};
+use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter};
 use std::path::Path;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn connect(server: &Server) -> WsClient {
-    WsClient::new("127.0.0.1", server.port)
-        .await
-        .expect("connect")
-}
 
 #[test]
 fn serves_every_method() {

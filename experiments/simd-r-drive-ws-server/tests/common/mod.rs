@@ -160,3 +160,18 @@ pub fn run_failing(storage: &Path, args: &[&str]) -> (ExitStatus, String, String
     let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8 output");
     (out.status, text(out.stdout), text(out.stderr))
 }
+
+/// A runtime for a test's client calls.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The crates.io client, connected to `server`.
+pub async fn connect(server: &Server) -> simd_r_drive_ws_client::WsClient {
+    simd_r_drive_ws_client::WsClient::new("127.0.0.1", server.port)
+        .await
+        .expect("connect")
+}
