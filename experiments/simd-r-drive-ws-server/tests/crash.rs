@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, connect, run_failing, runtime};
+use common::{Server, assert_fails_with, connect, runtime};
 use simd_r_drive::{METADATA_SIZE, PAYLOAD_ALIGNMENT, compute_hash};
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter};
 use std::path::{Path, PathBuf};
@@ -70,21 +70,6 @@ fn metadata(key: &[u8], prev_tail: u64, payload: &[u8]) -> Vec<u8> {
     meta.extend_from_slice(&prev_tail.to_le_bytes());
     meta.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
     meta
-}
-
-fn assert_fails_with(storage: &Path, args: &[&str], expected: &[&str]) -> String {
-    let (status, stdout, stderr) = run_failing(storage, args);
-    assert!(!status.success(), "expected failure, got {status}");
-    assert!(
-        stdout.is_empty(),
-        "no readiness line on failure: {stdout:?}"
-    );
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error: "), "stderr: {stderr}");
-    for part in expected {
-        assert!(last.contains(part), "{part:?} not in: {stderr}");
-    }
-    stderr
 }
 
 /// The copies of cut bytes that `--repair` left beside the store.

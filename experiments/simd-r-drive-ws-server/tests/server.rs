@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, connect, run_failing, runtime};
+use common::{Server, connect, runtime};
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter};
 use std::path::Path;
 
@@ -111,18 +111,7 @@ fn readiness_line_comes_fast_and_alone() {
 }
 
 fn assert_fails_with(storage: &Path, args: &[&str], expected: &str) {
-    let (status, stdout, stderr) = run_failing(storage, args);
-    assert!(!status.success(), "expected failure, got {status}");
-    assert!(
-        stdout.is_empty(),
-        "no readiness line on failure: {stdout:?}"
-    );
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("error: ") && last.contains(expected),
-        "stderr: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    common::assert_fails_with(storage, args, &[expected]);
 }
 
 #[test]

@@ -175,3 +175,21 @@ pub async fn connect(server: &Server) -> simd_r_drive_ws_client::WsClient {
         .await
         .expect("connect")
 }
+
+/// Runs the server, which must fail to start: no readiness line, no panic, and a last
+/// stderr line `error: ...` that holds each of `expected`. Returns its stderr.
+pub fn assert_fails_with(storage: &Path, args: &[&str], expected: &[&str]) -> String {
+    let (status, stdout, stderr) = run_failing(storage, args);
+    assert!(!status.success(), "expected failure, got {status}");
+    assert!(
+        stdout.is_empty(),
+        "no readiness line on failure: {stdout:?}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "stderr: {stderr}");
+    for part in expected {
+        assert!(last.contains(part), "{part:?} not in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
