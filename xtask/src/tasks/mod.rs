@@ -7,4 +7,5 @@ pub mod extract;
 pub mod pytest;
 pub mod server;
 pub mod venv;
+pub mod watch;
 pub mod workflow_lint;
