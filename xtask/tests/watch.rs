@@ -212,6 +212,24 @@ fn server_line(line: &str) -> (String, PathBuf) {
     (address, PathBuf::from(store))
 }
 
+/// The process whose command line holds `argument` (the server names its store).
+fn pid_with_argument(argument: &Path) -> i32 {
+    let output = Command::new("pgrep")
+        .arg("-f")
+        .arg(argument)
+        .output()
+        .expect("cannot run pgrep");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    assert_eq!(
+        pids.len(),
+        1,
+        "one process names {}: {pids:?}",
+        argument.display()
+    );
+    pids[0]
+}
+
 fn pids(path: &Path) -> Vec<i32> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines().filter_map(|line| line.parse().ok()).collect()
@@ -275,7 +293,26 @@ fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and
     assert_eq!(new_address, address, "the server restarts on its port");
     assert_ne!(new_store, first_store, "with a fresh store");
     assert!(!first_store.exists(), "the old store is removed");
-    watch.wait_for_run(at, &server_name);
+    let (at, _) = watch.wait_for_run(at, &server_name);
+
+    // A server that dies is reported, and started again on the next change, on its port.
+    let server = pid_with_argument(&new_store);
+    // SAFETY: kill has no memory-safety preconditions; the pid is the server's.
+    unsafe { libc::kill(server, libc::SIGKILL) };
+    assert!(common::wait_until(LIMIT, || is_gone(server)));
+    test.write(&format!("{PASSING}\n# after the crash\n"));
+    let (at, _) = watch.wait_for(at, "`server exited unexpectedly`", |l| {
+        l.contains("server exited unexpectedly: signal 9")
+    });
+    let (at, line) = watch.wait_for(at, "a third `server: ... ready`", |l| {
+        l.starts_with("server: ")
+    });
+    let (third_address, third_store) = server_line(&line);
+    assert_eq!(third_address, address);
+    assert!(!new_store.exists(), "the dead server's store is removed");
+    let (_, own) = watch.wait_for_run(at, &format!("{test_name}: its tests"));
+    assert!(own.starts_with("watch: 1 passed, 0 failed"), "{own}");
+    let new_store = third_store;
 
     let status = watch.signal_and_wait(libc::SIGINT);
     assert_eq!(status.code(), Some(130), "{status:?}");

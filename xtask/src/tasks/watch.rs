@@ -132,6 +132,7 @@ impl Session<'_> {
             true => "start".to_owned(),
             false => plan.what_changed(),
         };
+        self.forget_a_dead_server();
         let mut todo = plan.clone();
         for &rebuild in &plan.rebuild {
             if let Err(error) = self.rebuild(rebuild) {
@@ -164,6 +165,17 @@ impl Session<'_> {
         }
         pending.merge(routing::route(&watcher.pending_settled(self.sh)?));
         Ok(pending)
+    }
+
+    /// A server that died while the watcher waited: reported with its last log lines, and
+    /// dropped (which removes its store), so that this batch starts another.
+    fn forget_a_dead_server(&mut self) {
+        let died = self.server.as_ref().and_then(|s| s.check_alive().err());
+        if let Some(died) = died {
+            errln!("{} {died:#}", console::paint("error:", Colour::Red));
+            errln!("watch: starting the server again");
+            self.server = None;
+        }
     }
 
     fn needs_server(&self, scope: Scope) -> bool {
