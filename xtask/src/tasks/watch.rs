@@ -135,15 +135,17 @@ impl Session<'_> {
         self.forget_a_dead_server();
         let mut todo = plan.clone();
         for &rebuild in &plan.rebuild {
+            let offset = self.log_length();
             if let Err(error) = self.rebuild(rebuild) {
-                self.show_failed_step(rebuild, error, started, &what)?;
+                self.show_failed_step(rebuild, offset, error, started, &what)?;
                 return Ok(routing::route(&watcher.pending_settled(self.sh)?));
             }
             todo.rebuild.remove(&rebuild);
         }
         if self.needs_server(plan.scope) && self.server.is_none() {
+            let offset = self.log_length();
             if let Err(error) = self.rebuild(Rebuild::Server) {
-                self.show_failed_step(Rebuild::Server, error, started, &what)?;
+                self.show_failed_step(Rebuild::Server, offset, error, started, &what)?;
                 return Ok(routing::route(&watcher.pending_settled(self.sh)?));
             }
         }
@@ -176,6 +178,11 @@ impl Session<'_> {
             errln!("watch: starting the server again");
             self.server = None;
         }
+    }
+
+    /// Where the log ends now: what a step writes after comes from byte this on.
+    fn log_length(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
     }
 
     fn needs_server(&self, scope: Scope) -> bool {
@@ -217,6 +224,7 @@ impl Session<'_> {
     fn show_failed_step(
         &self,
         rebuild: Rebuild,
+        offset: u64,
         error: anyhow::Error,
         started: Instant,
         what: &str,
@@ -224,12 +232,15 @@ impl Session<'_> {
         if signals::is_stop(&error) {
             return Err(error);
         }
-        let output = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let output = read_from(&self.log, offset);
         let errors = compile_errors(&output);
         if !errors.is_empty() && rebuild != Rebuild::ReadmeTests {
+            // The compiler said it all: only the first line of the error chain follows.
             errln!("{errors}");
+            errln!("{} {error}", console::paint("error:", Colour::Red));
+        } else {
+            errln!("{} {error:#}", console::paint("error:", Colour::Red));
         }
-        errln!("{} {error:#}", console::paint("error:", Colour::Red));
         let step = match rebuild {
             Rebuild::Bindings => "the bindings do not build",
             Rebuild::ReadmeTests => "the README's tests cannot be extracted",
@@ -255,7 +266,7 @@ impl Session<'_> {
         what: &str,
     ) -> Result<()> {
         let args = self.pytest_args(run)?;
-        let offset = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+        let offset = self.log_length();
         let target = match (&self.server, run_scope(run)) {
             (Some(server), scope) if self.needs_server(scope) => Target::Guarded(server),
             _ => Target::Nothing,
@@ -413,16 +424,18 @@ fn read_from(path: &Utf8Path, offset: u64) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-/// The compiler's errors, from the first one on.
+/// The compiler's errors, from the first one to cargo's `could not compile` (what maturin
+/// adds after it, the whole cargo command, helps nobody).
 fn compile_errors(output: &str) -> String {
     let lines: Vec<&str> = output.lines().collect();
-    match lines.iter().position(|line| line.starts_with("error")) {
-        Some(first) => {
-            let end = lines.len().min(first + COMPILE_ERROR_LINES);
-            lines[first..end].join("\n")
-        }
-        None => String::new(),
-    }
+    let Some(first) = lines.iter().position(|line| line.starts_with("error")) else {
+        return String::new();
+    };
+    let last = lines[first..]
+        .iter()
+        .position(|line| line.starts_with("error: could not compile"))
+        .map_or(lines.len(), |n| first + n + 1);
+    lines[first..last.min(first + COMPILE_ERROR_LINES)].join("\n")
 }
 
 fn last_lines(output: &str, n: usize) -> String {
@@ -533,6 +546,11 @@ mod tests {
         assert_eq!(
             compile_errors(output),
             "error[E0425]: cannot find value `y`\n  --> src/lib.rs:3:5\nwarning: unused"
+        );
+        let maturin = "error[E0308]: mismatched types\nerror: could not compile `x` (lib)\n\u{1f4a5} maturin failed\n  Caused by: cargo rustc ...\n";
+        assert_eq!(
+            compile_errors(maturin),
+            "error[E0308]: mismatched types\nerror: could not compile `x` (lib)"
         );
         assert_eq!(compile_errors("all fine\n"), "");
     }
