@@ -50,6 +50,8 @@ impl Watch {
             // stamp does not depend on the target dir, so nothing is rebuilt.
             .env("CARGO_TARGET_DIR", scratch.join("target"))
             .env("XTASK_SERVER_BIN", &server)
+            // Lets the scratch tests run (see `HEADER`).
+            .env("XTASK_WATCH_SCRATCH", "1")
             .env_remove("CLICOLOR_FORCE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -182,14 +184,21 @@ fn test_file(id: &str, suffix: &str) -> (Scratch, String) {
     (Scratch(path), format!("tests/{name}"))
 }
 
-const PASSING: &str =
-    "import pytest\n\npytestmark = pytest.mark.unit\n\n\ndef test_passes():\n    assert True\n";
+/// The start of every scratch test: `ci` runs pytest beside these tests, in the same folder,
+/// so a scratch test skips itself unless a watcher of these tests runs it.
+const HEADER: &str = "import os\nimport time\n\nimport pytest\n\n\
+    pytestmark = [\n    pytest.mark.unit,\n    pytest.mark.skipif(\n        \
+    \"XTASK_WATCH_SCRATCH\" not in os.environ, reason=\"a scratch test of xtask's tests\"\n    \
+    ),\n]\n\n\n";
+
+fn passing() -> String {
+    format!("{HEADER}def test_passes():\n    assert True\n")
+}
 
 /// A test that writes its process id to `pids`, then waits until `release` exists.
 fn blocking_test(pids: &Path, release: &Path) -> String {
     format!(
-        "import os\nimport time\n\nimport pytest\n\npytestmark = pytest.mark.unit\n\n\n\
-         def test_blocks_until_released():\n    \
+        "{HEADER}def test_blocks_until_released():\n    \
          with open({pids:?}, \"a\") as f:\n        f.write(f\"{{os.getpid()}}\\n\")\n    \
          deadline = time.monotonic() + 120\n    \
          while not os.path.exists({release:?}):\n        \
@@ -256,7 +265,7 @@ fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and
     let (at, _) = watch.wait_for_run(at, "start");
 
     // A saved test file: its own run first, then the rest of the suite.
-    test.write(PASSING);
+    test.write(&passing());
     let (at, own) = watch.wait_for_run(at, &format!("{test_name}: its tests"));
     assert!(
         own.starts_with("watch: 1 passed, 0 failed, 0 skipped in "),
@@ -271,11 +280,11 @@ fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and
     // A burst of 50 writes is one run: between it and the next change, one run of it.
     let burst_start = at;
     for n in 0..50 {
-        test.write(&format!("{PASSING}\n# write {n}\n"));
+        test.write(&format!("{}\n# write {n}\n", passing()));
     }
     let (at, _) = watch.wait_for_run(at, &format!("{test_name}: its tests"));
     let (at, _) = watch.wait_for_run(at, &test_name);
-    later.write(PASSING);
+    later.write(&passing());
     let (at, _) = watch.wait_for_run(at, &format!("{later_name}: its tests"));
     let lines = watch.lines();
     let own_runs = lines[burst_start..at]
@@ -300,7 +309,7 @@ fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and
     // SAFETY: kill has no memory-safety preconditions; the pid is the server's.
     unsafe { libc::kill(server, libc::SIGKILL) };
     assert!(common::wait_until(LIMIT, || is_gone(server)));
-    test.write(&format!("{PASSING}\n# after the crash\n"));
+    test.write(&format!("{}\n# after the crash\n", passing()));
     let (at, _) = watch.wait_for(at, "`server exited unexpectedly`", |l| {
         l.contains("server exited unexpectedly: signal 9")
     });
@@ -346,7 +355,7 @@ fn a_change_during_a_run_is_queued_and_sigterm_stops_the_run() {
 
     blocking.write(&blocking_test(&pid_file, &release));
     assert!(common::wait_until(LIMIT, || !pids(&pid_file).is_empty()));
-    other.write(PASSING);
+    other.write(&passing());
     // Released only once the change is surely seen: the queued run must not start before.
     std::fs::write(&release, "").unwrap();
     let (at, line) = watch.wait_for_run(at, &format!("{blocking_name}: its tests"));
@@ -391,7 +400,7 @@ fn restart_stops_the_run_and_starts_over_and_sighup_cleans_up() {
     blocking.write(&blocking_test(&pid_file, &release));
     assert!(common::wait_until(LIMIT, || !pids(&pid_file).is_empty()));
     let first = pids(&pid_file)[0];
-    other.write(PASSING);
+    other.write(&passing());
     let (at, line) = watch.wait_for(at, "`watch: restarting`", |l| {
         l.starts_with("watch: restarting")
     });
