@@ -77,6 +77,15 @@ pub enum Command {
     /// target/xtask/logs/lint/. It ends with `lint: N passed, N failed, N skipped`, counting
     /// checks. `cargo xtask ci && cargo xtask lint` is everything the workflow checks.
     Lint(Lint),
+    /// Run the affected tests on every save, against one server kept warm between runs.
+    ///
+    /// Watches the workspace and sends each change where it belongs: a Python test or the
+    /// package runs pytest; the bindings' README is extracted again; the bindings' or the
+    /// transport's Rust rebuilds the bindings; the server's sources rebuild the server and
+    /// restart it on the same port with a fresh store. Changed test files run first, then the
+    /// rest of the suite with the last failures first; each run ends with `watch: N passed,
+    /// N failed, N skipped in X s (what changed)`. Ctrl-C stops everything.
+    Watch(Watch),
 }
 
 #[derive(Debug, Args)]
@@ -242,4 +251,25 @@ pub struct Lint {
     /// `--list` names the checks.
     #[arg(long, value_name = "CHECK", conflicts_with = "list")]
     pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Watch {
+    /// Which tests to run after a change.
+    #[arg(long, value_enum, value_name = "NAME", default_value = "fast")]
+    pub suite: Suite,
+    /// Stop the running tests when a file changes and start over, instead of letting the run
+    /// finish and running again after it.
+    #[arg(long)]
+    pub restart: bool,
+    /// Port for the warm server, kept when it restarts; 0 (the default) picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seconds to wait for the server's `listening on` line.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub ready_timeout: u64,
+    /// Arguments for pytest, after `--`: `-k EXPR`, `-x`, ... (paths relative to the
+    /// bindings' folder).
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
 }

@@ -4,7 +4,7 @@
 //! Which file owns what:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`). A task uses the shared modules below and never
+//!   `bench`, `workflow-lint`, `lint`, `watch`). A task uses the shared modules below and never
 //!   another task.
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
@@ -26,6 +26,8 @@
 //!   pytest report as they run; `tail.rs` reads a file as it grows.
 //! - `console.rs`: the one writer, which never panics on a closed stdout or stderr, and
 //!   sends each thread's trace and its children's output to the log of the step it runs.
+//! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
+//!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
 mod bench_report;
@@ -42,6 +44,7 @@ mod process;
 mod pytest_events;
 mod pytest_runner;
 mod readme;
+mod routing;
 mod server_owner;
 mod signals;
 mod steps;
@@ -50,6 +53,7 @@ mod tasks;
 mod test_server;
 mod tools;
 mod venv;
+mod watcher;
 mod workflow_lint;
 
 use std::process::ExitCode;
@@ -97,5 +101,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Bench(flags) => tasks::bench::run(&sh, &flags),
         flags::Command::WorkflowLint(flags) => tasks::workflow_lint::run(&sh, &flags),
         flags::Command::Lint(flags) => tasks::lint::run(&sh, &flags),
+        flags::Command::Watch(flags) => tasks::watch::run(&sh, &flags),
     }
 }

@@ -8,4 +8,5 @@ pub mod lint;
 pub mod pytest;
 pub mod server;
 pub mod venv;
+pub mod watch;
 pub mod workflow_lint;

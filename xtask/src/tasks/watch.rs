@@ -1,0 +1,557 @@
+//! `cargo xtask watch`: the edit-and-test loop as one command. Each batch of changes is
+//! routed to its rebuilds (the bindings, the README tests, the server), then its tests run
+//! against one server that stays up between runs: the changed test files first, then the
+//! rest of the suite, last failures first. Each run ends with a `watch:` line.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use xshell::Shell;
+
+use crate::console::{self, Colour, Trace};
+use crate::flags::{self, Suite};
+use crate::process;
+use crate::pytest_events::{self, PytestRun};
+use crate::pytest_runner::{self, Report, Target};
+use crate::routing::{self, Plan, Rebuild, Scope};
+use crate::tail::Tail;
+use crate::test_server::{self, Server};
+use crate::watcher::Watcher;
+use crate::{errln, extract, paths, signals, venv};
+
+/// Most lines of pytest's failure section shown after a run.
+const FAILURE_LINES: usize = 60;
+/// Most lines of a compiler's errors shown after a failed build.
+const COMPILE_ERROR_LINES: usize = 30;
+/// pytest's exit code for "no tests were collected": a run with nothing to do.
+const NO_TESTS_COLLECTED: u8 = 5;
+/// How often the status line is redrawn at most.
+const STATUS_EVERY: Duration = Duration::from_millis(100);
+
+pub fn run(sh: &Shell, flags: &flags::Watch) -> Result<()> {
+    let xtask_dir = paths::xtask_dir()?;
+    let log_dir = xtask_dir.join("logs/watch");
+    std::fs::create_dir_all(&log_dir).with_context(|| format!("cannot create {log_dir}"))?;
+    let log = log_dir.join("watch.log");
+    let _ = std::fs::remove_file(&log);
+    // Builds, pytest's own report, the `$ cmd` echoes: all into the log; what each run
+    // shows is read back from it.
+    let _trace = Trace::to(&log, None).with_context(|| format!("cannot write {log}"))?;
+    // Watching starts before the first run, so that no change made during it is missed.
+    let mut watcher = Watcher::new(sh, &paths::project_root())?;
+    let mut session = Session {
+        sh,
+        flags,
+        server: None,
+        port: flags.port,
+        log,
+        events: xtask_dir.join("watch/events.jsonl"),
+        terminal: std::io::stderr().is_terminal(),
+    };
+    errln!(
+        "watch: watching the workspace; suite {}{}; log: {}",
+        flags.suite.name(),
+        if flags.restart { ", --restart" } else { "" },
+        paths::display_path(&session.log)
+    );
+    let mut plan = first_plan(flags.suite);
+    loop {
+        if plan.is_empty() {
+            plan = routing::route(&watcher.next_batch(sh)?);
+            continue;
+        }
+        plan = session.batch(plan, &mut watcher)?;
+    }
+}
+
+/// At start: everything up to date, then the whole suite.
+fn first_plan(suite: Suite) -> Plan {
+    let mut plan = Plan {
+        scope: Scope::Suite,
+        ..Plan::default()
+    };
+    plan.rebuild
+        .extend([Rebuild::Bindings, Rebuild::ReadmeTests]);
+    if suite != Suite::Unit {
+        plan.rebuild.insert(Rebuild::Server);
+    }
+    plan
+}
+
+/// Returned by a run's tick to stop pytest when a change comes under `--restart`.
+#[derive(Debug)]
+struct Restart;
+
+impl fmt::Display for Restart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a file changed: starting over")
+    }
+}
+
+impl std::error::Error for Restart {}
+
+/// One pytest run of a batch.
+enum Run {
+    /// The changed test files, on their own.
+    Files(Vec<Utf8PathBuf>),
+    /// The chosen tests but the files run already, last failures first.
+    Rest {
+        skip: Vec<Utf8PathBuf>,
+        scope: Scope,
+    },
+}
+
+struct Session<'a> {
+    sh: &'a Shell,
+    flags: &'a flags::Watch,
+    /// The warm server; `None` before it first starts, and after it died or failed.
+    server: Option<Server>,
+    /// The server's port: `--port`, then the one it got first, kept across restarts.
+    port: u16,
+    log: Utf8PathBuf,
+    /// pytest's report log of the current run.
+    events: Utf8PathBuf,
+    /// On a terminal, the screen is cleared at each batch and a status line drawn.
+    terminal: bool,
+}
+
+impl Session<'_> {
+    /// Does what `plan` asks; returns the plan of what changed meanwhile (empty if
+    /// nothing), which runs next.
+    fn batch(&mut self, plan: Plan, watcher: &mut Watcher) -> Result<Plan> {
+        let started = Instant::now();
+        // The first batch keeps the line that says what is watched.
+        if self.terminal && !plan.changed.is_empty() {
+            console::stderr_bytes(b"\x1b[2J\x1b[3J\x1b[H");
+        }
+        let what = match plan.changed.is_empty() {
+            true => "start".to_owned(),
+            false => plan.what_changed(),
+        };
+        self.forget_a_dead_server();
+        let mut todo = plan.clone();
+        for &rebuild in &plan.rebuild {
+            let offset = self.log_length();
+            if let Err(error) = self.rebuild(rebuild) {
+                self.show_failed_step(rebuild, offset, error, started, &what)?;
+                return Ok(routing::route(&watcher.pending_settled(self.sh)?));
+            }
+            todo.rebuild.remove(&rebuild);
+        }
+        if self.needs_server(plan.scope) && self.server.is_none() {
+            let offset = self.log_length();
+            if let Err(error) = self.rebuild(Rebuild::Server) {
+                self.show_failed_step(Rebuild::Server, offset, error, started, &what)?;
+                return Ok(routing::route(&watcher.pending_settled(self.sh)?));
+            }
+        }
+        let mut pending = Plan::default();
+        for run in runs(&plan, self.flags.suite) {
+            let result = self.pytest(&run, watcher, &mut pending, started, &what);
+            match result {
+                Ok(()) => {}
+                Err(error) if error.is::<Restart>() => {
+                    errln!("watch: restarting ({} changed)", pending.what_changed());
+                    todo.merge(pending);
+                    return Ok(todo);
+                }
+                Err(error) => return Err(error),
+            }
+            if let Run::Files(_) = run {
+                todo.test_files.clear();
+            }
+        }
+        pending.merge(routing::route(&watcher.pending_settled(self.sh)?));
+        Ok(pending)
+    }
+
+    /// A server that died while the watcher waited: reported with its last log lines, and
+    /// dropped (which removes its store), so that this batch starts another.
+    fn forget_a_dead_server(&mut self) {
+        let died = self.server.as_ref().and_then(|s| s.check_alive().err());
+        if let Some(died) = died {
+            errln!("{} {died:#}", console::paint("error:", Colour::Red));
+            errln!("watch: starting the server again");
+            self.server = None;
+        }
+    }
+
+    /// Where the log ends now: what a step writes after comes from byte this on.
+    fn log_length(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
+    }
+
+    fn needs_server(&self, scope: Scope) -> bool {
+        self.flags.suite != Suite::Unit && scope != Scope::Nothing
+    }
+
+    fn rebuild(&mut self, rebuild: Rebuild) -> Result<()> {
+        match rebuild {
+            Rebuild::Bindings => venv::ensure(self.sh, None, false, venv::Profile::Dev),
+            Rebuild::ReadmeTests => extract::ensure(self.sh),
+            Rebuild::Server if self.flags.suite == Suite::Unit => Ok(()),
+            Rebuild::Server => self.restart_server(),
+        }
+    }
+
+    /// Builds the server, stops the old one if any, and starts the new one on the same
+    /// port with a fresh store.
+    fn restart_server(&mut self) -> Result<()> {
+        let binary = test_server::build(self.sh, false)?;
+        if let Some(old) = self.server.take() {
+            old.stop();
+        }
+        let server =
+            test_server::start_for_tests(self.sh, binary, self.port, self.flags.ready_timeout)?;
+        self.port = server.address.port;
+        errln!(
+            "server: {} ready in {} ms (store {}, log {})",
+            server.address,
+            server.ready_after.as_millis(),
+            server.storage,
+            paths::display_path(&server.log)
+        );
+        self.server = Some(server);
+        Ok(())
+    }
+
+    /// A failed rebuild: what the compiler or the extractor said, then the `watch:` line.
+    /// A signal is not a failure: it ends the session.
+    fn show_failed_step(
+        &self,
+        rebuild: Rebuild,
+        offset: u64,
+        error: anyhow::Error,
+        started: Instant,
+        what: &str,
+    ) -> Result<()> {
+        if signals::is_stop(&error) {
+            return Err(error);
+        }
+        let output = read_from(&self.log, offset);
+        let errors = compile_errors(&output);
+        if !errors.is_empty() && rebuild != Rebuild::ReadmeTests {
+            // The compiler said it all: only the first line of the error chain follows.
+            errln!("{errors}");
+            errln!("{} {error}", console::paint("error:", Colour::Red));
+        } else {
+            errln!("{} {error:#}", console::paint("error:", Colour::Red));
+        }
+        let step = match rebuild {
+            Rebuild::Bindings => "the bindings do not build",
+            Rebuild::ReadmeTests => "the README's tests cannot be extracted",
+            Rebuild::Server => "the server does not build or start",
+        };
+        errln!(
+            "{} {step} ({:.1} s, {what}); waiting for the next change",
+            console::paint("watch:", Colour::Red),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    /// Runs pytest once, following its report log for the status line, and collecting
+    /// the changes that come meanwhile into `pending` (stopping at the first under
+    /// `--restart`); ends with the `watch:` line.
+    fn pytest(
+        &mut self,
+        run: &Run,
+        watcher: &mut Watcher,
+        pending: &mut Plan,
+        started: Instant,
+        what: &str,
+    ) -> Result<()> {
+        let args = self.pytest_args(run)?;
+        let offset = self.log_length();
+        let target = match (&self.server, run_scope(run)) {
+            (Some(server), scope) if self.needs_server(scope) => Target::Guarded(server),
+            _ => Target::Nothing,
+        };
+        let (sh, restart) = (self.sh, self.flags.restart);
+        let label = match run {
+            Run::Files(_) => format!("{what}: its tests"),
+            Run::Rest { .. } => what.to_owned(),
+        };
+        let status = StatusLine::new(self.terminal, &label);
+        let mut events = Tail::new(&self.events);
+        let mut tests = PytestRun::default();
+        let result = pytest_runner::run(sh, target, &args, &[], Report::WithTheTrace, || {
+            tests.feed(&events.read_new());
+            status.show(&tests);
+            let changed = watcher.pending(sh)?;
+            if !changed.is_empty() {
+                pending.merge(routing::route(&changed));
+            }
+            if restart && !pending.is_empty() {
+                return Err(Restart.into());
+            }
+            Ok(())
+        });
+        tests.feed(&events.read_new());
+        status.clear();
+        let output = read_from(&self.log, offset);
+        match &result {
+            Err(error) if error.is::<Restart>() || signals::is_stop(error) => {
+                errln!(
+                    "watch: stopped after {} passed, {} failed ({label})",
+                    tests.counts.passed,
+                    tests.counts.failed
+                );
+                return result;
+            }
+            Err(error) if process::exit_code_of(error) == NO_TESTS_COLLECTED => {}
+            Err(error) => self.show_failures(error, &tests, &output),
+            Ok(()) => {}
+        }
+        let counts = tests.counts;
+        let passed = match &result {
+            Ok(()) => true,
+            Err(error) => process::exit_code_of(error) == NO_TESTS_COLLECTED,
+        };
+        let colour = if passed { Colour::Green } else { Colour::Red };
+        errln!(
+            "{} {} passed, {} failed, {} skipped in {:.2} s ({label})",
+            console::paint("watch:", colour),
+            counts.passed,
+            counts.failed,
+            counts.skipped,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    /// pytest's failure section, the README lines of failed README blocks, a rerun line
+    /// per failed test; a server that died is reported and started again on the next
+    /// change.
+    fn show_failures(&mut self, error: &anyhow::Error, tests: &PytestRun, output: &str) {
+        match pytest_events::failure_excerpt(output, FAILURE_LINES) {
+            Some(excerpt) => errln!("{excerpt}"),
+            None => errln!("{}", last_lines(output, 15)),
+        }
+        for failure in &tests.readme_failures {
+            errln!(
+                "{}:{}: README example failed ({})",
+                failure.readme,
+                failure.line,
+                failure.test
+            );
+        }
+        let failed = tests.failed.join("\n");
+        for line in pytest_runner::rerun_lines(&failed, self.flags.suite) {
+            errln!("{line}");
+        }
+        let died = self.server.as_ref().and_then(|s| s.check_alive().err());
+        if let Some(died) = died {
+            errln!("{} {died:#}", console::paint("error:", Colour::Red));
+            errln!("watch: the server will start again on the next change");
+            self.server = None;
+        } else if tests.counts.failed == 0 {
+            errln!("{} {error:#}", console::paint("error:", Colour::Red));
+        }
+    }
+
+    fn pytest_args(&self, run: &Run) -> Result<Vec<String>> {
+        let suite = self.flags.suite.marker_expression();
+        let marker = match run_scope(run) {
+            Scope::NeedingAServer => format!("({suite}) and not unit"),
+            _ => suite.to_owned(),
+        };
+        let events = &self.events;
+        if let Some(dir) = events.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+        }
+        let _ = std::fs::remove_file(events);
+        let mut args = vec!["-m".to_owned(), marker, format!("--report-log={events}")];
+        // pytest-benchmark's header of defaults is noise unless benchmarks are asked for.
+        if !self
+            .flags
+            .pytest_args
+            .iter()
+            .any(|a| a.contains("benchmark"))
+        {
+            args.extend(["-p".to_owned(), "no:benchmark".to_owned()]);
+        }
+        match run {
+            Run::Files(files) => args.extend(files.iter().map(ToString::to_string)),
+            Run::Rest { skip, .. } => {
+                args.push("--ff".to_owned());
+                args.extend(skip.iter().map(|file| format!("--ignore={file}")));
+            }
+        }
+        args.extend(self.flags.pytest_args.iter().cloned());
+        Ok(args)
+    }
+}
+
+/// The runs a plan calls for: its changed test files that still exist, then the rest.
+fn runs(plan: &Plan, suite: Suite) -> Vec<Run> {
+    let bindings = paths::bindings_dir();
+    let files: Vec<Utf8PathBuf> = plan
+        .test_files
+        .iter()
+        .filter(|file| bindings.join(file).is_file())
+        .cloned()
+        .collect();
+    let mut runs = Vec::new();
+    if !files.is_empty() {
+        runs.push(Run::Files(files.clone()));
+    }
+    let server_only = plan.scope == Scope::NeedingAServer;
+    if plan.scope != Scope::Nothing && !(server_only && suite == Suite::Unit) {
+        runs.push(Run::Rest {
+            skip: files,
+            scope: plan.scope,
+        });
+    }
+    runs
+}
+
+fn run_scope(run: &Run) -> Scope {
+    match run {
+        Run::Files(_) => Scope::Suite,
+        Run::Rest { scope, .. } => *scope,
+    }
+}
+
+/// What a file holds from byte `offset` on: this run's part of the log.
+fn read_from(path: &Utf8Path, offset: u64) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let start = usize::try_from(offset).unwrap_or(0).min(bytes.len());
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// The compiler's errors, from the first one to cargo's `could not compile` (what maturin
+/// adds after it, the whole cargo command, helps nobody).
+fn compile_errors(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    let Some(first) = lines.iter().position(|line| line.starts_with("error")) else {
+        return String::new();
+    };
+    let last = lines[first..]
+        .iter()
+        .position(|line| line.starts_with("error: could not compile"))
+        .map_or(lines.len(), |n| first + n + 1);
+    lines[first..last.min(first + COMPILE_ERROR_LINES)].join("\n")
+}
+
+fn last_lines(output: &str, n: usize) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The one line drawn while pytest runs, on a terminal only.
+struct StatusLine {
+    bar: ProgressBar,
+    label: String,
+    drawn: std::cell::Cell<Option<Instant>>,
+}
+
+impl StatusLine {
+    fn new(terminal: bool, label: &str) -> StatusLine {
+        let bar = if terminal {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(ProgressStyle::with_template("{spinner} {wide_msg}").unwrap());
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        StatusLine {
+            bar,
+            label: label.to_owned(),
+            drawn: std::cell::Cell::new(None),
+        }
+    }
+
+    fn show(&self, tests: &PytestRun) {
+        if self
+            .drawn
+            .get()
+            .is_some_and(|at| at.elapsed() < STATUS_EVERY)
+        {
+            return;
+        }
+        self.drawn.set(Some(Instant::now()));
+        let counts = tests.counts;
+        self.bar.set_message(format!(
+            "running ({}): {} passed, {} failed  {}",
+            self.label,
+            counts.passed,
+            counts.failed,
+            tests.running.as_deref().unwrap_or("")
+        ));
+        self.bar.tick();
+    }
+
+    fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(paths: &[&str]) -> Plan {
+        let paths = paths
+            .iter()
+            .map(|p| Utf8PathBuf::from(format!("{}/{p}", paths::BINDINGS)))
+            .collect();
+        routing::route(&paths)
+    }
+
+    #[test]
+    fn changed_test_files_run_first_then_the_rest_without_them() {
+        let runs = runs(
+            &plan(&["tests/test_errors.py", "tests/test_gone.py"]),
+            Suite::Fast,
+        );
+        match runs.as_slice() {
+            [Run::Files(files), Run::Rest { skip, scope }] => {
+                assert_eq!(
+                    files,
+                    &["tests/test_errors.py"],
+                    "a deleted file is not run"
+                );
+                assert_eq!(skip, files);
+                assert_eq!(*scope, Scope::Suite);
+            }
+            _ => panic!("two runs expected"),
+        }
+        assert_eq!(runs_count(&plan(&["src/lib.rs"]), Suite::Fast), 1);
+        let server = routing::route(
+            &["experiments/simd-r-drive-ws-server/src/main.rs"]
+                .iter()
+                .map(Utf8PathBuf::from)
+                .collect(),
+        );
+        assert_eq!(runs_count(&server, Suite::Fast), 1);
+        assert_eq!(
+            runs_count(&server, Suite::Unit),
+            0,
+            "unit tests need no server"
+        );
+    }
+
+    fn runs_count(plan: &Plan, suite: Suite) -> usize {
+        runs(plan, suite).len()
+    }
+
+    #[test]
+    fn compile_errors_start_at_the_first_error() {
+        let output = "$ maturin develop\n   Compiling x\nerror[E0425]: cannot find value `y`\n  --> src/lib.rs:3:5\nwarning: unused\n";
+        assert_eq!(
+            compile_errors(output),
+            "error[E0425]: cannot find value `y`\n  --> src/lib.rs:3:5\nwarning: unused"
+        );
+        let maturin = "error[E0308]: mismatched types\nerror: could not compile `x` (lib)\n\u{1f4a5} maturin failed\n  Caused by: cargo rustc ...\n";
+        assert_eq!(
+            compile_errors(maturin),
+            "error[E0308]: mismatched types\nerror: could not compile `x` (lib)"
+        );
+        assert_eq!(compile_errors("all fine\n"), "");
+    }
+}
