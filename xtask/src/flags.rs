@@ -193,6 +193,39 @@ pub struct Ci {
     /// `--only pytest-unit`; repeat it for several. `--list` names the steps.
     #[arg(long, value_name = "STEP", conflicts_with = "list")]
     pub only: Vec<String>,
+    /// Run the K-th of N shards of every test stage, such as `--shard 1/2`, as CI's shard
+    /// jobs do: the Rust tests by nextest's `--partition slice:K/N`, each pytest stage by
+    /// the recorded durations (pytest-split); the doctests run in shard 1. Each shard starts
+    /// its own server; together the N shards run every test once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Record every pytest test's duration into the bindings' `.test_durations`, which
+    /// `--shard` splits by; commit the file.
+    #[arg(long, conflicts_with = "shard")]
+    pub store_durations: bool,
+}
+
+/// One of N shards: `index` counts from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+        match parsed {
+            Some((index, count)) if (1..=count).contains(&index) => Ok(Shard { index, count }),
+            _ => Err(format!(
+                "`{text}` is not a shard: write K/N with 1 <= K <= N, such as 1/2"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

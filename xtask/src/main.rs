@@ -33,6 +33,7 @@ mod fingerprint;
 mod flags;
 mod graph;
 mod libtest;
+mod nextest;
 mod paths;
 mod process;
 mod pytest_events;
