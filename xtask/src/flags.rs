@@ -64,6 +64,14 @@ pub enum Command {
     /// Both tools come from the bindings' venv (`cargo xtask venv`). A finding fails with
     /// zizmor's report, which names the file, the line and the fix.
     WorkflowLint(WorkflowLint),
+    /// Sum the JUnit reports of `cargo xtask ci --shard K/N` runs into one verdict, as CI's
+    /// job after its shard jobs does.
+    ///
+    /// Each folder that holds reports is one run (one shard's `target/xtask/junit/`); the
+    /// folders are searched to any depth. Prints a table of the runs and ends with
+    /// `ci: N passed, N failed, N skipped`; with GITHUB_STEP_SUMMARY set, appends both to
+    /// that file. Fails if any test or step failed.
+    JunitMerge(JunitMerge),
 }
 
 #[derive(Debug, Args)]
@@ -244,4 +252,11 @@ pub struct WorkflowLint {
     /// workspace root.
     #[arg(long, value_name = "DIR")]
     pub root: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct JunitMerge {
+    /// Folders of JUnit reports, such as the shards' downloaded artifacts.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<Utf8PathBuf>,
 }
