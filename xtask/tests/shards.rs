@@ -107,31 +107,20 @@ fn nextest_list(selection: &[String], partition: Option<u32>) -> Vec<String> {
     tests
 }
 
-/// The tests pytest collects for `stage`, in `group` of the shards when given.
-fn pytest_collect(python: &PathBuf, stage: &str, group: Option<u32>) -> Vec<String> {
-    let mut command = Command::new(python);
-    command
-        .current_dir(common::bindings_dir())
-        .args([
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ])
-        .args(["-m", stage]);
-    if let Some(k) = group {
-        command.args([
-            format!("--splits={SHARDS}"),
-            format!("--group={k}"),
-            "--durations-path=.test_durations".to_owned(),
-            "--splitting-algorithm=least_duration".to_owned(),
-        ]);
-    }
-    let text = stdout_of(&mut command);
-    let tests = text.lines().filter(|line| line.contains("::"));
-    tests.map(str::to_owned).collect()
+/// The tests pytest collects for each stage: whole (group 0), then in each group of the
+/// shards, as `{"STAGE|GROUP": [nodeid, ...]}` (one Python process: see collect.py).
+fn pytest_lists(python: &PathBuf) -> serde_json::Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/shards/collect.py");
+    let text = stdout_of(
+        Command::new(python)
+            .current_dir(common::bindings_dir())
+            .arg(script)
+            .arg(SHARDS.to_string())
+            .arg(".test_durations")
+            .args(STAGES),
+    );
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 #[test]
@@ -151,11 +140,13 @@ fn three_shards_run_every_pytest_test_once() {
     let Some(python) = common::python_with("pytest, pytest_split") else {
         return;
     };
+    let lists = pytest_lists(&python);
+    let list = |stage: &str, group: u32| -> Vec<String> {
+        let names = lists[format!("{stage}|{group}")].as_array().unwrap();
+        names.iter().map(|n| n.as_str().unwrap().to_owned()).collect()
+    };
     for stage in STAGES {
-        let whole = pytest_collect(&python, stage, None);
-        let shards: Vec<_> = (1..=SHARDS)
-            .map(|k| pytest_collect(&python, stage, Some(k)))
-            .collect();
-        assert_split_exactly(stage, &whole, &shards);
+        let shards: Vec<_> = (1..=SHARDS).map(|k| list(stage, k)).collect();
+        assert_split_exactly(stage, &list(stage, 0), &shards);
     }
 }
