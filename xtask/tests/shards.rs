@@ -143,7 +143,10 @@ fn three_shards_run_every_pytest_test_once() {
     let lists = pytest_lists(&python);
     let list = |stage: &str, group: u32| -> Vec<String> {
         let names = lists[format!("{stage}|{group}")].as_array().unwrap();
-        names.iter().map(|n| n.as_str().unwrap().to_owned()).collect()
+        names
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect()
     };
     for stage in STAGES {
         let shards: Vec<_> = (1..=SHARDS).map(|k| list(stage, k)).collect();
