@@ -124,6 +124,12 @@ impl Events {
         }
     }
 
+    /// Leaves out the ignored tests, from the counts and the list.
+    pub fn forget_ignored(&mut self) {
+        self.counts.skipped -= self.ignored.len() as u64;
+        self.ignored.clear();
+    }
+
     /// A binary's first event: its crate, name and kind, from which its id follows.
     fn suite(&mut self, event: &Value) {
         let Some(plus) = event.get("nextest") else {
@@ -287,6 +293,9 @@ mod tests {
             events.running.as_deref(),
             Some("nxdemo::it integration_passes")
         );
+        events.forget_ignored();
+        assert_eq!(events.counts.skipped, 0);
+        assert!(events.ignored.is_empty());
     }
 
     #[test]
