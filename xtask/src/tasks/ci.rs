@@ -99,7 +99,7 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
-    std::fs::create_dir_all(&junit_dir).with_context(|| format!("cannot create {junit_dir}"))?;
+    empty_junit_dir(&junit_dir)?;
     let ci = Ci {
         flags: flags.clone(),
         xtask_dir: xtask_dir.clone(),
@@ -140,6 +140,20 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         }
         .into()
     })
+}
+
+/// Makes the JUnit folder, without an earlier run's reports: a stage that does not run this
+/// time (`--only`, a shard) must not leave its old report to be counted (`junit-merge`).
+fn empty_junit_dir(dir: &Utf8Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "xml") {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The line before the totals of a failed run: the step that failed, and why, in one line.
@@ -709,6 +723,18 @@ mod tests {
         assert!(names.contains(&"pytest unit"), "{names:?}");
         assert!(!names.contains(&"workflow lint"), "{names:?}");
         assert!(!names.contains(&"rust tests"), "{names:?}");
+    }
+
+    #[test]
+    fn an_earlier_runs_reports_are_removed() {
+        let (_guard, dir) = paths::test_dir();
+        std::fs::write(dir.join("doctests.xml"), "<testsuites/>").unwrap();
+        std::fs::write(dir.join("notes.txt"), "kept").unwrap();
+        empty_junit_dir(&dir).unwrap();
+        assert!(!dir.join("doctests.xml").exists());
+        assert!(dir.join("notes.txt").exists());
+        empty_junit_dir(&dir.join("new")).unwrap();
+        assert!(dir.join("new").is_dir());
     }
 
     #[test]
