@@ -338,7 +338,7 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
         if signals::is_stop(&error) {
             return Err(error);
         }
-        return Err(nextest_failure(step, &nextest, &events, error));
+        return Err(nextest_failure(step, &nextest, &selection, &events, error));
     }
     let report = std::fs::read_to_string(&junit)
         .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
@@ -358,6 +358,7 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
 fn nextest_failure(
     step: &mut Step,
     nextest: &Utf8Path,
+    selection: &[String],
     events: &nextest::Events,
     error: anyhow::Error,
 ) -> anyhow::Error {
@@ -373,8 +374,9 @@ fn nextest_failure(
         details.push(format!("--- {} ---\n{}", failure.id, shown.join("\n")));
     }
     let rerun = format!(
-        "{} nextest run --workspace -E '{}'",
+        "{} nextest run {} -E '{}'",
         paths::display_path(nextest),
+        selection.join(" "),
         first.id.filterset()
     );
     details.push(format!("rerun: {rerun}"));
