@@ -300,22 +300,77 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
         RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
         RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
     };
-    let nextest = nextest::binary()?;
+    let shard = ci
+        .flags
+        .shard
+        .map(|shard| format!("--partition=slice:{}/{}", shard.index, shard.count));
+    let tests = Tests {
+        nextest: nextest::binary()?,
+        profile,
+        selection: selection.into_iter().chain(shard).collect(),
+    };
     let sh = paths::shell()?;
+    let events = run_nextest(ci, step, &sh, &tests)?;
+    // nextest reports an ignored test only from a binary that it runs; the list names them
+    // all, this shard's part of them with --partition.
+    let ignored = tests.list(&sh, &["--run-ignored=only"])?;
+    step.counts(Counts {
+        skipped: ignored.len() as u64,
+        ..events.counts
+    });
+    let junit = paths::target_dir()?.join(format!("nextest/{profile}/junit.xml"));
+    let report = std::fs::read_to_string(&junit)
+        .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
+    let mut report = nextest::read_junit(&report)?;
+    nextest::add_ignored(&mut report, &ignored);
+    let copy = ci.junit_dir.join(format!("nextest-{profile}.xml"));
+    let xml = report
+        .to_string()
+        .context("cannot write the JUnit report")?;
+    std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
+    report_rust_times(&sh, step, &tests, &nextest::junit_times(&report))
+}
+
+/// What a nextest step runs: which nextest, which profile, and the selection (packages,
+/// targets, and this shard's partition).
+struct Tests {
+    nextest: Utf8PathBuf,
+    profile: &'static str,
+    selection: Vec<String>,
+}
+
+impl Tests {
+    /// The tests of the selection that `filters` select, from `cargo nextest list`.
+    fn list(&self, sh: &Shell, filters: &[&str]) -> Result<Vec<nextest::TestId>> {
+        let (nextest, selection) = (&self.nextest, &self.selection);
+        let profile = format!("--profile={}", self.profile);
+        let json = Job::new(cmd!(
+            sh,
+            "{nextest} nextest list {profile} --message-format=json {filters...} {selection...}"
+        ))
+        .read()?;
+        nextest::listed(&json)
+    }
+}
+
+/// `cargo nextest run`, its events followed for the progress line; returns them, or an
+/// error that names the failed tests.
+fn run_nextest(ci: &Ci, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<nextest::Events> {
+    let profile = tests.profile;
     let events_file = fresh_file(&ci.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
-    let junit = fresh_file(&paths::target_dir()?.join(format!("nextest/{profile}/junit.xml")))?;
+    fresh_file(&paths::target_dir()?.join(format!("nextest/{profile}/junit.xml")))?;
     let mut args = vec![
         format!("--profile={profile}"),
         "--message-format=libtest-json-plus".to_owned(),
     ];
-    if let Some(shard) = ci.flags.shard {
+    if ci.flags.shard.is_some() {
         // A shard may draw none of a small selection.
-        let partition = format!("--partition=slice:{}/{}", shard.index, shard.count);
-        args.extend([partition, "--no-tests=pass".to_owned()]);
+        args.push("--no-tests=pass".to_owned());
     }
-    args.extend(selection.iter().cloned());
+    args.extend(tests.selection.iter().cloned());
     let file = std::fs::File::create(&events_file)
         .with_context(|| format!("cannot create {events_file}"))?;
+    let nextest = &tests.nextest;
     let job = Job::new(cmd!(sh, "{nextest} nextest run {args...}"))
         .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
         .stdout(Sink::File(file))
@@ -328,37 +383,19 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
         Ok(())
     });
     events.feed(&events_tail.read_new());
-    if ci.flags.shard.is_some_and(|shard| shard.index != 1) {
-        // nextest partitions the tests it runs; it reports every ignored test in every
-        // shard. Shard 1 counts them, so that the shards add up to an unsharded run.
-        events.forget_ignored();
-    }
     step.counts(events.counts);
-    if let Err(error) = result {
-        if signals::is_stop(&error) {
-            return Err(error);
-        }
-        return Err(nextest_failure(step, &nextest, &selection, &events, error));
+    match result {
+        Ok(()) => Ok(events),
+        Err(error) if signals::is_stop(&error) => Err(error),
+        Err(error) => Err(nextest_failure(step, tests, &events, error)),
     }
-    let report = std::fs::read_to_string(&junit)
-        .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
-    let mut report = nextest::read_junit(&report)?;
-    nextest::add_ignored(&mut report, &events.ignored);
-    let copy = ci.junit_dir.join(format!("nextest-{profile}.xml"));
-    let xml = report
-        .to_string()
-        .context("cannot write the JUnit report")?;
-    std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
-    let times = nextest::junit_times(&report);
-    report_rust_times(&sh, step, &nextest, profile, &selection, &times)
 }
 
 /// The failed tests' output under the step, and an error that names them and how to rerun
 /// the first.
 fn nextest_failure(
     step: &mut Step,
-    nextest: &Utf8Path,
-    selection: &[String],
+    tests: &Tests,
     events: &nextest::Events,
     error: anyhow::Error,
 ) -> anyhow::Error {
@@ -373,10 +410,15 @@ fn nextest_failure(
         let shown = &lines[lines.len().saturating_sub(FAILURE_LINES / 3)..];
         details.push(format!("--- {} ---\n{}", failure.id, shown.join("\n")));
     }
+    // Without the partition, which could leave the test out.
+    let selection = tests
+        .selection
+        .iter()
+        .filter(|a| !a.starts_with("--partition"));
     let rerun = format!(
         "{} nextest run {} -E '{}'",
-        paths::display_path(nextest),
-        selection.join(" "),
+        paths::display_path(&tests.nextest),
+        selection.cloned().collect::<Vec<_>>().join(" "),
         first.id.filterset()
     );
     details.push(format!("rerun: {rerun}"));
@@ -396,9 +438,7 @@ fn nextest_failure(
 fn report_rust_times(
     sh: &Shell,
     step: &mut Step,
-    nextest: &Utf8Path,
-    profile: &str,
-    selection: &[String],
+    tests: &Tests,
     times: &[nextest::Timed],
 ) -> Result<()> {
     traceln!("slowest tests:");
@@ -411,12 +451,7 @@ fn report_rust_times(
     }
     // Asked only when a test is over its budget: listing runs every test binary.
     let filter = format!("group({})", nextest::SLOW_GROUP);
-    let list = Job::new(cmd!(
-        sh,
-        "{nextest} nextest list --profile={profile} --message-format=json -E {filter} {selection...}"
-    ))
-    .read()?;
-    let slow_by_design = nextest::listed(&list)?.into_iter().collect();
+    let slow_by_design = tests.list(sh, &["-E", &filter])?.into_iter().collect();
     for test in nextest::outliers(times, &slow_by_design) {
         let kind = if test.id.budget() == nextest::UNIT_BUDGET {
             "unit"
