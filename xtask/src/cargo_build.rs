@@ -12,7 +12,7 @@ use xshell::{Shell, cmd};
 
 use crate::process::Job;
 
-/// One test executable, and what it takes to run it as `cargo test` would.
+/// One test executable, as cargo built it (`rust build` counts them; nextest runs them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestBinary {
     /// The package's name, for `-p`.
@@ -34,23 +34,6 @@ pub enum Kind {
     Unit,
     /// A file under `tests/`.
     Integration,
-}
-
-impl TestBinary {
-    /// "tests/server.rs (simd-r-drive-ws-server)", for the progress line.
-    pub fn label(&self) -> String {
-        format!("{} ({})", self.source, self.package)
-    }
-
-    /// The cargo command that runs this binary's tests again.
-    pub fn rerun(&self) -> String {
-        let selector = match self.kind {
-            Kind::Integration => format!("--test {}", self.target),
-            Kind::Unit if self.source.ends_with("main.rs") => format!("--bin {}", self.target),
-            Kind::Unit => "--lib".to_owned(),
-        };
-        format!("cargo test -p {} {selector}", self.package)
-    }
 }
 
 /// The test executables among cargo's JSON messages, in the order cargo built them.
@@ -150,18 +133,10 @@ not json
         assert_eq!(server.source, "tests/server.rs");
         assert_eq!(server.executable, "/w/target/debug/deps/server-1b2c");
         assert_eq!(server.package_dir, "/w/experiments/simd-r-drive-ws-server");
-        assert_eq!(
-            server.rerun(),
-            "cargo test -p simd-r-drive-ws-server --test server"
-        );
         let transport = &binaries[1];
         assert_eq!(transport.package, "simd-r-drive-ws-transport");
         assert_eq!(transport.kind, Kind::Unit);
-        assert_eq!(transport.label(), "src/lib.rs (simd-r-drive-ws-transport)");
-        assert_eq!(
-            transport.rerun(),
-            "cargo test -p simd-r-drive-ws-transport --lib"
-        );
+        assert_eq!(transport.source, "src/lib.rs");
     }
 
     /// The tests that run pytest or import the venv's tools are the ones that `cargo test`

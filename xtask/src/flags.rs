@@ -37,16 +37,18 @@ pub enum Command {
     Pytest(Pytest),
     /// Run every check as CI does, fail-fast, showing progress and a summary.
     ///
-    /// Steps: `cargo test --workspace`; extract; venv; xtask tests (those of xtask's own
-    /// tests that run pytest, deferred until the venv exists); workflow lint (`cargo xtask
-    /// workflow-lint`); then pytest in
+    /// Steps: the Rust tests, built once and run by cargo-nextest (pinned in the bindings'
+    /// dev group, installed into the venv), and the doctests (`cargo test --doc`); extract;
+    /// venv; xtask tests (those of xtask's own tests that need the venv, deferred until it
+    /// exists); workflow lint (`cargo xtask workflow-lint`); then pytest in
     /// three stages: `unit` without a server, then, against one server, `integration` and
-    /// `e2e` (every README block); server down, which runs after a failure too.
+    /// `e2e` (every README block); server down, which runs after a failure too. `--list`
+    /// shows the graph.
     ///
     /// On a terminal it draws a live line per step; elsewhere it prints a line per finished
     /// step. Each step's whole output goes to target/xtask/logs/ci/; a failure shows its
-    /// details and that log. Tests over their stage's budget (unit 1 s, integration and e2e
-    /// 5 s) are named as outliers. It ends with `ci: N passed, N failed, N skipped`. The
+    /// details and that log. Tests over their budget (pytest: unit 1 s, integration and
+    /// e2e 5 s; Rust: src/ 1 s, tests/ 5 s) are named as outliers. It ends with `ci: N passed, N failed, N skipped`. The
     /// exit status is the first failing step's. JUnit reports go to target/xtask/junit/.
     /// With GITHUB_ACTIONS=true, each step is a folded group with its whole output, and
     /// failures and outliers become annotations.
@@ -86,6 +88,14 @@ pub enum Command {
     /// rest of the suite with the last failures first; each run ends with `watch: N passed,
     /// N failed, N skipped in X s (what changed)`. Ctrl-C stops everything.
     Watch(Watch),
+    /// Sum the JUnit reports of `cargo xtask ci --shard K/N` runs into one verdict, as CI's
+    /// job after its shard jobs does.
+    ///
+    /// Each folder that holds reports is one run (one shard's `target/xtask/junit/`); the
+    /// folders are searched to any depth. Prints a table of the runs and ends with
+    /// `ci: N passed, N failed, N skipped`; with GITHUB_STEP_SUMMARY set, appends both to
+    /// that file. Fails if any test or step failed.
+    JunitMerge(JunitMerge),
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +225,39 @@ pub struct Ci {
     /// `--only pytest-unit`; repeat it for several. `--list` names the steps.
     #[arg(long, value_name = "STEP", conflicts_with = "list")]
     pub only: Vec<String>,
+    /// Run the K-th of N shards of every test stage, such as `--shard 1/2`, as CI's shard
+    /// jobs do: the Rust tests by nextest's `--partition slice:K/N`, each pytest stage by
+    /// the recorded durations (pytest-split); the doctests run in shard 1. Each shard starts
+    /// its own server; together the N shards run every test once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Record every pytest test's duration into the bindings' `.test_durations`, which
+    /// `--shard` splits by; commit the file.
+    #[arg(long, conflicts_with = "shard")]
+    pub store_durations: bool,
+}
+
+/// One of N shards: `index` counts from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+        match parsed {
+            Some((index, count)) if (1..=count).contains(&index) => Ok(Shard { index, count }),
+            _ => Err(format!(
+                "`{text}` is not a shard: write K/N with 1 <= K <= N, such as 1/2"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -272,4 +315,11 @@ pub struct Watch {
     /// bindings' folder).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JunitMerge {
+    /// Folders of JUnit reports, such as the shards' downloaded artifacts.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<Utf8PathBuf>,
 }

@@ -13,7 +13,17 @@ pub struct Libtest {
     pub reported: Counts,
     /// Tests finished so far, from the `test NAME ... ok` lines.
     pub live: Counts,
+    /// Each finished test's name and verdict, in the order they finished, for a JUnit report.
+    pub finished: Vec<(String, Verdict)>,
     lines: Lines,
+}
+
+/// How one test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    Failed,
+    Ignored,
 }
 
 impl Libtest {
@@ -46,17 +56,23 @@ impl Libtest {
 
     /// `NAME ... ok`, `NAME ... FAILED`, `NAME ... ignored[, reason]`.
     fn test_line(&mut self, rest: &str) {
-        let Some((_, verdict)) = rest.rsplit_once(" ... ") else {
+        let Some((name, verdict)) = rest.rsplit_once(" ... ") else {
             return;
         };
         let mut counts = Counts::default();
+        let verdict = match verdict {
+            "ok" => Verdict::Passed,
+            "FAILED" => Verdict::Failed,
+            v if v.starts_with("ignored") => Verdict::Ignored,
+            _ => return,
+        };
         match verdict {
-            "ok" => counts.passed = 1,
-            "FAILED" => counts.failed = 1,
-            v if v.starts_with("ignored") => counts.skipped = 1,
-            _ => {}
+            Verdict::Passed => counts.passed = 1,
+            Verdict::Failed => counts.failed = 1,
+            Verdict::Ignored => counts.skipped = 1,
         }
         self.live = self.live + counts;
+        self.finished.push((name.to_owned(), verdict));
     }
 }
 
@@ -167,6 +183,11 @@ test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; 
         };
         assert_eq!(run.counts(), expected);
         assert_eq!(run.live, expected);
+        assert_eq!(run.finished.len(), 4);
+        assert_eq!(
+            run.finished[1],
+            ("paths::tests::b".to_owned(), Verdict::Ignored)
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Which file owns what:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`). A task uses the shared modules below and never
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`). A task uses the shared modules below and never
 //!   another task.
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
@@ -22,8 +22,10 @@
 //!   nothing of xtask's.
 //! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
 //!   step logs, summary); `cargo_build.rs` reads the test binaries from cargo's JSON
-//!   messages, `libtest.rs` and `pytest_events.rs` read what the Rust test binaries and
-//!   pytest report as they run; `tail.rs` reads a file as it grows.
+//!   messages, `nextest.rs` finds cargo-nextest and reads its events and JUnit (the Rust
+//!   tests' runner and budgets), `libtest.rs` and `pytest_events.rs` read what the doctests
+//!   and pytest report as they run; `tail.rs` reads a file as it grows; `junit_merge.rs`
+//!   sums the JUnit reports of several shards.
 //! - `console.rs`: the one writer, which never panics on a closed stdout or stderr, and
 //!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
@@ -38,7 +40,9 @@ mod findings;
 mod fingerprint;
 mod flags;
 mod graph;
+mod junit_merge;
 mod libtest;
+mod nextest;
 mod paths;
 mod process;
 mod pytest_events;
@@ -102,5 +106,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::WorkflowLint(flags) => tasks::workflow_lint::run(&sh, &flags),
         flags::Command::Lint(flags) => tasks::lint::run(&sh, &flags),
         flags::Command::Watch(flags) => tasks::watch::run(&sh, &flags),
+        flags::Command::JunitMerge(flags) => tasks::junit_merge::run(&sh, &flags),
     }
 }

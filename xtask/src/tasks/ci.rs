@@ -12,10 +12,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
-use crate::cargo_build::{self, TestBinary};
+use crate::cargo_build;
 use crate::flags::{self, Suite};
 use crate::graph::{self, Node};
 use crate::libtest::{self, Libtest};
+use crate::nextest;
 use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Coverage, Target};
@@ -38,15 +39,15 @@ const NODES: &[Node<Ci>] = &[
     Node::new("venv deps", &[], venv_deps),
     Node::new("rust build", &[], rust_build),
     Node::new("workflow lint", &["venv deps"], workflow_lint),
-    Node::new("rust tests", &["rust build"], |ci, step| {
-        run_test_binaries(step, ci.built.get().map(|b| &b.tests))
+    Node::new("rust tests", &["rust build", "venv deps"], |ci, step| {
+        rust_tests(ci, step, RustTests::Workspace)
     }),
     Node::new("doctests", &["rust build"], doctests),
     Node::new("bindings", &["venv deps", "rust build"], bindings),
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
-        |ci, step| run_test_binaries(step, ci.built.get().map(|b| &b.venv_tests)),
+        |ci, step| rust_tests(ci, step, RustTests::Venv),
     ),
     Node::new("pytest unit", &["extract", "bindings"], |ci, step| {
         pytest_stage(ci, step, Suite::Unit)
@@ -73,12 +74,20 @@ struct Ci {
     server: OnceLock<Server>,
 }
 
-/// The test binaries that `rust build` built.
+/// What `rust build` found: the selection of the xtask tests that need the venv, which
+/// `cargo test` and `--workspace` leave out (`-p xtask --test NAME ...`).
 struct Built {
-    /// What `cargo test --workspace` runs.
-    tests: Vec<TestBinary>,
-    /// The xtask tests that need the venv, which `cargo test` leaves out.
-    venv_tests: Vec<TestBinary>,
+    venv_tests: Vec<String>,
+}
+
+/// Which Rust tests a nextest step runs, each with a profile of its own in
+/// `.config/nextest.toml`, so that two runs side by side write two JUnit reports.
+#[derive(Debug, Clone, Copy)]
+enum RustTests {
+    /// `--workspace`: what `cargo test --workspace` runs.
+    Workspace,
+    /// The xtask tests that need the venv, named one by one (`test = false` targets).
+    Venv,
 }
 
 pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
@@ -90,7 +99,7 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
-    std::fs::create_dir_all(&junit_dir).with_context(|| format!("cannot create {junit_dir}"))?;
+    empty_junit_dir(&junit_dir)?;
     let ci = Ci {
         flags: flags.clone(),
         xtask_dir: xtask_dir.clone(),
@@ -131,6 +140,20 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         }
         .into()
     })
+}
+
+/// Makes the JUnit folder, without an earlier run's reports: a stage that does not run this
+/// time (`--only`, a shard) must not leave its old report to be counted (`junit-merge`).
+fn empty_junit_dir(dir: &Utf8Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "xml") {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The README's diagram of the steps, drawn from the table.
@@ -188,7 +211,9 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
         cargo_no_run(&sh, step, &selection, &json)?
     };
     step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
-    let _ = ci.built.set(Built { tests, venv_tests });
+    let _ = ci.built.set(Built {
+        venv_tests: selection,
+    });
     Ok(())
 }
 
@@ -199,7 +224,7 @@ fn cargo_no_run(
     step: &mut Step,
     args: &[impl AsRef<str>],
     json: &Utf8Path,
-) -> Result<Vec<TestBinary>> {
+) -> Result<Vec<cargo_build::TestBinary>> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let file = std::fs::File::create(json).with_context(|| format!("cannot create {json}"))?;
     let job = Job::new(cmd!(
@@ -233,55 +258,191 @@ fn compile_errors(log: &Utf8Path) -> String {
     shown.join("\n")
 }
 
-/// Runs test binaries one after the other, as `cargo test` runs them (from their package's
-/// folder), fail-fast; a failure shows the failing tests and the command that reruns them.
-fn run_test_binaries(step: &mut Step, binaries: Option<&Vec<TestBinary>>) -> Result<()> {
-    let binaries = binaries.context("the Rust tests were not built")?;
+/// Runs Rust tests with nextest (the shard's part of them with `--shard`), following its
+/// events for the display and the counts; then its JUnit report, with the ignored tests
+/// added, goes to the JUnit folder, and the times in it are checked against the budgets.
+fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
+    let built = ci.built.get().context("the Rust tests were not built")?;
+    let (profile, selection) = match which {
+        RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
+        RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
+    };
+    let shard = ci
+        .flags
+        .shard
+        .map(|shard| format!("--partition=slice:{}/{}", shard.index, shard.count));
+    let tests = Tests {
+        nextest: nextest::binary()?,
+        profile,
+        selection: selection.into_iter().chain(shard).collect(),
+    };
     let sh = paths::shell()?;
-    let mut tests = Libtest::default();
-    let mut log = Tail::new(&step.log);
-    for binary in binaries {
-        let _dir = sh.push_dir(&binary.package_dir);
-        let executable = &binary.executable;
-        let job = Job::new(cmd!(sh, "{executable}"))
-            .env("CARGO_MANIFEST_DIR", &binary.package_dir)
-            .env("CARGO_PKG_NAME", &binary.package);
-        let label = binary.label();
-        let result = job.run_watching(|| {
-            tests.feed(&log.read_new());
-            step.progress(tests.live, None, &label);
-            Ok(())
-        });
-        tests.feed(&log.read_new());
-        step.counts(tests.counts());
-        if let Err(error) = result {
-            if signals::is_stop(&error) {
-                return Err(error);
-            }
-            let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-            let excerpt = libtest::failure_excerpt(&output).unwrap_or_default();
-            step.details(format!("{excerpt}\nrerun: {}", binary.rerun()));
-            let failed = tests.live.failed;
-            let what = if failed > 0 {
-                format!("{failed} failed")
-            } else {
-                // "exit code 101", "signal 11": how the binary ended.
-                let message = error.to_string();
-                message.rsplit(": ").next().unwrap_or_default().to_owned()
-            };
-            return Err(Failed {
-                code: process::exit_code_of(&error),
-                message: format!("{label}: {what}; rerun: {}", binary.rerun()),
-            }
-            .into());
-        }
+    let events = run_nextest(ci, step, &sh, &tests)?;
+    // nextest reports an ignored test only from a binary that it runs; the list names them
+    // all, this shard's part of them with --partition.
+    let ignored = tests.list(&sh, &["--run-ignored=only"])?;
+    step.counts(Counts {
+        skipped: ignored.len() as u64,
+        ..events.counts
+    });
+    let junit = paths::target_dir()?.join(format!("nextest/{profile}/junit.xml"));
+    let report = std::fs::read_to_string(&junit)
+        .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
+    let mut report = nextest::read_junit(&report)?;
+    nextest::add_ignored(&mut report, &ignored);
+    let copy = ci.junit_dir.join(format!("nextest-{profile}.xml"));
+    let xml = report
+        .to_string()
+        .context("cannot write the JUnit report")?;
+    std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
+    report_rust_times(&sh, step, &tests, &nextest::junit_times(&report))
+}
+
+/// What a nextest step runs: which nextest, which profile, and the selection (packages,
+/// targets, and this shard's partition).
+struct Tests {
+    nextest: Utf8PathBuf,
+    profile: &'static str,
+    selection: Vec<String>,
+}
+
+impl Tests {
+    /// The tests of the selection that `filters` select, from `cargo nextest list`.
+    fn list(&self, sh: &Shell, filters: &[&str]) -> Result<Vec<nextest::TestId>> {
+        let (nextest, selection) = (&self.nextest, &self.selection);
+        let profile = format!("--profile={}", self.profile);
+        let json = Job::new(cmd!(
+            sh,
+            "{nextest} nextest list {profile} --message-format=json {filters...} {selection...}"
+        ))
+        .read()?;
+        nextest::listed(&json)
+    }
+}
+
+/// `cargo nextest run`, its events followed for the progress line; returns them, or an
+/// error that names the failed tests.
+fn run_nextest(ci: &Ci, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<nextest::Events> {
+    let profile = tests.profile;
+    let events_file = fresh_file(&ci.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
+    fresh_file(&paths::target_dir()?.join(format!("nextest/{profile}/junit.xml")))?;
+    let mut args = vec![
+        format!("--profile={profile}"),
+        "--message-format=libtest-json-plus".to_owned(),
+    ];
+    if ci.flags.shard.is_some() {
+        // A shard may draw none of a small selection.
+        args.push("--no-tests=pass".to_owned());
+    }
+    args.extend(tests.selection.iter().cloned());
+    let file = std::fs::File::create(&events_file)
+        .with_context(|| format!("cannot create {events_file}"))?;
+    let nextest = &tests.nextest;
+    let job = Job::new(cmd!(sh, "{nextest} nextest run {args...}"))
+        .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
+        .stdout(Sink::File(file))
+        .note(format!("events to {}", paths::display_path(&events_file)));
+    let mut events_tail = Tail::new(&events_file);
+    let mut events = nextest::Events::default();
+    let result = job.run_watching(|| {
+        events.feed(&events_tail.read_new());
+        step.progress(events.counts, None, events.running.as_deref().unwrap_or(""));
+        Ok(())
+    });
+    events.feed(&events_tail.read_new());
+    step.counts(events.counts);
+    match result {
+        Ok(()) => Ok(events),
+        Err(error) if signals::is_stop(&error) => Err(error),
+        Err(error) => Err(nextest_failure(step, tests, &events, error)),
+    }
+}
+
+/// The failed tests' output under the step, and an error that names them and how to rerun
+/// the first.
+fn nextest_failure(
+    step: &mut Step,
+    tests: &Tests,
+    events: &nextest::Events,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    let Some(first) = events.failures.first() else {
+        // No test failed: a build error, or nextest's own; its log says which.
+        step.details(compile_errors(&step.log));
+        return error.context("nextest failed before any test failed");
+    };
+    let mut details = Vec::new();
+    for failure in events.failures.iter().take(3) {
+        let lines: Vec<&str> = failure.output.trim_end().lines().collect();
+        let shown = &lines[lines.len().saturating_sub(FAILURE_LINES / 3)..];
+        details.push(format!("--- {} ---\n{}", failure.id, shown.join("\n")));
+    }
+    // Without the partition, which could leave the test out.
+    let selection = tests
+        .selection
+        .iter()
+        .filter(|a| !a.starts_with("--partition"));
+    let rerun = format!(
+        "{} nextest run {} -E '{}'",
+        paths::display_path(&tests.nextest),
+        selection.cloned().collect::<Vec<_>>().join(" "),
+        first.id.filterset()
+    );
+    details.push(format!("rerun: {rerun}"));
+    step.details(details.join("\n"));
+    Failed {
+        code: process::exit_code_of(&error),
+        message: format!(
+            "{} failed, {} the first; rerun: {rerun}",
+            events.counts.failed, first.id
+        ),
+    }
+    .into()
+}
+
+/// The five slowest tests into the step's log, and a `slow:` warning for each test over
+/// its budget (unit 1 s, integration 5 s) that is not in the slow-by-design group.
+fn report_rust_times(
+    sh: &Shell,
+    step: &mut Step,
+    tests: &Tests,
+    times: &[nextest::Timed],
+) -> Result<()> {
+    traceln!("slowest tests:");
+    for test in nextest::slowest(times, 5) {
+        traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.id);
+    }
+    let over = nextest::outliers(times, &Default::default());
+    if over.is_empty() {
+        return Ok(());
+    }
+    // Asked only when a test is over its budget: listing runs every test binary.
+    let filter = format!("group({})", nextest::SLOW_GROUP);
+    let slow_by_design = tests.list(sh, &["-E", &filter])?.into_iter().collect();
+    for test in nextest::outliers(times, &slow_by_design) {
+        let kind = if test.id.budget() == nextest::UNIT_BUDGET {
+            "unit"
+        } else {
+            "integration"
+        };
+        step.warn(format!(
+            "slow: {} took {:.2} s (rust {kind} budget {} s)",
+            test.id,
+            test.duration.as_secs_f64(),
+            test.id.budget().as_secs()
+        ));
     }
     Ok(())
 }
 
-/// The examples in the Rust documentation: `cargo test` runs them, a built test binary
-/// cannot.
-fn doctests(_: &Ci, step: &mut Step) -> Result<()> {
+/// The examples in the Rust documentation: nextest cannot run them, `cargo test --doc`
+/// does. They go whole to shard 1: splitting them would make every shard pay rustdoc's
+/// compile of them all. Their JUnit report is written from libtest's lines.
+fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
+    if ci.flags.shard.is_some_and(|shard| shard.index != 1) {
+        step.note("in shard 1");
+        return Ok(());
+    }
     let sh = paths::shell()?;
     let mut tests = Libtest::default();
     let mut log = Tail::new(&step.log);
@@ -292,12 +453,35 @@ fn doctests(_: &Ci, step: &mut Step) -> Result<()> {
     });
     tests.feed(&log.read_new());
     step.counts(tests.counts());
+    let junit = ci.junit_dir.join("doctests.xml");
+    std::fs::write(&junit, doctests_junit(&tests.finished)?)
+        .with_context(|| format!("cannot write {junit}"))?;
     if result.is_err() {
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         let excerpt = libtest::failure_excerpt(&output);
         step.details(excerpt.unwrap_or_else(|| compile_errors(&step.log)));
     }
     result
+}
+
+/// `src/lib.rs - Store::get (line 12)` → a test case of class `src/lib.rs`.
+fn doctests_junit(finished: &[(String, libtest::Verdict)]) -> Result<String> {
+    let mut suite = TestSuite::new("doctests");
+    for (name, verdict) in finished {
+        let status = match verdict {
+            libtest::Verdict::Passed => TestCaseStatus::success(),
+            libtest::Verdict::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            libtest::Verdict::Ignored => TestCaseStatus::skipped(),
+        };
+        let mut case = TestCase::new(name.as_str(), status);
+        case.set_classname(name.split(" - ").next().unwrap_or("doctests"));
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("cargo test --doc");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .context("cannot write the doctests' JUnit report")
 }
 
 /// Runs one stage, following pytest's report log for the display, the counts and the
@@ -313,6 +497,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         format!("--report-log={events}"),
         format!("--junitxml={junit}"),
     ];
+    args.extend(split_args(&ci.flags));
     let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
     if ci.flags.cov {
         let part = match stage {
@@ -345,6 +530,13 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         },
     );
     tests.feed(&log.read_new());
+    let result = match result {
+        Err(error) if ci.flags.shard.is_some() && no_tests_collected(&error) => {
+            step.note("none in this shard");
+            Ok(())
+        }
+        result => result,
+    };
     if result.is_err() {
         // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
@@ -364,6 +556,38 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     }
     report_stage(step, &tests, stage);
     result
+}
+
+/// pytest-split's arguments: this shard's group of the stage's tests, balanced by the
+/// recorded durations (`--shard`), or the durations recorded (`--store-durations`).
+fn split_args(flags: &flags::Ci) -> Vec<String> {
+    let durations = format!("--durations-path={}", durations_file());
+    if let Some(shard) = flags.shard {
+        return vec![
+            format!("--splits={}", shard.count),
+            format!("--group={}", shard.index),
+            durations,
+            // Each test to the group with the least time so far: the groups' times come
+            // closer than with consecutive chunks, and a group never has to be contiguous.
+            "--splitting-algorithm=least_duration".to_owned(),
+        ];
+    }
+    if flags.store_durations {
+        return vec!["--store-durations".to_owned(), durations];
+    }
+    Vec::new()
+}
+
+/// The recorded pytest durations that `--shard` splits by; committed.
+fn durations_file() -> Utf8PathBuf {
+    paths::bindings_dir().join(".test_durations")
+}
+
+/// pytest's exit code 5: a shard may draw none of a small stage's tests.
+fn no_tests_collected(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<Failed>()
+        .is_some_and(|failed| failed.code == 5)
 }
 
 /// The stage's counts, its five slowest tests (into the log), and its outliers.
@@ -519,6 +743,18 @@ mod tests {
         assert!(names.contains(&"pytest unit"), "{names:?}");
         assert!(!names.contains(&"workflow lint"), "{names:?}");
         assert!(!names.contains(&"rust tests"), "{names:?}");
+    }
+
+    #[test]
+    fn an_earlier_runs_reports_are_removed() {
+        let (_guard, dir) = paths::test_dir();
+        std::fs::write(dir.join("doctests.xml"), "<testsuites/>").unwrap();
+        std::fs::write(dir.join("notes.txt"), "kept").unwrap();
+        empty_junit_dir(&dir).unwrap();
+        assert!(!dir.join("doctests.xml").exists());
+        assert!(dir.join("notes.txt").exists());
+        empty_junit_dir(&dir.join("new")).unwrap();
+        assert!(dir.join("new").is_dir());
     }
 
     #[test]

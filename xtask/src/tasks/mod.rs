@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod ci;
 pub mod extract;
+pub mod junit_merge;
 pub mod lint;
 pub mod pytest;
 pub mod server;

@@ -1,0 +1,42 @@
+//! `cargo xtask junit-merge DIR...`: the shards' JUnit reports summed into one verdict
+//! (see [`crate::junit_merge`]), for CI's job after the shard jobs.
+
+use std::io::Write as _;
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+use crate::process::Failed;
+use crate::{errln, flags, junit_merge, outln, paths};
+
+pub fn run(_sh: &Shell, flags: &flags::JunitMerge) -> Result<()> {
+    let dirs = flags
+        .dirs
+        .iter()
+        .map(|dir| paths::from_user(dir))
+        .collect::<Result<Vec<_>>>()?;
+    let runs = junit_merge::read_runs(&dirs)?;
+    outln!("{}", junit_merge::table(&runs));
+    // On GitHub Actions, the table and the totals also go to the run's summary page.
+    if let Some(file) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .with_context(|| format!("cannot open GITHUB_STEP_SUMMARY ({file:?})"))?;
+        let summary = junit_merge::markdown(&runs);
+        writeln!(file, "## Tests, all shards\n\n{summary}")
+            .context("cannot write GITHUB_STEP_SUMMARY")?;
+    }
+    let totals = junit_merge::totals(&runs);
+    // The last line, whatever happened: CI log readers look for it.
+    errln!("{}", junit_merge::totals_line(totals));
+    if totals.failed > 0 {
+        return Err(Failed {
+            code: 1,
+            message: format!("{} failed in the shards", totals.failed),
+        }
+        .into());
+    }
+    Ok(())
+}
