@@ -23,9 +23,10 @@ use crate::venv;
 
 /// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.
 pub const VERSION: &str = "0.9.148";
-/// The test group in `.config/nextest.toml` of the tests that are slow by design: they
-/// are exempt from the budgets, as pytest's `slow` marker exempts a Python test.
-pub const SLOW_GROUP: &str = "slow-by-design";
+/// The test groups in `.config/nextest.toml` of the tests that are slow by design (the
+/// second runs them one at a time): they are exempt from the budgets, as pytest's `slow`
+/// marker exempts a Python test.
+pub const SLOW_GROUPS: [&str; 2] = ["slow-by-design", "slow-one-at-a-time"];
 /// A unit test (in `src/`) over this is an outlier, as for pytest's unit stage.
 pub const UNIT_BUDGET: Duration = Duration::from_secs(1);
 /// An integration test (in `tests/`) over this is an outlier, as for pytest's later stages.

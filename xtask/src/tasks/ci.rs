@@ -417,7 +417,8 @@ fn report_rust_times(
         return Ok(());
     }
     // Asked only when a test is over its budget: listing runs every test binary.
-    let filter = format!("group({})", nextest::SLOW_GROUP);
+    let groups = nextest::SLOW_GROUPS.map(|group| format!("group({group})"));
+    let filter = groups.join(" | ");
     let slow_by_design = tests.list(sh, &["-E", &filter])?.into_iter().collect();
     for test in nextest::outliers(times, &slow_by_design) {
         let kind = if test.id.budget() == nextest::UNIT_BUDGET {
