@@ -222,12 +222,36 @@ fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool
         .filter(|&index| {
             let node = &nodes[index];
             if node.always {
-                node.needs.iter().all(ended)
+                // Cleanup waits for its needs and for every step that uses what they made
+                // (server down for the stages that test against the server), also those
+                // it does not name: `--only` may leave out the one it names.
+                let users = users_of(nodes, index).map(|user| nodes[user].name);
+                node.needs.iter().all(ended) && users.collect::<Vec<_>>().iter().all(ended)
             } else {
                 !stopping && node.needs.iter().all(passed)
             }
         })
         .collect()
+}
+
+/// The steps that need, directly or not, a need of the `always` step at `cleanup`.
+fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize> + '_ {
+    let made_by: Vec<usize> = nodes[cleanup]
+        .needs
+        .iter()
+        .map(|need| position(nodes, need).expect("checked"))
+        .collect();
+    (0..nodes.len()).filter(move |&index| {
+        !nodes[index].always && made_by.iter().any(|&need| needs(nodes, index, need))
+    })
+}
+
+/// Whether the step at `index` needs the one at `need`, directly or through others.
+fn needs<C>(nodes: &[Node<C>], index: usize, need: usize) -> bool {
+    nodes[index].needs.iter().any(|name| {
+        let direct = position(nodes, name).expect("checked");
+        direct == need || needs(nodes, direct, need)
+    })
 }
 
 /// The state of a node that ended with `result`. A stop from outside only stopped it: the
@@ -398,6 +422,42 @@ mod tests {
         assert_eq!(log.events(), ["start", "cleanup"]);
         assert_eq!(states(&runner)[1].1, State::Failed);
         assert_eq!(states(&runner)[2].1, State::NotRun);
+    }
+
+    /// `--only user`: the cleanup does not name `user`, yet must not stop what `user` uses
+    /// while it runs (server down for `--only pytest-integration`).
+    #[test]
+    fn cleanup_waits_for_every_step_that_uses_what_it_cleans_up() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("server up", &[], |log, _| {
+                log.push("server up");
+                Ok(())
+            }),
+            Node::new("user", &["server up"], |log, _| {
+                // Long enough for a cleanup that does not wait to show up.
+                let cleaned = |log: &Log| log.events().contains(&"server down".to_owned());
+                let early = (0..30).any(|_| {
+                    std::thread::sleep(Duration::from_millis(10));
+                    cleaned(log)
+                });
+                if early {
+                    bail!("the server went down while its user ran");
+                }
+                log.push("user");
+                Ok(())
+            }),
+            Node::new("last user", &["user"], |_, _| Ok(())),
+            Node::always("server down", &["server up", "last user"], |log, _| {
+                log.push("server down");
+                Ok(())
+            }),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        let selected = select(NODES, &["user".to_owned()]).unwrap();
+        assert_eq!(selected, [true, true, false, true]);
+        run(NODES, &selected, &log, &mut runner).unwrap();
+        assert_eq!(log.events(), ["server up", "user", "server down"]);
     }
 
     #[test]
