@@ -24,8 +24,9 @@
 //!   step logs, summary); `cargo_build.rs` reads the test binaries from cargo's JSON
 //!   messages, `nextest.rs` finds cargo-nextest and reads its events and JUnit (the Rust
 //!   tests' runner and budgets), `libtest.rs` and `pytest_events.rs` read what the doctests
-//!   and pytest report as they run; `tail.rs` reads a file as it grows; `junit_merge.rs`
-//!   sums the JUnit reports of several shards.
+//!   and pytest report as they run; `compiler.rs` finds the compiler's errors in a build's
+//!   output; `tail.rs` reads a file as it grows; `junit_merge.rs` sums the JUnit reports
+//!   of several shards.
 //! - `console.rs`: the one writer, which never panics on a closed stdout or stderr, and
 //!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
@@ -34,6 +35,7 @@
 
 mod bench_report;
 mod cargo_build;
+mod compiler;
 mod console;
 mod extract;
 mod findings;

@@ -169,19 +169,48 @@ impl Drop for Scratch {
     }
 }
 
-/// A name no other run of these tests uses at the same time.
+/// A name no other run of these tests uses at the same time; the process id comes first,
+/// for [`remove_orphans`].
 fn unique_id(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!("watch_scratch_{test}_{}_{nanos}", std::process::id())
+    format!("watch_scratch_{}_{nanos}_{test}", std::process::id())
 }
 
 fn test_file(id: &str, suffix: &str) -> (Scratch, String) {
+    remove_orphans();
     let name = format!("test_{id}{suffix}.py");
     let path = common::bindings_dir().join("tests").join(&name);
     (Scratch(path), format!("tests/{name}"))
+}
+
+/// Removes the scratch files of test processes that are gone: one killed mid-test (ci stops
+/// every running step when another fails) never ran its `Drop`, and its files would stay in
+/// the bindings' tests folder.
+fn remove_orphans() {
+    let folders = [common::bindings_dir().join("tests"), server_dir()];
+    let entries = folders.iter().filter_map(|f| std::fs::read_dir(f).ok());
+    for entry in entries.flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = name.strip_prefix("test_").unwrap_or(&name);
+        let Some(rest) = name.strip_prefix("watch_scratch_") else {
+            continue;
+        };
+        let pid = rest
+            .split('_')
+            .next()
+            .and_then(|pid| pid.parse::<i32>().ok());
+        if pid.is_some_and(common::is_gone) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The server's folder, where a test writes a file to make the watcher rebuild the server.
+fn server_dir() -> PathBuf {
+    common::bindings_dir().join("../../simd-r-drive-ws-server")
 }
 
 /// The start of every scratch test: `ci` runs pytest beside these tests, in the same folder,
@@ -250,6 +279,26 @@ fn port_refuses(address: &str) -> bool {
 }
 
 #[test]
+fn the_scratch_files_of_a_killed_test_process_are_removed_by_the_next() {
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let orphans = [
+        common::bindings_dir().join(format!("tests/test_watch_scratch_{}_1_x.py", gone.id())),
+        server_dir().join(format!("watch_scratch_{}_1_x.txt", gone.id())),
+    ];
+    let ours = Scratch(server_dir().join(format!("{}.txt", unique_id("ours"))));
+    for path in orphans.iter().chain([&ours.0]) {
+        std::fs::write(path, "").unwrap();
+    }
+    remove_orphans();
+    for orphan in &orphans {
+        assert!(!orphan.exists(), "{} is left", orphan.display());
+    }
+    assert!(ours.0.exists(), "a live process's file was removed");
+}
+
+#[test]
 fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and_sigint_cleans_up()
 {
     let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -257,7 +306,7 @@ fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and
     let (test, test_name) = test_file(&id, "");
     let (later, later_name) = test_file(&id, "_later");
     let server_name = format!("experiments/simd-r-drive-ws-server/{id}.txt");
-    let server_file = Scratch(common::bindings_dir().join("../../..").join(&server_name));
+    let server_file = Scratch(server_dir().join(format!("{id}.txt")));
     let mut watch = Watch::start(&id, &["--suite", "fast", "--", "-k", &id]);
     let (at, line) = watch.wait_for(0, "`server: ... ready`", |l| l.starts_with("server: "));
     let (address, first_store) = server_line(&line);

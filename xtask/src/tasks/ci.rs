@@ -13,6 +13,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
 use crate::cargo_build;
+use crate::compiler;
 use crate::flags::{self, Suite};
 use crate::graph::{self, Node};
 use crate::libtest::{self, Libtest};
@@ -191,11 +192,26 @@ fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
 
 fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
     let python = ci.flags.python.as_deref();
-    let built = venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev);
-    if built.is_err() {
-        step.details(compile_errors(&step.log));
-    }
-    built
+    venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev)
+        .map_err(|error| build_failed(step, error, paths::BINDINGS, "the bindings do not build"))
+}
+
+/// A failed build shows the compiler's errors; its cause is the first of them, which
+/// says more than the build command's exit code (a signal stays the cause). `workspace`
+/// is the folder of the cargo workspace built, from the repository root.
+fn build_failed(
+    step: &mut Step,
+    error: anyhow::Error,
+    workspace: &str,
+    what: &'static str,
+) -> anyhow::Error {
+    step.details(compile_errors(&step.log));
+    let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+    let cause = match compiler::first_error(&output, workspace) {
+        Some(first) if !signals::is_stop(&error) => anyhow::anyhow!(first),
+        _ => error,
+    };
+    cause.context(what)
 }
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
@@ -241,21 +257,19 @@ fn cargo_no_run(
         Ok(())
     });
     if let Err(error) = result {
-        step.details(compile_errors(&step.log));
-        return Err(error).context("the Rust tests do not build");
+        return Err(build_failed(step, error, "", "the Rust tests do not build"));
     }
     let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
     cargo_build::test_binaries(&text)
 }
 
-/// The compiler's errors, from the first one on, as the log has them.
+/// The compiler's errors as the log has them, or else the log's last lines.
 fn compile_errors(log: &Utf8Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let first = lines.iter().position(|line| line.starts_with("error"));
-    let shown = &lines[first.unwrap_or(lines.len().saturating_sub(COMPILE_ERROR_LINES))..];
-    let shown = &shown[..shown.len().min(COMPILE_ERROR_LINES)];
-    shown.join("\n")
+    compiler::errors(&text, COMPILE_ERROR_LINES).unwrap_or_else(|| {
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(COMPILE_ERROR_LINES)..].join("\n")
+    })
 }
 
 /// Runs Rust tests with nextest (the shard's part of them with `--shard`), following its
@@ -267,20 +281,20 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
         RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
         RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
     };
-    let shard = ci
-        .flags
-        .shard
-        .map(|shard| format!("--partition=slice:{}/{}", shard.index, shard.count));
     let tests = Tests {
         nextest: nextest::binary()?,
         profile,
-        selection: selection.into_iter().chain(shard).collect(),
+        selection,
+        partition: ci
+            .flags
+            .shard
+            .map(|shard| format!("--partition=slice:{}/{}", shard.index, shard.count)),
     };
     let sh = paths::shell()?;
     let events = run_nextest(ci, step, &sh, &tests)?;
     // nextest reports an ignored test only from a binary that it runs; the list names them
     // all, this shard's part of them with --partition.
-    let ignored = tests.list(&sh, &["--run-ignored=only"])?;
+    let ignored = tests.list(&sh, &["--run-ignored=only"], Part::Shard)?;
     step.counts(Counts {
         skipped: ignored.len() as u64,
         ..events.counts
@@ -298,18 +312,36 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
     report_rust_times(&sh, step, &tests, &nextest::junit_times(&report))
 }
 
-/// What a nextest step runs: which nextest, which profile, and the selection (packages,
-/// targets, and this shard's partition).
+/// What a nextest step runs: which nextest, which profile, the selection (packages,
+/// targets) and this shard's partition of it.
 struct Tests {
     nextest: Utf8PathBuf,
     profile: &'static str,
     selection: Vec<String>,
+    partition: Option<String>,
+}
+
+/// Whether nextest's arguments name this shard's part of the selection or all of it.
+#[derive(Clone, Copy)]
+enum Part {
+    Shard,
+    /// For questions about given tests (is it slow by design, how to rerun it), which a
+    /// partition of a filtered list would answer for other tests.
+    All,
 }
 
 impl Tests {
+    fn args(&self, part: Part) -> Vec<String> {
+        let partition = match part {
+            Part::Shard => self.partition.clone(),
+            Part::All => None,
+        };
+        self.selection.iter().cloned().chain(partition).collect()
+    }
+
     /// The tests of the selection that `filters` select, from `cargo nextest list`.
-    fn list(&self, sh: &Shell, filters: &[&str]) -> Result<Vec<nextest::TestId>> {
-        let (nextest, selection) = (&self.nextest, &self.selection);
+    fn list(&self, sh: &Shell, filters: &[&str], part: Part) -> Result<Vec<nextest::TestId>> {
+        let (nextest, selection) = (&self.nextest, self.args(part));
         let profile = format!("--profile={}", self.profile);
         let json = Job::new(cmd!(
             sh,
@@ -334,7 +366,7 @@ fn run_nextest(ci: &Ci, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<ne
         // A shard may draw none of a small selection.
         args.push("--no-tests=pass".to_owned());
     }
-    args.extend(tests.selection.iter().cloned());
+    args.extend(tests.args(Part::Shard));
     let file = std::fs::File::create(&events_file)
         .with_context(|| format!("cannot create {events_file}"))?;
     let nextest = &tests.nextest;
@@ -349,7 +381,11 @@ fn run_nextest(ci: &Ci, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<ne
         step.progress(events.counts, None, events.running.as_deref().unwrap_or(""));
         Ok(())
     });
-    events.feed(&events_tail.read_new());
+    let stopped = matches!(&result, Err(error) if signals::is_stop(error));
+    if !stopped {
+        // After a stop, nextest reports the tests it killed as failed: they were stopped.
+        events.feed(&events_tail.read_new());
+    }
     step.counts(events.counts);
     match result {
         Ok(()) => Ok(events),
@@ -378,14 +414,10 @@ fn nextest_failure(
         details.push(format!("--- {} ---\n{}", failure.id, shown.join("\n")));
     }
     // Without the partition, which could leave the test out.
-    let selection = tests
-        .selection
-        .iter()
-        .filter(|a| !a.starts_with("--partition"));
     let rerun = format!(
         "{} nextest run {} -E '{}'",
         paths::display_path(&tests.nextest),
-        selection.cloned().collect::<Vec<_>>().join(" "),
+        tests.args(Part::All).join(" "),
         first.id.filterset()
     );
     details.push(format!("rerun: {rerun}"));
@@ -419,7 +451,8 @@ fn report_rust_times(
     // Asked only when a test is over its budget: listing runs every test binary.
     let groups = nextest::SLOW_GROUPS.map(|group| format!("group({group})"));
     let filter = groups.join(" | ");
-    let slow_by_design = tests.list(sh, &["-E", &filter])?.into_iter().collect();
+    let slow_by_design = tests.list(sh, &["-E", &filter], Part::All)?;
+    let slow_by_design = slow_by_design.into_iter().collect();
     for test in nextest::outliers(times, &slow_by_design) {
         let kind = if test.id.budget() == nextest::UNIT_BUDGET {
             "unit"
@@ -556,7 +589,19 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         annotate_readme_failures(ci.github, &tests, step);
     }
     report_stage(step, &tests, stage);
-    result
+    match (result, tests.failed.first()) {
+        // The failed tests say more than pytest's exit code.
+        (Err(error), Some(first)) if !signals::is_stop(&error) => Err(Failed {
+            code: process::exit_code_of(&error),
+            message: format!(
+                "{} failed, the first {}",
+                tests.counts.failed,
+                place(&tests, first)
+            ),
+        }
+        .into()),
+        (result, _) => result,
+    }
 }
 
 /// pytest-split's arguments: this shard's group of the stage's tests, balanced by the
@@ -592,6 +637,18 @@ fn no_tests_collected(error: &anyhow::Error) -> bool {
 }
 
 /// The stage's counts, its five slowest tests (into the log), and its outliers.
+/// Where a failed test is, from the repository root: a README example by its README line.
+fn place(tests: &PytestRun, nodeid: &str) -> String {
+    let readme = tests
+        .readme_failures
+        .iter()
+        .find(|f| nodeid.ends_with(&f.test));
+    match readme {
+        Some(failure) => format!("{}:{} ({})", failure.readme, failure.line, failure.test),
+        None => format!("{}/{nodeid}", paths::BINDINGS),
+    }
+}
+
 fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
     step.counts(tests.counts);
     traceln!("slowest tests:");
@@ -703,6 +760,23 @@ fn annotate_readme_failures(github: bool, tests: &PytestRun, step: &mut Step) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// In a shard, whether a test is slow by design was asked of the shard's part of the
+    /// slow-by-design tests, not of all of them: a shard named them as outliers.
+    #[test]
+    fn questions_about_given_tests_leave_the_partition_out() {
+        let tests = Tests {
+            nextest: "cargo-nextest".into(),
+            profile: "ci",
+            selection: vec!["--workspace".to_owned()],
+            partition: Some("--partition=slice:1/2".to_owned()),
+        };
+        assert_eq!(
+            tests.args(Part::Shard),
+            ["--workspace", "--partition=slice:1/2"]
+        );
+        assert_eq!(tests.args(Part::All), ["--workspace"]);
+    }
 
     #[test]
     fn the_table_reads_in_an_order_that_runs() {

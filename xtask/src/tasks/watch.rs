@@ -21,7 +21,7 @@ use crate::routing::{self, Plan, Rebuild, Scope};
 use crate::tail::Tail;
 use crate::test_server::{self, Server};
 use crate::watcher::Watcher;
-use crate::{errln, extract, paths, signals, venv};
+use crate::{compiler, errln, extract, paths, signals, venv};
 
 /// Most lines of pytest's failure section shown after a run.
 const FAILURE_LINES: usize = 60;
@@ -233,8 +233,8 @@ impl Session<'_> {
             return Err(error);
         }
         let output = read_from(&self.log, offset);
-        let errors = compile_errors(&output);
-        if !errors.is_empty() && rebuild != Rebuild::ReadmeTests {
+        let errors = compiler::errors(&output, COMPILE_ERROR_LINES);
+        if let (Some(errors), false) = (errors, rebuild == Rebuild::ReadmeTests) {
             // The compiler said it all: only the first line of the error chain follows.
             errln!("{errors}");
             errln!("{} {error}", console::paint("error:", Colour::Red));
@@ -424,20 +424,6 @@ fn read_from(path: &Utf8Path, offset: u64) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-/// The compiler's errors, from the first one to cargo's `could not compile` (what maturin
-/// adds after it, the whole cargo command, helps nobody).
-fn compile_errors(output: &str) -> String {
-    let lines: Vec<&str> = output.lines().collect();
-    let Some(first) = lines.iter().position(|line| line.starts_with("error")) else {
-        return String::new();
-    };
-    let last = lines[first..]
-        .iter()
-        .position(|line| line.starts_with("error: could not compile"))
-        .map_or(lines.len(), |n| first + n + 1);
-    lines[first..last.min(first + COMPILE_ERROR_LINES)].join("\n")
-}
-
 fn last_lines(output: &str, n: usize) -> String {
     let lines: Vec<&str> = output.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -538,20 +524,5 @@ mod tests {
 
     fn runs_count(plan: &Plan, suite: Suite) -> usize {
         runs(plan, suite).len()
-    }
-
-    #[test]
-    fn compile_errors_start_at_the_first_error() {
-        let output = "$ maturin develop\n   Compiling x\nerror[E0425]: cannot find value `y`\n  --> src/lib.rs:3:5\nwarning: unused\n";
-        assert_eq!(
-            compile_errors(output),
-            "error[E0425]: cannot find value `y`\n  --> src/lib.rs:3:5\nwarning: unused"
-        );
-        let maturin = "error[E0308]: mismatched types\nerror: could not compile `x` (lib)\n\u{1f4a5} maturin failed\n  Caused by: cargo rustc ...\n";
-        assert_eq!(
-            compile_errors(maturin),
-            "error[E0308]: mismatched types\nerror: could not compile `x` (lib)"
-        );
-        assert_eq!(compile_errors("all fine\n"), "");
     }
 }

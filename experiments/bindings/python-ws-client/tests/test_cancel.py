@@ -107,12 +107,15 @@ def own_server() -> Iterator[OwnServer]:
 
 def _call_timeout_for(value: bytes, port: int) -> float:
     """A call timeout that the client's encoding and queueing of `value` fit well within
-    on this machine now (a dev build, maybe under load): from a whole write of it."""
+    on this machine now (a dev build, maybe under load): from a whole write of it. The
+    margin is wide because a timeout that fires while the value is still being encoded
+    (before any of it is queued) would not test a cut-short send at all."""
     started = time.monotonic()
     DataStoreWsClient("127.0.0.1", port, call_timeout=30.0).write(b"warm-up", value)
-    return max(1.0, 1.5 * (time.monotonic() - started) + 0.5)
+    return max(2.0, 3.0 * (time.monotonic() - started) + 1.0)
 
 
+@pytest.mark.slow  # waits out a call timeout sized to three whole 16 MiB writes, by design
 def test_a_write_cut_short_by_its_timeout_leaves_the_client_usable(own_server: OwnServer) -> None:
     value = os.urandom(VALUE_SIZE)  # random: the size on the wire is the real one
     call_timeout = _call_timeout_for(value, own_server.port)
@@ -127,7 +130,8 @@ def test_a_write_cut_short_by_its_timeout_leaves_the_client_usable(own_server: O
         took = time.monotonic() - started
     finally:
         own_server.signal(signal.SIGCONT)
-    assert took < call_timeout + 1.0, f"the write took {took:.2f} s to time out"
+    # Bounded by the timeout, not by the stopped server (a busy machine may be late to wake).
+    assert took < call_timeout + 10.0, f"the write took {took:.2f} s to time out"
     # The server now reads the part that was sent, then the Cancel frame, and goes on.
     client.write(b"after", b"2")
     assert client.read(b"after") == b"2"
