@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::DiesWithTheTest;
+
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -59,6 +61,7 @@ fn interrupt_once(run: u32, signal: i32, whole_group: bool, delay: Duration) -> 
         .stdout(Stdio::null())
         .stderr(stderr)
         .process_group(0)
+        .dies_with_the_test()
         .spawn()
         .unwrap();
     std::thread::sleep(delay);

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::DiesWithTheTest;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -68,6 +70,7 @@ fn start() -> XtaskServer {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .process_group(0)
+        .dies_with_the_test()
         .spawn()
         .unwrap();
     let lines = read_until_ready(BufReader::new(child.stdout.take().unwrap()));

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::DiesWithTheTest;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -68,7 +70,8 @@ fn xtask_server(scratch: &Path, extra: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .process_group(0);
+        .process_group(0)
+        .dies_with_the_test();
     command
 }
 
@@ -284,6 +287,7 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
+        .dies_with_the_test()
         .spawn()
         .unwrap();
     let mut xtask = Xtask::owning(child, scratch);
@@ -375,6 +379,7 @@ fn a_signal_during_the_lock_wait() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
+        .dies_with_the_test()
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());

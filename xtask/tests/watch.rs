@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::DiesWithTheTest;
+
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -57,6 +59,7 @@ impl Watch {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .process_group(0)
+            .dies_with_the_test()
             .spawn()
             .unwrap();
         Watch {

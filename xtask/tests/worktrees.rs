@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::DiesWithTheTest;
+
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -190,6 +192,7 @@ impl Run {
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .process_group(0)
+            .dies_with_the_test()
             .spawn()
             .unwrap();
         Run {

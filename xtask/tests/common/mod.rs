@@ -117,3 +117,39 @@ fn is_zombie(pid: i32) -> bool {
             .starts_with('Z')
     })
 }
+
+/// For a child in a process group of its own: a test killed mid-run (ci stops every running
+/// step when another fails, and nextest kills the test) runs no `Drop`, so such a child
+/// would outlive it, with whatever it started.
+pub trait DiesWithTheTest {
+    /// On Linux, the kernel sends the child SIGTERM, which xtask cleans up on, once the
+    /// thread that started it is gone; elsewhere, nothing.
+    fn dies_with_the_test(&mut self) -> &mut Self;
+}
+
+impl DiesWithTheTest for Command {
+    #[cfg(target_os = "linux")]
+    fn dies_with_the_test(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: getpid, prctl and getppid are async-signal-safe and touch no memory of
+        // the parent's.
+        let parent = unsafe { libc::getpid() };
+        unsafe {
+            self.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The test died before the request took effect.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("the test is gone"));
+                }
+                Ok(())
+            })
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn dies_with_the_test(&mut self) -> &mut Self {
+        self
+    }
+}
