@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::steps::Counts;
 use crate::tail::Lines;
-use crate::venv;
+use crate::{paths, venv};
 
 /// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.
 pub const VERSION: &str = "0.9.148";
@@ -31,6 +31,19 @@ pub const SLOW_GROUPS: [&str; 2] = ["slow-by-design", "slow-one-at-a-time"];
 pub const UNIT_BUDGET: Duration = Duration::from_secs(1);
 /// An integration test (in `tests/`) over this is an outlier, as for pytest's later stages.
 pub const INTEGRATION_BUDGET: Duration = Duration::from_secs(5);
+
+/// Where nextest writes its reports (`[store] dir` in `.config/nextest.toml`), from the
+/// workspace root. Set there because nextest's default puts them in the target dir, which
+/// worktrees may share: one run's JUnit report was removed by the other's.
+const STORE: &str = "target/nextest";
+
+/// The JUnit report of a run with `profile`, in this worktree.
+pub fn junit_path(profile: &str) -> Utf8PathBuf {
+    paths::project_root()
+        .join(STORE)
+        .join(profile)
+        .join("junit.xml")
+}
 
 /// The venv's cargo-nextest (installed by `venv deps` with the other Python tools).
 pub fn binary() -> Result<Utf8PathBuf> {
@@ -249,6 +262,14 @@ pub fn listed(json: &str) -> Result<Vec<TestId>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_is_the_worktrees_as_the_config_says() {
+        let config = paths::project_root().join(".config/nextest.toml");
+        let config = std::fs::read_to_string(&config).unwrap();
+        let store = config.split("[store]").nth(1).expect("a [store] table");
+        assert!(store.contains(&format!("dir = \"{STORE}\"")), "{store}");
+    }
 
     /// Recorded from cargo-nextest 0.9.148 (`--message-format libtest-json-plus`, one
     /// thread, no fail-fast) on a crate with a passing, a failing and an ignored unit test

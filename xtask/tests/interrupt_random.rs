@@ -14,7 +14,7 @@ use common::DiesWithTheTest;
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{bindings_dir, scratch_dir};
@@ -52,7 +52,7 @@ fn interrupt_once(run: u32, signal: i32, whole_group: bool, delay: Duration) -> 
     .unwrap();
     let marker = format!("xtask-random-{}-{run}", std::process::id());
     let stderr = std::fs::File::create(scratch.join("stderr")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut child = common::xtask()
         .args(["pytest", "--"])
         .arg(&test_file)
         .env("XTASK_RANDOM_RUN", &marker)

@@ -59,7 +59,7 @@ await asyncio.sleep(0)
 const FAILING_LINE: usize = 38;
 
 fn extract(readme: &Path, out: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    common::xtask()
         .arg("extract")
         .arg("--readme")
         .arg(readme)

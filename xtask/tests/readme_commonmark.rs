@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::scratch_dir;
 
 const HARD_CASES: &str = r#"Hard cases ##
@@ -118,7 +116,7 @@ fn extract(name: &str, markdown: &str) -> String {
     let dir = scratch_dir(name);
     let (readme, out) = (dir.join("README.md"), dir.join("test_hard.py"));
     std::fs::write(&readme, markdown).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = common::xtask()
         .arg("extract")
         .arg("--readme")
         .arg(&readme)

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::scratch_dir;
 
@@ -44,7 +43,7 @@ fn real_docs_make_one_test_per_python_fence() {
     let dir = scratch_dir("real-docs");
     for (file, expected) in DOCS {
         let out = dir.join(format!("test_{}.py", file.replace(['.', '-'], "_")));
-        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let output = common::xtask()
             .arg("extract")
             .arg("--readme")
             .arg(fixtures.join(file))

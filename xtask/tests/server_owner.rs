@@ -10,7 +10,7 @@ use common::DiesWithTheTest;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use common::is_gone;
 use std::sync::mpsc;
@@ -63,7 +63,7 @@ impl Drop for XtaskServer {
 /// Starts `cargo xtask server --port 0` (the built xtask, which builds the real server if
 /// needed) in a process group of its own, as a shell would, and waits until it is ready.
 fn start() -> XtaskServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut child = common::xtask()
         .args(["server", "--port", "0"])
         .env_remove("XTASK_SERVER_BIN")
         .stdin(Stdio::null())

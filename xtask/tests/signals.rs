@@ -58,7 +58,7 @@ impl Drop for Xtask {
 /// otherwise; the fake writes its pid and storage to `scratch/record`.
 fn xtask_server(scratch: &Path, extra: &[&str]) -> Command {
     let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut command = common::xtask();
     command
         .args(["server", "--port", "0"])
         .args(extra)
@@ -275,7 +275,7 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
     std::os::unix::fs::symlink(fake, bin.join("cargo")).unwrap();
     let record = scratch.join("record");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let child = common::xtask()
         .args(["server", "--port", "0"])
         .env("PATH", path)
         .env("CARGO_TARGET_DIR", scratch.join("target"))
@@ -371,7 +371,7 @@ fn a_signal_during_the_lock_wait() {
     let lock = std::fs::File::create(target.join("xtask/venv.lock")).unwrap();
     // SAFETY: flock on a descriptor this test owns; released when `lock` is dropped.
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut child = common::xtask()
         .arg("venv")
         .env("CARGO_TARGET_DIR", &target)
         .env("CARGO_MANIFEST_DIR", scratch.join("xtask"))

@@ -47,6 +47,8 @@ impl Watch {
         );
         let child = Command::new(exe)
             .arg("watch")
+            // This worktree, whichever worktree built the shared target dir's xtask.
+            .env("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
             .args(args)
             // The watcher's own logs and report log stay in the scratch folder; the venv's
             // stamp does not depend on the target dir, so nothing is rebuilt.

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::{Scratch, scratch_dir};
 
@@ -45,7 +44,7 @@ fn edit(root: &Path, file: &str, old: &str, new: &str) {
 
 /// Runs the lint on `root`; `(success, stdout and stderr together)`.
 fn lint(root: &Path) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = common::xtask()
         .arg("workflow-lint")
         .arg("--root")
         .arg(root)

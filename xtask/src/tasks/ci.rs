@@ -299,7 +299,7 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
         skipped: ignored.len() as u64,
         ..events.counts
     });
-    let junit = paths::target_dir()?.join(format!("nextest/{profile}/junit.xml"));
+    let junit = nextest::junit_path(profile);
     let report = std::fs::read_to_string(&junit)
         .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
     let mut report = nextest::read_junit(&report)?;
@@ -357,7 +357,7 @@ impl Tests {
 fn run_nextest(ci: &Ci, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<nextest::Events> {
     let profile = tests.profile;
     let events_file = fresh_file(&ci.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
-    fresh_file(&paths::target_dir()?.join(format!("nextest/{profile}/junit.xml")))?;
+    fresh_file(&nextest::junit_path(profile))?;
     let mut args = vec![
         format!("--profile={profile}"),
         "--message-format=libtest-json-plus".to_owned(),

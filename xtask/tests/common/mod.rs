@@ -153,3 +153,12 @@ impl DiesWithTheTest for Command {
         self
     }
 }
+
+/// The xtask under test, on the worktree of these tests. Its executable is the target
+/// dir's, which another worktree that shares the target dir may have built last; given no
+/// `CARGO_MANIFEST_DIR`, that one would work on its own worktree.
+pub fn xtask() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command.env("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
+    command
+}
