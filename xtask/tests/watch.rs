@@ -141,24 +141,6 @@ impl Drop for Watch {
     }
 }
 
-/// The state letter of `ps` for `pid` (`Z` for a zombie), if it exists.
-fn process_state(pid: i32) -> Option<char> {
-    let output = Command::new("ps")
-        .args(["-o", "stat=", "-p", &pid.to_string()])
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .chars()
-        .next()
-}
-
-fn is_gone(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let exists = unsafe { libc::kill(pid, 0) == 0 };
-    !exists || process_state(pid) == Some('Z')
-}
-
 /// A file this test writes in the workspace, removed when dropped.
 struct Scratch(PathBuf);
 
@@ -362,7 +344,7 @@ fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and
     let server = pid_with_argument(&new_store);
     // SAFETY: kill has no memory-safety preconditions; the pid is the server's.
     unsafe { libc::kill(server, libc::SIGKILL) };
-    assert!(common::wait_until(LIMIT, || is_gone(server)));
+    assert!(common::wait_until(LIMIT, || common::is_gone(server)));
     test.write(&format!("{}\n# after the crash\n", passing()));
     let (at, _) = watch.wait_for(at, "`server exited unexpectedly`", |l| {
         l.contains("server exited unexpectedly: signal 9")
@@ -438,7 +420,10 @@ fn a_change_during_a_run_is_queued_and_sigterm_stops_the_run() {
     let pytest = *pids(&pid_file).last().unwrap();
     let status = watch.signal_and_wait(libc::SIGTERM);
     assert_eq!(status.code(), Some(143), "{status:?}");
-    assert!(is_gone(pytest), "pytest ({pytest}) outlived xtask watch");
+    assert!(
+        common::is_gone(pytest),
+        "pytest ({pytest}) outlived xtask watch"
+    );
 }
 
 #[test]
@@ -459,7 +444,10 @@ fn restart_stops_the_run_and_starts_over_and_sighup_cleans_up() {
         l.starts_with("watch: restarting")
     });
     assert!(line.contains(&other_name), "{line}");
-    assert!(is_gone(first), "the stopped pytest ({first}) still runs");
+    assert!(
+        common::is_gone(first),
+        "the stopped pytest ({first}) still runs"
+    );
     // The run starts over: the blocked test runs again, with the new change.
     assert!(common::wait_until(LIMIT, || pids(&pid_file).len() > 1));
     std::fs::write(&release, "").unwrap();
