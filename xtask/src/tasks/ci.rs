@@ -636,19 +636,19 @@ fn no_tests_collected(error: &anyhow::Error) -> bool {
         .is_some_and(|failed| failed.code == 5)
 }
 
-/// The stage's counts, its five slowest tests (into the log), and its outliers.
 /// Where a failed test is, from the repository root: a README example by its README line.
 fn place(tests: &PytestRun, nodeid: &str) -> String {
     let readme = tests
         .readme_failures
         .iter()
-        .find(|f| nodeid.ends_with(&f.test));
+        .find(|f| nodeid.ends_with(&format!("::{}", f.test)));
     match readme {
         Some(failure) => format!("{}:{} ({})", failure.readme, failure.line, failure.test),
         None => format!("{}/{nodeid}", paths::BINDINGS),
     }
 }
 
+/// The stage's counts, its five slowest tests (into the log), and its outliers.
 fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
     step.counts(tests.counts);
     traceln!("slowest tests:");
@@ -776,6 +776,23 @@ mod tests {
             ["--workspace", "--partition=slice:1/2"]
         );
         assert_eq!(tests.args(Part::All), ["--workspace"]);
+    }
+
+    #[test]
+    fn a_failed_test_is_named_from_the_root_and_a_readme_example_by_its_line() {
+        let mut tests = PytestRun::default();
+        tests.readme_failures.push(pytest_events::ReadmeFailure {
+            test: "test_readme_block_1_quick_start".to_owned(),
+            readme: "experiments/x/README.md".to_owned(),
+            line: 54,
+        });
+        let block = "tests/test_readme_blocks.py::test_readme_block_1_quick_start";
+        assert_eq!(
+            place(&tests, block),
+            "experiments/x/README.md:54 (test_readme_block_1_quick_start)"
+        );
+        let other = "tests/test_x.py::test_readme_block_1_quick_start_again";
+        assert_eq!(place(&tests, other), format!("{}/{other}", paths::BINDINGS));
     }
 
     #[test]
