@@ -1,6 +1,8 @@
 //! The compiler's errors, read out of a build's output (cargo's, or maturin's around it),
 //! so that a failed build shows them and its one-line cause names the first.
 
+use camino::Utf8Path;
+
 /// The compiler's errors, from the first one to cargo's `could not compile` (what maturin
 /// adds after it, the whole cargo command, helps nobody), at most `most` lines; `None` if
 /// it reported none.
@@ -12,6 +14,15 @@ pub fn errors(output: &str, most: usize) -> Option<String> {
         .position(|line| line.starts_with("error: could not compile"))
         .map_or(lines.len(), |n| first + n + 1);
     Some(lines[first..last.min(first + most)].join("\n"))
+}
+
+/// The compiler's errors in the log file `log`, or else its last `most` lines.
+pub fn errors_in_log(log: &Utf8Path, most: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    errors(&text, most).unwrap_or_else(|| {
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(most)..].join("\n")
+    })
 }
 
 /// The first error as one line, `FILE:LINE:COL: error[E0308]: mismatched types`, for the

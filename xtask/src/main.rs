@@ -23,7 +23,8 @@
 //! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
 //!   step logs, summary); `cargo_build.rs` reads the test binaries from cargo's JSON
 //!   messages, `nextest.rs` finds cargo-nextest and reads its events and JUnit (the Rust
-//!   tests' runner and budgets), `libtest.rs` and `pytest_events.rs` read what the doctests
+//!   tests' runner and budgets), `rust_tests.rs` runs `ci`'s Rust tests and doctests,
+//!   `libtest.rs` and `pytest_events.rs` read what the doctests
 //!   and pytest report as they run; `compiler.rs` finds the compiler's errors in a build's
 //!   output; `tail.rs` reads a file as it grows; `junit_merge.rs` sums the JUnit reports
 //!   of several shards.
@@ -51,6 +52,7 @@ mod pytest_events;
 mod pytest_runner;
 mod readme;
 mod routing;
+mod rust_tests;
 mod server_owner;
 mod signals;
 mod steps;

@@ -131,6 +131,20 @@ pub fn test_dir() -> (tempfile::TempDir, Utf8PathBuf) {
     (dir, path)
 }
 
+/// `path`, with what an earlier run left there removed (its folder made), so that a stale
+/// file is never read for this run's.
+pub fn fresh_file(path: &Utf8Path) -> Result<Utf8PathBuf> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {path}"))
+        }
+        _ => Ok(path.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,12 +268,7 @@ impl Session<'_> {
         let args = self.pytest_args(run)?;
         // The last run's report log would be read, in part, before pytest replaces it: its
         // events counted again, and this run's first ones skipped.
-        match std::fs::remove_file(&self.events) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(error).with_context(|| format!("cannot remove {}", self.events));
-            }
-            _ => {}
-        }
+        paths::fresh_file(&self.events)?;
         let offset = self.log_length();
         let target = match (&self.server, run_scope(run)) {
             (Some(server), scope) if self.needs_server(scope) => Target::Guarded(server),
