@@ -155,6 +155,9 @@ pub fn run(
     for (name, value) in env {
         job = job.env(name, value);
     }
+    // conftest.py names the files of failure reports absolutely from here, not from the
+    // bindings' folder where pytest runs, so that they can be opened from the root.
+    job = job.env("XTASK_ROOT", paths::project_root());
     if let Target::Guarded(server) = target {
         // conftest.py shows the lines a failing test made the server write.
         let log = paths::project_root().join(&server.log);

@@ -88,3 +88,42 @@ fn failing_tests_show_the_server_log_written_meanwhile() {
     assert!(stdout.contains("fails on purpose"), "{stdout}");
     assert!(!stdout.contains("Captured server log"), "{stdout}");
 }
+
+/// Under xtask (`XTASK_ROOT` set), a failure names its file absolutely, so that the path
+/// opens from the repository root as well as from the bindings' folder, where pytest runs;
+/// run by hand, relative to where pytest started, as pytest does.
+#[test]
+fn under_xtask_a_failure_names_its_file_absolutely() {
+    let Some(python) = python_with_bindings() else {
+        return;
+    };
+    let dir = common::scratch_dir("paths");
+    std::fs::copy(
+        bindings().join("tests/conftest.py"),
+        dir.join("conftest.py"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("test_log.py"), TESTS).unwrap();
+    let location = |root: Option<&Path>| {
+        let mut command = Command::new(&python);
+        command
+            .args(["-m", "pytest", "-p", "no:cacheprovider", "test_log.py"])
+            .current_dir(&dir)
+            .env_remove("TEST_SERVER_LOG")
+            .env_remove("XTASK_ROOT");
+        if let Some(root) = root {
+            command.env("XTASK_ROOT", root);
+        }
+        let stdout = String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned();
+        let line = stdout.lines().find(|l| l.ends_with(": AssertionError"));
+        line.unwrap_or_else(|| panic!("no failure location:\n{stdout}"))
+            .to_owned()
+    };
+    let absolute = location(Some(&std::env::temp_dir()));
+    assert!(
+        absolute.starts_with('/') && absolute.contains("test_log.py:"),
+        "{absolute}"
+    );
+    let relative = location(None);
+    assert!(relative.starts_with("test_log.py:"), "{relative}");
+}

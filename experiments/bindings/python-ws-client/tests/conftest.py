@@ -60,6 +60,11 @@ STAGES = ("unit", "integration", "e2e")
 COLLECTED_FILE = os.environ.get("XTASK_COLLECTED_FILE")
 # Where `cargo xtask pytest` wants the ids of failed tests, to print how to rerun each.
 FAILED_FILE = os.environ.get("XTASK_FAILED_FILE")
+# The repository root, when `cargo xtask` runs pytest (in the bindings' folder). pytest
+# names a failure's files relative to the folder it started in, or absolutely when the
+# current folder is another one as it writes the report: from here, a path can be opened
+# from the root as well as from the bindings' folder.
+XTASK_ROOT = os.environ.get("XTASK_ROOT")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -101,8 +106,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Adds the server's log lines written during a failing test to its report."""
-    report = yield
+    """Adds the server's log lines written during a failing test to its report; under
+    xtask, the report names files absolutely (see `XTASK_ROOT`)."""
+    if XTASK_ROOT and call.excinfo is not None:
+        started_in = os.getcwd()
+        os.chdir(XTASK_ROOT)
+        try:
+            report = yield
+        finally:
+            os.chdir(started_in)
+    else:
+        report = yield
     start = item.stash.get(LOG_START, None)
     if report.failed and report.when in ("setup", "call") and start is not None:
         try:
