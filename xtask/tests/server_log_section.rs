@@ -39,6 +39,18 @@ def test_loud_failure():
     assert False, "fails on purpose"
 "#;
 
+/// A scratch folder with the bindings' conftest.py and [`TESTS`] in `test_log.py`.
+fn with_tests(name: &str) -> common::Scratch {
+    let dir = common::scratch_dir(name);
+    std::fs::copy(
+        bindings().join("tests/conftest.py"),
+        dir.join("conftest.py"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("test_log.py"), TESTS).unwrap();
+    dir
+}
+
 fn run(python: &Path, dir: &Path, log: Option<&Path>) -> String {
     let mut command = Command::new(python);
     command
@@ -59,13 +71,7 @@ fn failing_tests_show_the_server_log_written_meanwhile() {
     let Some(python) = python_with_bindings() else {
         return;
     };
-    let dir = common::scratch_dir("log");
-    std::fs::copy(
-        bindings().join("tests/conftest.py"),
-        dir.join("conftest.py"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("test_log.py"), TESTS).unwrap();
+    let dir = with_tests("log");
     let log = dir.join("server.log");
     std::fs::write(&log, "written before the tests\n").unwrap();
 
@@ -97,13 +103,7 @@ fn under_xtask_a_failure_names_its_file_absolutely() {
     let Some(python) = python_with_bindings() else {
         return;
     };
-    let dir = common::scratch_dir("paths");
-    std::fs::copy(
-        bindings().join("tests/conftest.py"),
-        dir.join("conftest.py"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("test_log.py"), TESTS).unwrap();
+    let dir = with_tests("paths");
     let location = |root: Option<&Path>| {
         let mut command = Command::new(&python);
         command
