@@ -17,6 +17,21 @@ use crate::{paths, venv};
 /// Pytest's "no tests were collected".
 const NO_TESTS_COLLECTED: u8 = 5;
 
+/// Whether pytest ended with "no tests were collected" (a shard or a run that drew none).
+pub fn no_tests_collected(error: &anyhow::Error) -> bool {
+    process::exit_code_of(error) == NO_TESTS_COLLECTED
+}
+
+/// `-p no:benchmark` unless the user's arguments ask for benchmarks: pytest-benchmark's
+/// header of defaults is noise otherwise.
+pub fn benchmark_args(user_args: &[String]) -> Vec<String> {
+    if user_args.iter().any(|arg| arg.contains("benchmark")) {
+        Vec::new()
+    } else {
+        vec!["-p".to_owned(), "no:benchmark".to_owned()]
+    }
+}
+
 impl Suite {
     /// The `-m` expression that selects it.
     pub fn marker_expression(self) -> &'static str {

@@ -34,14 +34,7 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
         None => None,
     };
     let mut args = vec!["-m".to_owned(), suite.marker_expression().to_owned()];
-    // pytest-benchmark's header of defaults is noise unless benchmarks are asked for.
-    if !flags
-        .pytest_args
-        .iter()
-        .any(|arg| arg.contains("benchmark"))
-    {
-        args.extend(["-p".to_owned(), "no:benchmark".to_owned()]);
-    }
+    args.extend(pytest_runner::benchmark_args(&flags.pytest_args));
     args.extend(absolute_paths(&flags.pytest_args)?);
     let xtask_dir = paths::xtask_dir()?;
     let mut env = Vec::new();
@@ -58,8 +51,8 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
     if let Target::External(address) = target {
         errln!("testing against the running server at {address}");
     }
-    let failed_file = xtask_dir.join("pytest/failed.txt");
-    let _ = std::fs::remove_file(&failed_file);
+    // Its folder made: conftest.py appends to it, and a fresh target dir has no such folder.
+    let failed_file = paths::fresh_file(&xtask_dir.join("pytest/failed.txt"))?;
     env.push(("XTASK_FAILED_FILE", failed_file.to_string()));
     let result = {
         // The command and its environment go to the log; pytest's report, as pytest prints

@@ -14,7 +14,6 @@ use xshell::Shell;
 
 use crate::console::{self, Colour, Trace};
 use crate::flags::{self, Suite};
-use crate::process;
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Report, Target};
 use crate::routing::{self, Plan, Rebuild, Scope};
@@ -27,17 +26,12 @@ use crate::{compiler, errln, extract, paths, signals, venv};
 const FAILURE_LINES: usize = 60;
 /// Most lines of a compiler's errors shown after a failed build.
 const COMPILE_ERROR_LINES: usize = 30;
-/// pytest's exit code for "no tests were collected": a run with nothing to do.
-const NO_TESTS_COLLECTED: u8 = 5;
 /// How often the status line is redrawn at most.
 const STATUS_EVERY: Duration = Duration::from_millis(100);
 
 pub fn run(sh: &Shell, flags: &flags::Watch) -> Result<()> {
     let xtask_dir = paths::xtask_dir()?;
-    let log_dir = xtask_dir.join("logs/watch");
-    std::fs::create_dir_all(&log_dir).with_context(|| format!("cannot create {log_dir}"))?;
-    let log = log_dir.join("watch.log");
-    let _ = std::fs::remove_file(&log);
+    let log = paths::fresh_file(&xtask_dir.join("logs/watch/watch.log"))?;
     // Builds, pytest's own report, the `$ cmd` echoes: all into the log; what each run
     // shows is read back from it.
     let _trace = Trace::to(&log, None).with_context(|| format!("cannot write {log}"))?;
@@ -265,7 +259,7 @@ impl Session<'_> {
         started: Instant,
         what: &str,
     ) -> Result<()> {
-        let args = self.pytest_args(run)?;
+        let args = self.pytest_args(run);
         // The last run's report log would be read, in part, before pytest replaces it: its
         // events counted again, and this run's first ones skipped.
         paths::fresh_file(&self.events)?;
@@ -306,14 +300,14 @@ impl Session<'_> {
                 );
                 return result;
             }
-            Err(error) if process::exit_code_of(error) == NO_TESTS_COLLECTED => {}
+            Err(error) if pytest_runner::no_tests_collected(error) => {}
             Err(error) => self.show_failures(error, &tests, &output),
             Ok(()) => {}
         }
         let counts = tests.counts;
         let passed = match &result {
             Ok(()) => true,
-            Err(error) => process::exit_code_of(error) == NO_TESTS_COLLECTED,
+            Err(error) => pytest_runner::no_tests_collected(error),
         };
         let colour = if passed { Colour::Green } else { Colour::Red };
         errln!(
@@ -357,27 +351,15 @@ impl Session<'_> {
         }
     }
 
-    fn pytest_args(&self, run: &Run) -> Result<Vec<String>> {
+    fn pytest_args(&self, run: &Run) -> Vec<String> {
         let suite = self.flags.suite.marker_expression();
         let marker = match run_scope(run) {
             Scope::NeedingAServer => format!("({suite}) and not unit"),
             _ => suite.to_owned(),
         };
         let events = &self.events;
-        if let Some(dir) = events.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
-        }
-        let _ = std::fs::remove_file(events);
         let mut args = vec!["-m".to_owned(), marker, format!("--report-log={events}")];
-        // pytest-benchmark's header of defaults is noise unless benchmarks are asked for.
-        if !self
-            .flags
-            .pytest_args
-            .iter()
-            .any(|a| a.contains("benchmark"))
-        {
-            args.extend(["-p".to_owned(), "no:benchmark".to_owned()]);
-        }
+        args.extend(pytest_runner::benchmark_args(&self.flags.pytest_args));
         match run {
             Run::Files(files) => args.extend(files.iter().map(ToString::to_string)),
             Run::Rest { skip, .. } => {
@@ -386,7 +368,7 @@ impl Session<'_> {
             }
         }
         args.extend(self.flags.pytest_args.iter().cloned());
-        Ok(args)
+        args
     }
 }
 
@@ -422,9 +404,18 @@ fn run_scope(run: &Run) -> Scope {
 
 /// What a file holds from byte `offset` on: this run's part of the log.
 fn read_from(path: &Utf8Path, offset: u64) -> String {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let start = usize::try_from(offset).unwrap_or(0).min(bytes.len());
-    String::from_utf8_lossy(&bytes[start..]).into_owned()
+    use std::io::{Read, Seek, SeekFrom};
+    // The log holds the whole session: read only this run's part of it.
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let read = file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_to_end(&mut bytes));
+        if read.is_err() {
+            bytes.clear();
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn last_lines(output: &str, n: usize) -> String {
