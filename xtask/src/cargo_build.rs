@@ -6,81 +6,24 @@
 use std::io::BufReader;
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use cargo_metadata::{Message, Metadata, TargetKind};
 use xshell::{Shell, cmd};
 
 use crate::process::Job;
 
-/// One test executable, as cargo built it (`rust build` counts them; nextest runs them).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestBinary {
-    /// The package's name, for `-p`.
-    pub package: String,
-    /// The target's name, for `--test NAME` (an integration test) or `--lib`/`--bin`.
-    pub target: String,
-    pub kind: Kind,
-    /// The target's main source file, relative to the package's folder: `tests/server.rs`.
-    pub source: Utf8PathBuf,
-    pub executable: Utf8PathBuf,
-    /// Where cargo runs it from, and what `CARGO_MANIFEST_DIR` says.
-    pub package_dir: Utf8PathBuf,
-}
-
-/// The kinds of test target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A library's or a binary's own `#[test]`s.
-    Unit,
-    /// A file under `tests/`.
-    Integration,
-}
-
-/// The test executables among cargo's JSON messages, in the order cargo built them.
-pub fn test_binaries(json: &[u8]) -> Result<Vec<TestBinary>> {
-    let mut binaries = Vec::new();
+/// The test executables among cargo's JSON messages, in the order cargo built them
+/// (`rust build` counts them; nextest finds and runs them itself).
+pub fn test_executables(json: &[u8]) -> Result<Vec<Utf8PathBuf>> {
+    let mut executables = Vec::new();
     for message in Message::parse_stream(BufReader::new(json)) {
         let message = message.context("cannot read cargo's JSON messages")?;
         let Message::CompilerArtifact(artifact) = message else {
             continue;
         };
-        let Some(executable) = artifact.executable.filter(|_| artifact.profile.test) else {
-            continue;
-        };
-        let package_dir = artifact
-            .manifest_path
-            .parent()
-            .context("a manifest path without a folder")?
-            .to_owned();
-        let kind = if artifact.target.kind.contains(&TargetKind::Test) {
-            Kind::Integration
-        } else {
-            Kind::Unit
-        };
-        let source = artifact.target.src_path;
-        binaries.push(TestBinary {
-            package: package_name(&artifact.package_id.repr, &package_dir),
-            target: artifact.target.name,
-            kind,
-            source: source
-                .strip_prefix(&package_dir)
-                .unwrap_or(&source)
-                .to_owned(),
-            executable,
-            package_dir,
-        });
+        executables.extend(artifact.executable.filter(|_| artifact.profile.test));
     }
-    Ok(binaries)
-}
-
-/// The package name from a package id (`path+file:///w/xtask#0.1.0`, or
-/// `path+file:///w/a#name@0.1.0` when the folder is named otherwise).
-fn package_name(id: &str, package_dir: &Utf8Path) -> String {
-    let fragment = id.rsplit_once('#').map_or("", |(_, fragment)| fragment);
-    match fragment.split_once('@') {
-        Some((name, _)) => name.to_owned(),
-        None => package_dir.file_name().unwrap_or_default().to_owned(),
-    }
+    Ok(executables)
 }
 
 /// The workspace's integration tests that `cargo test` leaves out (`test = false` in their
@@ -113,6 +56,7 @@ pub fn opt_in_test_args(sh: &Shell) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use camino::Utf8Path;
 
     /// Two messages as cargo 1.95 writes them, trimmed to the fields that matter, around a
     /// line that is not JSON and a library that is not a test.
@@ -124,19 +68,15 @@ not json
 "#;
 
     #[test]
-    fn test_binaries_come_from_the_json_messages() {
-        let binaries = test_binaries(MESSAGES.as_bytes()).unwrap();
-        assert_eq!(binaries.len(), 2, "{binaries:#?}");
-        let server = &binaries[0];
-        assert_eq!(server.package, "simd-r-drive-ws-server");
-        assert_eq!(server.kind, Kind::Integration);
-        assert_eq!(server.source, "tests/server.rs");
-        assert_eq!(server.executable, "/w/target/debug/deps/server-1b2c");
-        assert_eq!(server.package_dir, "/w/experiments/simd-r-drive-ws-server");
-        let transport = &binaries[1];
-        assert_eq!(transport.package, "simd-r-drive-ws-transport");
-        assert_eq!(transport.kind, Kind::Unit);
-        assert_eq!(transport.source, "src/lib.rs");
+    fn test_executables_come_from_the_json_messages() {
+        let executables = test_executables(MESSAGES.as_bytes()).unwrap();
+        assert_eq!(
+            executables,
+            [
+                "/w/target/debug/deps/server-1b2c",
+                "/w/target/debug/deps/simd_r_drive_ws_transport-085b"
+            ],
+        );
     }
 
     /// The tests that run pytest or import the venv's tools are the ones that `cargo test`

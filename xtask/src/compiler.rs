@@ -1,8 +1,6 @@
 //! The compiler's errors, read out of a build's output (cargo's, or maturin's around it),
 //! so that a failed build shows them and its one-line cause names the first.
 
-use camino::Utf8Path;
-
 /// The compiler's errors, from the first one to cargo's `could not compile` (what maturin
 /// adds after it, the whole cargo command, helps nobody), at most `most` lines; `None` if
 /// it reported none.
@@ -16,12 +14,15 @@ pub fn errors(output: &str, most: usize) -> Option<String> {
     Some(lines[first..last.min(first + most)].join("\n"))
 }
 
-/// The compiler's errors in the log file `log`, or else its last `most` lines.
-pub fn errors_in_log(log: &Utf8Path, most: usize) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    errors(&text, most).unwrap_or_else(|| {
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(most)..].join("\n")
+/// Lines of a failed build's output shown under its step in `ci`; the log has them all.
+pub const SHOWN_LINES: usize = 60;
+
+/// What a failed build shows of its `output` (a step's log): the compiler's errors, or
+/// else the last [`SHOWN_LINES`] lines.
+pub fn shown(output: &str) -> String {
+    errors(output, SHOWN_LINES).unwrap_or_else(|| {
+        let lines: Vec<&str> = output.lines().collect();
+        lines[lines.len().saturating_sub(SHOWN_LINES)..].join("\n")
     })
 }
 

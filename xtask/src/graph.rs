@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 
 use crate::signals::{self, CancelToken, Cancelled};
-use crate::steps::{Runner, State, Step};
+use crate::steps::{self, Runner, State, Step};
 
 /// How often the scheduler looks for a signal while nodes run.
 const TICK: Duration = Duration::from_millis(50);
@@ -82,7 +82,7 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
     let mut selected = vec![false; nodes.len()];
     for name in only {
         let index = position(nodes, name).ok_or_else(|| {
-            let names: Vec<String> = nodes.iter().map(|n| slug(n.name)).collect();
+            let names: Vec<String> = nodes.iter().map(|n| steps::slug(n.name)).collect();
             anyhow!("no step `{name}`: use one of {}", names.join(", "))
         })?;
         selected[index] = true;
@@ -127,11 +127,7 @@ pub fn list<C>(nodes: &[Node<C>]) -> String {
 fn position<C>(nodes: &[Node<C>], name: &str) -> Option<usize> {
     nodes
         .iter()
-        .position(|node| node.name == name || slug(node.name) == name)
-}
-
-fn slug(name: &str) -> String {
-    name.replace(' ', "-")
+        .position(|node| node.name == name || steps::slug(node.name) == name)
 }
 
 /// Where a node is in the run.

@@ -98,17 +98,9 @@ pub fn totals(runs: &BTreeMap<Utf8PathBuf, Run>) -> Counts {
         .fold(Counts::default(), |a, b| a + b)
 }
 
-/// `ci: N passed, N failed, N skipped`, the line CI log readers look for.
-pub fn totals_line(totals: Counts) -> String {
-    format!(
-        "ci: {} passed, {} failed, {} skipped",
-        totals.passed, totals.failed, totals.skipped
-    )
-}
-
 /// A Markdown table of the runs and the totals line, for the GitHub step summary.
 pub fn markdown(runs: &BTreeMap<Utf8PathBuf, Run>) -> String {
-    format!("{}\n{}\n", table(runs), totals_line(totals(runs)))
+    format!("{}\n{}\n", table(runs), totals(runs).line("ci"))
 }
 
 /// A Markdown table of the runs, a row each.

@@ -131,6 +131,20 @@ pub fn test_dir() -> (tempfile::TempDir, Utf8PathBuf) {
     (dir, path)
 }
 
+/// Makes `dir` and removes the files in it that end in `.EXTENSION`: what an earlier run
+/// left there (its step logs, its JUnit reports), which this run must not be mistaken for.
+pub fn empty_of(dir: &Utf8Path, extension: &str) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == extension) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// `path`, with what an earlier run left there removed (its folder made), so that a stale
 /// file is never read for this run's.
 pub fn fresh_file(path: &Utf8Path) -> Result<Utf8PathBuf> {

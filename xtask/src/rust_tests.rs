@@ -21,8 +21,6 @@ use crate::traceln;
 /// Lines of the failed tests' output shown under the step, for the first three of them
 /// together; the log has all of it.
 const FAILURE_LINES: usize = 100;
-/// Lines of a compile error shown under a failed build; the log has all of them.
-const COMPILE_ERROR_LINES: usize = 60;
 
 /// Where a run's reports go, and which shard it runs.
 pub struct Run {
@@ -165,7 +163,8 @@ fn nextest_failure(
 ) -> anyhow::Error {
     let Some(first) = events.failures.first() else {
         // No test failed: a build error, or nextest's own; its log says which.
-        step.details(compiler::errors_in_log(&step.log, COMPILE_ERROR_LINES));
+        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+        step.details(compiler::shown(&output));
         return error.context("nextest failed before any test failed");
     };
     let mut details = Vec::new();
@@ -250,9 +249,7 @@ pub fn doctests(step: &mut Step, junit_dir: &Utf8Path) -> Result<()> {
     if result.is_err() {
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         let excerpt = libtest::failure_excerpt(&output);
-        step.details(
-            excerpt.unwrap_or_else(|| compiler::errors_in_log(&step.log, COMPILE_ERROR_LINES)),
-        );
+        step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
     }
     result
 }

@@ -34,6 +34,17 @@ pub struct Counts {
     pub skipped: u64,
 }
 
+impl Counts {
+    /// `LABEL: N passed, N failed, N skipped`: the last line of `ci` and `lint`, which CI
+    /// log readers look for.
+    pub fn line(self, label: &str) -> String {
+        format!(
+            "{label}: {} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+}
+
 impl Add for Counts {
     type Output = Counts;
     fn add(self, other: Counts) -> Counts {
@@ -162,16 +173,7 @@ pub struct Step {
 impl Runner {
     /// A runner whose step logs go to `log_dir`, emptied of an earlier run's logs.
     pub fn new(mode: Mode, log_dir: Utf8PathBuf, total: usize) -> Result<Runner> {
-        std::fs::create_dir_all(&log_dir).with_context(|| format!("cannot create {log_dir}"))?;
-        for entry in
-            std::fs::read_dir(&log_dir).with_context(|| format!("cannot list {log_dir}"))?
-        {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "log") {
-                std::fs::remove_file(&path)
-                    .with_context(|| format!("cannot remove {}", path.display()))?;
-            }
-        }
+        paths::empty_of(&log_dir, "log")?;
         Ok(Runner {
             mode,
             log_dir,
@@ -474,8 +476,9 @@ fn bar_style() -> ProgressStyle {
     .progress_chars("=> ")
 }
 
-/// `pytest integration` → `pytest-integration`.
-fn slug(name: &str) -> String {
+/// `pytest integration` → `pytest-integration`: a step's name in its log file and in
+/// `--only`.
+pub fn slug(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {

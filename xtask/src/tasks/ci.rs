@@ -27,8 +27,6 @@ use crate::{errln, extract, outln, paths, signals, traceln, venv, workflow_lint}
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
-/// Lines of a compile error shown under a failed build; the log has all of them.
-const COMPILE_ERROR_LINES: usize = 60;
 
 /// The steps of `ci`: each row a name, the steps it needs (earlier in the table), and its
 /// body. A step starts once all it needs has passed; `always` steps (cleanup) start once
@@ -110,7 +108,9 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
-    empty_junit_dir(&junit_dir)?;
+    // A stage that does not run this time (`--only`, a shard) must leave no old report
+    // for `junit-merge` to count.
+    paths::empty_of(&junit_dir, "xml")?;
     let ci = Ci {
         flags: flags.clone(),
         xtask_dir: xtask_dir.clone(),
@@ -138,12 +138,7 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     }
     let totals = runner.totals();
     // The last line, whatever happened: CI log readers look for it.
-    errln!(
-        "ci: {} passed, {} failed, {} skipped",
-        totals.passed,
-        totals.failed,
-        totals.skipped
-    );
+    errln!("{}", totals.line("ci"));
     // The failure was shown under its step; main only passes its exit code on.
     result.map_err(|error| {
         Reported {
@@ -151,20 +146,6 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         }
         .into()
     })
-}
-
-/// Makes the JUnit folder, without an earlier run's reports: a stage that does not run this
-/// time (`--only`, a shard) must not leave its old report to be counted (`junit-merge`).
-fn empty_junit_dir(dir: &Utf8Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir}"))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "xml") {
-            std::fs::remove_file(&path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The README's diagram of the steps, drawn from the table.
@@ -215,8 +196,8 @@ fn build_failed(
     workspace: &str,
     what: &'static str,
 ) -> anyhow::Error {
-    step.details(compiler::errors_in_log(&step.log, COMPILE_ERROR_LINES));
     let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+    step.details(compiler::shown(&output));
     let cause = match compiler::first_error(&output, workspace) {
         Some(first) if !signals::is_stop(&error) => anyhow::anyhow!(first),
         _ => error,
@@ -244,13 +225,13 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
 }
 
 /// `cargo test --no-run ARGS` with cargo's JSON messages in `json` (its diagnostics,
-/// rendered, go to the step's log); returns the test binaries it built.
+/// rendered, go to the step's log); returns the test executables it built.
 fn cargo_no_run(
     sh: &Shell,
     step: &mut Step,
     args: &[impl AsRef<str>],
     json: &Utf8Path,
-) -> Result<Vec<cargo_build::TestBinary>> {
+) -> Result<Vec<Utf8PathBuf>> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let file = std::fs::File::create(json).with_context(|| format!("cannot create {json}"))?;
     let job = Job::new(cmd!(
@@ -270,7 +251,7 @@ fn cargo_no_run(
         return Err(build_failed(step, error, "", "the Rust tests do not build"));
     }
     let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
-    cargo_build::test_binaries(&text)
+    cargo_build::test_executables(&text)
 }
 
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
@@ -339,7 +320,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     );
     tests.feed(&log.read_new());
     let result = match result {
-        Err(error) if ci.flags.shard.is_some() && no_tests_collected(&error) => {
+        Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
             Ok(())
         }
@@ -403,13 +384,6 @@ fn durations_file() -> Utf8PathBuf {
     paths::bindings_dir().join(".test_durations")
 }
 
-/// pytest's exit code 5: a shard may draw none of a small stage's tests.
-fn no_tests_collected(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<Failed>()
-        .is_some_and(|failed| failed.code == 5)
-}
-
 /// Where a failed test is, from the repository root: a README example by its README line.
 fn place(tests: &PytestRun, nodeid: &str) -> String {
     let readme = tests
@@ -467,26 +441,27 @@ fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
 fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
     let mut suite = TestSuite::new("cargo xtask ci");
     for outcome in outcomes {
-        let mut status = match (outcome.state, &outcome.error) {
-            (State::Passed, _) => TestCaseStatus::success(),
-            (State::Failed, _) => TestCaseStatus::non_success(NonSuccessKind::Failure),
-            (State::Stopped | State::NotRun, _) => TestCaseStatus::skipped(),
-        };
-        match outcome.state {
+        let status = match outcome.state {
+            State::Passed => TestCaseStatus::success(),
             State::Failed => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status.set_message(format!("step `{}` failed", outcome.name));
                 if let Some(error) = &outcome.error {
                     status.set_description(error.as_str());
                 }
+                status
             }
             State::Stopped => {
+                let mut status = TestCaseStatus::skipped();
                 status.set_message("stopped: another step failed");
+                status
             }
             State::NotRun => {
+                let mut status = TestCaseStatus::skipped();
                 status.set_message("not run: what it needs did not pass");
+                status
             }
-            State::Passed => {}
-        }
+        };
         let mut case = TestCase::new(outcome.name.as_str(), status);
         case.set_classname("ci");
         if let Some(duration) = outcome.duration {
@@ -586,10 +561,10 @@ mod tests {
         let (_guard, dir) = paths::test_dir();
         std::fs::write(dir.join("doctests.xml"), "<testsuites/>").unwrap();
         std::fs::write(dir.join("notes.txt"), "kept").unwrap();
-        empty_junit_dir(&dir).unwrap();
+        paths::empty_of(&dir, "xml").unwrap();
         assert!(!dir.join("doctests.xml").exists());
         assert!(dir.join("notes.txt").exists());
-        empty_junit_dir(&dir.join("new")).unwrap();
+        paths::empty_of(&dir.join("new"), "xml").unwrap();
         assert!(dir.join("new").is_dir());
     }
 

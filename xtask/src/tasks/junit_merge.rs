@@ -30,7 +30,7 @@ pub fn run(_sh: &Shell, flags: &flags::JunitMerge) -> Result<()> {
     }
     let totals = junit_merge::totals(&runs);
     // The last line, whatever happened: CI log readers look for it.
-    errln!("{}", junit_merge::totals_line(totals));
+    errln!("{}", totals.line("ci"));
     if totals.failed > 0 {
         return Err(Failed {
             code: 1,

@@ -151,12 +151,7 @@ pub fn run(_sh: &Shell, flags: &flags::Lint) -> Result<()> {
     }
     let totals = totals(&runner);
     // The last line, whatever happened: CI log readers look for it.
-    errln!(
-        "lint: {} passed, {} failed, {} skipped",
-        totals.passed,
-        totals.failed,
-        totals.skipped
-    );
+    errln!("{}", totals.line("lint"));
     // Failures were shown under their steps; main only passes the exit code on.
     result.and(fixed).map_err(|error| {
         Reported {
