@@ -70,8 +70,8 @@ fn extract(readme: &Path, out: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A Python that can import pytest; `None` skips the test (see `common::python_with`).
-fn python_with_pytest() -> Option<PathBuf> {
+/// A Python that can import pytest (see `common::python_with`).
+fn python_with_pytest() -> PathBuf {
     common::python_with("pytest")
 }
 
@@ -140,9 +140,7 @@ fn a_failed_write_leaves_no_temp_file() {
 
 #[test]
 fn failing_block_names_readme_path_and_line() {
-    let Some(python) = python_with_pytest() else {
-        return;
-    };
+    let python = python_with_pytest();
     let dir = scratch_dir("readme-run");
     let (readme, out) = (dir.join("README.md"), dir.join("test_readme.py"));
     std::fs::write(&readme, README).unwrap();
@@ -278,9 +276,7 @@ fn line_of(markdown: &str, needle: &str) -> usize {
 
 #[test]
 fn directives_run_as_documented() {
-    let Some(python) = python_with_pytest() else {
-        return;
-    };
+    let python = python_with_pytest();
     let dir = scratch_dir("directives");
     let (readme, out) = (dir.join("README.md"), dir.join("test_directives.py"));
     std::fs::write(&readme, DIRECTIVES).unwrap();
@@ -331,9 +327,7 @@ fn directives_run_as_documented() {
 
 #[test]
 fn a_reset_clears_the_namespace() {
-    let Some(python) = python_with_pytest() else {
-        return;
-    };
+    let python = python_with_pytest();
     let dir = scratch_dir("reset");
     let (readme, out) = (dir.join("README.md"), dir.join("test_reset.py"));
     // Without the reset, the last block would see `x` through `continue`.
@@ -448,9 +442,7 @@ fn hidden_setup_leaves_no_trace() {
 
 #[test]
 fn syntax_errors_name_their_readme_line() {
-    let Some(python) = python_with_pytest() else {
-        return;
-    };
+    let python = python_with_pytest();
     let dir = scratch_dir("syntax");
     let (readme, out) = (dir.join("README.md"), dir.join("test_syntax.py"));
     std::fs::write(&readme, "# S\n\ntext\n\n```py\nx = 1\ny = (\n```\n").unwrap();
@@ -461,14 +453,13 @@ fn syntax_errors_name_their_readme_line() {
 }
 
 /// Extracts `md` (with `extra` flags) and runs pytest on it: `(exit code, stdout, folder)`.
-/// `None` when no Python with pytest is found.
 fn run_markdown(
     name: &str,
     md: &str,
     extra: &[&str],
     args: &[&str],
-) -> Option<(Option<i32>, String, common::Scratch)> {
-    let python = python_with_pytest()?;
+) -> (Option<i32>, String, common::Scratch) {
+    let python = python_with_pytest();
     let dir = scratch_dir(name);
     let (readme, out) = (dir.join("README.md"), dir.join(format!("test_{name}.py")));
     std::fs::write(&readme, md).unwrap();
@@ -479,16 +470,14 @@ fn run_markdown(
         String::from_utf8_lossy(&extracted.stderr)
     );
     let (code, stdout) = pytest(&python, &out, args);
-    Some((code, stdout, dir))
+    (code, stdout, dir)
 }
 
 /// Bug 1: a fence in a GitHub alert was no test at all; now it runs, and fails at its line.
 #[test]
 fn a_fence_in_a_github_alert_is_a_test() {
     let md = "# Alert\n\n> [!TIP]\n> Try this:\n>\n> ```python\n> x = 1\n> assert x == 2\n> ```\n";
-    let Some((code, stdout, _dir)) = run_markdown("alert", md, &[], &["--tb=long"]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("alert", md, &[], &["--tb=long"]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("1 failed"), "{stdout}");
     assert!(stdout.contains("README.md:8: AssertionError"), "{stdout}");
@@ -505,9 +494,7 @@ fn a_fence_in_a_github_alert_is_a_test() {
 #[test]
 fn a_byte_order_mark_loses_no_block() {
     let md = "\u{feff}```python\nx = 1\n```\n\n```python\nassert False\n```\n\n```python\nassert False\n```\n";
-    let Some((code, stdout, _dir)) = run_markdown("bom", md, &[], &[]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("bom", md, &[], &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("2 failed, 1 passed"), "{stdout}");
 }
@@ -518,9 +505,7 @@ fn a_byte_order_mark_loses_no_block() {
 #[test]
 fn a_failing_assert_shows_its_values() {
     let md = "# Values\n\n```python\nvalue = {\"k\": b\"y\"}\nassert value[\"k\"] == b\"x\"\n```\n";
-    let Some((code, stdout, _dir)) = run_markdown("assert-values", md, &[], &[]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("assert-values", md, &[], &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("AssertionError: assert b'y' == b'x'"),
@@ -532,9 +517,7 @@ fn a_failing_assert_shows_its_values() {
 #[test]
 fn a_syntax_error_is_reported_once() {
     let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";
-    let Some((code, stdout, _dir)) = run_markdown("syntax-once", md, &[], &["--tb=long"]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("syntax-once", md, &[], &["--tb=long"]);
     assert_eq!(code, Some(1), "{stdout}");
     let failure = stdout.split("= FAILURES =").nth(1).unwrap();
     assert_eq!(failure.matches("SyntaxError:").count(), 1, "{stdout}");
@@ -558,9 +541,7 @@ fn top_level_await_carries_across_continue() {
               ```python continue\nimport sys\nassert asyncio.get_event_loop() is loop\n\
               sys.readme_chain_loop = loop\n```\n\n\
               ```python\nimport sys\nassert sys.readme_chain_loop.is_closed(), 'the chain ended'\n```\n";
-    let Some((code, stdout, _dir)) = run_markdown("async-chain", md, &[], &[]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("async-chain", md, &[], &[]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("4 passed"), "{stdout}");
 }
@@ -573,11 +554,9 @@ fn a_continue_chain_passes_in_reverse_order() {
     let md = "# Chain\n\n```python\nx = [1]\n```\n\n\
               ```python continue\nx.append(2)\nassert x == [1, 2], x\n```\n\n\
               ```python continue\nassert x == [1, 2], x\n```\n";
-    let Some((code, stdout, dir)) = run_markdown("chain-order", md, &[], &["-v"]) else {
-        return;
-    };
+    let (code, stdout, dir) = run_markdown("chain-order", md, &[], &["-v"]);
     assert_eq!(code, Some(0), "{stdout}");
-    let python = python_with_pytest().unwrap();
+    let python = python_with_pytest();
     let out = dir.join("test_chain-order.py");
     let reversed: Vec<String> = (1..=3)
         .rev()
@@ -618,9 +597,7 @@ fn pytest_parses_no_further_than_the_first_fence() {
     for i in 0..50 {
         md.push_str(&format!("\n```python\nx = {i}\nassert x < 0\n```\n"));
     }
-    let Some(python) = python_with_pytest() else {
-        return;
-    };
+    let python = python_with_pytest();
     let dir = scratch_dir("parse-once");
     let (readme, out) = (dir.join("README.md"), dir.join("test_parse_once.py"));
     std::fs::write(&readme, &md).unwrap();
@@ -658,16 +635,11 @@ fn a_foreign_readme_gets_no_marker_unless_asked() {
         "-W",
         "error::pytest.PytestUnknownMarkWarning",
     ];
-    let Some((code, stdout, _dir)) = run_markdown("no-marker", md, &[], &strict) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("no-marker", md, &[], &strict);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("1 passed"), "{stdout}");
 
-    let Some((code, stdout, dir)) = run_markdown("marker", md, &["--marker", "docs"], &strict)
-    else {
-        return;
-    };
+    let (code, stdout, dir) = run_markdown("marker", md, &["--marker", "docs"], &strict);
     assert_eq!(
         code,
         Some(2),
@@ -675,7 +647,7 @@ fn a_foreign_readme_gets_no_marker_unless_asked() {
     );
     assert!(stdout.contains("'docs' not found in `markers`"), "{stdout}");
     let (code, stdout) = pytest(
-        &common::python_with("pytest").unwrap(),
+        &common::python_with("pytest"),
         &dir.join("test_marker.py"),
         &["-m", "not docs"],
     );
@@ -700,9 +672,7 @@ fn long_output_diffs_are_cut() {
     let md = format!(
         "# Out\n\n```python\nfor n in range(300):\n    print('other', n)\n```\n\n```output\n{expected}```\n"
     );
-    let Some((code, stdout, _dir)) = run_markdown("long-diff", &md, &[], &[]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("long-diff", &md, &[], &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("... 403 more lines of diff left out"),
@@ -719,9 +689,7 @@ fn long_output_diffs_are_cut() {
 #[test]
 fn a_line_separator_keeps_the_failing_line() {
     let md = "```python\ns = \"a\u{2028}b\"\nt = 1\nassert t == 2\n```\n";
-    let Some((code, stdout, _dir)) = run_markdown("u2028", md, &[], &["--tb=long"]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("u2028", md, &[], &["--tb=long"]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains(">   assert t == 2"), "{stdout}");
 }
@@ -780,9 +748,7 @@ GREETING = "hi"
 /// setup, `skip` and `xfail` as for any block.
 #[test]
 fn sessions_run_as_doctests() {
-    let Some((code, stdout, _dir)) = run_markdown("sessions", SESSIONS, &[], &["-v"]) else {
-        return;
-    };
+    let (code, stdout, _dir) = run_markdown("sessions", SESSIONS, &[], &["-v"]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("1 failed, 4 passed, 1 skipped, 1 xfailed"),
@@ -807,9 +773,7 @@ fn sessions_run_as_doctests() {
 #[test]
 fn the_junit_report_names_the_failing_readme_line() {
     let md = "# J\n\n```python\nx = 1\n```\n\n```python\ny = 0\nz = 1 / y\n```\n";
-    let Some(python) = python_with_pytest() else {
-        return;
-    };
+    let python = python_with_pytest();
     let dir = scratch_dir("junit");
     let (readme, out, xml) = (
         dir.join("README.md"),
@@ -836,9 +800,7 @@ fn the_junit_report_names_the_failing_readme_line() {
 /// `mypy --strict`, through the bindings' pyproject.toml, which lists it.
 #[test]
 fn the_runtime_passes_mypy_strict() {
-    let Some(python) = common::python_with("mypy, pytest") else {
-        return;
-    };
+    let python = common::python_with("mypy, pytest");
     let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/readme/runtime.py");
     // Its cache in the target dir: a warm run takes a fifth of a cold one.
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mypy-runtime");
@@ -878,10 +840,7 @@ fn the_examples_of_writing_readme_examples_pass() {
     assert!(examples.len() >= 5, "{examples:?}");
     for (n, example) in examples.into_iter().enumerate() {
         let md = format!("{example}\n");
-        let Some((code, stdout, _dir)) = run_markdown(&format!("doc-example-{n}"), &md, &[], &[])
-        else {
-            return;
-        };
+        let (code, stdout, _dir) = run_markdown(&format!("doc-example-{n}"), &md, &[], &[]);
         assert_eq!(code, Some(0), "example {n}:\n{example}\n{stdout}");
         assert!(!stdout.contains(" failed"), "{stdout}");
     }

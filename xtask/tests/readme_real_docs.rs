@@ -64,5 +64,4 @@ fn real_docs_make_one_test_per_python_fence() {
             "{file} keeps its licence"
         );
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }

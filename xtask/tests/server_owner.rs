@@ -14,7 +14,7 @@ use std::process::{Child, Stdio};
 
 use common::is_gone;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Well within the test's own timeouts, with room for a machine under heavy load.
 const PROMPTLY: Duration = Duration::from_secs(10);
@@ -34,14 +34,7 @@ impl XtaskServer {
     fn terminate(&mut self) -> bool {
         // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + PROMPTLY;
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        common::wait_until(PROMPTLY, || !matches!(self.child.try_wait(), Ok(None)))
     }
 }
 
@@ -118,21 +111,16 @@ fn read_until_ready(stdout: impl BufRead + Send + 'static) -> Vec<String> {
 
 /// The pid in the server's `serving ... pid=N` log line, which follows its readiness line.
 fn server_pid(log: &Path) -> i32 {
-    let deadline = Instant::now() + PROMPTLY;
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let pid = text
+    let (mut pid, mut text) = (None, String::new());
+    let found = common::wait_until(PROMPTLY, || {
+        text = std::fs::read_to_string(log).unwrap_or_default();
+        pid = text
             .split_whitespace()
             .find_map(|word| word.strip_prefix("pid=")?.parse().ok());
-        if let Some(pid) = pid {
-            return pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no pid in the server log: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        pid.is_some()
+    });
+    assert!(found, "no pid in the server log: {text}");
+    pid.unwrap()
 }
 
 fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) {

@@ -38,17 +38,15 @@ impl Watch {
         common::python_with("pytest, pytest_reportlog");
         let scratch = common::scratch_dir(name);
         let stderr = scratch.join("stderr");
-        let exe = PathBuf::from(env!("CARGO_BIN_EXE_xtask"));
-        let server = exe.with_file_name("simd-r-drive-ws-server");
+        let server =
+            Path::new(env!("CARGO_BIN_EXE_xtask")).with_file_name("simd-r-drive-ws-server");
         assert!(
             server.is_file(),
             "no server binary at {}; run `cargo build -p simd-r-drive-ws-server`",
             server.display()
         );
-        let child = Command::new(exe)
+        let child = common::xtask()
             .arg("watch")
-            // This worktree, whichever worktree built the shared target dir's xtask.
-            .env("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
             .args(args)
             // The watcher's own logs and report log stay in the scratch folder; the venv's
             // stamp does not depend on the target dir, so nothing is rebuilt.

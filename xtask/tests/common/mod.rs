@@ -62,13 +62,9 @@ pub fn bindings_dir() -> PathBuf {
 /// The tests that call this are left out of `cargo test` (`test = false` in xtask's
 /// manifest): `cargo xtask ci` runs them once the venv is built. So a missing Python is a
 /// failure, never a skip that could pass for a success.
-pub fn python_with(modules: &str) -> Option<PathBuf> {
-    let found = first_python_with(modules);
-    assert!(
-        found.is_some(),
-        "no Python can import {modules}; run `cargo xtask venv`"
-    );
-    found
+pub fn python_with(modules: &str) -> PathBuf {
+    first_python_with(modules)
+        .unwrap_or_else(|| panic!("no Python can import {modules}; run `cargo xtask venv`"))
 }
 
 /// The first candidate Python that imports `modules`, found once per test binary: each
