@@ -145,10 +145,10 @@ fn plan(file: &File, len: u64, record: Option<u64>) -> anyhow::Result<(Plan, boo
 
 /// The whole entries between `at` and `len`, for a cut at a known offset.
 fn scan_between(file: &File, at: u64, len: u64) -> anyhow::Result<Behind> {
-    let mut behind = store_check::scan_back(file, len)?;
-    behind.whole.retain(|&(_, end)| end > at);
-    behind.valid_tail = at;
-    Ok(behind)
+    Ok(Behind {
+        valid_tail: at,
+        whole: store_check::whole_entries_after(file, at, len)?,
+    })
 }
 
 fn describe(

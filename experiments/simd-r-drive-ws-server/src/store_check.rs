@@ -143,6 +143,24 @@ pub(crate) fn scan_back(file: &File, len: u64) -> io::Result<Behind> {
     Ok(behind)
 }
 
+/// The whole entries (their checksum holds) that end after `at`, up to `len`: (key hash,
+/// end offset), newest first; what a cut at `at` removes. Unlike [`scan_back`], it does not
+/// stop at an end whose chain reaches the start: past the record of acknowledged writes,
+/// such an entry is a write that was never acknowledged.
+pub(crate) fn whole_entries_after(file: &File, at: u64, len: u64) -> io::Result<Vec<(u64, u64)>> {
+    let mut window = Window::new(file);
+    let mut whole = Vec::new();
+    for tail in (at + 1..=len).rev() {
+        let Some(entry) = entry_ending_at(&mut window, tail)? else {
+            continue;
+        };
+        if checksum_holds(file, &entry)? {
+            whole.push((entry.key_hash, tail));
+        }
+    }
+    Ok(whole)
+}
+
 /// The key hashes of the entries that the chain ending at `tail` holds.
 pub(crate) fn key_hashes(file: &File, tail: u64) -> io::Result<HashSet<u64>> {
     let mut window = Window::new(file);

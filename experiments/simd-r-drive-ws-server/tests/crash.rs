@@ -142,6 +142,44 @@ fn repair_of_a_torn_tail_cuts_it_and_keeps_a_copy() {
     assert_eq!(std::fs::read(&copies[0]).unwrap(), torn);
 }
 
+/// `--repair` names the whole entries it cuts after the record, also when the last of
+/// them chains back to the start (a write that was whole but never acknowledged): it said
+/// "holding no whole entry" there, because the scan stopped at the first end it trusted.
+#[test]
+fn repair_names_a_whole_unacknowledged_write_it_cuts() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store.bin");
+    let record = {
+        let mut name = storage.clone().into_os_string();
+        name.push(".acked");
+        PathBuf::from(name)
+    };
+    let write = |key: &str| {
+        let server = Server::start(&storage);
+        let tail = runtime().block_on(async {
+            let c = connect(&server).await;
+            c.write(key.as_bytes(), &value(0, 0)).await.unwrap()
+        });
+        server.stop_and_read_log();
+        tail
+    };
+    let acked = write("key-0");
+    let vouching_for_the_first = std::fs::read(&record).unwrap();
+    write("key-1");
+    // The second write is whole, but the record no longer vouches for it.
+    std::fs::write(&record, vouching_for_the_first).unwrap();
+    let cut = len(&storage) - acked;
+
+    let server = Server::start_with(&storage, &["--port", "0", "--repair"]);
+    let log = server.stop_and_read_log();
+    let plan = format!(
+        "by {cut} bytes after offset {acked}, holding 1 whole entries of 1 keys \
+         (0 would go back to an older value, 1 would disappear)"
+    );
+    assert!(log.contains(&plan), "{log}");
+    assert_eq!(len(&storage), acked);
+}
+
 /// Finding 7, the other half: damage at or before the last acknowledged write is never cut
 /// by a plain start. A file shorter than its acknowledged writes is refused too.
 #[test]
