@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, assert_fails_with, connect, runtime};
+use common::{Server, append, assert_fails_with, connect, runtime};
 use simd_r_drive::{METADATA_SIZE, PAYLOAD_ALIGNMENT, compute_hash};
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter};
 use std::path::{Path, PathBuf};
@@ -45,12 +45,6 @@ fn assert_keys(server: &Server, n: usize, round: usize) {
         }
         assert_eq!(c.len().await.unwrap(), n);
     });
-}
-
-fn append(path: &Path, bytes: &[u8]) {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    file.write_all(bytes).unwrap();
 }
 
 fn len(path: &Path) -> u64 {

@@ -7,6 +7,9 @@
 //! older build can be measured the same way. `CRASH_ROUNDS` (default 20) bounds the loop.
 //! When a plain restart is refused, it is counted and the loop goes on with `--repair`.
 
+mod common;
+
+use common::runtime;
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -172,13 +175,6 @@ fn check_acked(port: u16, acked: &Acked) -> (usize, usize) {
         }
         (acked.len(), wrong)
     })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Where the file stood after a kill.

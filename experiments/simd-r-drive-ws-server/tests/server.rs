@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, connect, runtime};
+use common::{Server, append, connect, runtime};
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter};
 use std::path::Path;
 
@@ -278,12 +278,6 @@ fn assert_keys_intact(storage: &Path, args: &[&str], n: usize) {
         }
         assert_eq!(c.len().await.unwrap(), n);
     });
-}
-
-fn append(path: &Path, bytes: &[u8]) {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    file.write_all(bytes).unwrap();
 }
 
 #[test]

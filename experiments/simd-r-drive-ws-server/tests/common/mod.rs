@@ -193,3 +193,10 @@ pub fn assert_fails_with(storage: &Path, args: &[&str], expected: &[&str]) -> St
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
 }
+
+/// Appends `bytes` to the file at `path`, as a write cut short or a stranger would.
+pub fn append(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(bytes).unwrap();
+}
