@@ -1,6 +1,10 @@
 //! The compiler's errors, read out of a build's output (cargo's, or maturin's around it),
 //! so that a failed build shows them and its one-line cause names the first.
 
+use camino::Utf8Path;
+
+use crate::paths;
+
 /// The compiler's errors, from the first one to cargo's `could not compile` (what maturin
 /// adds after it, the whole cargo command, helps nobody), at most `most` lines; `None` if
 /// it reported none.
@@ -28,9 +32,9 @@ pub fn shown(output: &str) -> String {
 
 /// The first error as one line, `FILE:LINE:COL: error[E0308]: mismatched types`, for the
 /// line that names a failed run's cause; `None` if the compiler reported no error. rustc
-/// names files from the folder of the workspace it built: `workspace` is that folder, from
-/// the repository root (empty for the root's own), so that the file is named from the root.
-pub fn first_error(output: &str, workspace: &str) -> Option<String> {
+/// names files from the folder of the workspace it built, `workspace`; the file is named
+/// from `root` instead, as everything else xtask shows.
+pub fn first_error(output: &str, workspace: &Utf8Path, root: &Utf8Path) -> Option<String> {
     let mut lines = output.lines();
     let error = lines.by_ref().find(|line| is_compiler_error(line))?;
     // rustc's `  --> FILE:LINE:COL` follows the message, before the snippet's blank line.
@@ -38,28 +42,12 @@ pub fn first_error(output: &str, workspace: &str) -> Option<String> {
         .take_while(|line| !line.trim().is_empty())
         .find_map(|line| line.trim_start().strip_prefix("--> "));
     Some(match place {
-        Some(place) => format!("{}: {error}", from_root(workspace, place)),
+        Some(place) => {
+            let place = paths::relative(workspace, root, Utf8Path::new(place));
+            format!("{place}: {error}")
+        }
         None => error.to_owned(),
     })
-}
-
-/// `place` (relative to `workspace`, or absolute) named from the repository root, with
-/// the `..` that lead out of `workspace` resolved.
-fn from_root(workspace: &str, place: &str) -> String {
-    if place.starts_with('/') {
-        return place.to_owned();
-    }
-    let mut parts: Vec<&str> = workspace.split('/').filter(|p| !p.is_empty()).collect();
-    for part in place.split('/') {
-        match part {
-            ".." if !parts.is_empty() => {
-                parts.pop();
-            }
-            "." => {}
-            part => parts.push(part),
-        }
-    }
-    parts.join("/")
 }
 
 /// rustc's own errors, not cargo's summary of them.
@@ -93,26 +81,36 @@ mod tests {
 
     #[test]
     fn the_first_error_is_one_line_with_its_place() {
+        let root = Utf8Path::new("/w");
         assert_eq!(
-            first_error(MATURIN, "").unwrap(),
+            first_error(MATURIN, root, root).unwrap(),
             "src/lib.rs:3:5: error[E0308]: mismatched types"
         );
         let linker = "error: linking with `cc` failed: exit status: 1\n";
-        assert_eq!(first_error(linker, "").unwrap(), linker.trim_end());
-        assert_eq!(first_error("error: could not compile `x`\n", ""), None);
+        assert_eq!(first_error(linker, root, root).unwrap(), linker.trim_end());
+        assert_eq!(
+            first_error("error: could not compile `x`\n", root, root),
+            None
+        );
     }
 
     #[test]
     fn a_place_in_another_workspace_is_named_from_the_root() {
-        let bindings = "experiments/bindings/python-ws-client";
+        let root = Utf8Path::new("/w");
+        let bindings = root.join("experiments/bindings/python-ws-client");
         assert_eq!(
-            first_error(MATURIN, bindings).unwrap(),
-            format!("{bindings}/src/lib.rs:3:5: error[E0308]: mismatched types")
+            first_error(MATURIN, &bindings, root).unwrap(),
+            "experiments/bindings/python-ws-client/src/lib.rs:3:5: error[E0308]: mismatched types"
         );
+        let transport = "error[E0308]: x\n  --> ../ws-transport/src/lib.rs:1:1\n";
         assert_eq!(
-            from_root(bindings, "../ws-transport/src/lib.rs:1:1"),
-            "experiments/bindings/ws-transport/src/lib.rs:1:1"
+            first_error(transport, &bindings, root).unwrap(),
+            "experiments/bindings/ws-transport/src/lib.rs:1:1: error[E0308]: x"
         );
-        assert_eq!(from_root(bindings, "/abs/x.rs:1:1"), "/abs/x.rs:1:1");
+        let elsewhere = "error[E0308]: x\n  --> /abs/x.rs:1:1\n";
+        assert_eq!(
+            first_error(elsewhere, &bindings, root).unwrap(),
+            "/abs/x.rs:1:1: error[E0308]: x"
+        );
     }
 }

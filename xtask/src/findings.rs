@@ -7,10 +7,12 @@
 use std::io::BufReader;
 
 use anyhow::{Context, Result};
-use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
+use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::Message;
 use cargo_metadata::diagnostic::{Diagnostic, DiagnosticLevel};
 use serde_json::Value;
+
+use crate::paths;
 
 /// One problem, where it is, and how the tool showed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +41,7 @@ pub fn rustfmt(output: &str, root: &Utf8Path) -> Vec<Finding> {
             .and_then(|(path, number)| Some((path, number.parse::<u64>().ok()?)));
         match (header, findings.last_mut()) {
             (Some((path, number)), _) => {
-                let file = relative(root, root, Utf8Path::new(path));
+                let file = paths::relative(root, root, Utf8Path::new(path));
                 findings.push(Finding {
                     text: format!("Diff in {file}:{number}:"),
                     file,
@@ -92,14 +94,14 @@ fn diagnostic(diagnostic: &Diagnostic, base: &Utf8Path, root: &Utf8Path) -> Opti
     if base != root {
         // rustc names files from the workspace it built: make those paths the root's.
         for shown in all_spans(diagnostic) {
-            let file = relative(base, root, Utf8Path::new(shown));
+            let file = paths::relative(base, root, Utf8Path::new(shown));
             for arrow in ["--> ", "::: "] {
                 text = text.replace(&format!("{arrow}{shown}:"), &format!("{arrow}{file}:"));
             }
         }
     }
     Some(Finding {
-        file: relative(base, root, Utf8Path::new(&span.file_name)),
+        file: paths::relative(base, root, Utf8Path::new(&span.file_name)),
         line: span.line_start as u64,
         column: Some(span.column_start as u64),
         message: diagnostic.message.clone(),
@@ -130,7 +132,7 @@ pub fn mypy(output: &str, base: &Utf8Path, root: &Utf8Path) -> Vec<Finding> {
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter_map(|error| {
-            let file = relative(base, root, Utf8Path::new(error["file"].as_str()?));
+            let file = paths::relative(base, root, Utf8Path::new(error["file"].as_str()?));
             let line = error["line"].as_u64()?;
             let severity = error["severity"].as_str().unwrap_or("error");
             let message = error["message"].as_str()?.to_owned();
@@ -151,25 +153,6 @@ pub fn mypy(output: &str, base: &Utf8Path, root: &Utf8Path) -> Vec<Finding> {
             })
         })
         .collect()
-}
-
-/// `path` (relative to `base`, or absolute) as the workspace root names it: relative to
-/// `root` when inside it, without `.` and `..` components.
-pub fn relative(base: &Utf8Path, root: &Utf8Path, path: &Utf8Path) -> Utf8PathBuf {
-    let mut normal = Utf8PathBuf::new();
-    for part in base.join(path).components() {
-        match part {
-            Utf8Component::CurDir => {}
-            Utf8Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    match normal.strip_prefix(root) {
-        Ok(inside) => inside.to_owned(),
-        Err(_) => normal,
-    }
 }
 
 /// The findings as a person reads them, one after the other, at most `limit` lines; the
@@ -357,10 +340,13 @@ mypy: can't read file 'nope.py'
     fn paths_outside_the_root_stay_absolute_and_long_output_is_cut() {
         let root = Utf8Path::new(ROOT);
         assert_eq!(
-            relative(root, root, Utf8Path::new("/elsewhere/a.rs")),
+            paths::relative(root, root, Utf8Path::new("/elsewhere/a.rs")),
             "/elsewhere/a.rs"
         );
-        assert_eq!(relative(root, root, Utf8Path::new("./b/../a.rs")), "a.rs");
+        assert_eq!(
+            paths::relative(root, root, Utf8Path::new("./b/../a.rs")),
+            "a.rs"
+        );
         let findings = rustfmt(RUSTFMT, root);
         let shown = show(&findings, 3);
         assert_eq!(shown.lines().count(), 4, "{shown}");

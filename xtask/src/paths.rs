@@ -159,6 +159,25 @@ pub fn fresh_file(path: &Utf8Path) -> Result<Utf8PathBuf> {
     }
 }
 
+/// `path` (relative to `base`, or absolute) as the workspace root names it: relative to
+/// `root` when inside it, without `.` and `..` components.
+pub fn relative(base: &Utf8Path, root: &Utf8Path, path: &Utf8Path) -> Utf8PathBuf {
+    let mut normal = Utf8PathBuf::new();
+    for part in base.join(path).components() {
+        match part {
+            Utf8Component::CurDir => {}
+            Utf8Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    match normal.strip_prefix(root) {
+        Ok(inside) => inside.to_owned(),
+        Err(_) => normal,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,7 +198,8 @@ fn build_failed(
 ) -> anyhow::Error {
     let output = std::fs::read_to_string(&step.log).unwrap_or_default();
     step.details(compiler::shown(&output));
-    let cause = match compiler::first_error(&output, workspace) {
+    let root = paths::project_root();
+    let cause = match compiler::first_error(&output, &root.join(workspace), &root) {
         Some(first) if !signals::is_stop(&error) => anyhow::anyhow!(first),
         _ => error,
     };
