@@ -146,6 +146,11 @@ pub enum Colour {
     Yellow,
 }
 
+/// `error:`, in red where colours are wanted: the mark of every error xtask prints.
+pub fn error_mark() -> String {
+    paint("error:", Colour::Red)
+}
+
 /// `text` in `colour` when stderr takes colours (see [`colours_wanted`]), else as it is.
 pub fn paint(text: &str, colour: Colour) -> String {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();

@@ -83,15 +83,11 @@ fn main() -> ExitCode {
         (Err(error), _) if error.downcast_ref::<process::Reported>().is_some() => {}
         // The signal is the cause, whatever error it made on its way (a server that the
         // terminal's Ctrl-C stopped first, say).
-        (_, Some(interrupted)) => errln!("{} {interrupted}", error_mark()),
-        (Err(error), None) => errln!("{} {error:#}", error_mark()),
+        (_, Some(interrupted)) => errln!("{} {interrupted}", console::error_mark()),
+        (Err(error), None) => errln!("{} {error:#}", console::error_mark()),
         (Ok(()), None) => {}
     }
     ExitCode::from(code)
-}
-
-fn error_mark() -> String {
-    console::paint("error:", console::Colour::Red)
 }
 
 fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {

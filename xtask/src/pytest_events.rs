@@ -31,6 +31,14 @@ pub struct ReadmeFailure {
     pub line: usize,
 }
 
+/// `README:LINE: README example failed (TEST)`, as `ci` and `watch` show it.
+impl std::fmt::Display for ReadmeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (readme, line, test) = (&self.readme, self.line, &self.test);
+        write!(f, "{readme}:{line}: README example failed ({test})")
+    }
+}
+
 /// The state of a pytest run, fed its report log in pieces.
 #[derive(Debug, Default)]
 pub struct PytestRun {

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::console::{Colour, Trace, paint};
+use crate::console::{self, Colour, Trace, paint};
 use crate::process::{self, Reported};
 use crate::signals::Interrupted;
 use crate::tail;
@@ -306,7 +306,7 @@ impl Runner {
                 .unwrap_or_else(|| tail::last_lines(&step.log, TAIL_LINES));
             errln!("{details}");
         }
-        errln!("{} {error:#}", paint("error:", Colour::Red));
+        errln!("{} {error:#}", console::error_mark());
         errln!("log: {}", paths::display_path(&step.log));
         if self.mode == Mode::GitHub {
             let first_line = format!("{error:#}");

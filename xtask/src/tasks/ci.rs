@@ -480,15 +480,15 @@ fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
 /// from the tests' own report.
 fn annotate_readme_failures(github: bool, tests: &PytestRun, step: &mut Step) {
     for failure in &tests.readme_failures {
-        let (file, line) = (&failure.readme, failure.line);
-        let summary = format!("README example failed ({})", failure.test);
         if github {
+            let (file, line) = (&failure.readme, failure.line);
+            let summary = format!("README example failed ({})", failure.test);
             outln!(
                 "::error file={file},line={line}::{}",
                 steps::escape_data(&summary)
             );
         } else {
-            step.warn(format!("{file}:{line}: {summary}"));
+            step.warn(failure.to_string());
         }
     }
 }

@@ -166,12 +166,18 @@ impl Session<'_> {
     /// A server that died while the watcher waited: reported with its last log lines, and
     /// dropped (which removes its store), so that this batch starts another.
     fn forget_a_dead_server(&mut self) {
+        self.drop_dead_server("starting the server again");
+    }
+
+    /// Whether the server died: if so, its error is shown, then `then`, and it is dropped.
+    fn drop_dead_server(&mut self, then: &str) -> bool {
         let died = self.server.as_ref().and_then(|s| s.check_alive().err());
-        if let Some(died) = died {
-            errln!("{} {died:#}", console::paint("error:", Colour::Red));
-            errln!("watch: starting the server again");
+        if let Some(died) = &died {
+            errln!("{} {died:#}", console::error_mark());
+            errln!("watch: {then}");
             self.server = None;
         }
+        died.is_some()
     }
 
     /// Where the log ends now: what a step writes after comes from byte this on.
@@ -231,9 +237,9 @@ impl Session<'_> {
         if let (Some(errors), false) = (errors, rebuild == Rebuild::ReadmeTests) {
             // The compiler said it all: only the first line of the error chain follows.
             errln!("{errors}");
-            errln!("{} {error}", console::paint("error:", Colour::Red));
+            errln!("{} {error}", console::error_mark());
         } else {
-            errln!("{} {error:#}", console::paint("error:", Colour::Red));
+            errln!("{} {error:#}", console::error_mark());
         }
         let step = match rebuild {
             Rebuild::Bindings => "the bindings do not build",
@@ -330,24 +336,15 @@ impl Session<'_> {
             None => errln!("{}", last_lines(output, 15)),
         }
         for failure in &tests.readme_failures {
-            errln!(
-                "{}:{}: README example failed ({})",
-                failure.readme,
-                failure.line,
-                failure.test
-            );
+            errln!("{failure}");
         }
         let failed = tests.failed.join("\n");
         for line in pytest_runner::rerun_lines(&failed, self.flags.suite) {
             errln!("{line}");
         }
-        let died = self.server.as_ref().and_then(|s| s.check_alive().err());
-        if let Some(died) = died {
-            errln!("{} {died:#}", console::paint("error:", Colour::Red));
-            errln!("watch: the server will start again on the next change");
-            self.server = None;
-        } else if tests.counts.failed == 0 {
-            errln!("{} {error:#}", console::paint("error:", Colour::Red));
+        let died = self.drop_dead_server("the server will start again on the next change");
+        if !died && tests.counts.failed == 0 {
+            errln!("{} {error:#}", console::error_mark());
         }
     }
 
