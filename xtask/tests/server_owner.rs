@@ -55,10 +55,14 @@ impl Drop for XtaskServer {
 
 /// Starts `cargo xtask server --port 0` (the built xtask, which builds the real server if
 /// needed) in a process group of its own, as a shell would, and waits until it is ready.
-fn start() -> XtaskServer {
+/// Its temp dir is `tmp`: a folder of the test's own, so that the temp-store reaper of
+/// another xtask run on the machine (every server start reaps) cannot remove the killed
+/// run's store before this test looks at it.
+fn start(tmp: &Path) -> XtaskServer {
     let mut child = common::xtask()
         .args(["server", "--port", "0"])
         .env_remove("XTASK_SERVER_BIN")
+        .env("TMPDIR", tmp)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -132,7 +136,8 @@ fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) {
 
 #[test]
 fn sigkill_of_xtask_leaves_no_server_and_the_next_run_removes_its_store() {
-    let mut first = start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = start(tmp.path());
     let folder = first.storage.parent().unwrap().to_path_buf();
     assert!(first.storage.is_file(), "{}", first.storage.display());
     // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
@@ -148,7 +153,7 @@ fn sigkill_of_xtask_leaves_no_server_and_the_next_run_removes_its_store() {
     });
     assert!(folder.exists(), "nothing removed the temp store yet");
 
-    let mut second = start();
+    let mut second = start(tmp.path());
     assert!(
         !folder.exists(),
         "the next run removes {}",
