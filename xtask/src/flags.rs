@@ -235,6 +235,22 @@ pub struct Ci {
     /// `--shard` splits by; commit the file.
     #[arg(long, conflicts_with = "shard")]
     pub store_durations: bool,
+    /// Build what the test stages need and write it to DIR instead of testing: nextest's
+    /// archives of the Rust tests, the release server, the bindings' release wheel and
+    /// sdist, and a manifest with the commit and each file's sha256. Runs the doctests,
+    /// which cannot travel. `--from DIR` tests it.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["from", "only", "shard", "store_durations", "cov"]
+    )]
+    pub archive: Option<Utf8PathBuf>,
+    /// Run every test stage of the archive in DIR on this checkout, compiling nothing: the
+    /// Rust tests from nextest's archives, pytest against the archive's server with its
+    /// wheel installed into the venv. Refused if the archive is of another commit or
+    /// target, or damaged.
+    #[arg(long, value_name = "DIR", conflicts_with = "store_durations")]
+    pub from: Option<Utf8PathBuf>,
 }
 
 /// One of N shards: `index` counts from 1.

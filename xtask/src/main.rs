@@ -34,6 +34,7 @@
 //!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
+mod archive;
 mod bench_report;
 mod cargo_build;
 mod compiler;

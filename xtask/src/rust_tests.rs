@@ -29,6 +29,9 @@ pub struct Run {
     /// The run's JUnit folder.
     pub junit_dir: Utf8PathBuf,
     pub shard: Option<Shard>,
+    /// For the tests' environment: with `--from`, the archive's server and this checkout's
+    /// target dir, for the tests that start xtask (whose own paths name the build's).
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// Runs the `selection` (cargo's package and target arguments) with nextest's `profile`,
@@ -42,6 +45,7 @@ pub fn test_binaries(
     selection: Vec<String>,
 ) -> Result<()> {
     let tests = Tests {
+        env: run.env.clone(),
         nextest: nextest::binary()?,
         profile,
         selection,
@@ -78,6 +82,7 @@ struct Tests {
     profile: &'static str,
     selection: Vec<String>,
     partition: Option<String>,
+    env: Vec<(&'static str, String)>,
 }
 
 /// Whether nextest's arguments name this shard's part of the selection or all of it.
@@ -129,7 +134,11 @@ fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<
     let file = std::fs::File::create(&events_file)
         .with_context(|| format!("cannot create {events_file}"))?;
     let nextest = &tests.nextest;
-    let job = Job::new(cmd!(sh, "{nextest} nextest run {args...}"))
+    let mut job = Job::new(cmd!(sh, "{nextest} nextest run {args...}"));
+    for (name, value) in &tests.env {
+        job = job.env(name, value);
+    }
+    let job = job
         .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
         .stdout(Sink::File(file))
         .note(format!("events to {}", paths::display_path(&events_file)));
@@ -287,6 +296,7 @@ mod tests {
             profile: "ci",
             selection: vec!["--workspace".to_owned()],
             partition: Some("--partition=slice:1/2".to_owned()),
+            env: Vec::new(),
         };
         assert_eq!(
             tests.args(Part::Shard),

@@ -21,7 +21,7 @@ use crate::{paths, signals, tools, traceln};
 
 /// Bump when the steps below change, so that old stamps no longer match.
 const STAMP_VERSION: u32 = 4;
-const STAMP_FILE: &str = ".xtask-stamp";
+pub const STAMP_FILE: &str = ".xtask-stamp";
 
 pub fn venv_dir() -> Utf8PathBuf {
     paths::bindings_dir().join(".venv")

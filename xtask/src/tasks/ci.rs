@@ -12,10 +12,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
+use crate::archive::{self, manifest};
 use crate::cargo_build;
 use crate::compiler;
 use crate::flags::{self, Suite};
 use crate::graph::{self, Node};
+use crate::nextest;
 use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Coverage, Target};
@@ -60,7 +62,12 @@ const NODES: &[Node<Ci>] = &[
         pytest_stage(ci, step, Suite::E2e)
     }),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
+    Node::new("archive", &["rust build", "bindings"], archive),
 ];
+
+/// What `--archive` runs: the archive and what it needs, and the doctests, which cannot
+/// travel in it.
+const ARCHIVE_RUNS: [&str; 2] = ["archive", "doctests"];
 
 /// What the steps share: the flags, and what one step makes for the next (each set once).
 struct Ci {
@@ -70,6 +77,8 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
+    /// With `--from`: the archive, once `rust build` has checked it.
+    opened: OnceLock<archive::open::Opened>,
 }
 
 impl Ci {
@@ -79,8 +88,23 @@ impl Ci {
             xtask_dir: self.xtask_dir.clone(),
             junit_dir: self.junit_dir.clone(),
             shard: self.flags.shard,
+            env: self.opened.get().map(from_env).unwrap_or_default(),
         }
     }
+}
+
+/// The tests' environment with `--from`: the xtask that a test starts takes the archive's
+/// server and this checkout's target dir, instead of building the server into the target dir
+/// that the archive was built in.
+fn from_env(opened: &archive::open::Opened) -> Vec<(&'static str, String)> {
+    let mut env = Vec::new();
+    if let Ok(server) = opened.file(manifest::SERVER) {
+        env.push(("XTASK_SERVER_BIN", server.to_string()));
+    }
+    if let Ok(target) = paths::target_dir() {
+        env.push(("CARGO_TARGET_DIR", target.to_string()));
+    }
+    env
 }
 
 /// What `rust build` found: the selection of the xtask tests that need the venv, which
@@ -104,7 +128,15 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         outln!("{}", graph::list(NODES));
         return Ok(());
     }
-    let selected = graph::select(NODES, &flags.only)?;
+    let mut flags = flags.clone();
+    // Named from where xtask started; every step works from the root.
+    flags.archive = flags
+        .archive
+        .map(|dir| paths::from_user(&dir))
+        .transpose()?;
+    flags.from = flags.from.map(|dir| paths::from_user(&dir)).transpose()?;
+    let flags = &flags;
+    let selected = select(flags)?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -118,6 +150,7 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
+        opened: OnceLock::new(),
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
     let result = graph::run(NODES, &selected, &ci, &mut runner);
@@ -146,6 +179,25 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         }
         .into()
     })
+}
+
+/// The steps to run: `--archive`'s, or those `--only` names; the archive only with
+/// `--archive`.
+fn select(flags: &flags::Ci) -> Result<Vec<bool>> {
+    if flags.archive.is_some() {
+        let only = ARCHIVE_RUNS.map(str::to_owned);
+        return graph::select(NODES, &only);
+    }
+    let mut selected = graph::select(NODES, &flags.only)?;
+    for (node, selected) in NODES.iter().zip(&mut selected) {
+        if node.name == "archive" && *selected {
+            if !flags.only.is_empty() {
+                anyhow::bail!("the archive step runs with `--archive DIR`, not `--only`");
+            }
+            *selected = false;
+        }
+    }
+    Ok(selected)
 }
 
 /// The README's diagram of the steps, drawn from the table.
@@ -181,10 +233,36 @@ fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
     Ok(())
 }
 
+/// The bindings in the venv: built by `maturin develop`; with `--from`, the archive's
+/// wheel installed; with `--archive`, the release wheel and sdist built into it instead.
 fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
-    venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev)
-        .map_err(|error| build_failed(step, error, paths::BINDINGS, "the bindings do not build"))
+    let sh = paths::shell()?;
+    if let Some(opened) = ci.opened.get() {
+        step.note("the archive's wheel");
+        return opened.install_wheel(&sh);
+    }
+    let built = match &ci.flags.archive {
+        Some(dir) => archive::make::python_packages(&sh, dir),
+        None => venv::ensure(&sh, ci.flags.python.as_deref(), false, venv::Profile::Dev),
+    };
+    built.map_err(|error| build_failed(step, error, paths::BINDINGS, "the bindings do not build"))
+}
+
+/// `--archive`: nextest's archives, the release server and the manifest, next to the
+/// wheel that `bindings` built.
+fn archive(ci: &Ci, step: &mut Step) -> Result<()> {
+    let (Some(dir), Some(built)) = (&ci.flags.archive, ci.built.get()) else {
+        anyhow::bail!("no archive to write: run with `--archive DIR`");
+    };
+    let sh = paths::shell()?;
+    let build = archive::here(&sh, &nextest::binary()?, true)?;
+    let manifest = archive::make::finish(&sh, dir, build, built.venv_tests.clone())?;
+    step.note(&format!(
+        "{} parts of commit {:.12}",
+        manifest.parts.len(),
+        manifest.build.commit
+    ));
+    Ok(())
 }
 
 /// A failed build shows the compiler's errors; its cause is the first of them, which
@@ -210,6 +288,23 @@ fn build_failed(
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
 fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
     let sh = paths::shell()?;
+    if let Some(dir) = &ci.flags.from {
+        let opened = archive::open::open(&sh, dir)?;
+        step.note(&format!(
+            "from the archive of {:.12}",
+            opened.manifest.build.commit
+        ));
+        let _ = ci.built.set(Built {
+            venv_tests: opened.manifest.venv_tests.clone(),
+        });
+        let _ = ci.opened.set(opened);
+        return Ok(());
+    }
+    if let Some(dir) = &ci.flags.archive {
+        // Refused before the build, not after it.
+        archive::here(&sh, &nextest::binary()?, true)?;
+        archive::make::prepare(dir)?;
+    }
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
     let tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
     let selection = cargo_build::opt_in_test_args(&sh)?;
@@ -262,6 +357,13 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
         RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
         RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
     };
+    let selection = match ci.opened.get() {
+        Some(opened) => opened.nextest_selection(match which {
+            RustTests::Workspace => manifest::NEXTEST_CI,
+            RustTests::Venv => manifest::NEXTEST_CI_VENV,
+        })?,
+        None => selection,
+    };
     rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)
 }
 
@@ -269,6 +371,11 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
 fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
     if ci.flags.shard.is_some_and(|shard| shard.index != 1) {
         step.note("in shard 1");
+        return Ok(());
+    }
+    if ci.flags.from.is_some() {
+        // rustdoc compiles them as they run: they ran where the archive was made.
+        step.note("with --archive");
         return Ok(());
     }
     rust_tests::doctests(step, &ci.junit_dir)
@@ -420,7 +527,10 @@ fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
 
 fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
     let sh = paths::shell()?;
-    let binary = test_server::binary_built_by_tests(&sh)?;
+    let binary = match ci.opened.get() {
+        Some(opened) => opened.file(manifest::SERVER)?,
+        None => test_server::binary_built_by_tests(&sh)?,
+    };
     let server = test_server::start_for_tests(&sh, binary, 0, ci.flags.ready_timeout)?;
     let _ = ci.server.set(server);
     Ok(())
