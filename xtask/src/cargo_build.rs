@@ -56,7 +56,7 @@ pub fn opt_in_test_args(sh: &Shell) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use camino::Utf8Path;
+    use crate::paths;
 
     /// Two messages as cargo 1.95 writes them, trimmed to the fields that matter, around a
     /// line that is not JSON and a library that is not a test.
@@ -85,7 +85,7 @@ not json
     #[test]
     fn the_tests_that_need_python_are_the_opt_in_targets() {
         let metadata = cargo_metadata::MetadataCommand::new()
-            .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .manifest_path(paths::project_root().join("xtask/Cargo.toml"))
             .no_deps()
             .exec()
             .unwrap();
@@ -94,7 +94,7 @@ not json
             .map(|(_, target)| target)
             .collect();
         opt_in.sort();
-        let dir = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let dir = paths::project_root().join("xtask/tests");
         let mut need_python = Vec::new();
         for entry in dir.read_dir_utf8().unwrap() {
             let path = entry.unwrap().into_path();

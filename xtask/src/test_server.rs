@@ -443,7 +443,7 @@ mod tests {
         sh.set_var("FAKE_MODE", mode);
         sh.set_var("FAKE_RECORD", record.0.join("record"));
         sh.set_var("FAKE_DIE_AFTER", "0.3");
-        let fixtures = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let fixtures = paths::project_root().join("xtask/tests/fixtures");
         let options = Options {
             binary: fixtures.join("fake_server.sh"),
             host: "127.0.0.1".into(),

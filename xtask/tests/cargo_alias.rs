@@ -2,13 +2,12 @@
 //! workspace of its own: there the root's alias (`run --package xtask`) finds no xtask, so
 //! the bindings' own `.cargo/config.toml` names xtask's manifest, relative to that folder.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
+    common::manifest_dir().join("..").canonicalize().unwrap()
 }
 
 /// The `xtask` alias of the cargo config in `dir`, as its words.

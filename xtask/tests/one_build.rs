@@ -6,15 +6,17 @@
 //! for the bindings when this was written.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// "name vVERSION" to the feature sets `cargo tree` shows for it (a crate built for the
 /// compiler and for the target can have two).
 type Features = BTreeMap<String, BTreeSet<String>>;
 
-fn workspace() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+fn workspace() -> PathBuf {
+    common::manifest_dir().join("..")
 }
 
 /// `cargo tree` with each crate's features, from `dir`; `--locked`, so that a lock file
@@ -76,12 +78,12 @@ fn differences(workspace: &Features, other: &Features) -> Vec<String> {
 }
 
 fn the_workspace_build() -> Features {
-    features(workspace(), &["--workspace", "-e", "normal,build,dev"])
+    features(&workspace(), &["--workspace", "-e", "normal,build,dev"])
 }
 
 #[test]
 fn cargo_xtask_compiles_what_cargo_test_reuses() {
-    let xtask = features(workspace(), &["-p", "xtask", "-e", "normal,build"]);
+    let xtask = features(&workspace(), &["-p", "xtask", "-e", "normal,build"]);
     let differ = differences(&the_workspace_build(), &xtask);
     assert!(
         differ.is_empty(),
@@ -112,7 +114,7 @@ fn the_bindings_reuse_what_cargo_test_compiled() {
 #[test]
 fn the_server_alone_reuses_what_cargo_test_compiled() {
     let server = features(
-        workspace(),
+        &workspace(),
         &["-p", "simd-r-drive-ws-server", "-e", "normal,build"],
     );
     let differ = differences(&the_workspace_build(), &server);

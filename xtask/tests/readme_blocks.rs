@@ -427,8 +427,8 @@ fn assert_setup_hidden(markdown: &str) -> usize {
 #[test]
 fn hidden_setup_leaves_no_trace() {
     assert_eq!(assert_setup_hidden(DIRECTIVES), 2);
-    let bindings = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../experiments/bindings/python-ws-client/README.md");
+    let bindings =
+        common::manifest_dir().join("../experiments/bindings/python-ws-client/README.md");
     let readme = std::fs::read_to_string(bindings).unwrap();
     assert!(
         assert_setup_hidden(&readme) >= 1,
@@ -801,7 +801,7 @@ fn the_junit_report_names_the_failing_readme_line() {
 #[test]
 fn the_runtime_passes_mypy_strict() {
     let python = common::python_with("mypy, pytest");
-    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/readme/runtime.py");
+    let runtime = common::manifest_dir().join("src/readme/runtime.py");
     // Its cache in the target dir: a warm run takes a fifth of a cold one.
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mypy-runtime");
     let output = Command::new(python)
@@ -823,7 +823,7 @@ fn the_runtime_passes_mypy_strict() {
 /// as a README of its own: they must extract, and pass (an `xfail` block by failing).
 #[test]
 fn the_examples_of_writing_readme_examples_pass() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let root = common::manifest_dir().join("../README.md");
     let readme = std::fs::read_to_string(root).unwrap();
     let section = readme
         .split("\n## Writing README examples\n")

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 
 use common::scratch_dir;
 
@@ -39,7 +38,7 @@ fn fence_lines(generated: &str) -> Vec<usize> {
 
 #[test]
 fn real_docs_make_one_test_per_python_fence() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real_docs");
+    let fixtures = common::manifest_dir().join("tests/fixtures/real_docs");
     let dir = scratch_dir("real-docs");
     for (file, expected) in DOCS {
         let out = dir.join(format!("test_{}.py", file.replace(['.', '-'], "_")));

@@ -2,6 +2,8 @@
 //! the same flags, the same defaults. A flag added, renamed or re-defaulted in `flags.rs`
 //! fails here until the README follows.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -11,7 +13,7 @@ use regex::Regex;
 type Flags = BTreeMap<String, Option<String>>;
 
 fn help(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = Command::new(common::xtask_exe())
         .args(args)
         .arg("--help")
         .output()
@@ -83,7 +85,7 @@ fn flags_in_readme(readme: &str, command: &str) -> Option<Flags> {
 
 #[test]
 fn readme_reference_matches_help() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+    let readme = std::fs::read_to_string(common::manifest_dir().join("../README.md"))
         .expect("the root README.md");
     let commands = subcommands();
     assert!(commands.len() >= 5, "subcommands: {commands:?}");

@@ -83,7 +83,7 @@ fn start(tmp: &Path) -> XtaskServer {
         storage,
     };
     // Shown relative to the repository root.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = common::manifest_dir().join("..");
     xtask.server_pid = server_pid(&root.join(value("log: ")));
     xtask
 }

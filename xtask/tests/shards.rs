@@ -21,7 +21,7 @@ const STAGES: [&str; 3] = [
 ];
 
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    common::manifest_dir().join("..")
 }
 
 /// Runs `command` and returns its stdout, or fails the test with its stderr.
@@ -110,7 +110,7 @@ fn nextest_list(selection: &[String], partition: Option<u32>) -> Vec<String> {
 /// The tests pytest collects for each stage: whole (group 0), then in each group of the
 /// shards, as `{"STAGE|GROUP": [nodeid, ...]}` (one Python process: see collect.py).
 fn pytest_lists(python: &PathBuf) -> serde_json::Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/shards/collect.py");
+    let script = common::manifest_dir().join("tests/shards/collect.py");
     let text = stdout_of(
         Command::new(python)
             .current_dir(common::bindings_dir())

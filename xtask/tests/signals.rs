@@ -57,7 +57,7 @@ impl Drop for Xtask {
 /// shell would start it, with stdin closed and output discarded unless the caller says
 /// otherwise; the fake writes its pid and storage to `scratch/record`.
 fn xtask_server(scratch: &Path, extra: &[&str]) -> Command {
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.sh");
+    let fake = common::manifest_dir().join("tests/fixtures/fake_server.sh");
     let mut command = common::xtask();
     command
         .args(["server", "--port", "0"])
@@ -271,7 +271,7 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
     let scratch = scratch_dir(name);
     let bin = scratch.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_cargo.sh");
+    let fake = common::manifest_dir().join("tests/fixtures/fake_cargo.sh");
     std::os::unix::fs::symlink(fake, bin.join("cargo")).unwrap();
     let record = scratch.join("record");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());

@@ -38,8 +38,7 @@ impl Watch {
         common::python_with("pytest, pytest_reportlog");
         let scratch = common::scratch_dir(name);
         let stderr = scratch.join("stderr");
-        let server =
-            Path::new(env!("CARGO_BIN_EXE_xtask")).with_file_name("simd-r-drive-ws-server");
+        let server = common::xtask_exe().with_file_name("simd-r-drive-ws-server");
         assert!(
             server.is_file(),
             "no server binary at {}; run `cargo build -p simd-r-drive-ws-server`",

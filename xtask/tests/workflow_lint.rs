@@ -16,7 +16,7 @@ fn github_copy(name: &str) -> Scratch {
     // comes from a venv that has the other.
     common::python_with("check_jsonschema");
     let root = scratch_dir(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github");
+    let source = common::manifest_dir().join("../.github");
     copy_dir(&source, &root.join(".github"));
     root
 }

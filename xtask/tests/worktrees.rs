@@ -157,7 +157,7 @@ fn fake_worktree(scratch: &Path, name: &str) -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::manifest_dir()
         .join("tests/fixtures/worktree")
         .join(name)
 }
@@ -175,7 +175,7 @@ impl Run {
     fn start(scratch: &Path, root: &Path, tools: &Path, shared_target: &Path) -> Run {
         let name = root.file_name().unwrap().to_str().unwrap();
         let exe = scratch.join(format!("xtask-of-{name}"));
-        std::fs::copy(env!("CARGO_BIN_EXE_xtask"), &exe).unwrap();
+        std::fs::copy(common::xtask_exe(), &exe).unwrap();
         let output = scratch.join(format!("{name}.out"));
         let out = File::create(&output).unwrap();
         let path = std::env::join_paths(std::iter::once(tools.to_owned()).chain(

@@ -471,10 +471,14 @@ mod tests {
 
     /// The workflow has nothing of its own: every `run:` is a `cargo xtask` command, so
     /// that `cargo xtask ci && cargo xtask lint` checks everything it checks.
+    /// The release jobs are the exception: they publish, and run no build (see below).
     #[test]
     fn the_workflow_runs_only_xtask_commands() {
         let workflow = include_str!("../../../.github/workflows/ci.yml");
-        let commands = run_commands(workflow);
+        let checks = jobs(workflow)
+            .into_iter()
+            .filter(|(name, _)| !is_release(name));
+        let commands: Vec<String> = checks.flat_map(|(_, job)| run_commands(&job)).collect();
         assert!(
             commands.iter().any(|c| c == "cargo xtask lint"),
             "the lint job runs `cargo xtask lint`: {commands:?}"
@@ -486,6 +490,99 @@ mod tests {
                  locally too"
             );
         }
+    }
+
+    fn is_release(job: &str) -> bool {
+        job.starts_with("release")
+    }
+
+    /// A release publishes the very files the test jobs tested: its jobs wait for every
+    /// test job, download the build jobs' archives, check them against their manifests'
+    /// sha256s, and never build: no toolchain, no checkout, no cargo, maturin or Python
+    /// build in any step. Only the PyPI job may ask for an OIDC token.
+    #[test]
+    fn the_release_jobs_publish_the_tested_files_and_build_nothing() {
+        let workflow = include_str!("../../../.github/workflows/ci.yml");
+        let all = jobs(workflow);
+        let releases: Vec<_> = all.iter().filter(|(name, _)| is_release(name)).collect();
+        assert_eq!(releases.len(), 2, "release-pypi and release-github");
+        let allowed = ["actions/download-artifact@", "pypa/gh-action-pypi-publish@"];
+        let builds = ["cargo", "maturin", "rustc", "pip", "uv", "build"];
+        for (name, job) in &releases {
+            let needs = job.lines().find(|l| l.trim().starts_with("needs:"));
+            let needs = needs.unwrap_or_else(|| panic!("{name} needs nothing"));
+            for tested in ["build", "test", "test-shards", "test-summary"] {
+                assert!(
+                    needs.split(['[', ']', ',', ' ']).any(|need| need == tested),
+                    "{name} must wait for {tested}: {needs}"
+                );
+            }
+            for uses in job.lines().filter_map(|l| l.trim().split_once("uses: ")) {
+                assert!(
+                    allowed.iter().any(|a| uses.1.starts_with(a)),
+                    "{name} uses {}: a release job only downloads and publishes",
+                    uses.1
+                );
+            }
+            let commands = run_commands(job);
+            assert!(
+                commands.iter().any(|c| c.contains("sha256sum --check")),
+                "{name} checks the files against the manifests: {commands:?}"
+            );
+            for command in commands {
+                let words: Vec<&str> = command.split([' ', '/', '"', '(', ')', ';']).collect();
+                for build in builds {
+                    assert!(
+                        !words.contains(&build),
+                        "{name} runs `{command}`: a release job builds nothing"
+                    );
+                }
+            }
+        }
+        for (name, job) in &all {
+            let asks = job.contains("id-token: write");
+            assert_eq!(asks, name == "release-pypi", "{name}: id-token: write");
+        }
+    }
+
+    #[test]
+    fn jobs_are_read_from_their_keys() {
+        let workflow =
+            "on: push\njobs:\n  a:\n    steps:\n      - run: x\n\n  b-c:\n    needs: a\n";
+        let found = jobs(workflow);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].0, "a");
+        assert!(found[0].1.contains("- run: x"));
+        assert_eq!(found[1].0, "b-c");
+        assert!(found[1].1.contains("needs: a"));
+    }
+
+    /// Each job of a workflow as (its key, its lines), from the two-space keys of `jobs:`.
+    fn jobs(workflow: &str) -> Vec<(String, String)> {
+        let mut jobs: Vec<(String, String)> = Vec::new();
+        let mut in_jobs = false;
+        for line in workflow.lines() {
+            if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
+                in_jobs = line.starts_with("jobs:");
+                continue;
+            }
+            if !in_jobs {
+                continue;
+            }
+            let key = line
+                .strip_prefix("  ")
+                .filter(|rest| !rest.starts_with([' ', '#']));
+            match key.and_then(|key| key.strip_suffix(':')) {
+                Some(name) => jobs.push((name.to_owned(), String::new())),
+                None => {
+                    if let Some((_, job)) = jobs.last_mut() {
+                        job.push_str(line);
+                        job.push('\n');
+                    }
+                }
+            }
+        }
+        jobs
     }
 
     #[test]

@@ -54,8 +54,25 @@ pub fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) ->
     }
 }
 
+/// xtask's folder in the checkout under test. nextest and cargo test name it at run time
+/// (nextest remapped to this checkout when it runs an archive that another checkout built,
+/// as `cargo xtask ci --from` does); `env!` names the checkout that compiled the test.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
+/// The xtask binary under test: nextest names it at run time (in the extracted archive
+/// under `cargo xtask ci --from`), cargo only at compile time.
+pub fn xtask_exe() -> PathBuf {
+    std::env::var_os("NEXTEST_BIN_EXE_xtask")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_xtask").into())
+}
+
 pub fn bindings_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/bindings/python-ws-client")
+    manifest_dir().join("../experiments/bindings/python-ws-client")
 }
 
 /// A Python that can import `modules` (comma-separated): the bindings' venv, or `python3`.
@@ -154,7 +171,7 @@ impl DiesWithTheTest for Command {
 /// dir's, which another worktree that shares the target dir may have built last; given no
 /// `CARGO_MANIFEST_DIR`, that one would work on its own worktree.
 pub fn xtask() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    command.env("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
+    let mut command = Command::new(xtask_exe());
+    command.env("CARGO_MANIFEST_DIR", manifest_dir());
     command
 }

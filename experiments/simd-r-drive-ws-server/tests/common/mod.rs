@@ -8,7 +8,14 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_simd-r-drive-ws-server");
+/// The server under test. nextest names it at run time (in the extracted archive under
+/// `cargo xtask ci --from`, where the build's own path may not exist); cargo only at compile
+/// time.
+pub fn bin() -> std::path::PathBuf {
+    std::env::var_os("NEXTEST_BIN_EXE_simd-r-drive-ws-server")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_simd-r-drive-ws-server").into())
+}
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A server child that is killed and reaped when dropped.
@@ -114,7 +121,7 @@ pub fn spawn(storage: &Path, args: &[&str]) -> Child {
 }
 
 fn command(storage: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(bin());
     command
         .arg(storage)
         .args(args)
@@ -139,7 +146,7 @@ fn read_first_line(stdout: ChildStdout) -> Option<String> {
 /// Failing is expected to be quick: a server still running after 10 s is killed, and the
 /// test fails, rather than hangs.
 pub fn run_failing(storage: &Path, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .arg(storage)
         .args(args)
         .stdin(Stdio::null())
