@@ -21,7 +21,10 @@ use crate::{paths, signals, tools, traceln};
 
 /// Bump when the steps below change, so that old stamps no longer match.
 const STAMP_VERSION: u32 = 4;
-pub const STAMP_FILE: &str = ".xtask-stamp";
+const STAMP_FILE: &str = ".xtask-stamp";
+/// The stamp's profile for bindings installed from a release wheel of these very inputs
+/// (`ci --from`): as good as a dev build for the tests, so that nothing rebuilds them.
+const WHEEL: &str = "wheel";
 
 pub fn venv_dir() -> Utf8PathBuf {
     paths::bindings_dir().join(".venv")
@@ -93,18 +96,44 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
         .run()
         .context("maturin could not build the bindings: see the compiler's errors above")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
-    let stamp = self::stamp(&bindings, &venv, python, profile)?;
+    let stamp = self::stamp(&bindings, &venv, python, profile.name())?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
     traceln!("venv is ready ({}/.venv)", paths::BINDINGS);
     Ok(())
 }
 
 /// Whether the venv was built from the current inputs, for this profile and `python`.
+/// A release wheel of these inputs installed (`ci --from`) serves the dev profile too.
 pub fn is_current(python: Option<&str>, profile: Profile) -> Result<bool> {
     let venv = venv_dir();
-    let stamp = stamp(&paths::bindings_dir(), &venv, python, profile)?;
     let old = std::fs::read_to_string(venv.join(STAMP_FILE)).unwrap_or_default();
-    Ok(same_build(&old, &stamp, python.is_some()))
+    let built_as = |name: &str| -> Result<bool> {
+        let stamp = stamp(&paths::bindings_dir(), &venv, python, name)?;
+        Ok(same_build(&old, &stamp, python.is_some()))
+    };
+    Ok(built_as(profile.name())? || (profile == Profile::Dev && built_as(WHEEL)?))
+}
+
+/// Installs `wheel` into the venv as users install it (not editable, replacing whatever
+/// bindings it had), and stamps the venv with it: the caller vouches that the wheel was
+/// built from this checkout's inputs (`ci --from` checked the archive's commit).
+pub fn install_wheel(sh: &Shell, python: Option<&str>, wheel: &Utf8Path) -> Result<()> {
+    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let venv = venv_dir();
+    let stamp_path = venv.join(STAMP_FILE);
+    // An install cut short must not look finished.
+    let _ = std::fs::remove_file(&stamp_path);
+    let uv = tools::uv(sh)?;
+    let interpreter = self::python();
+    Job::new(cmd!(
+        sh,
+        "{uv} pip install --python {interpreter} --reinstall --no-deps {wheel}"
+    ))
+    .env("UV_PYTHON_DOWNLOADS", "never")
+    .run()
+    .context("uv could not install the wheel")?;
+    let stamp = self::stamp(&paths::bindings_dir(), &venv, python, WHEEL)?;
+    std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))
 }
 
 /// `cargo xtask venv --deps-only`: uv (installed if missing), the venv and the locked dev
@@ -279,7 +308,7 @@ fn stamp(
     bindings: &Utf8Path,
     venv: &Utf8Path,
     python: Option<&str>,
-    profile: Profile,
+    profile: &str,
 ) -> Result<String> {
     stamp_in(&paths::project_root(), bindings, venv, python, profile)
 }
@@ -289,7 +318,7 @@ fn stamp_in(
     bindings: &Utf8Path,
     venv: &Utf8Path,
     python: Option<&str>,
-    profile: Profile,
+    profile: &str,
 ) -> Result<String> {
     let files = inputs(root, bindings)?;
     let hash = fingerprint::of_files(&files)?;
@@ -299,7 +328,7 @@ fn stamp_in(
         hash,
         files.len(),
         Fnv::of(&interpreter),
-        profile.name(),
+        profile,
         python.unwrap_or("default"),
     ))
 }
@@ -472,7 +501,8 @@ mod tests {
         let (_guard, root) = fake_tree();
         let bindings = root.join("bindings");
         let venv = bindings.join(".venv");
-        let stamp_of = |profile| stamp_in(&root, &bindings, &venv, None, profile).unwrap();
+        let stamp_of =
+            |profile: Profile| stamp_in(&root, &bindings, &venv, None, profile.name()).unwrap();
         let dev = stamp_of(Profile::Dev);
         let release = stamp_of(Profile::Release);
         assert!(

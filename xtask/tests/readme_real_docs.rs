@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use common::scratch_dir;
 
 /// `(file, fence lines)`, as markdown-it-py found them.

@@ -15,9 +15,12 @@ use crate::{paths, test_server, traceln, venv};
 
 /// The folder of the wheel and the sdist, inside the archive.
 const PYTHON: &str = "python";
+/// Written first into a folder that xtask makes an archive in, so that a run cut short
+/// leaves a folder that the next run may replace.
+const MARK: &str = ".xtask-archive";
 
-/// DIR, ready for an archive: absent, empty, or an earlier archive, which is replaced. Any
-/// other folder is the user's, and left alone.
+/// DIR, ready for an archive: absent, empty, or an archive (finished or not), which is
+/// replaced. Any other folder is the user's, and left alone.
 pub fn prepare(dir: &Utf8Path) -> Result<()> {
     let entries = match dir.read_dir_utf8() {
         Ok(entries) => entries.count(),
@@ -25,7 +28,7 @@ pub fn prepare(dir: &Utf8Path) -> Result<()> {
         Err(error) => return Err(error).with_context(|| format!("cannot read {dir}")),
     };
     if entries > 0 {
-        if !dir.join(manifest::MANIFEST).is_file() {
+        if !dir.join(MARK).is_file() {
             bail!(
                 "{dir} is not empty and holds no archive (no {}): name a new folder for it",
                 manifest::MANIFEST
@@ -33,7 +36,8 @@ pub fn prepare(dir: &Utf8Path) -> Result<()> {
         }
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the old {dir}"))?;
     }
-    std::fs::create_dir_all(dir.join(PYTHON)).with_context(|| format!("cannot create {dir}"))
+    std::fs::create_dir_all(dir.join(PYTHON)).with_context(|| format!("cannot create {dir}"))?;
+    write(&dir.join(MARK), "made by `cargo xtask ci --archive`\n")
 }
 
 /// The bindings' release wheel and sdist, as users install them, built by the venv's

@@ -239,7 +239,7 @@ fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
     let sh = paths::shell()?;
     if let Some(opened) = ci.opened.get() {
         step.note("the archive's wheel");
-        return opened.install_wheel(&sh);
+        return opened.install_wheel(&sh, ci.flags.python.as_deref());
     }
     let built = match &ci.flags.archive {
         Some(dir) => archive::make::python_packages(&sh, dir),
