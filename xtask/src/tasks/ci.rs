@@ -111,6 +111,9 @@ fn from_env(opened: &archive::open::Opened) -> Vec<(&'static str, String)> {
 /// `cargo test` and `--workspace` leave out (`-p xtask --test NAME ...`).
 struct Built {
     venv_tests: Vec<String>,
+    /// With `--archive`: the commit and tools when the build started, which must not have
+    /// changed when the archive is written.
+    before: Option<archive::manifest::Build>,
 }
 
 /// Which Rust tests a nextest step runs, each with a profile of its own in
@@ -256,6 +259,12 @@ fn archive(ci: &Ci, step: &mut Step) -> Result<()> {
     };
     let sh = paths::shell()?;
     let build = archive::here(&sh, &nextest::binary()?, true)?;
+    if built.before.as_ref() != Some(&build) {
+        anyhow::bail!(
+            "the checkout changed during the build (now at {:.12}): run `--archive` again",
+            build.commit
+        );
+    }
     let manifest = archive::make::finish(&sh, dir, build, built.venv_tests.clone())?;
     step.note(&format!(
         "{} parts of commit {:.12}",
@@ -296,15 +305,20 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
         ));
         let _ = ci.built.set(Built {
             venv_tests: opened.manifest.venv_tests.clone(),
+            before: None,
         });
         let _ = ci.opened.set(opened);
         return Ok(());
     }
-    if let Some(dir) = &ci.flags.archive {
-        // Refused before the build, not after it.
-        archive::here(&sh, &nextest::binary()?, true)?;
-        archive::make::prepare(dir)?;
-    }
+    let before = match &ci.flags.archive {
+        Some(dir) => {
+            // Refused before the build, not after it.
+            let before = archive::here(&sh, &nextest::binary()?, true)?;
+            archive::make::prepare(dir)?;
+            Some(before)
+        }
+        None => None,
+    };
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
     let tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
     let selection = cargo_build::opt_in_test_args(&sh)?;
@@ -316,6 +330,7 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
     step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
     let _ = ci.built.set(Built {
         venv_tests: selection,
+        before,
     });
     Ok(())
 }
