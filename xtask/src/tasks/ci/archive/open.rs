@@ -1,0 +1,108 @@
+//! `ci --from DIR`: an archive checked before anything of it runs (the same commit, rustc
+//! target and nextest as here, every part's sha256 as its manifest says), then its parts
+//! for the test stages: nextest's arguments that run an archived selection on this
+//! checkout, the server, the wheel installed into the venv.
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+use super::manifest::{self, Manifest};
+use crate::base::paths;
+use crate::base::process::Job;
+use crate::python::venv;
+use crate::traceln;
+
+/// An archive that passed its checks.
+#[derive(Debug)]
+pub struct Opened {
+    pub dir: Utf8PathBuf,
+    pub manifest: Manifest,
+}
+
+/// The archive in `dir`, refused in one line if it cannot run here: no manifest, another
+/// commit, target triple or nextest, or a part missing or changed.
+pub fn open(sh: &Shell, dir: &Utf8Path) -> Result<Opened> {
+    let path = dir.join(manifest::MANIFEST);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{dir} holds no archive (no {}): make one with `cargo xtask ci --archive {dir}`",
+            manifest::MANIFEST
+        )
+    })?;
+    let manifest =
+        Manifest::parse(&text).with_context(|| format!("{path} is not an archive's manifest"))?;
+    let here = super::here(sh, &crate::adapters::nextest::binary()?, false)?;
+    if let Some(mismatch) = manifest::mismatch(&manifest.build, &here) {
+        bail!("{mismatch}");
+    }
+    manifest::check_parts(&manifest, dir)?;
+    for role in [manifest::NEXTEST_CI, manifest::NEXTEST_CI_VENV] {
+        extract(sh, &dir.join(&manifest.part(role)?.file), &extracted(role)?)?;
+    }
+    make_executable(&dir.join(&manifest.part(manifest::SERVER)?.file))?;
+    traceln!(
+        "the archive in {dir} is of this commit ({}) and intact ({} parts)",
+        manifest.build.commit,
+        manifest.parts.len()
+    );
+    Ok(Opened {
+        dir: dir.to_owned(),
+        manifest,
+    })
+}
+
+/// Where the nextest archive of `role` is extracted: this checkout's target dir.
+fn extracted(role: &str) -> Result<Utf8PathBuf> {
+    Ok(paths::target_dir()?.join("nextest-archive").join(role))
+}
+
+/// Extracts a nextest archive once, by listing its binaries (which runs none of them), so
+/// that each later nextest call reads the files in place instead of extracting its own copy
+/// (seconds each).
+fn extract(sh: &Shell, archive: &Utf8Path, to: &Utf8Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {to}"))?;
+    let nextest = crate::adapters::nextest::binary()?;
+    let root = paths::project_root();
+    Job::new(cmd!(
+        sh,
+        "{nextest} nextest list --archive-file {archive} --workspace-remap {root} --extract-to {to} --extract-overwrite --list-type binaries-only"
+    ))
+    .run()
+    .with_context(|| format!("cargo-nextest could not extract {archive}"))
+}
+
+/// A downloaded artifact loses its mode bits: the server is made executable again, once
+/// its hash has been checked.
+fn make_executable(path: &Utf8Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {path} executable"))
+}
+
+impl Opened {
+    pub fn file(&self, role: &str) -> Result<Utf8PathBuf> {
+        Ok(self.dir.join(&self.manifest.part(role)?.file))
+    }
+
+    /// nextest's arguments that select the archived tests of `role` and run them on this
+    /// checkout, in place of cargo's package and target arguments: the archive as
+    /// [`open`] extracted it, which every nextest call then reuses.
+    pub fn nextest_selection(&self, role: &str) -> Result<Vec<String>> {
+        let target = extracted(role)?.join("target");
+        let metadata = target.join("nextest");
+        Ok(vec![
+            format!("--binaries-metadata={metadata}/binaries-metadata.json"),
+            format!("--cargo-metadata={metadata}/cargo-metadata.json"),
+            format!("--target-dir-remap={target}"),
+            format!("--workspace-remap={}", paths::project_root()),
+        ])
+    }
+
+    /// The archive's wheel, installed into the venv as users install it. It was built
+    /// from this commit, so the venv counts as up to date until a source changes (see
+    /// [`venv::install_wheel`]): the tests that start xtask build no bindings.
+    pub fn install_wheel(&self, sh: &Shell, python: Option<&str>) -> Result<()> {
+        venv::install_wheel(sh, python, &self.file(manifest::WHEEL)?)
+    }
+}
