@@ -56,7 +56,7 @@ pub fn opt_in_test_args(sh: &Shell) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paths;
+    use crate::base::paths;
 
     /// Two messages as cargo 1.95 writes them, trimmed to the fields that matter, around a
     /// line that is not JSON and a library that is not a test.

@@ -302,7 +302,7 @@ mod tests {
                     nextest: "0.9.1".to_owned(),
                     ..build()
                 },
-                "cargo-nextest 0.9.1, the venv has 0.9.148",
+                "the archive was made with cargo-nextest 0.9.1, the venv has 0.9.148",
             ),
         ];
         for (archive, said) in cases {
