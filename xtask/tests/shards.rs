@@ -123,9 +123,20 @@ fn pytest_lists(python: &PathBuf) -> serde_json::Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// The selection in nextest's arguments that ci passes in `XTASK_NEXTEST_<NAME>` (one a
+/// line): under `cargo xtask ci --from`, the archive's test binaries, since listing
+/// `--workspace` there would compile them.
+fn selection_from_ci(name: &str) -> Option<Vec<String>> {
+    let args = std::env::var(format!("XTASK_NEXTEST_{name}")).ok()?;
+    Some(args.lines().map(str::to_owned).collect())
+}
+
 #[test]
 fn three_shards_run_every_rust_test_once() {
-    let selections = [vec!["--workspace".to_owned()], venv_test_selection()];
+    let selections = [
+        selection_from_ci("WORKSPACE").unwrap_or_else(|| vec!["--workspace".to_owned()]),
+        selection_from_ci("VENV").unwrap_or_else(venv_test_selection),
+    ];
     for selection in selections {
         let whole = nextest_list(&selection, None);
         let shards: Vec<_> = (1..=SHARDS)

@@ -103,9 +103,18 @@ impl Ci {
 
 /// The tests' environment with `--from`: the xtask that a test starts takes the archive's
 /// server and this checkout's target dir, instead of building the server into the target dir
-/// that the archive was built in.
+/// that the archive was built in; a test that lists the tests lists the archive's (one
+/// argument a line).
 fn from_env(opened: &archive::open::Opened) -> Vec<(&'static str, String)> {
     let mut env = Vec::new();
+    for (name, role) in [
+        ("XTASK_NEXTEST_WORKSPACE", manifest::NEXTEST_CI),
+        ("XTASK_NEXTEST_VENV", manifest::NEXTEST_CI_VENV),
+    ] {
+        if let Ok(selection) = opened.nextest_selection(role) {
+            env.push((name, selection.join("\n")));
+        }
+    }
     if let Ok(server) = opened.file(manifest::SERVER) {
         env.push(("XTASK_SERVER_BIN", server.to_string()));
     }
