@@ -275,13 +275,14 @@ fn archive(ci: &Ci, step: &mut Step) -> Result<()> {
         anyhow::bail!("no archive to write: run with `--archive DIR`");
     };
     let sh = paths::shell()?;
-    let build = archive::here(&sh, &nextest::binary()?, true)?;
+    let mut build = archive::here(&sh, true)?;
     if built.before.as_ref() != Some(&build) {
         anyhow::bail!(
             "the checkout changed during the build (now at {:.12}): run `--archive` again",
             build.commit
         );
     }
+    build.nextest = archive::nextest_version(&sh, &nextest::binary()?)?;
     let manifest = archive::make::finish(&sh, dir, build, built.venv_tests.clone())?;
     step.note(&format!(
         "{} parts of commit {:.12}",
@@ -330,7 +331,7 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
     let before = match &ci.flags.archive {
         Some(dir) => {
             // Refused before the build, not after it.
-            let before = archive::here(&sh, &nextest::binary()?, true)?;
+            let before = archive::here(&sh, true)?;
             archive::make::prepare(dir)?;
             Some(before)
         }
@@ -390,10 +391,18 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
         RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
     };
     let selection = match ci.opened.get() {
-        Some(opened) => opened.nextest_selection(match which {
-            RustTests::Workspace => manifest::NEXTEST_CI,
-            RustTests::Venv => manifest::NEXTEST_CI_VENV,
-        })?,
+        Some(opened) => {
+            let sh = paths::shell()?;
+            let role = match which {
+                RustTests::Workspace => manifest::NEXTEST_CI,
+                RustTests::Venv => manifest::NEXTEST_CI_VENV,
+            };
+            // The venv tests' shards test lists both selections.
+            for needed in [manifest::NEXTEST_CI, role] {
+                opened.extract(&sh, needed)?;
+            }
+            opened.nextest_selection(role)?
+        }
         None => selection,
     };
     rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)

@@ -14,10 +14,11 @@ use xshell::{Shell, cmd};
 use crate::base::process::Job;
 use manifest::Build;
 
-/// This checkout and this machine: the commit, rustc's release and host triple, and the
-/// venv's cargo-nextest. `clean` asks for a checkout without uncommitted changes to
-/// tracked files, since an archive names its commit.
-pub fn here(sh: &Shell, nextest: &Utf8Path, clean: bool) -> Result<Build> {
+/// This checkout and this machine: the commit, rustc's release and host triple; not yet
+/// nextest's version (see [`nextest_version`]), which needs the venv. `clean` asks for a
+/// checkout without uncommitted changes to tracked files, since an archive names its
+/// commit.
+pub fn here(sh: &Shell, clean: bool) -> Result<Build> {
     let commit = Job::new(cmd!(sh, "git rev-parse HEAD"))
         .read()
         .context("cannot tell the commit: is this a git checkout?")?;
@@ -38,15 +39,20 @@ pub fn here(sh: &Shell, nextest: &Utf8Path, clean: bool) -> Result<Build> {
             .map(|value| value.trim().to_owned())
             .with_context(|| format!("`rustc -vV` printed no `{name}` line"))
     };
-    let nextest = Job::new(cmd!(sh, "{nextest} nextest --version")).read()?;
-    // `cargo-nextest 0.9.148 (abc 2026-01-01)`
-    let nextest = nextest.split_whitespace().nth(1);
     Ok(Build {
         commit: commit.trim().to_owned(),
         rustc: field("release:")?,
         target: field("host:")?,
-        nextest: nextest
-            .context("cannot read `cargo-nextest --version`")?
-            .to_owned(),
+        nextest: String::new(),
     })
+}
+
+/// The venv's cargo-nextest version, such as `0.9.148`.
+pub fn nextest_version(sh: &Shell, nextest: &Utf8Path) -> Result<String> {
+    let said = Job::new(cmd!(sh, "{nextest} nextest --version")).read()?;
+    // `cargo-nextest 0.9.148 (abc 2026-01-01)`
+    let version = said.split_whitespace().nth(1);
+    Ok(version
+        .context("cannot read `cargo-nextest --version`")?
+        .to_owned())
 }

@@ -1,7 +1,8 @@
-//! `ci --from DIR`: an archive checked before anything of it runs (the same commit, rustc
-//! target and nextest as here, every part's sha256 as its manifest says), then its parts
-//! for the test stages: nextest's arguments that run an archived selection on this
-//! checkout, the server, the wheel installed into the venv.
+//! `ci --from DIR`: an archive checked before anything of it runs (the same commit and
+//! rustc target as here, every part's sha256 as its manifest says), then its parts for the
+//! test stages: nextest's archives extracted (once, by the first step that needs each, which
+//! checks nextest's version too) and the arguments that run them on this checkout, the
+//! server, the wheel installed into the venv.
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -21,7 +22,7 @@ pub struct Opened {
 }
 
 /// The archive in `dir`, refused in one line if it cannot run here: no manifest, another
-/// commit, target triple or nextest, or a part missing or changed.
+/// commit or target triple, or a part missing or changed.
 pub fn open(sh: &Shell, dir: &Utf8Path) -> Result<Opened> {
     let path = dir.join(manifest::MANIFEST);
     let text = std::fs::read_to_string(&path).with_context(|| {
@@ -32,14 +33,11 @@ pub fn open(sh: &Shell, dir: &Utf8Path) -> Result<Opened> {
     })?;
     let manifest =
         Manifest::parse(&text).with_context(|| format!("{path} is not an archive's manifest"))?;
-    let here = super::here(sh, &crate::adapters::nextest::binary()?, false)?;
+    let here = super::here(sh, false)?;
     if let Some(mismatch) = manifest::mismatch(&manifest.build, &here) {
         bail!("{mismatch}");
     }
     manifest::check_parts(&manifest, dir)?;
-    for role in [manifest::NEXTEST_CI, manifest::NEXTEST_CI_VENV] {
-        extract(sh, &dir.join(&manifest.part(role)?.file), &extracted(role)?)?;
-    }
     make_executable(&dir.join(&manifest.part(manifest::SERVER)?.file))?;
     traceln!(
         "the archive in {dir} is of this commit ({}) and intact ({} parts)",
@@ -57,11 +55,18 @@ fn extracted(role: &str) -> Result<Utf8PathBuf> {
     Ok(paths::target_dir()?.join("nextest-archive").join(role))
 }
 
-/// Extracts a nextest archive once, by listing its binaries (which runs none of them), so
-/// that each later nextest call reads the files in place instead of extracting its own copy
-/// (seconds each).
-fn extract(sh: &Shell, archive: &Utf8Path, to: &Utf8Path) -> Result<()> {
+/// Extracts a nextest archive by listing its binaries (which runs none of them), so that
+/// each later nextest call reads the files in place instead of extracting its own copy
+/// (seconds each). Steps side by side may both need it: the first extracts, under a lock,
+/// and marks the folder with the archive's sha256; the next finds the mark.
+fn extract(sh: &Shell, archive: &Utf8Path, sha256: &str, to: &Utf8Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {to}"))?;
+    let _lock = venv::lock(&to.join(".lock"))?;
+    let mark = to.join(".extracted");
+    if std::fs::read_to_string(&mark).is_ok_and(|said| said == sha256) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(&mark);
     let nextest = crate::adapters::nextest::binary()?;
     let root = paths::project_root();
     Job::new(cmd!(
@@ -69,7 +74,8 @@ fn extract(sh: &Shell, archive: &Utf8Path, to: &Utf8Path) -> Result<()> {
         "{nextest} nextest list --archive-file {archive} --workspace-remap {root} --extract-to {to} --extract-overwrite --list-type binaries-only"
     ))
     .run()
-    .with_context(|| format!("cargo-nextest could not extract {archive}"))
+    .with_context(|| format!("cargo-nextest could not extract {archive}"))?;
+    std::fs::write(&mark, sha256).with_context(|| format!("cannot write {mark}"))
 }
 
 /// A downloaded artifact loses its mode bits: the server is made executable again, once
@@ -85,9 +91,29 @@ impl Opened {
         Ok(self.dir.join(&self.manifest.part(role)?.file))
     }
 
+    /// The nextest archive of `role`, extracted into the target dir if it is not yet,
+    /// once the venv's nextest is found to be the archive's.
+    pub fn extract(&self, sh: &Shell, role: &str) -> Result<()> {
+        let nextest = crate::adapters::nextest::binary()?;
+        let here = manifest::Build {
+            nextest: super::nextest_version(sh, &nextest)?,
+            ..self.manifest.build.clone()
+        };
+        if let Some(mismatch) = manifest::mismatch(&self.manifest.build, &here) {
+            bail!("{mismatch}");
+        }
+        let part = self.manifest.part(role)?;
+        extract(
+            sh,
+            &self.dir.join(&part.file),
+            &part.sha256,
+            &extracted(role)?,
+        )
+    }
+
     /// nextest's arguments that select the archived tests of `role` and run them on this
     /// checkout, in place of cargo's package and target arguments: the archive as
-    /// [`open`] extracted it, which every nextest call then reuses.
+    /// [`Opened::extract`] extracted it, which every nextest call then reuses.
     pub fn nextest_selection(&self, role: &str) -> Result<Vec<String>> {
         let target = extracted(role)?.join("target");
         let metadata = target.join("nextest");
