@@ -51,15 +51,17 @@ pub fn python_packages(sh: &Shell, dir: &Utf8Path) -> Result<()> {
     let out = dir.join(PYTHON);
     let target_dir = paths::target_dir()?;
     let _dir = sh.push_dir(paths::bindings_dir());
-    Job::new(cmd!(
+    // As `venv` does: the release library's name is shared by every worktree of this
+    // target dir.
+    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
+    let build = cmd!(
         sh,
-        "{maturin} build --release --out {out} --target-dir {target_dir}"
-    ))
-    .run()
-    .context("maturin could not build the wheel: see the compiler's errors above")?;
-    Job::new(cmd!(sh, "{maturin} sdist --out {out}"))
+        "{maturin} build --release --sdist --locked --out {out} --target-dir {target_dir}"
+    )
+    .env_remove("CONDA_PREFIX");
+    Job::new(build)
         .run()
-        .context("maturin could not build the sdist")
+        .context("maturin could not build the wheel: see the compiler's errors above")
 }
 
 /// The rest of the archive, then its manifest over every part: nextest's archives of the
