@@ -32,7 +32,8 @@
 //!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
 //!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
-//! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
+//! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs;
+//!   `run_temp.rs`: the run's temp folder under target/, every child's `TMPDIR`.
 
 mod bench_report;
 mod cargo_build;
@@ -52,6 +53,7 @@ mod pytest_events;
 mod pytest_runner;
 mod readme;
 mod routing;
+mod run_temp;
 mod rust_tests;
 mod server_owner;
 mod signals;
@@ -96,6 +98,9 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
     let sh = paths::shell()?;
+    // Dropped when the command returns, after a signal too; what the children left in
+    // their temp dir goes with it.
+    let _temp = run_temp::create(&paths::xtask_dir()?.join("tmp"))?;
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),

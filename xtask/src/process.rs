@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::signals::{self, Interrupted};
-use crate::{console, traceln};
+use crate::{console, run_temp, traceln};
 
 /// How long a group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);
@@ -117,9 +117,16 @@ pub struct Job {
 
 impl Job {
     pub fn new(cmd: xshell::Cmd<'_>) -> Job {
+        let shown = cmd.to_string();
+        let mut command = Command::from(cmd);
+        // What a child leaves in its temp dir goes with the run (see `run_temp`).
+        let own_tmpdir = command.get_envs().any(|(name, _)| name == "TMPDIR");
+        if let (Some(dir), false) = (run_temp::dir(), own_tmpdir) {
+            command.env("TMPDIR", dir);
+        }
         Job {
-            shown: cmd.to_string(),
-            command: Command::from(cmd),
+            shown,
+            command,
             stdout: Sink::Trace,
             stderr: Sink::Trace,
         }
