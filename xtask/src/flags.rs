@@ -197,7 +197,12 @@ pub struct Pytest {
     /// Show everything the preparation runs and prints, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Arguments for pytest, after `--`: paths, `-k EXPR`, `-x`, ...
+    /// Test files, folders or node ids to run, such as `tests/test_errors.py::test_x`,
+    /// relative to the current folder.
+    #[arg(value_name = "TESTS")]
+    pub tests: Vec<String>,
+    /// Arguments for pytest, after `--`: `-k EXPR`, `-x`, paths (relative to the current
+    /// folder), ...
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
 }
@@ -311,8 +316,12 @@ pub struct Watch {
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,
-    /// Arguments for pytest, after `--`: `-k EXPR`, `-x`, ... (paths relative to the
-    /// bindings' folder).
+    /// Test files, folders or node ids to run after each change instead of the whole
+    /// suite, relative to the current folder.
+    #[arg(value_name = "TESTS")]
+    pub tests: Vec<String>,
+    /// Arguments for pytest, after `--`: `-k EXPR`, `-x`, paths (relative to the current
+    /// folder), ...
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
 }

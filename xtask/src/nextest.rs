@@ -80,9 +80,17 @@ impl TestId {
         }
     }
 
-    /// The filterset that selects this test alone, for a rerun.
-    pub fn filterset(&self) -> String {
-        format!("binary_id({}) & test(={})", self.binary_id, self.name)
+    /// The `cargo test` command that runs this test alone, from the workspace root: short,
+    /// and it needs no nextest (which lives in the venv).
+    pub fn cargo_test(&self) -> String {
+        let target = match self.binary_id.split_once("::") {
+            None => format!("-p {} --lib", self.binary_id),
+            Some((package, rest)) => match rest.split_once('/') {
+                Some((kind, name)) => format!("-p {package} --{kind} {name}"),
+                None => format!("-p {package} --test {rest}"),
+            },
+        };
+        format!("cargo test {target} -- '{}' --exact", self.name)
     }
 }
 
@@ -332,10 +340,6 @@ mod tests {
         assert_eq!(id("nxdemo", "tests::fails").budget(), UNIT_BUDGET);
         assert_eq!(id("xtask::bin/xtask", "a").budget(), UNIT_BUDGET);
         assert_eq!(id("nxdemo::it", "a").budget(), INTEGRATION_BUDGET);
-        assert_eq!(
-            id("nxdemo::it", "a").filterset(),
-            "binary_id(nxdemo::it) & test(=a)"
-        );
     }
 
     #[test]
@@ -380,5 +384,22 @@ mod tests {
             "a::bin/a":{"binary-id":"a::bin/a","testcases":{}}}}"#;
         assert_eq!(listed(json).unwrap(), [id("a", "x")]);
         assert!(listed("{}").is_err());
+    }
+
+    #[test]
+    fn a_rerun_is_a_cargo_test_of_the_one_test() {
+        let id = |binary_id: &str| id(binary_id, "mod::a_test");
+        assert_eq!(
+            id("simd-r-drive-ws-server").cargo_test(),
+            "cargo test -p simd-r-drive-ws-server --lib -- 'mod::a_test' --exact"
+        );
+        assert_eq!(
+            id("xtask::watch").cargo_test(),
+            "cargo test -p xtask --test watch -- 'mod::a_test' --exact"
+        );
+        assert_eq!(
+            id("xtask::bin/xtask").cargo_test(),
+            "cargo test -p xtask --bin xtask -- 'mod::a_test' --exact"
+        );
     }
 }

@@ -79,8 +79,12 @@ impl PytestRun {
     fn event(&mut self, event: &Value) {
         let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
         match text("$report_type") {
-            // A module that cannot be imported: an error that counts as a failure.
-            "CollectReport" if text("outcome") == "failed" => self.counts.failed += 1,
+            // A module that cannot be imported: an error that counts as a failure, named by
+            // its file's node id (rerun, it fails again until it imports).
+            "CollectReport" if text("outcome") == "failed" => {
+                self.counts.failed += 1;
+                self.failed.push(text("nodeid").to_owned());
+            }
             "TestReport" => self.phase(event, text("nodeid"), text("when"), text("outcome")),
             _ => {}
         }
@@ -341,6 +345,7 @@ mod tests {
         let mut run = PytestRun::default();
         run.feed(b"not json\n{\"$report_type\": \"CollectReport\", \"outcome\": \"failed\", \"nodeid\": \"tests/test_x.py\"}\n{\"$report_type\": \"Warning\"}\n");
         assert_eq!(run.counts.failed, 1);
+        assert_eq!(run.failed, ["tests/test_x.py"]);
     }
 
     #[test]

@@ -149,15 +149,17 @@ fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<
     match result {
         Ok(()) => Ok(events),
         Err(error) if signals::is_stop(&error) => Err(error),
-        Err(error) => Err(nextest_failure(step, tests, &events, error)),
+        Err(error) => Err(nextest_failure(step, &events, error)),
     }
 }
 
-/// The failed tests' output under the step, and an error that names them and how to rerun
+/// Most failed Rust tests given a rerun line.
+const RERUN_LINES: usize = 5;
+
+/// The failed tests' output and how to rerun each under the step, and an error that names
 /// the first.
 fn nextest_failure(
     step: &mut Step,
-    tests: &Tests,
     events: &nextest::Events,
     error: anyhow::Error,
 ) -> anyhow::Error {
@@ -173,21 +175,14 @@ fn nextest_failure(
         let shown = &lines[lines.len().saturating_sub(FAILURE_LINES / 3)..];
         details.push(format!("--- {} ---\n{}", failure.id, shown.join("\n")));
     }
-    // Without the partition, which could leave the test out.
-    let rerun = format!(
-        "{} nextest run {} -E '{}'",
-        paths::display_path(&tests.nextest),
-        tests.args(Part::All).join(" "),
-        first.id.filterset()
-    );
-    details.push(format!("rerun: {rerun}"));
+    for failure in events.failures.iter().take(RERUN_LINES) {
+        details.push(format!("rerun: {}", failure.id.cargo_test()));
+    }
     step.details(details.join("\n"));
+    // One short line: the rerun lines are in the details above it.
     Failed {
         code: process::exit_code_of(&error),
-        message: format!(
-            "{} failed, {} the first; rerun: {rerun}",
-            events.counts.failed, first.id
-        ),
+        message: format!("{} failed, the first {}", events.counts.failed, first.id),
     }
     .into()
 }

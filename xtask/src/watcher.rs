@@ -222,8 +222,9 @@ impl Watcher {
 }
 
 /// Whether a part of `relative` is a folder or file that never holds a source: those of
-/// [`IGNORED_NAMES`], and hidden or backup files (an editor's swap file, `extract`'s temp
-/// file before its rename, vim's `4913` probe, emacs's `#name#`).
+/// [`IGNORED_NAMES`], and hidden, backup or temp files (an editor's swap file, `extract`'s
+/// temp file before its rename, vim's `4913` probe, emacs's `#name#`, `sed -i`'s
+/// `sedXXXXXX`, JetBrains' `name___jb_tmp___`).
 fn has_ignored_name(relative: &Utf8Path) -> bool {
     relative.components().any(|part| {
         let name = part.as_str();
@@ -232,7 +233,18 @@ fn has_ignored_name(relative: &Utf8Path) -> bool {
             || name.ends_with('~')
             || name.ends_with('#')
             || name == "4913"
+            || [".swp", ".swo", ".swx", "___jb_tmp___", "___jb_old___"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix))
+            || is_sed_temp(name)
     })
+}
+
+/// `sed -i`'s temp file: `sed` and six letters or digits, renamed over the file at once.
+fn is_sed_temp(name: &str) -> bool {
+    name.len() == 9
+        && name.starts_with("sed")
+        && name[3..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Most paths given to one `git check-ignore`, to stay far below the command line's limit.
@@ -301,6 +313,19 @@ mod tests {
                 false,
             ),
             ("experiments/simd-r-drive-ws-server/src/targets.rs", false),
+            ("experiments/bindings/python-ws-client/src/sedlvupgR", true),
+            (
+                "experiments/bindings/python-ws-client/src/client.rs___jb_tmp___",
+                true,
+            ),
+            (
+                "experiments/bindings/python-ws-client/tests/test_a.py.swp",
+                true,
+            ),
+            (
+                "experiments/bindings/python-ws-client/src/seduction.rs",
+                false,
+            ),
         ] {
             assert_eq!(has_ignored_name(Utf8Path::new(path)), ignored, "{path}");
         }

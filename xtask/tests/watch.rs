@@ -495,3 +495,35 @@ fn restart_stops_the_run_and_starts_over_and_sighup_cleans_up() {
         "xtask exits by itself, not by the signal"
     );
 }
+
+#[test]
+fn after_a_failing_edit_the_last_line_says_failed_until_the_test_passes() {
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let id = unique_id("red");
+    let (test, test_name) = test_file(&id, "");
+    let mut watch = Watch::start(&id, &["--suite", "unit", "--", "-k", &id]);
+    let (at, _) = watch.wait_for_run(0, "start");
+
+    test.write(&format!(
+        "{HEADER}def test_fails():\n    assert [b\"a\"] == [b\"b\"]\n"
+    ));
+    let (at, own) = watch.wait_for_run(at, &format!("{test_name}: its tests"));
+    assert!(own.starts_with("watch: 0 passed, 1 failed"), "{own}");
+    // The rest of the suite leaves the changed file out and passes; the failure stays last.
+    let (at, rest) = watch.wait_for_run(at, &test_name);
+    assert!(rest.contains(" 0 failed"), "{rest}");
+    let still = format!("watch: 1 failed test has not passed since: {test_name}::test_fails");
+    let (at, _) = watch.wait_for(at, &format!("`{still}`"), |l| l == still);
+    assert_eq!(watch.lines().len(), at + 1, "{:#?}", &watch.lines()[at..]);
+
+    test.write(&passing());
+    let (at, own) = watch.wait_for_run(at, &format!("{test_name}: its tests"));
+    assert!(own.starts_with("watch: 1 passed, 0 failed"), "{own}");
+    let (at, rest) = watch.wait_for_run(at, &test_name);
+    assert!(rest.contains(" 0 failed"), "{rest}");
+    let after = &watch.lines()[at..];
+    assert!(
+        !after.iter().any(|l| l.contains("not passed since")),
+        "a test that passed is still named: {after:#?}"
+    );
+}

@@ -331,7 +331,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
-        let reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
+        let reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage, None);
         if excerpt.is_some() || !reruns.is_empty() {
             let excerpt = excerpt.into_iter().chain(reruns.iter().cloned());
             step.details(excerpt.collect::<Vec<_>>().join("\n"));

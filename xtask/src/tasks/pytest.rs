@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
 use xshell::Shell;
 
 use crate::console::Trace;
 use crate::flags::{self, Suite};
+use crate::process::{self, Failed};
 use crate::pytest_runner::{self, Coverage, Report, Target};
 use crate::steps::{Mode, Runner};
 use crate::test_server::{self, Server};
@@ -35,7 +35,7 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
     };
     let mut args = vec!["-m".to_owned(), suite.marker_expression().to_owned()];
     args.extend(pytest_runner::benchmark_args(&flags.pytest_args));
-    args.extend(absolute_paths(&flags.pytest_args)?);
+    args.extend(pytest_runner::user_args(&flags.tests, &flags.pytest_args)?);
     let xtask_dir = paths::xtask_dir()?;
     let mut env = Vec::new();
     if flags.cov {
@@ -66,15 +66,28 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
     };
     if result.is_err() {
         let failed = std::fs::read_to_string(&failed_file).unwrap_or_default();
-        for line in pytest_runner::rerun_lines(&failed, suite) {
+        for line in pytest_runner::rerun_lines(&failed, suite, flags.server.as_deref()) {
             errln!("{line}");
         }
     }
     if flags.cov {
-        errln!(
-            "{}",
-            pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
-        );
+        let xml = xtask_dir.join("coverage.xml");
+        errln!("{}", pytest_runner::coverage_total(&xml));
+        let no_test_failed = std::fs::read_to_string(&failed_file)
+            .unwrap_or_default()
+            .is_empty();
+        if let (Err(error), Some(shortfall), true) = (
+            &result,
+            pytest_runner::coverage_shortfall(&xml),
+            no_test_failed,
+        ) {
+            // The tests passed: the threshold is what failed, not "pytest".
+            return Err(Failed {
+                code: process::exit_code_of(error),
+                message: shortfall,
+            }
+            .into());
+        }
     }
     result
 }
@@ -102,53 +115,4 @@ fn prepare(
         test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)
     })?;
     Ok(Some(server))
-}
-
-/// Pytest runs in the bindings' folder, so paths the user gave relative to their own
-/// folder are made absolute. Node ids (`file.py::test`) keep their suffix.
-fn absolute_paths(args: &[String]) -> Result<Vec<String>> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    Ok(absolute_paths_in(args, &cwd))
-}
-
-/// Pytest options whose value comes as the next argument and is never a path.
-const VALUE_OPTIONS: &[&str] = &["-k", "-m", "-p", "-o", "-W", "-r"];
-
-fn absolute_paths_in(args: &[String], cwd: &std::path::Path) -> Vec<String> {
-    let mut previous: Option<&str> = None;
-    args.iter()
-        .map(|arg| {
-            let is_value = previous.is_some_and(|option| VALUE_OPTIONS.contains(&option));
-            previous = Some(arg);
-            let file = arg.split("::").next().unwrap_or(arg);
-            let resolved = cwd.join(file);
-            if is_value
-                || arg.starts_with('-')
-                || Utf8Path::new(file).is_absolute()
-                || !resolved.exists()
-            {
-                return arg.clone();
-            }
-            format!("{}{}", resolved.display(), &arg[file.len()..])
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_paths_are_made_absolute() {
-        let (_guard, cwd) = paths::test_dir();
-        let cwd = cwd.into_std_path_buf();
-        std::fs::create_dir_all(cwd.join("tests")).unwrap();
-        std::fs::write(cwd.join("tests/test_a.py"), "").unwrap();
-        let args: Vec<String> = ["-k", "tests", "tests/test_a.py::test_x", "-x", "missing.py"]
-            .map(String::from)
-            .to_vec();
-        let absolute = absolute_paths_in(&args, &cwd);
-        let test_x = format!("{}::test_x", cwd.join("tests/test_a.py").display());
-        assert_eq!(absolute, ["-k", "tests", &test_x, "-x", "missing.py"]);
-    }
 }
