@@ -338,6 +338,21 @@ mod tests {
     }
 
     #[test]
+    fn a_total_under_fail_under_is_named_with_its_shortfall() {
+        let (_guard, dir) = paths::test_dir();
+        let xml = dir.join("coverage.xml");
+        // The bindings' pyproject.toml asks for 80%.
+        std::fs::write(&xml, r#"<coverage version="7.6" line-rate="0.5556">"#).unwrap();
+        assert_eq!(
+            coverage_shortfall(&xml).unwrap(),
+            "coverage 55.6% is under the required 80% (`fail_under` in \
+             experiments/bindings/python-ws-client/pyproject.toml) by 24.4 points"
+        );
+        std::fs::write(&xml, r#"<coverage version="7.6" line-rate="0.9">"#).unwrap();
+        assert_eq!(coverage_shortfall(&xml), None);
+    }
+
+    #[test]
     fn only_paths_are_made_absolute() {
         let (_guard, cwd) = paths::test_dir();
         let cwd = cwd.into_std_path_buf();

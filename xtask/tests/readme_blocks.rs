@@ -514,6 +514,32 @@ fn a_failing_assert_shows_its_values() {
     assert!(stdout.contains("README.md:5"), "{stdout}");
 }
 
+/// Issue 32: a short example's failing comparison is shown whole, not cut to 80 columns
+/// (`[b'value of a...e of c', None]` on both sides); another test's stays pytest's.
+#[test]
+fn a_readme_comparison_is_shown_untruncated() {
+    let md = "# Values\n\n```python\n\
+        got = [b\"value of a, value of b, value of c\", None]\n\
+        assert got == [b\"value of a, value of B, value of c\", None]\n```\n";
+    let (code, stdout, dir) = run_markdown("assert-whole", md, &[], &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let whole = "assert [b'value of a, value of b, value of c', None] == \
+        [b'value of a, value of B, value of c', None]";
+    assert!(stdout.contains(whole), "{stdout}");
+    // In one session with the README's tests, a plain test keeps pytest's explanation.
+    let long = "[\"value of a, value of b, value of c, value of d\"]";
+    let plain = format!("def test_plain():\n    assert {long} == [\"x\"]\n");
+    std::fs::write(dir.join("test_zz_plain.py"), plain).unwrap();
+    let (code, stdout) = pytest(&python_with_pytest(), &dir, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("2 failed"), "{stdout}");
+    assert!(stdout.contains(whole), "{stdout}");
+    assert!(
+        stdout.contains("AssertionError: assert ['value of a,..., value of d'] == ['x']"),
+        "a plain test's comparison is not pytest's: {stdout}"
+    );
+}
+
 #[test]
 fn a_syntax_error_is_reported_once() {
     let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";
