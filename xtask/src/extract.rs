@@ -4,14 +4,15 @@
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::Shell;
+use xshell::{Shell, cmd};
 
-use crate::{flags, paths, readme};
+use crate::process::{self, Job};
+use crate::{flags, paths, readme, traceln, venv};
 
 /// The marker of the bindings' README tests: the stage that runs whole user workflows.
 const BINDINGS_MARKER: &str = "e2e";
 
-pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
+pub fn run(sh: &Shell, flags: &flags::Extract) -> Result<()> {
     let readme = match &flags.readme {
         Some(path) => paths::from_user(path)?,
         None => default_readme(),
@@ -21,12 +22,15 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
         None => default_out(),
     };
     let marker = marker_for(&readme, flags.marker.as_deref())?;
-    let generated = readme::compile(&readme, &paths::display_path(&readme), marker)?;
+    let compiled = readme::compile(&readme, &paths::display_path(&readme), marker)?;
+    let generated = compiled.test_file.as_str();
     let on_disk = std::fs::read_to_string(&out).ok();
-    if on_disk.as_deref() == Some(generated.as_str()) {
+    if on_disk.as_deref() == Some(generated) {
         crate::traceln!("{} is up to date", paths::display_path(&out));
         return Ok(());
     }
+    // Only when the README changed: an up-to-date file costs no Python.
+    check_syntax(sh, &compiled)?;
     if flags.check {
         let state = if on_disk.is_some() {
             "stale"
@@ -39,7 +43,7 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
             fix_command(flags)
         );
     }
-    write_atomically(&out, &generated)?;
+    write_atomically(&out, generated)?;
     crate::traceln!("wrote {}", paths::display_path(&out));
     Ok(())
 }
@@ -76,6 +80,45 @@ fn fix_command(flags: &flags::Extract) -> String {
         command.push_str(&format!(" --marker {marker}"));
     }
     command
+}
+
+/// Has a Python parse the README's blocks, so that a syntax error is named at its README
+/// line now, not by pytest after a build and a server start: the venv's Python, else
+/// `python3` (one process for every block, about 20 ms). Without a Python 3.10+, the tests
+/// are left to find it; they name its README line too.
+fn check_syntax(sh: &Shell, compiled: &readme::Compiled) -> Result<()> {
+    let python = venv::python();
+    let python = match python.is_file() {
+        true => python,
+        false => match which::which("python3").map(Utf8PathBuf::try_from) {
+            Ok(Ok(python3)) => python3,
+            _ => {
+                traceln!("extract: no Python to parse the README's blocks; the tests will");
+                return Ok(());
+            }
+        },
+    };
+    let input =
+        paths::xtask_dir()?.join(format!("extract/{}.json", process::unique_name("blocks")));
+    if let Some(dir) = input.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    std::fs::write(&input, &compiled.syntax_check_input)
+        .with_context(|| format!("cannot write {input}"))?;
+    let script = paths::project_root().join(readme::SYNTAX_CHECK);
+    let output = Job::new(cmd!(sh, "{python} -I -S {script} {input}")).read();
+    let _ = std::fs::remove_file(&input);
+    match output {
+        Ok(output) => match compiled.syntax_error(&output) {
+            Some(error) => bail!("{error}"),
+            None => Ok(()),
+        },
+        Err(error) if process::exit_code_of(&error) == readme::SYNTAX_CHECK_TOO_OLD => {
+            traceln!("extract: {python} is older than 3.10; the tests will parse the README");
+            Ok(())
+        }
+        Err(error) => Err(error.context("cannot parse the README's blocks")),
+    }
 }
 
 /// Brings the default test file up to date; what `pytest` and `ci` call.

@@ -442,14 +442,19 @@ fn hidden_setup_leaves_no_trace() {
 
 #[test]
 fn syntax_errors_name_their_readme_line() {
-    let python = python_with_pytest();
     let dir = scratch_dir("syntax");
     let (readme, out) = (dir.join("README.md"), dir.join("test_syntax.py"));
     std::fs::write(&readme, "# S\n\ntext\n\n```py\nx = 1\ny = (\n```\n").unwrap();
-    assert!(extract(&readme, &out, &[]).status.success());
-    let (code, stdout) = pytest(&python, &out, &[]);
-    assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains("README.md\", line 7"), "{stdout}");
+    // `extract` finds it (issue 32), before any test runs, and writes nothing.
+    let extracted = extract(&readme, &out, &[]);
+    let stderr = String::from_utf8_lossy(&extracted.stderr);
+    assert!(!extracted.status.success(), "{stderr}");
+    let named = format!(
+        "{}:7: Python syntax error: '(' was never closed: `y = (`",
+        readme.display()
+    );
+    assert!(stderr.contains(&named), "{stderr}");
+    assert!(!out.exists());
 }
 
 /// Extracts `md` (with `extra` flags) and runs pytest on it: `(exit code, stdout, folder)`.
@@ -542,7 +547,8 @@ fn a_readme_comparison_is_shown_untruncated() {
 
 #[test]
 fn a_syntax_error_is_reported_once() {
-    let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";
+    // One that parses, which `extract` lets through, and the compiler rejects.
+    let md = "# S\n\ntext that is not code\n\n```py\nx = 1\nreturn x\n```\n";
     let (code, stdout, _dir) = run_markdown("syntax-once", md, &[], &["--tb=long"]);
     assert_eq!(code, Some(1), "{stdout}");
     let failure = stdout.split("= FAILURES =").nth(1).unwrap();
@@ -553,7 +559,7 @@ fn a_syntax_error_is_reported_once() {
         "no xtask frames:\n{stdout}"
     );
     assert!(
-        failure.contains("README.md\", line 7\n    y = (\n        ^"),
+        failure.contains("README.md\", line 7\n    return x\n    ^"),
         "{stdout}"
     );
 }
