@@ -104,7 +104,7 @@ pub struct Server {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on; 0 picks a free one.
-    #[arg(long, default_value_t = 34129)]
+    #[arg(long, default_value_t = 34129, value_parser = port, allow_hyphen_values = true)]
     pub port: u16,
     /// Storage file to serve; it is kept. Default: a private temp file, removed on exit.
     #[arg(long, value_name = "PATH")]
@@ -113,7 +113,13 @@ pub struct Server {
     #[arg(long)]
     pub release: bool,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
 }
 
@@ -176,10 +182,16 @@ pub struct Pytest {
     #[arg(long, conflicts_with = "suite")]
     pub no_server: bool,
     /// Port for the server; 0 (the default) picks a free one.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = port, allow_hyphen_values = true)]
     pub port: u16,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
     /// Test against a server that is already running, such as `cargo xtask server`'s; it is
     /// neither started nor stopped.
@@ -213,7 +225,13 @@ pub struct Ci {
     #[arg(long, value_name = "VERSION")]
     pub python: Option<String>,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
     /// Measure the Python package's line coverage over the three pytest stages, as for
     /// `cargo xtask pytest --cov`.
@@ -223,12 +241,13 @@ pub struct Ci {
     /// instead of a line per step.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Print the steps, with what each needs, and run nothing.
+    /// Print the steps, with what each needs, in an order they can run in, and run
+    /// nothing; with `--only`, those that would run (a dry run).
     #[arg(long)]
     pub list: bool,
     /// Run only this step and what it needs (and the cleanup of what they start), such as
     /// `--only pytest-unit`; repeat it for several. `--list` names the steps.
-    #[arg(long, value_name = "STEP", conflicts_with = "list")]
+    #[arg(long, value_name = "STEP")]
     pub only: Vec<String>,
     /// Run the K-th of N shards of every test stage, such as `--shard 1/2`, as CI's shard
     /// jobs do: the Rust tests by nextest's `--partition slice:K/N`, each pytest stage by
@@ -240,6 +259,25 @@ pub struct Ci {
     /// `--shard` splits by; commit the file.
     #[arg(long, conflicts_with = "shard")]
     pub store_durations: bool,
+}
+
+/// `--port`: what a port is, said for `-1` or `70000` too (clap alone takes `-1` for a
+/// flag).
+fn port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a port: give 0 (any free port) to 65535"))
+}
+
+/// `--ready-timeout`: whole seconds, at least one; 0 would give up before the server
+/// could print its first line.
+fn ready_timeout(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 s leaves the server no time to start: give 1 or more seconds".to_owned()),
+        Ok(seconds) => Ok(seconds),
+        Err(_) => Err(format!(
+            "`{text}` is not a number of seconds: give 1 or more, such as 30"
+        )),
+    }
 }
 
 /// One of N shards: `index` counts from 1.
@@ -311,10 +349,16 @@ pub struct Watch {
     #[arg(long)]
     pub restart: bool,
     /// Port for the warm server, kept when it restarts; 0 (the default) picks a free one.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = port, allow_hyphen_values = true)]
     pub port: u16,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
     /// Test files, folders or node ids to run after each change instead of the whole
     /// suite, relative to the current folder.
@@ -331,4 +375,44 @@ pub struct JunitMerge {
     /// Folders of JUnit reports, such as the shards' downloaded artifacts.
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<Utf8PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(args: &[&str]) -> String {
+        let args = ["cargo xtask"].iter().chain(args);
+        Xtask::try_parse_from(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_bad_port_or_timeout_says_what_to_give() {
+        let negative = error_of(&["server", "--port", "-1"]);
+        assert!(
+            negative.contains("`-1` is not a port: give 0"),
+            "{negative}"
+        );
+        let large = error_of(&["pytest", "--port", "70000"]);
+        assert!(large.contains("`70000` is not a port"), "{large}");
+        let zero = error_of(&["watch", "--ready-timeout", "0"]);
+        assert!(zero.contains("give 1 or more seconds"), "{zero}");
+        assert!(Xtask::try_parse_from(["cargo xtask", "server", "--port", "0"]).is_ok());
+    }
+
+    #[test]
+    fn tests_only_and_list_parse() {
+        let parsed =
+            Xtask::try_parse_from(["cargo xtask", "ci", "--only", "pytest-unit", "--list"]);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let parsed =
+            Xtask::try_parse_from(["cargo xtask", "pytest", "tests/test_a.py::t", "--", "-x"]);
+        match parsed.unwrap().command {
+            Command::Pytest(pytest) => {
+                assert_eq!(pytest.tests, ["tests/test_a.py::t"]);
+                assert_eq!(pytest.pytest_args, ["-x"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -109,7 +109,14 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
 
 /// The table as `--list` shows it: each node, what it needs, and which nodes are cleanup.
 pub fn list<C>(nodes: &[Node<C>]) -> String {
-    let lines = nodes.iter().map(|node| {
+    list_selected(nodes, &vec![true; nodes.len()])
+}
+
+/// The `selected` nodes as `--list` shows them, in the table's order, which is an order
+/// they can run in (`--only X --list`: a dry run).
+pub fn list_selected<C>(nodes: &[Node<C>], selected: &[bool]) -> String {
+    let chosen = nodes.iter().zip(selected).filter(|(_, chosen)| **chosen);
+    let lines = chosen.map(|(node, _)| {
         let needs = match node.needs {
             [] => "needs nothing: starts at once".to_owned(),
             needs => format!("after {}", needs.join(", ")),
@@ -469,6 +476,22 @@ mod tests {
         assert!(
             error.contains("no step `nope`: use one of long, broken"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn only_and_list_show_what_would_run_in_order() {
+        let selected = select(FAILING, &["after-broken".to_owned()]).unwrap();
+        let listed = list_selected(FAILING, &selected);
+        let names: Vec<&str> = listed
+            .lines()
+            .map(|l| l.split("  ").next().unwrap())
+            .collect();
+        let all = list(FAILING);
+        assert_eq!(names, ["broken", "after broken", "cleanup"], "{listed}");
+        assert!(
+            all.contains(&listed),
+            "the order is the table's:\n{all}\n{listed}"
         );
     }
 
