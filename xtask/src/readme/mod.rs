@@ -2,9 +2,11 @@
 //! Its stages are its modules: `markdown` reads the document with pulldown-cmark (and
 //! `info` and `directive`), `plan` decides the tests, `write` writes the file around
 //! `runtime.py`, which records each README test's lines for `cargo xtask ci` to point at;
-//! `syntax` hands the blocks to a Python to parse (`syntax_check.py`) and reads its answer.
+//! `syntax` hands the blocks to a Python to parse (`syntax_check.py`) and reads its answer;
+//! `extract` brings a README's test file up to date.
 
 mod directive;
+pub mod extract;
 mod info;
 mod markdown;
 mod plan;
