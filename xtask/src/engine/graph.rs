@@ -22,6 +22,10 @@ pub struct Node<C> {
     pub name: &'static str,
     /// The nodes that must pass before this one starts; each comes earlier in the table.
     pub needs: &'static [&'static str],
+    /// Nodes that, when they run too, this one starts after, without needing them: what
+    /// `--only` selects stays small, and a full run keeps its order (two builds into one
+    /// target dir, say). Each comes earlier in the table.
+    pub after: &'static [&'static str],
     /// Cleanup: starts once its needs have ended, passed or not, after a failure or a
     /// signal too.
     pub always: bool,
@@ -37,9 +41,15 @@ impl<C> Node<C> {
         Node {
             name,
             needs,
+            after: &[],
             always: false,
             body,
         }
+    }
+
+    /// The same node, started after `after` when they run (see [`Node::after`]).
+    pub const fn after(self, after: &'static [&'static str]) -> Node<C> {
+        Node { after, ..self }
     }
 
     pub const fn always(
@@ -61,7 +71,7 @@ pub fn check<C>(nodes: &[Node<C>]) -> Result<()> {
         if nodes[..index].iter().any(|other| other.name == node.name) {
             bail!("two nodes are called `{}`", node.name);
         }
-        for need in node.needs {
+        for need in node.needs.iter().chain(node.after) {
             if !nodes[..index].iter().any(|other| other.name == *need) {
                 bail!(
                     "`{}` needs `{need}`, which is not an earlier node",
@@ -117,10 +127,22 @@ pub fn list<C>(nodes: &[Node<C>]) -> String {
 pub fn list_selected<C>(nodes: &[Node<C>], selected: &[bool]) -> String {
     let chosen = nodes.iter().zip(selected).filter(|(_, chosen)| **chosen);
     let lines = chosen.map(|(node, _)| {
-        let needs = match node.needs {
+        let mut needs = match node.needs {
             [] => "needs nothing: starts at once".to_owned(),
             needs => format!("after {}", needs.join(", ")),
         };
+        let after: Vec<&str> = node
+            .after
+            .iter()
+            .copied()
+            .filter(|name| {
+                let index = position(nodes, name).expect("checked");
+                selected[index]
+            })
+            .collect();
+        if !after.is_empty() {
+            needs.push_str(&format!(" (and {})", after.join(", ")));
+        }
         let always = if node.always {
             " (always: runs after a failure too)"
         } else {
@@ -231,7 +253,7 @@ fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool
                 let users = users_of(nodes, index).map(|user| nodes[user].name);
                 node.needs.iter().all(ended) && users.collect::<Vec<_>>().iter().all(ended)
             } else {
-                !stopping && node.needs.iter().all(passed)
+                !stopping && node.needs.iter().all(passed) && node.after.iter().all(ended)
             }
         })
         .collect()
@@ -492,6 +514,35 @@ mod tests {
         assert!(
             all.contains(&listed),
             "the order is the table's:\n{all}\n{listed}"
+        );
+    }
+
+    #[test]
+    fn after_orders_nodes_that_run_without_selecting_them() {
+        const AFTER: &[Node<Log>] = &[
+            Node::new("first", &[], |log, _| {
+                // Long enough that `second`, started at once, would end first.
+                signals::sleep(Duration::from_millis(200))?;
+                log.push("first");
+                Ok(())
+            }),
+            Node::new("second", &[], |log: &Log, _| {
+                log.push("second");
+                Ok(())
+            })
+            .after(&["first"]),
+        ];
+        check(AFTER).unwrap();
+        assert_eq!(
+            select(AFTER, &["second".to_owned()]).unwrap(),
+            [false, true]
+        );
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        run(AFTER, &[true, true], &log, &mut runner).unwrap();
+        assert_eq!(log.events(), ["first", "second"]);
+        assert!(
+            list(AFTER).contains("second               needs nothing: starts at once (and first)")
         );
     }
 

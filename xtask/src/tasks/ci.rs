@@ -47,10 +47,9 @@ const NODES: &[Node<Ci>] = &[
         rust_tests(ci, step, RustTests::Workspace)
     }),
     Node::new("doctests", &["rust build"], doctests),
-    // Not after `rust build`: `--only pytest-unit` builds no Rust test. Both build into one
-    // target dir, so cargo's lock takes them in turn, and the second reuses what the
-    // first compiled.
-    Node::new("bindings", &["venv deps"], bindings),
+    // After `rust build` when it runs (both build into one target dir, and the bindings
+    // reuse what it compiled), without needing it: `--only pytest-unit` builds no Rust test.
+    Node::new("bindings", &["venv deps"], bindings).after(&["rust build"]),
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
@@ -167,6 +166,9 @@ fn mermaid() -> String {
         for need in node.needs {
             let arrow = if node.always { "-.->" } else { "-->" };
             lines.push(format!("    {} {arrow} {}", id(need), id(node.name)));
+        }
+        for before in node.after {
+            lines.push(format!("    {} -- after --> {}", id(before), id(node.name)));
         }
     }
     lines.join("\n")
