@@ -35,7 +35,12 @@ floor() {
     rm -f "$scratch"/store.bin*
 }
 
-ci() { cargo xtask ci >"$scratch/ci.log" 2>&1; }
+# A failed ci stops early, which would flatter it: say so beside its time.
+ci() {
+    if ! cargo xtask ci >"$scratch/ci.log" 2>&1; then
+        echo "  (this ci failed: $(grep -a '^failed:' "$scratch/ci.log" | head -n 1))"
+    fi
+}
 
 echo "warm-up ci"; ci
 for pair in $(seq "$pairs"); do
