@@ -6,7 +6,8 @@
 #   - the exit status is 130;
 #   - `git status --porcelain` is as empty as before;
 #   - the run's TMPDIR (a folder of its own, so that other runs on the machine do not
-#     count) is empty, and no entry of /tmp is new that names xtask;
+#     count) is empty; entries of /tmp that name xtask and are new are shown (other runs
+#     on the machine make them too);
 #   - no process of the run is left (each run's processes carry a marker in their
 #     environment, found with `ps eww`);
 #   - no line counts the interrupt as a failure: no `✗`, no `FAILED`, no `failed:`, and
@@ -49,8 +50,9 @@ check_run() {
     [ "$status" = 130 ] || problems+=("exit status $status, not 130")
     [ -z "$(git status --porcelain)" ] || problems+=("git status: $(git status --porcelain | tr '\n' ' ')")
     [ -z "$(ls -A "$dir/tmp")" ] || problems+=("left in TMPDIR: $(ls -A "$dir/tmp" | tr '\n' ' ')")
+    # Other runs on the machine make /tmp entries too: shown, for a person to judge.
     local new_tmp; new_tmp=$(comm -13 "$work/tmp-before" <(xtask_in_tmp))
-    [ -z "$new_tmp" ] || problems+=("new in /tmp: $(echo "$new_tmp" | tr '\n' ' ')")
+    [ -z "$new_tmp" ] || echo "  note: new in /tmp since the start (this run's or another's): $(echo "$new_tmp" | tr '\n' ' ')"
     local left; left=$(ps axeww -o pid=,command= 2>/dev/null | grep "XTASK_INTERRUPT_RUN=interrupt-ci-$$-$run\b" | grep -v grep)
     [ -z "$left" ] || problems+=("processes left: $(echo "$left" | cut -c1-200)")
     if grep -qE '✗|FAILED|^failed:' "$dir/stdout" "$dir/stderr"; then
