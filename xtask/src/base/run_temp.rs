@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::traceln;
+use crate::errln;
 
 /// The folder of this run, once [`create`] made it.
 static DIR: OnceLock<Utf8PathBuf> = OnceLock::new();
@@ -71,7 +71,7 @@ fn runs(pid: libc::pid_t) -> bool {
 fn remove(dir: &Utf8Path) {
     match std::fs::remove_dir_all(dir) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            traceln!("xtask: cannot remove {dir}: {error}");
+            errln!("xtask: cannot remove {dir}: {error}");
         }
         _ => {}
     }

@@ -4,8 +4,9 @@
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Job};
 use crate::python::venv;
@@ -14,7 +15,7 @@ use crate::{flags, readme, traceln};
 /// The marker of the bindings' README tests: the stage that runs whole user workflows.
 const BINDINGS_MARKER: &str = "e2e";
 
-pub fn run(sh: &Shell, flags: &flags::Extract) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Extract) -> Result<()> {
     let readme = match &flags.readme {
         Some(path) => paths::from_user(path)?,
         None => default_readme(),
@@ -28,7 +29,7 @@ pub fn run(sh: &Shell, flags: &flags::Extract) -> Result<()> {
     let generated = compiled.test_file.as_str();
     let on_disk = std::fs::read_to_string(&out).ok();
     if on_disk.as_deref() == Some(generated) {
-        crate::traceln!("{} is up to date", paths::display_path(&out));
+        crate::traceln!(sh, "{} is up to date", paths::display_path(&out));
         return Ok(());
     }
     // Only when the README changed: an up-to-date file costs no Python.
@@ -46,7 +47,7 @@ pub fn run(sh: &Shell, flags: &flags::Extract) -> Result<()> {
         );
     }
     write_atomically(&out, generated)?;
-    crate::traceln!("wrote {}", paths::display_path(&out));
+    crate::traceln!(sh, "wrote {}", paths::display_path(&out));
     Ok(())
 }
 
@@ -88,14 +89,17 @@ fn fix_command(flags: &flags::Extract) -> String {
 /// line now, not by pytest after a build and a server start: the venv's Python, else
 /// `python3` (one process for every block, about 20 ms). Without a Python 3.10+, the tests
 /// are left to find it; they name its README line too.
-fn check_syntax(sh: &Shell, compiled: &readme::Compiled) -> Result<()> {
+fn check_syntax(sh: &StepContext, compiled: &readme::Compiled) -> Result<()> {
     let python = venv::python();
     let python = match python.is_file() {
         true => python,
         false => match which::which("python3").map(Utf8PathBuf::try_from) {
             Ok(Ok(python3)) => python3,
             _ => {
-                traceln!("extract: no Python to parse the README's blocks; the tests will");
+                traceln!(
+                    sh,
+                    "extract: no Python to parse the README's blocks; the tests will"
+                );
                 return Ok(());
             }
         },
@@ -108,7 +112,7 @@ fn check_syntax(sh: &Shell, compiled: &readme::Compiled) -> Result<()> {
     std::fs::write(&input, &compiled.syntax_check_input)
         .with_context(|| format!("cannot write {input}"))?;
     let script = paths::project_root().join(readme::SYNTAX_CHECK);
-    let output = Job::new(cmd!(sh, "{python} -I -S {script} {input}")).read();
+    let output = Job::new(sh, cmd!(sh, "{python} -I -S {script} {input}")).read();
     let _ = std::fs::remove_file(&input);
     match output {
         Ok(output) => match compiled.syntax_error(&output) {
@@ -116,7 +120,10 @@ fn check_syntax(sh: &Shell, compiled: &readme::Compiled) -> Result<()> {
             None => Ok(()),
         },
         Err(error) if process::exit_code_of(&error) == readme::SYNTAX_CHECK_TOO_OLD => {
-            traceln!("extract: {python} is older than 3.10; the tests will parse the README");
+            traceln!(
+                sh,
+                "extract: {python} is older than 3.10; the tests will parse the README"
+            );
             Ok(())
         }
         Err(error) => Err(error.context("cannot parse the README's blocks")),
@@ -124,7 +131,7 @@ fn check_syntax(sh: &Shell, compiled: &readme::Compiled) -> Result<()> {
 }
 
 /// Brings the default test file up to date; what `pytest` and `ci` call.
-pub fn ensure(sh: &Shell) -> Result<()> {
+pub fn ensure(sh: &StepContext) -> Result<()> {
     run(
         sh,
         &flags::Extract {

@@ -1,13 +1,15 @@
 //! The README compiler: turns the Python examples of a Markdown file into a pytest file.
 //! Its stages are its modules: `markdown` reads the document with pulldown-cmark (and
-//! `info` and `directive`), `plan` decides the tests, `write` writes the file around
-//! `runtime.py`, which records each README test's lines for `cargo xtask ci` to point at;
-//! `syntax` hands the blocks to a Python to parse (`syntax_check.py`) and reads its answer;
+//! `info` the fences' info strings), `items` adds the directives of its comments
+//! (`directive`), `plan` decides the tests, `write` writes the file around `runtime.py`,
+//! which records each README test's lines for `cargo xtask ci` to point at; `syntax`
+//! hands the blocks to a Python to parse (`syntax_check.py`) and reads its answer;
 //! `extract` brings a README's test file up to date.
 
 mod directive;
 pub mod extract;
 mod info;
+mod items;
 mod markdown;
 mod plan;
 mod syntax;
@@ -39,7 +41,7 @@ impl Compiled {
 pub fn compile(path: &Utf8Path, shown: &Utf8Path, marker: Option<&str>) -> Result<Compiled> {
     let markdown =
         std::fs::read_to_string(path).with_context(|| format!("cannot read the README {path}"))?;
-    let tests = markdown::parse(&markdown)
+    let tests = items::parse(&markdown)
         .and_then(plan::plan)
         .map_err(|e| anyhow!("{shown}:{}: {}", e.line, e.message))?;
     if tests.is_empty() {

@@ -47,14 +47,14 @@ pub fn first_error(output: &str, shown: &Utf8Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{markdown, plan};
+    use super::super::{items, plan};
     use super::*;
 
     #[test]
     fn the_input_holds_the_blocks_that_run_as_modules_with_their_lines() {
         let md = "# T\n\n```python\nx = 1\n```\n\n```python skip\nnot python\n```\n\n\
                   ```python\n>>> 1\n1\n```\n";
-        let tests = markdown::parse(md).and_then(plan::plan).unwrap();
+        let tests = items::parse(md).and_then(plan::plan).unwrap();
         assert_eq!(input(&tests), r#"[[4,"x = 1\n"]]"#);
     }
 
