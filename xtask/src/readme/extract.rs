@@ -32,8 +32,12 @@ pub fn run(sh: &StepContext, flags: &flags::Extract) -> Result<()> {
         crate::traceln!(sh, "{} is up to date", paths::display_path(&out));
         return Ok(());
     }
-    // Only when the README changed: an up-to-date file costs no Python.
-    check_syntax(sh, &compiled)?;
+    // Only when the README changed (an up-to-date file costs no Python), and only the
+    // bindings' README, whose Python the venv's is: another README may be written for a
+    // newer one (t-strings, say) than any this machine has.
+    if is_bindings_readme(&readme) {
+        check_syntax(sh, &compiled)?;
+    }
     if flags.check {
         let state = if on_disk.is_some() {
             "stale"
@@ -65,9 +69,12 @@ fn marker_for<'a>(readme: &Utf8Path, asked: Option<&'a str>) -> Result<Option<&'
         }
         return Ok(Some(marker));
     }
+    Ok(is_bindings_readme(readme).then_some(BINDINGS_MARKER))
+}
+
+fn is_bindings_readme(readme: &Utf8Path) -> bool {
     let bindings = std::fs::canonicalize(default_readme()).ok();
-    let is_bindings = bindings.is_some() && std::fs::canonicalize(readme).ok() == bindings;
-    Ok(is_bindings.then_some(BINDINGS_MARKER))
+    bindings.is_some() && std::fs::canonicalize(readme).ok() == bindings
 }
 
 /// The command that writes what `--check` checked: the same flags, without `--check`.
