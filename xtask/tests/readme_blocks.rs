@@ -306,7 +306,7 @@ fn directives_run_as_documented() {
         format!(
             "{folder}/README.md:{expected_line}: block 2 did not print what its `output` block says"
         ),
-        format!("--- expected ({}", readme.display()),
+        format!("--- expected ({}", shown(&readme).display()),
         "+++ printed".to_owned(),
         "-line one".to_owned(),
         "+line 1".to_owned(),
@@ -452,6 +452,13 @@ fn syntax_errors_name_their_readme_line() {
     let (code, stdout) = pytest(&python, &out, &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("README.md\", line 7"), "{stdout}");
+}
+
+/// `path` as xtask shows it: from the workspace root when inside it (the temp dir of a
+/// run under `cargo xtask ci` is), else as it is.
+fn shown(path: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    path.strip_prefix(root).unwrap_or(path).to_path_buf()
 }
 
 /// Extracts `md` (with `extra` flags) and runs pytest on it: `(exit code, stdout, folder)`.
@@ -815,7 +822,7 @@ fn the_junit_report_names_the_failing_readme_line() {
     assert_eq!(code, Some(1), "{stdout}");
     assert!(!stdout.contains("warning"), "{stdout}");
     let report = std::fs::read_to_string(&xml).unwrap();
-    let shown = readme.display().to_string();
+    let shown = shown(&readme).display().to_string();
     for property in [
         format!(r#"<property name="readme_block" value="{shown}:4" />"#),
         format!(r#"<property name="readme_block" value="{shown}:8" />"#),
