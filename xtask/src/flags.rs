@@ -96,6 +96,24 @@ pub enum Command {
     /// `ci: N passed, N failed, N skipped`; with GITHUB_STEP_SUMMARY set, appends both to
     /// that file. Fails if any test or step failed.
     JunitMerge(JunitMerge),
+    /// Run one test many times, side by side, to learn whether it is flaky.
+    ///
+    /// TEST is a Rust test, as nextest names it (`BINARY_ID NAME`, such as `xtask::server_owner
+    /// sigkill_of_xtask_leaves_no_server_and_the_next_run_removes_its_store`) or by a part of
+    /// its name that no other test has, run through nextest (ignored tests too); or a pytest
+    /// node id (`tests/test_errors.py::test_x`, its file from here, the repository root or
+    /// the bindings' folder), each worker's runs against a server of the worker's own.
+    /// Prints how many runs passed and failed, the first failure's output and the slowest
+    /// run, and ends with `stress: N passed, N failed, N skipped`; fails if any run failed.
+    Stress(Stress),
+    /// List the tests whose outcomes differ across the last `ci` runs of one commit, newest
+    /// commit first.
+    ///
+    /// Every `cargo xtask ci` appends each test's outcome and duration, with the commit (and
+    /// a hash of the uncommitted changes, if any), to target/xtask/history.jsonl. A test is
+    /// listed when it passed in one run and failed in another, or passed only on a retry
+    /// (flaky); a skip is not compared. Each is shown with its outcomes, newest first.
+    Flaky(Flaky),
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +333,34 @@ pub struct Watch {
     /// bindings' folder).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Stress {
+    /// The test: a Rust test (`BINARY_ID NAME`, or a unique part of its name) or a pytest
+    /// node id.
+    #[arg(value_name = "TEST")]
+    pub test: String,
+    /// How many times to run it.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub count: u32,
+    /// Busy loops (`yes > /dev/null`) to run beside it, as a loaded machine would; xtask
+    /// starts them and stops them when it ends.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub load: u32,
+    /// Runs side by side. Default: the number of CPUs.
+    #[arg(long, value_name = "J")]
+    pub jobs: Option<u32>,
+    /// Seconds to wait for a Python test's server's `listening on` line.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub ready_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct Flaky {
+    /// How many of each commit's last runs to compare.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@
 //! Which file owns what:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`). A task uses the shared modules below and never
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `stress`, `flaky`). A task uses the shared modules below and never
 //!   another task.
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
@@ -32,6 +32,7 @@
 //!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
 //!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
+//! - `history.rs`: each `ci` run's test outcomes, kept for `flaky`.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
 mod bench_report;
@@ -43,6 +44,7 @@ mod findings;
 mod fingerprint;
 mod flags;
 mod graph;
+mod history;
 mod junit_merge;
 mod libtest;
 mod nextest;
@@ -107,5 +109,7 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Lint(flags) => tasks::lint::run(&sh, &flags),
         flags::Command::Watch(flags) => tasks::watch::run(&sh, &flags),
         flags::Command::JunitMerge(flags) => tasks::junit_merge::run(&sh, &flags),
+        flags::Command::Stress(flags) => tasks::stress::run(&sh, &flags),
+        flags::Command::Flaky(flags) => tasks::flaky::run(&sh, &flags),
     }
 }

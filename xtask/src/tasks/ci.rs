@@ -16,6 +16,7 @@ use crate::cargo_build;
 use crate::compiler;
 use crate::flags::{self, Suite};
 use crate::graph::{self, Node};
+use crate::history;
 use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Coverage, Target};
@@ -99,7 +100,7 @@ enum RustTests {
     Venv,
 }
 
-pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
+pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
     if flags.list {
         outln!("{}", graph::list(NODES));
         return Ok(());
@@ -123,6 +124,10 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     let result = graph::run(NODES, &selected, &ci, &mut runner);
     drop(ci);
     errln!("{}", runner.summary());
+    // Before the steps' report: the folder holds the tests' reports alone.
+    if let Err(error) = history::record_run(sh, &junit_dir) {
+        errln!("warning: this run is not in the tests' history: {error:#}");
+    }
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
