@@ -215,6 +215,8 @@ pub struct Pytest {
     /// Show everything the preparation runs and prints, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub retries: Retries,
     /// Arguments for pytest, after `--`: paths, `-k EXPR`, `-x`, ...
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
@@ -253,6 +255,26 @@ pub struct Ci {
     /// `--shard` splits by; commit the file.
     #[arg(long, conflicts_with = "shard")]
     pub store_durations: bool,
+    #[command(flatten)]
+    pub retries: Retries,
+    /// Run every step that can still run after a failure, instead of stopping at the
+    /// first: only a step whose needs failed does not run (the pytest stages still need
+    /// the server and the bindings). The summary shows each step's outcome.
+    #[arg(long)]
+    pub no_fail_fast: bool,
+}
+
+/// Retries of failed tests, for `ci` and `pytest`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Retries {
+    /// Run a failed test again, up to N times (nextest's retries, pytest-rerunfailures). A
+    /// test that fails and then passes is flaky: named on a `flaky:` line with its
+    /// attempts, counted, and recorded in the JUnit reports (`flakyFailure`).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Fail the run when a test is flaky (it passed only on a retry).
+    #[arg(long)]
+    pub flaky_fails: bool,
 }
 
 /// One of N shards: `index` counts from 1.

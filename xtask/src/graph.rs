@@ -2,7 +2,9 @@
 //! thread of its own, as soon as they have all passed; independent nodes run side by side.
 //! The first failure or signal stops the run: every running node is stopped (its waits
 //! return [`Cancelled`] or [`Interrupted`], its children are stopped and reaped as it
-//! unwinds), no other node starts, and then the `always` nodes (cleanup) run. How each node
+//! unwinds), no other node starts, and then the `always` nodes (cleanup) run. Without
+//! fail-fast ([`FailFast::No`]), a failure stops nothing: every node whose needs passed
+//! still runs, and a node that only comes `after` another runs once that one has ended. How each node
 //! shows itself is the [`Runner`]'s business; failure detection is here, once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,8 +22,12 @@ const TICK: Duration = Duration::from_millis(50);
 /// One row of the table.
 pub struct Node<C> {
     pub name: &'static str,
-    /// The nodes that must pass before this one starts; each comes earlier in the table.
+    /// The nodes that must pass before this one starts (it uses what they make); each
+    /// comes earlier in the table.
     pub needs: &'static [&'static str],
+    /// The nodes that come first only so that a failure shows sooner (the pytest stages'
+    /// order): under fail-fast they must pass too; without, they must only have ended.
+    pub after: &'static [&'static str],
     /// Cleanup: starts once its needs have ended, passed or not, after a failure or a
     /// signal too.
     pub always: bool,
@@ -37,9 +43,15 @@ impl<C> Node<C> {
         Node {
             name,
             needs,
+            after: &[],
             always: false,
             body,
         }
+    }
+
+    /// This node, coming after `after` (see [`Node::after`]).
+    pub const fn after(self, after: &'static [&'static str]) -> Node<C> {
+        Node { after, ..self }
     }
 
     pub const fn always(
@@ -61,7 +73,7 @@ pub fn check<C>(nodes: &[Node<C>]) -> Result<()> {
         if nodes[..index].iter().any(|other| other.name == node.name) {
             bail!("two nodes are called `{}`", node.name);
         }
-        for need in node.needs {
+        for need in node.needs.iter().chain(node.after) {
             if !nodes[..index].iter().any(|other| other.name == *need) {
                 bail!(
                     "`{}` needs `{need}`, which is not an earlier node",
@@ -87,10 +99,11 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
         })?;
         selected[index] = true;
     }
-    // Needs come earlier in the table: one pass from the end reaches them all.
+    // Needs come earlier in the table: one pass from the end reaches them all. What a node
+    // comes after is selected too, as it always ran before it.
     for index in (0..nodes.len()).rev() {
         if selected[index] {
-            for need in nodes[index].needs {
+            for need in nodes[index].needs.iter().chain(nodes[index].after) {
                 selected[position(nodes, need).expect("checked")] = true;
             }
         }
@@ -110,7 +123,8 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
 /// The table as `--list` shows it: each node, what it needs, and which nodes are cleanup.
 pub fn list<C>(nodes: &[Node<C>]) -> String {
     let lines = nodes.iter().map(|node| {
-        let needs = match node.needs {
+        let needs: Vec<&str> = node.needs.iter().chain(node.after).copied().collect();
+        let needs = match needs.as_slice() {
             [] => "needs nothing: starts at once".to_owned(),
             needs => format!("after {}", needs.join(", ")),
         };
@@ -130,6 +144,15 @@ fn position<C>(nodes: &[Node<C>], name: &str) -> Option<usize> {
         .position(|node| node.name == name || steps::slug(node.name) == name)
 }
 
+/// Whether the first failure stops the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailFast {
+    /// It does: running nodes are stopped and no other starts but the cleanup.
+    Yes,
+    /// It does not: every node whose needs passed still runs (`ci --no-fail-fast`).
+    No,
+}
+
 /// Where a node is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -143,6 +166,7 @@ enum Slot {
 pub fn run<C: Sync>(
     nodes: &[Node<C>],
     selected: &[bool],
+    fail_fast: FailFast,
     context: &C,
     runner: &mut Runner,
 ) -> Result<()> {
@@ -153,8 +177,9 @@ pub fn run<C: Sync>(
     let (done_tx, done_rx) = mpsc::channel::<(usize, Step, Result<()>)>();
     std::thread::scope(|scope| {
         loop {
-            let stopping = first_error.is_some() || signals::received().is_some();
-            for index in ready(nodes, selected, &slots, stopping) {
+            let failed = first_error.is_some() && fail_fast == FailFast::Yes;
+            let stopping = failed || signals::received().is_some();
+            for index in ready(nodes, selected, &slots, stopping, fail_fast) {
                 let mut step = runner.begin(index + 1, nodes[index].name);
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
@@ -181,8 +206,10 @@ pub fn run<C: Sync>(
             runner.finish(step, &result, state);
             if let (Err(error), State::Failed, None) = (result, state, &first_error) {
                 first_error = Some(error);
-                for (_, token) in &running {
-                    token.cancel();
+                if fail_fast == FailFast::Yes {
+                    for (_, token) in &running {
+                        token.cancel();
+                    }
                 }
             }
         }
@@ -201,8 +228,15 @@ pub fn run<C: Sync>(
 
 /// The nodes that can start now: selected, waiting, and with every need passed; or, for an
 /// `always` node, with every need ended, however it ended. While the run stops, only
-/// `always` nodes start, and a need that never started counts as ended.
-fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool) -> Vec<usize> {
+/// `always` nodes start, and a need that never started counts as ended. A node waits for
+/// what it comes `after` to pass, or without fail-fast only to end.
+fn ready<C>(
+    nodes: &[Node<C>],
+    selected: &[bool],
+    slots: &[Slot],
+    stopping: bool,
+    fail_fast: FailFast,
+) -> Vec<usize> {
     let slot_of = |name: &str| {
         let index = position(nodes, name).expect("checked");
         (selected[index], slots[index])
@@ -224,7 +258,11 @@ fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool
                 let users = users_of(nodes, index).map(|user| nodes[user].name);
                 node.needs.iter().all(ended) && users.collect::<Vec<_>>().iter().all(ended)
             } else {
-                !stopping && node.needs.iter().all(passed)
+                let before = |name: &&str| match fail_fast {
+                    FailFast::Yes => passed(name),
+                    FailFast::No => ended(name),
+                };
+                !stopping && node.needs.iter().all(passed) && node.after.iter().all(before)
             }
         })
         .collect()
@@ -339,7 +377,7 @@ mod tests {
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        run(NODES, &[true; 3], &log, &mut runner).unwrap();
+        run(NODES, &[true; 3], FailFast::Yes, &log, &mut runner).unwrap();
         let events = log.events();
         assert_eq!(events.len(), 3, "{events:?}");
         assert_eq!(events[2], "c", "c ran before what it needs: {events:?}");
@@ -370,7 +408,7 @@ mod tests {
         let (_dir, mut runner) = runner();
         let log = Log::default();
         let started = Instant::now();
-        let error = run(FAILING, &[true; 4], &log, &mut runner).unwrap_err();
+        let error = run(FAILING, &[true; 4], FailFast::Yes, &log, &mut runner).unwrap_err();
         assert_eq!(error.to_string(), "it broke");
         assert!(started.elapsed() < Duration::from_secs(30), "not stopped");
         assert_eq!(
@@ -389,6 +427,47 @@ mod tests {
             1,
             "a failed step counts as a failure"
         );
+    }
+
+    #[test]
+    fn without_fail_fast_a_failure_stops_nothing_and_what_comes_after_it_runs() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("broken", &[], |log, _| {
+                log.push("broken");
+                bail!("it broke")
+            }),
+            Node::new("slow", &[], |log, _| {
+                // Still running when `broken` has failed: stopped under fail-fast alone.
+                while !log.events().contains(&"broken".to_owned()) {
+                    signals::sleep(Duration::from_millis(5))?;
+                }
+                signals::sleep(Duration::from_millis(600))?;
+                log.push("slow");
+                Ok(())
+            }),
+            Node::new("needs broken", &["broken"], |log, _| {
+                log.push("needs broken");
+                Ok(())
+            }),
+            Node::new("after broken", &["slow"], |log: &Log, _| {
+                log.push("after broken");
+                Ok(())
+            })
+            .after(&["broken"]),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        let error = run(NODES, &[true; 4], FailFast::No, &log, &mut runner).unwrap_err();
+        assert_eq!(error.to_string(), "it broke");
+        assert_eq!(log.events(), ["broken", "slow", "after broken"]);
+        let states: Vec<State> = states(&runner).into_iter().map(|(_, s)| s).collect();
+        use State::*;
+        assert_eq!(states, [Failed, Passed, NotRun, Passed]);
+        // Fail-fast, the same table stops `slow` and runs nothing after `broken`.
+        let (_other_dir, mut runner) = super::tests::runner();
+        let log = Log::default();
+        run(NODES, &[true; 4], FailFast::Yes, &log, &mut runner).unwrap_err();
+        assert_eq!(log.events(), ["broken"]);
     }
 
     #[test]
@@ -413,7 +492,7 @@ mod tests {
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        let error = run(NODES, &[true; 4], &log, &mut runner).unwrap_err();
+        let error = run(NODES, &[true; 4], FailFast::Yes, &log, &mut runner).unwrap_err();
         assert!(error.downcast_ref::<Interrupted>().is_some(), "{error:#}");
         assert_eq!(log.events(), ["start", "cleanup"]);
         assert_eq!(states(&runner)[1].1, State::Failed);
@@ -452,7 +531,7 @@ mod tests {
         let log = Log::default();
         let selected = select(NODES, &["user".to_owned()]).unwrap();
         assert_eq!(selected, [true, true, false, true]);
-        run(NODES, &selected, &log, &mut runner).unwrap();
+        run(NODES, &selected, FailFast::Yes, &log, &mut runner).unwrap();
         assert_eq!(log.events(), ["server up", "user", "server down"]);
     }
 

@@ -32,6 +32,8 @@
 //!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
 //!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
+//! - `pytest_junit.rs`: a pytest stage's JUnit report, from its report log, with every
+//!   attempt of a test run again.
 //! - `history.rs`: each `ci` run's test outcomes, kept for `flaky`.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
@@ -51,6 +53,7 @@ mod nextest;
 mod paths;
 mod process;
 mod pytest_events;
+mod pytest_junit;
 mod pytest_runner;
 mod readme;
 mod routing;

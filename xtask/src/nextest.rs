@@ -100,6 +100,8 @@ pub struct Events {
     /// The test that started last and has not finished, for the progress line.
     pub running: Option<String>,
     pub failures: Vec<Failure>,
+    /// The tests that failed, then passed on a retry, with the attempt that passed.
+    pub flaky: Vec<(TestId, usize)>,
     /// `crate::binary` (the prefix of a test's name) to the binary's id.
     binaries: BTreeMap<String, String>,
     lines: Lines,
@@ -120,7 +122,12 @@ impl Events {
         match (field("type"), field("event")) {
             ("suite", "started") => self.suite(event),
             ("test", "started") => self.running = Some(self.id(field("name")).to_string()),
-            ("test", "ok") => self.counts.passed += 1,
+            ("test", "ok") => {
+                self.counts.passed += 1;
+                if let (id, attempt @ 2..) = self.attempt(field("name")) {
+                    self.flaky.push((id, attempt));
+                }
+            }
             // Only from a binary that runs: a binary whose tests are all ignored reports
             // none (`cargo nextest list --run-ignored=only` names them all).
             ("test", "ignored") => self.counts.skipped += 1,
@@ -149,14 +156,34 @@ impl Events {
         self.binaries.insert(format!("{krate}::{binary}"), id);
     }
 
-    /// `crate::binary$test::path` as a [`TestId`].
+    /// `crate::binary$test::path#N`, a retry's event, as its test and attempt N (1 when
+    /// the name has no `#N`).
+    fn attempt(&self, full: &str) -> (TestId, usize) {
+        let (test, attempt) = split_attempt(full);
+        (self.id(test), attempt)
+    }
+
+    /// `crate::binary$test::path` (or a retry's `...#N`) as a [`TestId`].
     fn id(&self, full: &str) -> TestId {
+        let full = split_attempt(full).0;
         let (prefix, name) = full.split_once('$').unwrap_or(("", full));
         let binary_id = self.binaries.get(prefix).map_or(prefix, String::as_str);
         TestId {
             binary_id: binary_id.to_owned(),
             name: name.to_owned(),
         }
+    }
+}
+
+/// `name#N` as `(name, N)`: nextest's libtest-json names a retry's event so; `(name, 1)`
+/// for a first attempt.
+fn split_attempt(full: &str) -> (&str, usize) {
+    match full.rsplit_once('#') {
+        Some((test, n)) => match n.parse() {
+            Ok(attempt) => (test, attempt),
+            Err(_) => (full, 1),
+        },
+        None => (full, 1),
     }
 }
 
@@ -304,6 +331,29 @@ mod tests {
             events.running.as_deref(),
             Some("nxdemo::it integration_passes")
         );
+    }
+
+    /// Recorded from cargo-nextest 0.9.148 with `--retries 1` on a test that fails its
+    /// first attempt: only the attempt that passed is an event, named `...#2`.
+    #[test]
+    fn a_test_that_passed_on_a_retry_is_flaky() {
+        let events_of_a_retry = concat!(
+            r#"{"type":"suite","event":"started","test_count":2,"nextest":{"crate":"xtask","test_binary":"stress","kind":"test"}}"#,
+            "\n",
+            r#"{"type":"test","event":"started","name":"xtask::stress$demos::demo_fails_its_first_attempt"}"#,
+            "\n",
+            r#"{"type":"test","event":"ok","name":"xtask::stress$demos::demo_fails_its_first_attempt#2","exec_time":0.312109143}"#,
+            "\n",
+            r#"{"type":"test","event":"failed","name":"xtask::stress$other#2","exec_time":0.1,"stdout":"x"}"#,
+            "\n",
+        );
+        let mut events = Events::default();
+        events.feed(events_of_a_retry.as_bytes());
+        assert_eq!((events.counts.passed, events.counts.failed), (1, 1));
+        let demo = id("xtask::stress", "demos::demo_fails_its_first_attempt");
+        assert_eq!(events.flaky, [(demo, 2)]);
+        assert_eq!(events.failures[0].id, id("xtask::stress", "other"));
+        assert_eq!(split_attempt("a#b"), ("a#b", 1));
     }
 
     #[test]

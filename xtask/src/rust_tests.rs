@@ -8,7 +8,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
 use crate::compiler;
-use crate::flags::Shard;
+use crate::flags::{Retries, Shard};
 use crate::libtest::{self, Libtest};
 use crate::nextest;
 use crate::paths;
@@ -29,6 +29,9 @@ pub struct Run {
     /// The run's JUnit folder.
     pub junit_dir: Utf8PathBuf,
     pub shard: Option<Shard>,
+    pub retries: Retries,
+    /// Whether nextest stops at the first failed test (the `ci` profile's default).
+    pub fail_fast: bool,
 }
 
 /// Runs the `selection` (cargo's package and target arguments) with nextest's `profile`,
@@ -68,7 +71,18 @@ pub fn test_binaries(
         .to_string()
         .context("cannot write the JUnit report")?;
     std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
-    report_rust_times(&sh, step, &tests, &nextest::junit_times(&report))
+    report_rust_times(&sh, step, &tests, &nextest::junit_times(&report))?;
+    match events.flaky.first() {
+        Some((first, _)) if run.retries.flaky_fails => Err(Failed {
+            code: 1,
+            message: format!(
+                "{} flaky (--flaky-fails), {first} the first",
+                events.flaky.len()
+            ),
+        }
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// What a nextest step runs: which nextest, which profile, the selection (packages,
@@ -125,6 +139,12 @@ fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<
         // A shard may draw none of a small selection.
         args.push("--no-tests=pass".to_owned());
     }
+    if run.retries.retries > 0 {
+        args.push(format!("--retries={}", run.retries.retries));
+    }
+    if !run.fail_fast {
+        args.push("--no-fail-fast".to_owned());
+    }
     args.extend(tests.args(Part::Shard));
     let file = std::fs::File::create(&events_file)
         .with_context(|| format!("cannot create {events_file}"))?;
@@ -146,6 +166,9 @@ fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<
         events.feed(&events_tail.read_new());
     }
     step.counts(events.counts);
+    for (id, attempt) in &events.flaky {
+        step.flaky(&id.to_string(), *attempt);
+    }
     match result {
         Ok(()) => Ok(events),
         Err(error) if signals::is_stop(&error) => Err(error),

@@ -126,6 +126,8 @@ pub struct Outcome {
     pub duration: Option<Duration>,
     pub error: Option<String>,
     pub counts: Option<Counts>,
+    /// Its tests that failed, then passed on a retry.
+    pub flaky: u64,
 }
 
 impl Outcome {
@@ -168,6 +170,7 @@ pub struct Step {
     note: Option<String>,
     details: Option<String>,
     warnings: Vec<String>,
+    flaky: u64,
 }
 
 impl Runner {
@@ -222,6 +225,7 @@ impl Runner {
             note: None,
             details: None,
             warnings: Vec::new(),
+            flaky: 0,
         }
     }
 
@@ -260,6 +264,7 @@ impl Runner {
             duration: Some(duration),
             error: result.as_ref().err().map(|e| format!("{e:#}")),
             counts: step.counts,
+            flaky: step.flaky,
         });
     }
 
@@ -327,6 +332,7 @@ impl Runner {
             duration: None,
             error: None,
             counts: None,
+            flaky: 0,
         });
     }
 
@@ -340,6 +346,11 @@ impl Runner {
                 ..o.counts.unwrap_or_default()
             })
             .fold(Counts::default(), Add::add)
+    }
+
+    /// How many tests of every step failed, then passed on a retry.
+    pub fn flaky(&self) -> u64 {
+        self.outcomes.iter().map(|o| o.flaky).sum()
     }
 
     /// The line before the totals of a failed run: the step that failed, and why, in one
@@ -466,6 +477,13 @@ impl Step {
     pub fn warn(&mut self, warning: String) {
         self.warnings.push(warning);
     }
+
+    /// A test that failed, then passed on attempt `attempts`: a `flaky:` warning (yellow on
+    /// a terminal, an annotation on GitHub Actions), counted for the line before the totals.
+    pub fn flaky(&mut self, test: &str, attempts: usize) {
+        self.flaky += 1;
+        self.warn(flaky_line(test, attempts));
+    }
 }
 
 fn bar_style() -> ProgressStyle {
@@ -474,6 +492,22 @@ fn bar_style() -> ProgressStyle {
     )
     .expect("the template is valid")
     .progress_chars("=> ")
+}
+
+/// The line before the totals when tests passed only on a retry.
+pub fn flaky_count(flaky: u64, fail: bool) -> String {
+    let tests = if flaky == 1 { "test" } else { "tests" };
+    let verdict = if fail {
+        "which fails the run (--flaky-fails)"
+    } else {
+        "named above; --flaky-fails makes that fail the run"
+    };
+    format!("flaky: {flaky} {tests} failed, then passed on a retry, {verdict}")
+}
+
+/// `flaky: TEST failed, then passed on attempt N`.
+pub fn flaky_line(test: &str, attempts: usize) -> String {
+    format!("flaky: {test} failed, then passed on attempt {attempts}")
 }
 
 /// `pytest integration` → `pytest-integration`: a step's name in its log file and in

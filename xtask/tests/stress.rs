@@ -13,8 +13,10 @@ mod demos;
 use std::path::Path;
 use std::process::Output;
 
-/// `cargo xtask stress ARGS`, the demos counting their runs in `demo_dir`.
+/// `cargo xtask stress ARGS`, the demos counting their runs in `demo_dir`. Without the
+/// venv (its pytest, its cargo-nextest), this fails first, saying how to make it.
 fn stress(demo_dir: &Path, args: &[&str]) -> Output {
+    common::python_with("pytest");
     common::xtask()
         .arg("stress")
         .args(args)

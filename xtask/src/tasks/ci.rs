@@ -14,11 +14,13 @@ use xshell::{Shell, cmd};
 
 use crate::cargo_build;
 use crate::compiler;
+use crate::console::{self, Colour};
 use crate::flags::{self, Suite};
-use crate::graph::{self, Node};
+use crate::graph::{self, FailFast, Node};
 use crate::history;
 use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
+use crate::pytest_junit;
 use crate::pytest_runner::{self, Coverage, Target};
 use crate::rust_tests;
 use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
@@ -52,14 +54,20 @@ const NODES: &[Node<Ci>] = &[
         pytest_stage(ci, step, Suite::Unit)
     }),
     Node::new("server up", &["rust build"], server_up),
+    // The stages come one after the other so that a failure shows sooner; with
+    // `--no-fail-fast`, a stage runs after a failed one too.
     Node::new(
         "pytest integration",
-        &["pytest unit", "server up"],
+        &["extract", "bindings", "server up"],
         |ci, step| pytest_stage(ci, step, Suite::Integration),
-    ),
-    Node::new("pytest e2e", &["pytest integration"], |ci, step| {
-        pytest_stage(ci, step, Suite::E2e)
-    }),
+    )
+    .after(&["pytest unit"]),
+    Node::new(
+        "pytest e2e",
+        &["extract", "bindings", "server up"],
+        |ci, step| pytest_stage(ci, step, Suite::E2e),
+    )
+    .after(&["pytest integration"]),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
 ];
 
@@ -80,6 +88,8 @@ impl Ci {
             xtask_dir: self.xtask_dir.clone(),
             junit_dir: self.junit_dir.clone(),
             shard: self.flags.shard,
+            retries: self.flags.retries,
+            fail_fast: !self.flags.no_fail_fast,
         }
     }
 }
@@ -121,7 +131,12 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         server: OnceLock::new(),
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &ci, &mut runner);
+    let fail_fast = if flags.no_fail_fast {
+        FailFast::No
+    } else {
+        FailFast::Yes
+    };
+    let result = graph::run(NODES, &selected, fail_fast, &ci, &mut runner);
     drop(ci);
     errln!("{}", runner.summary());
     // Before the steps' report: the folder holds the tests' reports alone.
@@ -140,6 +155,15 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
     }
     if let Err(error) = &result {
         errln!("{}", runner.failed_line(error));
+    }
+    if runner.flaky() > 0 {
+        errln!(
+            "{}",
+            console::paint(
+                &steps::flaky_count(runner.flaky(), flags.retries.flaky_fails),
+                Colour::Yellow
+            )
+        );
     }
     let totals = runner.totals();
     // The last line, whatever happened: CI log readers look for it.
@@ -160,7 +184,7 @@ fn mermaid() -> String {
     let mut lines = vec!["flowchart LR".to_owned()];
     for node in NODES {
         lines.push(format!("    {}[\"{}\"]", id(node.name), node.name));
-        for need in node.needs {
+        for need in node.needs.iter().chain(node.after) {
             let arrow = if node.always { "-.->" } else { "-->" };
             lines.push(format!("    {} {arrow} {}", id(need), id(node.name)));
         }
@@ -290,8 +314,10 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         "-m".to_owned(),
         stage.marker_expression().to_owned(),
         format!("--report-log={events}"),
-        format!("--junitxml={junit}"),
     ];
+    if ci.flags.retries.retries > 0 {
+        args.push(format!("--reruns={}", ci.flags.retries.retries));
+    }
     args.extend(split_args(&ci.flags));
     let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
     if ci.flags.cov {
@@ -350,14 +376,38 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         annotate_readme_failures(ci.github, &tests, step);
     }
     report_stage(step, &tests, stage);
-    match (result, tests.failed.first()) {
+    // Written from the report log, with each test's failed attempts (pytest's own
+    // `--junitxml` writes a test that ran again twice, and no attempt).
+    std::fs::write(&junit, pytest_junit::xml(name, &tests)?)
+        .with_context(|| format!("cannot write {junit}"))?;
+    for test in tests.flaky() {
+        step.flaky(
+            &format!("{}/{}", paths::BINDINGS, test.nodeid),
+            test.attempts(),
+        );
+    }
+    let flaky_fails = ci.flags.retries.flaky_fails;
+    match (result, tests.failed.first(), tests.flaky().next()) {
+        (Ok(()), None, Some(first)) if flaky_fails => Err(anyhow::anyhow!(
+            "{} flaky (--flaky-fails), {}/{} the first",
+            tests.flaky().count(),
+            paths::BINDINGS,
+            first.nodeid
+        )),
+        (result, first, _) => stage_result(result, first, &tests),
+    }
+}
+
+/// A stage's verdict: the failed tests say more than pytest's exit code.
+fn stage_result(result: Result<()>, first: Option<&String>, tests: &PytestRun) -> Result<()> {
+    match (result, first) {
         // The failed tests say more than pytest's exit code.
         (Err(error), Some(first)) if !signals::is_stop(&error) => Err(Failed {
             code: process::exit_code_of(&error),
             message: format!(
                 "{} failed, the first {}",
                 tests.counts.failed,
-                place(&tests, first)
+                place(tests, first)
             ),
         }
         .into()),
@@ -583,6 +633,7 @@ mod tests {
             duration: (state != State::NotRun).then_some(Duration::from_millis(1500)),
             error: error.map(str::to_owned),
             counts: None,
+            flaky: 0,
         };
         let outcomes = [
             outcome("rust build", State::Passed, None),

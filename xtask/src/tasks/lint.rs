@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
 use crate::findings::{self, Finding};
-use crate::graph::{self, Node};
+use crate::graph::{self, FailFast, Node};
 use crate::process::{self, Job, Reported, Sink};
 use crate::steps::{Counts, Mode, Runner, State, Step};
 use crate::{cargo_build, errln, flags, outln, paths, signals, traceln, venv, workflow_lint};
@@ -144,7 +144,7 @@ pub fn run(_sh: &Shell, flags: &flags::Lint) -> Result<()> {
         return Err(interrupted.into());
     }
     let mut runner = Runner::new(mode, logs.join("lint"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &lint, &mut runner);
+    let result = graph::run(NODES, &selected, FailFast::Yes, &lint, &mut runner);
     errln!("logs: {}", paths::display_path(&logs.join("lint")));
     if let Err(error) = &result {
         errln!("{}", runner.failed_line(error));
@@ -171,7 +171,7 @@ fn fix(lint: &Lint, mode: Mode, checks: &[bool], logs: Utf8PathBuf) -> Result<()
         })
         .collect();
     let mut runner = Runner::new(mode, logs.clone(), FIXES.len())?;
-    let result = graph::run(FIXES, &selected, lint, &mut runner);
+    let result = graph::run(FIXES, &selected, FailFast::Yes, lint, &mut runner);
     if let Err(error) = &result {
         errln!("{}", runner.failed_line(error));
         errln!("fix logs: {}", paths::display_path(&logs));

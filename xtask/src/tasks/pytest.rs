@@ -8,12 +8,15 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::Shell;
 
-use crate::console::Trace;
+use crate::console::{self, Colour, Trace};
 use crate::flags::{self, Suite};
+use crate::process::Failed;
+use crate::pytest_events::PytestRun;
+use crate::pytest_junit;
 use crate::pytest_runner::{self, Coverage, Report, Target};
-use crate::steps::{Mode, Runner};
+use crate::steps::{self, Mode, Runner};
 use crate::test_server::{self, Server};
-use crate::{errln, extract, paths, venv};
+use crate::{errln, extract, outln, paths, venv};
 
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,6 +40,12 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
     args.extend(pytest_runner::benchmark_args(&flags.pytest_args));
     args.extend(absolute_paths(&flags.pytest_args)?);
     let xtask_dir = paths::xtask_dir()?;
+    // Every attempt of every test, for the flaky ones and the JUnit report.
+    let report_log = paths::fresh_file(&xtask_dir.join("pytest/pytest.jsonl"))?;
+    args.push(format!("--report-log={report_log}"));
+    if flags.retries.retries > 0 {
+        args.push(format!("--reruns={}", flags.retries.retries));
+    }
     let mut env = Vec::new();
     if flags.cov {
         args.extend(pytest_runner::coverage_args(Coverage::Whole, &xtask_dir));
@@ -76,7 +85,43 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
             pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
         );
     }
-    result
+    let flaky = report_attempts(&report_log, &xtask_dir.join("pytest/junit.xml"))?;
+    match result {
+        Ok(()) if flaky > 0 && flags.retries.flaky_fails => Err(Failed {
+            code: 1,
+            message: format!("{flaky} flaky (--flaky-fails)"),
+        }
+        .into()),
+        result => result,
+    }
+}
+
+/// The JUnit report of the run, written from its report log with each test's failed
+/// attempts, and a `flaky:` line for each test that passed only on a retry; returns how
+/// many did.
+fn report_attempts(report_log: &Utf8Path, junit: &Utf8Path) -> Result<usize> {
+    let mut tests = PytestRun::default();
+    tests.feed(&std::fs::read(report_log).unwrap_or_default());
+    std::fs::write(junit, pytest_junit::xml("pytest", &tests)?)
+        .with_context(|| format!("cannot write {junit}"))?;
+    let github = Mode::detect(false) == Mode::GitHub;
+    for test in tests.flaky() {
+        // As pytest names it: from the bindings' folder, or from the folder of the tests'
+        // own pytest settings.
+        let line = steps::flaky_line(&test.nodeid, test.attempts());
+        if github {
+            outln!("::warning::{}", steps::escape_data(&line));
+        } else {
+            errln!("{}", console::paint(&line, Colour::Yellow));
+        }
+    }
+    let flaky = tests.flaky().count();
+    if flaky > 0 {
+        let count = steps::flaky_count(flaky as u64, false);
+        errln!("{}", console::paint(&count, Colour::Yellow));
+    }
+    errln!("JUnit report: {}", paths::display_path(junit));
+    Ok(flaky)
 }
 
 /// The venv, the README tests and, unless there is one already or none is needed, a
