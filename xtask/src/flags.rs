@@ -35,7 +35,8 @@ pub enum Command {
     /// The preparation (venv, README tests, server build) shows one status line per step
     /// unless --verbose is given or it fails; pytest's own output follows.
     Pytest(Pytest),
-    /// Run every check as CI does, fail-fast, showing progress and a summary.
+    /// Run every check as CI does, fail-fast unless --no-fail-fast, showing progress and a
+    /// summary.
     ///
     /// Steps: the Rust tests, built once and run by cargo-nextest (pinned in the bindings'
     /// dev group, installed into the venv), and the doctests (`cargo test --doc`); extract;
