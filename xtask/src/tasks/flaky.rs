@@ -2,12 +2,13 @@
 //! commit, from the history that `ci` keeps (see [`crate::history`]).
 
 use anyhow::{Context, Result};
-use xshell::Shell;
+use crate::base::context::StepContext;
 
-use crate::history::{self, Commit, Outcome};
-use crate::{flags, outln, paths};
+use crate::base::paths;
+use crate::engine::history::{self, Commit, Outcome};
+use crate::{flags, outln};
 
-pub fn run(_sh: &Shell, flags: &flags::Flaky) -> Result<()> {
+pub fn run(_sh: &StepContext, flags: &flags::Flaky) -> Result<()> {
     let file = history::path()?;
     let text = match std::fs::read_to_string(&file) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -12,16 +12,22 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 use camino::Utf8PathBuf;
-use xshell::{Shell, cmd};
+use xshell::cmd;
+
+use crate::base::context::StepContext;
 
 use self::once::Subject;
 use self::subject::Named;
 use self::tally::Tally;
-use crate::process::{self, Job, ProcessGroup, Reported, Sink};
-use crate::test_server::{self, Server};
-use crate::{cargo_build, errln, extract, flags, nextest, paths, signals, venv};
+use crate::adapters::{cargo_build, nextest};
+use crate::base::process::{self, Job, ProcessGroup, Reported, Sink};
+use crate::base::{paths, signals};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
+use crate::{errln, flags};
 
-pub fn run(sh: &Shell, flags: &flags::Stress) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Stress) -> Result<()> {
     ensure!(flags.count > 0, "--count must be at least 1");
     let subject = subject_of(sh, flags)?;
     let server_binary = match subject {
@@ -68,7 +74,7 @@ pub fn run(sh: &Shell, flags: &flags::Stress) -> Result<()> {
 
 /// The test TEST names, found and ready to run: a Rust test listed by nextest (exactly one
 /// must match), or a pytest node id with the venv and the README tests up to date.
-fn subject_of(sh: &Shell, flags: &flags::Stress) -> Result<Subject> {
+fn subject_of(sh: &StepContext, flags: &flags::Stress) -> Result<Subject> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let cwd = Utf8PathBuf::try_from(cwd).context("the current directory is not UTF-8")?;
     let (root, bindings) = (paths::project_root(), paths::bindings_dir());
@@ -99,13 +105,12 @@ fn subject_of(sh: &Shell, flags: &flags::Stress) -> Result<Subject> {
 
 /// The tests of `selection` that `filter` selects, ignored ones included.
 fn list(
-    sh: &Shell,
+    sh: &StepContext,
     nextest: &Utf8PathBuf,
     filter: &str,
     selection: &[String],
 ) -> Result<Vec<nextest::TestId>> {
-    let json = Job::new(cmd!(
-        sh,
+    let json = Job::new(sh, cmd!(sh,
         "{nextest} nextest list --message-format=json --run-ignored=all {selection...} -E {filter}"
     ))
     .read()?;
@@ -118,11 +123,11 @@ fn cpus() -> u32 {
 
 /// `count` busy loops (`yes`, its output dropped), each a child of xtask's, stopped when
 /// the returned groups drop: after the runs, after a failure, after a signal.
-fn busy_loops(sh: &Shell, count: u32) -> Result<Vec<ProcessGroup>> {
+fn busy_loops(sh: &StepContext, count: u32) -> Result<Vec<ProcessGroup>> {
     let mut groups = Vec::new();
     for _ in 0..count {
         let group = ProcessGroup::new("a busy loop");
-        group.spawn(Job::new(cmd!(sh, "yes")).stdout(Sink::Null))?;
+        group.spawn(Job::new(sh, cmd!(sh, "yes")).stdout(Sink::Null))?;
         groups.push(group);
     }
     Ok(groups)
@@ -189,7 +194,7 @@ impl Workers<'_> {
     }
 
     fn work_until_done(&self) -> Result<()> {
-        let sh = paths::shell()?;
+        let sh = StepContext::terminal(paths::shell()?);
         let server = self.server(&sh)?;
         loop {
             let number = self.next.fetch_add(1, Ordering::SeqCst);
@@ -217,7 +222,7 @@ impl Workers<'_> {
         }
     }
 
-    fn server(&self, sh: &Shell) -> Result<Option<Server>> {
+    fn server(&self, sh: &StepContext) -> Result<Option<Server>> {
         let Some(binary) = self.server_binary else {
             return Ok(None);
         };

@@ -7,16 +7,17 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
-use xshell::{Shell, cmd};
+use xshell::cmd;
+
+use crate::base::context::StepContext;
 
 use super::tally::Run;
-use crate::console::Trace;
-use crate::nextest::TestId;
-use crate::process::{Job, Sink};
-use crate::pytest_events::PytestRun;
-use crate::pytest_runner::{self, Report, Target};
-use crate::signals;
-use crate::test_server::Server;
+use crate::adapters::nextest::TestId;
+use crate::base::process::{Job, Sink};
+use crate::adapters::pytest_events::PytestRun;
+use crate::python::pytest_runner::{self, Report, Target};
+use crate::base::signals;
+use crate::server::test_server::Server;
 
 /// The test and how to run it once.
 pub enum Subject {
@@ -44,7 +45,7 @@ impl Subject {
     /// a failing test is a run that failed, a runner that ran no test an error.
     pub fn run(
         &self,
-        sh: &Shell,
+        sh: &StepContext,
         dir: &Utf8Path,
         number: u32,
         server: Option<&Server>,
@@ -52,7 +53,8 @@ impl Subject {
         let events = dir.join(format!("run-{number}.jsonl"));
         let log = dir.join(format!("run-{number}.log"));
         let result = {
-            let _trace = Trace::to(&log, None).with_context(|| format!("cannot write {log}"))?;
+            // The run's commands and output go to its own log.
+            let sh = &sh.logging_to(&log)?;
             match self {
                 Subject::Rust { .. } => self.nextest(sh, &events),
                 Subject::Python { nodeid } => pytest(sh, nodeid, &events, server),
@@ -80,7 +82,7 @@ impl Subject {
     }
 
     /// `cargo nextest run` of the one test, ignored or not, its events into `events`.
-    fn nextest(&self, sh: &Shell, events: &Utf8Path) -> Result<()> {
+    fn nextest(&self, sh: &StepContext, events: &Utf8Path) -> Result<()> {
         let Subject::Rust {
             nextest,
             id,
@@ -92,8 +94,7 @@ impl Subject {
         let filter = id.filterset();
         let file =
             std::fs::File::create(events).with_context(|| format!("cannot create {events}"))?;
-        Job::new(cmd!(
-            sh,
+        Job::new(sh, cmd!(sh,
             "{nextest} nextest run --no-fail-fast --run-ignored=all --message-format=libtest-json-plus {selection...} -E {filter}"
         ))
         .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
@@ -103,7 +104,7 @@ impl Subject {
 }
 
 /// pytest on the one node id, its report log into `events`, against `server`.
-fn pytest(sh: &Shell, nodeid: &str, events: &Utf8Path, server: Option<&Server>) -> Result<()> {
+fn pytest(sh: &StepContext, nodeid: &str, events: &Utf8Path, server: Option<&Server>) -> Result<()> {
     let args = [
         "-p".to_owned(),
         "no:benchmark".to_owned(),

@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use camino::Utf8Path;
 
-use crate::nextest::TestId;
+use crate::adapters::nextest::TestId;
 
 /// TEST as the user wrote it, before anything is listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub fn cargo_selection(binary_id: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paths;
+    use crate::base::paths;
 
     fn id(binary_id: &str, name: &str) -> TestId {
         TestId {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::steps::Counts;
+use crate::engine::events::Counts;
 
 /// Lines of the first failure's output that are shown.
 const OUTPUT_LINES: usize = 100;
