@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::base::paths;
 use crate::base::tail::Lines;
-use crate::engine::events::Counts;
+use crate::engine::events::{Counts, TestEnded, TestOutcome};
 use crate::python::venv;
 
 /// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.
@@ -103,6 +103,8 @@ pub struct Events {
     pub failures: Vec<Failure>,
     /// The tests that failed, then passed on a retry, with the attempt that passed.
     pub flaky: Vec<(TestId, usize)>,
+    /// Every test that ended, for the tests' history.
+    pub ended: Vec<TestEnded>,
     /// `crate::binary` (the prefix of a test's name) to the binary's id.
     binaries: BTreeMap<String, String>,
     lines: Lines,
@@ -125,21 +127,46 @@ impl Events {
             ("test", "started") => self.running = Some(self.id(field("name")).to_string()),
             ("test", "ok") => {
                 self.counts.passed += 1;
-                if let (id, attempt @ 2..) = self.attempt(field("name")) {
+                let (id, attempt) = self.attempt(field("name"));
+                let outcome = match attempt {
+                    1 => TestOutcome::Passed,
+                    _ => TestOutcome::Flaky,
+                };
+                self.ended(&id, outcome, event, attempt);
+                if attempt > 1 {
                     self.flaky.push((id, attempt));
                 }
             }
             // Only from a binary that runs: a binary whose tests are all ignored reports
             // none (`cargo nextest list --run-ignored=only` names them all).
-            ("test", "ignored") => self.counts.skipped += 1,
+            ("test", "ignored") => {
+                self.counts.skipped += 1;
+                let (id, attempt) = self.attempt(field("name"));
+                self.ended(&id, TestOutcome::Skipped, event, attempt);
+            }
             ("test", "failed") => {
                 self.counts.failed += 1;
+                let (id, attempt) = self.attempt(field("name"));
+                self.ended(&id, TestOutcome::Failed, event, attempt);
                 let id = self.id(field("name"));
                 let output = field("stdout").to_owned();
                 self.failures.push(Failure { id, output });
             }
             _ => {}
         }
+    }
+
+    /// A test's end, its time from the event's `exec_time`.
+    fn ended(&mut self, id: &TestId, outcome: TestOutcome, event: &Value, attempt: usize) {
+        let seconds = event.get("exec_time").and_then(Value::as_f64);
+        self.ended.push(TestEnded {
+            test: id.to_string(),
+            outcome,
+            duration: seconds
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .unwrap_or_default(),
+            attempt,
+        });
     }
 
     /// A binary's first event: its crate, name and kind, from which its id follows.

@@ -389,7 +389,15 @@ mod tests {
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        run(NODES, &[true; 3], FailFast::Yes, &log, &shell(), &mut runner).unwrap();
+        run(
+            NODES,
+            &[true; 3],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap();
         let events = log.events();
         assert_eq!(events.len(), 3, "{events:?}");
         assert_eq!(events[2], "c", "c ran before what it needs: {events:?}");
@@ -420,7 +428,15 @@ mod tests {
         let (_dir, mut runner) = runner();
         let log = Log::default();
         let started = Instant::now();
-        let error = run(FAILING, &[true; 4], FailFast::Yes, &log, &shell(), &mut runner).unwrap_err();
+        let error = run(
+            FAILING,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
         assert_eq!(error.to_string(), "it broke");
         assert!(started.elapsed() < Duration::from_secs(30), "not stopped");
         assert_eq!(
@@ -478,7 +494,15 @@ mod tests {
         // Fail-fast, the same table stops `slow` and runs nothing after `broken`.
         let (_other_dir, mut runner) = super::tests::runner();
         let log = Log::default();
-        run(NODES, &[true; 4], FailFast::Yes, &log, &shell(), &mut runner).unwrap_err();
+        run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
         assert_eq!(log.events(), ["broken"]);
     }
 
@@ -504,7 +528,15 @@ mod tests {
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        let error = run(NODES, &[true; 4], FailFast::Yes, &log, &shell(), &mut runner).unwrap_err();
+        let error = run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
         assert!(error.downcast_ref::<Interrupted>().is_some(), "{error:#}");
         assert_eq!(log.events(), ["start", "cleanup"]);
         // An interruption is no failure: the node was stopped, and nothing failed.

@@ -2,8 +2,9 @@
 //! commit it ran on, to `target/xtask/history.jsonl` (a JSON object a line), so that
 //! `cargo xtask flaky` can name the tests whose outcomes differ between runs of one commit.
 //!
-//! The outcomes come from the run's JUnit reports, the one record every runner writes; a
-//! line that cannot be read (a run cut short while writing) is skipped, not an error.
+//! The outcomes are the tests' ends that the steps told as they ran (the adapters' typed
+//! events), not a reading of the JUnit reports afterwards; a line of the file that cannot
+//! be read (a run cut short while writing) is skipped, not an error.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,47 +12,17 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use quick_junit::{Report, TestCaseStatus};
 use serde_json::{Value, json};
 use xshell::cmd;
 
 use crate::base::context::StepContext;
-
 use crate::base::fingerprint::Fnv;
 use crate::base::paths;
 use crate::base::process::{Job, Sink};
+use crate::engine::events::TestEnded;
 
 /// How a test ended in one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
-    Passed,
-    /// Failed, then passed on a retry.
-    Flaky,
-    Failed,
-    Skipped,
-}
-
-impl Outcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Passed => "passed",
-            Outcome::Flaky => "flaky",
-            Outcome::Failed => "failed",
-            Outcome::Skipped => "skipped",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Outcome> {
-        [
-            Outcome::Passed,
-            Outcome::Flaky,
-            Outcome::Failed,
-            Outcome::Skipped,
-        ]
-        .into_iter()
-        .find(|outcome| outcome.name() == name)
-    }
-}
+pub use crate::engine::events::TestOutcome as Outcome;
 
 /// One test in one run.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,56 +60,23 @@ fn commit(sh: &StepContext) -> Result<String> {
     })
 }
 
-/// Every test case of `report`, named as its runner names it: nextest's `BINARY_ID NAME`,
-/// pytest's `module.path name`.
-pub fn tests_of(report: &Report) -> Vec<(String, Outcome, Duration)> {
-    let suites = report.test_suites.iter();
-    let cases = suites.flat_map(|suite| {
-        suite.test_cases.iter().map(|case| {
-            let class = case.classname.as_ref().unwrap_or(&suite.name);
-            let outcome = match &case.status {
-                TestCaseStatus::Success { flaky_runs } if flaky_runs.is_empty() => Outcome::Passed,
-                TestCaseStatus::Success { .. } => Outcome::Flaky,
-                TestCaseStatus::NonSuccess { .. } => Outcome::Failed,
-                TestCaseStatus::Skipped { .. } => Outcome::Skipped,
-            };
-            let name = format!("{} {}", class.as_str(), case.name.as_str());
-            (name, outcome, case.time.unwrap_or_default())
-        })
-    });
-    cases.collect()
-}
-
-/// The records of one run, from the JUnit `reports` it wrote.
-pub fn records(run: &str, commit: &str, time: u64, reports: &[Report]) -> Vec<Record> {
-    let tests = reports.iter().flat_map(tests_of);
-    let records = tests.map(|(test, outcome, duration)| Record {
+/// The records of one run, from the tests' ends it told.
+pub fn records(run: &str, commit: &str, time: u64, tests: &[TestEnded]) -> Vec<Record> {
+    let records = tests.iter().map(|test| Record {
         run: run.to_owned(),
         time,
         commit: commit.to_owned(),
-        test,
-        outcome,
-        duration,
+        test: test.test.clone(),
+        outcome: test.outcome,
+        duration: test.duration,
     });
     records.collect()
 }
 
-/// Appends a `ci` run to the history: the tests of every JUnit report in `junit_dir`
-/// (the run's reports, each read whole).
-pub fn record_run(sh: &StepContext, junit_dir: &Utf8Path) -> Result<usize> {
-    let mut reports = Vec::new();
-    for entry in std::fs::read_dir(junit_dir).with_context(|| format!("cannot list {junit_dir}"))? {
-        let path = Utf8PathBuf::try_from(entry?.path())?;
-        if path.extension() != Some("xml") {
-            continue;
-        }
-        let xml = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        let report = Report::deserialize_from_str(&xml)
-            .with_context(|| format!("cannot read the JUnit report {path}"))?;
-        reports.push(report);
-    }
+/// Appends a `ci` run's `tests` to the history; returns how many.
+pub fn record_run(sh: &StepContext, tests: &[TestEnded]) -> Result<usize> {
     let run = crate::base::process::unique_name("ci");
-    let records = records(&run, &commit(sh)?, now(), &reports);
+    let records = records(&run, &commit(sh)?, now(), tests);
     append(&path()?, &records)?;
     Ok(records.len())
 }
@@ -296,32 +234,20 @@ mod tests {
     }
 
     #[test]
-    fn a_junit_report_gives_each_test_and_a_retried_one_is_flaky() {
-        let xml = r#"<testsuites><testsuite name="nxdemo" tests="4" failures="1">
-            <testcase name="ok" classname="nxdemo" time="0.5"/>
-            <testcase name="retried" classname="nxdemo" time="0.1">
-              <flakyFailure message="first"/></testcase>
-            <testcase name="bad" classname="nxdemo"><failure message="no"/></testcase>
-            <testcase name="later"><skipped/></testcase>
-            </testsuite></testsuites>"#;
-        let report = Report::deserialize_from_str(xml).unwrap();
-        let tests = tests_of(&report);
-        let outcomes: Vec<(&str, Outcome)> = tests
-            .iter()
-            .map(|(name, outcome, _)| (name.as_str(), *outcome))
-            .collect();
-        assert_eq!(
-            outcomes,
-            [
-                ("nxdemo ok", Outcome::Passed),
-                ("nxdemo retried", Outcome::Flaky),
-                ("nxdemo bad", Outcome::Failed),
-                ("nxdemo later", Outcome::Skipped),
-            ]
-        );
-        assert_eq!(tests[0].2, Duration::from_millis(500));
-        let records = records("r", "c", 5, &[report]);
-        assert_eq!(records.len(), 4);
+    fn a_run_records_each_test_it_told_of_with_its_outcome_and_time() {
+        let ended = |test: &str, outcome, millis, attempt| TestEnded {
+            test: test.to_owned(),
+            outcome,
+            duration: Duration::from_millis(millis),
+            attempt,
+        };
+        let tests = [
+            ended("nxdemo ok", Outcome::Passed, 500, 1),
+            ended("nxdemo retried", Outcome::Flaky, 100, 2),
+            ended("nxdemo bad", Outcome::Failed, 0, 2),
+        ];
+        let records = records("r", "c", 5, &tests);
+        assert_eq!(records.len(), 3);
         assert_eq!(
             records[1],
             record("r", 5, "c", "nxdemo retried", Outcome::Flaky).with(0.1)

@@ -24,7 +24,7 @@ use crate::base::paths;
 use crate::base::process::{self, Reported};
 use crate::base::signals::{self, CancelToken, Interrupted};
 use crate::base::tail;
-use crate::engine::events::Counts;
+use crate::engine::events::{Counts, TestEnded};
 use crate::{errln, outln};
 
 /// Lines of a failed step's log shown when nothing better is known.
@@ -81,6 +81,8 @@ pub struct Outcome {
     pub counts: Option<Counts>,
     /// Its tests that failed, then passed on a retry.
     pub flaky: u64,
+    /// Its tests, as they ended.
+    pub tests: Vec<TestEnded>,
     /// How to rerun each test that failed, as the results name them.
     pub reruns: Vec<String>,
 }
@@ -128,6 +130,7 @@ pub struct Step {
     details: Option<String>,
     warnings: Vec<String>,
     flaky: u64,
+    tests: Vec<TestEnded>,
 }
 
 impl Runner {
@@ -194,6 +197,7 @@ impl Runner {
             details: None,
             warnings: Vec::new(),
             flaky: 0,
+            tests: Vec::new(),
         }
     }
 
@@ -229,6 +233,7 @@ impl Runner {
             error: result.as_ref().err().map(|e| format!("{e:#}")),
             counts: step.counts,
             flaky: step.flaky,
+            tests: step.tests,
             reruns: step.reruns,
         });
     }
@@ -296,6 +301,7 @@ impl Runner {
             error: None,
             counts: None,
             flaky: 0,
+            tests: Vec::new(),
             reruns: Vec::new(),
         });
     }
@@ -315,6 +321,12 @@ impl Runner {
     /// How many tests of every step failed, then passed on a retry.
     pub fn flaky(&self) -> u64 {
         self.outcomes.iter().map(|o| o.flaky).sum()
+    }
+
+    /// Every test of every step, as it ended, in the order of the table.
+    pub fn tests(&self) -> Vec<TestEnded> {
+        let outcomes = self.in_order().into_iter();
+        outcomes.flat_map(|o| o.tests.iter().cloned()).collect()
     }
 
     /// The last lines of a run, for stdout after the summary: how to rerun each failed
@@ -505,6 +517,11 @@ impl Step {
     pub fn flaky(&mut self, test: &str, attempts: usize) {
         self.flaky += 1;
         self.warn(flaky_line(test, attempts));
+    }
+
+    /// A test of this step ended: kept for the tests' history.
+    pub fn test_ended(&mut self, test: TestEnded) {
+        self.tests.push(test);
     }
 }
 

@@ -18,6 +18,7 @@ use crate::adapters::cargo_build;
 use crate::adapters::compiler;
 use crate::adapters::pytest_events::{self, PytestRun};
 use crate::adapters::pytest_junit;
+use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::github;
 use crate::base::paths;
@@ -25,10 +26,9 @@ use crate::base::process::{self, Failed, Job, Reported, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
-use crate::base::console::{self, Colour};
-use crate::engine::events::{CompilerError, Counts};
-use crate::engine::history;
+use crate::engine::events::{CompilerError, Counts, TestEnded, TestOutcome};
 use crate::engine::graph::{self, FailFast, Node};
+use crate::engine::history;
 use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
 use crate::python::pytest_runner::{self, Coverage, Target};
@@ -149,8 +149,8 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     };
     let result = graph::run(NODES, &selected, fail_fast, &ci, sh, &mut runner);
     drop(ci);
-    // Before the steps' report: the folder holds the tests' reports alone.
-    if let Err(error) = history::record_run(sh, &junit_dir) {
+    // From the tests' ends as the steps told them, not from the reports.
+    if let Err(error) = history::record_run(sh, &runner.tests()) {
         errln!("warning: this run is not in the tests' history: {error:#}");
     }
     let junit = junit_dir.join("ci.xml");
@@ -421,6 +421,9 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
             test.attempts(),
         );
     }
+    for test in &tests.finished {
+        step.test_ended(pytest_ended(test));
+    }
     let flaky_fails = ci.flags.retries.flaky_fails;
     match (result, tests.failed.first(), tests.flaky().next()) {
         (Ok(()), None, Some(first)) if flaky_fails => Err(anyhow::anyhow!(
@@ -430,6 +433,22 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
             first.nodeid
         )),
         (result, first, _) => stage_result(result, first, &tests),
+    }
+}
+
+/// A pytest test's end for the tests' history, named from the repository root.
+fn pytest_ended(test: &pytest_events::Timed) -> TestEnded {
+    let outcome = match test.outcome {
+        pytest_events::Outcome::Passed if test.is_flaky() => TestOutcome::Flaky,
+        pytest_events::Outcome::Passed => TestOutcome::Passed,
+        pytest_events::Outcome::Failed => TestOutcome::Failed,
+        pytest_events::Outcome::Skipped => TestOutcome::Skipped,
+    };
+    TestEnded {
+        test: format!("{}/{}", paths::BINDINGS, test.nodeid),
+        outcome,
+        duration: test.duration,
+        attempt: test.attempts(),
     }
 }
 
@@ -673,6 +692,7 @@ mod tests {
             error: error.map(str::to_owned),
             counts: None,
             flaky: 0,
+            tests: Vec::new(),
             reruns: Vec::new(),
         };
         let outcomes = [

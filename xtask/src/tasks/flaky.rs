@@ -1,8 +1,8 @@
 //! `cargo xtask flaky`: the tests whose outcomes differ across the last `ci` runs of one
 //! commit, from the history that `ci` keeps (see [`crate::history`]).
 
-use anyhow::{Context, Result};
 use crate::base::context::StepContext;
+use anyhow::{Context, Result};
 
 use crate::base::paths;
 use crate::engine::history::{self, Commit, Outcome};

@@ -7,21 +7,21 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 
+use crate::adapters::pytest_events::PytestRun;
+use crate::adapters::pytest_junit;
+use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
+use crate::base::process::Failed;
 use crate::base::{github, paths};
+use crate::engine::steps;
 use crate::engine::steps::{Mode, Runner};
 use crate::errln;
 use crate::flags::{self, Suite};
+use crate::outln;
 use crate::python::pytest_runner::{self, Coverage, Report, Target};
 use crate::python::venv;
 use crate::readme::extract;
 use crate::server::test_server::{self, Server};
-use crate::adapters::pytest_events::PytestRun;
-use crate::adapters::pytest_junit;
-use crate::base::console::{self, Colour};
-use crate::base::process::Failed;
-use crate::engine::steps;
-use crate::outln;
 
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);

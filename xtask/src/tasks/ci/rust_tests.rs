@@ -2,6 +2,8 @@
 //! of them with `--shard`), the doctests through `cargo test --doc`; each with live
 //! progress, a JUnit report in the run's JUnit folder, and the budgets of [`nextest`].
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -15,7 +17,7 @@ use crate::base::paths;
 use crate::base::process::{self, Failed, Job, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
-use crate::engine::events::Counts;
+use crate::engine::events::{Counts, TestEnded, TestOutcome};
 use crate::engine::steps::Step;
 use crate::flags::{Retries, Shard};
 use crate::traceln;
@@ -179,6 +181,9 @@ fn run_nextest(
     for (id, attempt) in &events.flaky {
         step.flaky(&id.to_string(), *attempt);
     }
+    for test in &events.ended {
+        step.test_ended(test.clone());
+    }
     match result {
         Ok(()) => Ok(events),
         Err(error) if signals::is_stop(&error) => Err(error),
@@ -288,6 +293,9 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
     });
     follow(step);
     step.counts(tests.counts());
+    for (name, verdict) in &tests.finished {
+        step.test_ended(doctest_ended(name, *verdict));
+    }
     let junit = run.junit_dir.join("doctests.xml");
     std::fs::write(&junit, doctests_junit(&tests.finished)?)
         .with_context(|| format!("cannot write {junit}"))?;
@@ -297,6 +305,21 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
         step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
     }
     result
+}
+
+/// A doctest's end for the tests' history: libtest's lines give no time.
+fn doctest_ended(name: &str, verdict: libtest::Verdict) -> TestEnded {
+    let outcome = match verdict {
+        libtest::Verdict::Passed => TestOutcome::Passed,
+        libtest::Verdict::Failed => TestOutcome::Failed,
+        libtest::Verdict::Ignored => TestOutcome::Skipped,
+    };
+    TestEnded {
+        test: name.to_owned(),
+        outcome,
+        duration: Duration::ZERO,
+        attempt: 1,
+    }
 }
 
 /// `src/lib.rs - Store::get (line 12)` → a test case of class `src/lib.rs`.

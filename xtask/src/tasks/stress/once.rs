@@ -13,10 +13,10 @@ use crate::base::context::StepContext;
 
 use super::tally::Run;
 use crate::adapters::nextest::TestId;
-use crate::base::process::{Job, Sink};
 use crate::adapters::pytest_events::PytestRun;
-use crate::python::pytest_runner::{self, Report, Target};
+use crate::base::process::{Job, Sink};
 use crate::base::signals;
+use crate::python::pytest_runner::{self, Report, Target};
 use crate::server::test_server::Server;
 
 /// The test and how to run it once.
@@ -104,7 +104,12 @@ impl Subject {
 }
 
 /// pytest on the one node id, its report log into `events`, against `server`.
-fn pytest(sh: &StepContext, nodeid: &str, events: &Utf8Path, server: Option<&Server>) -> Result<()> {
+fn pytest(
+    sh: &StepContext,
+    nodeid: &str,
+    events: &Utf8Path,
+    server: Option<&Server>,
+) -> Result<()> {
     let args = [
         "-p".to_owned(),
         "no:benchmark".to_owned(),
