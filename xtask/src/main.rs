@@ -31,11 +31,14 @@
 //! - `console.rs`: the one writer, which never panics on a closed stdout or stderr, and
 //!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
-//!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
+//!   `routing.rs`: the one table of routes, from a changed file to what it affects (`watch`'s
+//!   rebuilds and tests, `ci --changed`'s steps); `changed.rs`: the files a branch changed
+//!   (git) and the steps they call for in `ci`.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
 mod bench_report;
 mod cargo_build;
+mod changed;
 mod compiler;
 mod console;
 mod extract;

@@ -13,12 +13,14 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
 use crate::cargo_build;
+use crate::changed::{self, Focus};
 use crate::compiler;
 use crate::flags::{self, Suite};
 use crate::graph::{self, Node};
 use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Coverage, Target};
+use crate::routing;
 use crate::rust_tests;
 use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::tail::Tail;
@@ -70,6 +72,8 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
+    /// What the changes call for (`--changed`); everything otherwise.
+    focus: Focus,
 }
 
 impl Ci {
@@ -104,7 +108,10 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         outln!("{}", graph::list(NODES));
         return Ok(());
     }
-    let selected = graph::select(NODES, &flags.only)?;
+    let (selected, focus) = match &flags.changed {
+        Some(reference) => changed_selection(reference.as_deref())?,
+        None => (graph::select(NODES, &flags.only)?, Focus::everything()),
+    };
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -118,11 +125,16 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
+        focus,
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
     let result = graph::run(NODES, &selected, &ci, &mut runner);
+    let left_out = left_out(&selected);
     drop(ci);
     errln!("{}", runner.summary());
+    if flags.changed.is_some() {
+        errln!("left out, as no change affects them: {left_out}");
+    }
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
@@ -146,6 +158,63 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         }
         .into()
     })
+}
+
+/// `--changed`: the steps the changed files call for, with what they need, each named on a
+/// line with why it runs.
+fn changed_selection(reference: Option<&str>) -> Result<(Vec<bool>, Focus)> {
+    let changes = changed::files(&paths::shell()?, reference)?;
+    let focus = Focus::of(&changes.files);
+    errln!(
+        "ci --changed: {} changed files since {}",
+        changes.files.len(),
+        changes.base
+    );
+    let wanted = focus.steps(NODES.iter().map(|node| node.name));
+    let selected = match wanted.is_empty() {
+        true => vec![false; NODES.len()],
+        false => graph::select(NODES, &wanted)?,
+    };
+    for (node, _) in NODES.iter().zip(&selected).filter(|(_, s)| **s) {
+        errln!("  {}: {}", node.name, why(node, &focus, &selected));
+    }
+    Ok((selected, focus))
+}
+
+/// Why a selected step runs: a change asked for it, or a later step needs it.
+fn why(node: &Node<Ci>, focus: &Focus, selected: &[bool]) -> String {
+    if let Some(why) = focus.why(node.name) {
+        return why;
+    }
+    if node.always {
+        return format!("cleans up after {}", node.needs.join(", "));
+    }
+    let user = NODES
+        .iter()
+        .zip(selected)
+        .find(|(user, s)| **s && user.needs.contains(&node.name));
+    let user = user.map_or("a later step", |(user, _)| user.name);
+    let stage = focus.pytest_paths(node.name, &paths::bindings_dir());
+    match stage {
+        None if routing::step::PYTEST.contains(&node.name) => {
+            format!("{user} comes after it; runs none of its tests, no change affects them")
+        }
+        _ => format!("{user} needs it"),
+    }
+}
+
+/// The steps not selected, for the line under the summary.
+fn left_out(selected: &[bool]) -> String {
+    let names: Vec<&str> = NODES
+        .iter()
+        .zip(selected)
+        .filter(|(_, s)| !**s)
+        .map(|(node, _)| node.name)
+        .collect();
+    match names.is_empty() {
+        true => "none".to_owned(),
+        false => names.join(", "),
+    }
 }
 
 /// The README's diagram of the steps, drawn from the table.
@@ -259,7 +328,7 @@ fn cargo_no_run(
 fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
     let (profile, selection) = match which {
-        RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
+        RustTests::Workspace => ("ci", ci.focus.rust_selection()),
         RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
     };
     rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)
@@ -278,6 +347,13 @@ fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
 /// timings; names the slowest tests in the log and the outliers in the output.
 fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     let name = stage.name();
+    let Some(paths) = ci
+        .focus
+        .pytest_paths(&format!("pytest {name}"), &paths::bindings_dir())
+    else {
+        step.note("no change affects its tests");
+        return Ok(());
+    };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
     let junit = ci.junit_dir.join(format!("pytest-{name}.xml"));
@@ -288,6 +364,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         format!("--junitxml={junit}"),
     ];
     args.extend(split_args(&ci.flags));
+    args.extend(paths);
     let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
     if ci.flags.cov {
         let part = match stage {

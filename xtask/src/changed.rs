@@ -1,0 +1,268 @@
+//! `ci --changed`: the files that differ from a base (git), and what they call for in `ci`
+//! through the routes of [`crate::routing`]: the steps, each with the change that asked
+//! for it, the packages of the Rust tests and the test files of each pytest stage.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+use crate::process::{Job, Sink};
+use crate::routing::{self, Area, CiWork, step};
+
+/// The files that differ from a base, and how the base was found.
+pub struct Changes {
+    /// "the merge base of HEAD and origin/main (1a2b3c4d)", for the header line.
+    pub base: String,
+    /// Paths from the repository root; a rename's old and new paths both.
+    pub files: BTreeSet<Utf8PathBuf>,
+}
+
+/// The files that differ between the base and the working tree: committed since the base,
+/// staged, unstaged, and untracked but not ignored. The base is the merge base of HEAD and
+/// `reference`, what a pull request's diff starts from; without one, the merge base with
+/// the upstream branch, or HEAD when there is none. `sh` is at the repository root.
+pub fn files(sh: &Shell, reference: Option<&str>) -> Result<Changes> {
+    let (commit, base) = base_commit(sh, reference)?;
+    let diff = git_read(cmd!(sh, "git diff --name-status -z -M {commit} --"))
+        .context("cannot list the changed files")?;
+    let untracked = git_read(cmd!(sh, "git ls-files --others --exclude-standard -z"))
+        .context("cannot list the untracked files")?;
+    let mut files = name_status_paths(&diff);
+    files.extend(
+        untracked
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(Into::into),
+    );
+    Ok(Changes { base, files })
+}
+
+/// The commit to compare with, and its description.
+fn base_commit(sh: &Shell, reference: Option<&str>) -> Result<(String, String)> {
+    let upstream = || {
+        let upstream = "@{upstream}";
+        let found = cmd!(
+            sh,
+            "git rev-parse --abbrev-ref --symbolic-full-name {upstream}"
+        );
+        let found = Job::new(found);
+        found
+            .stderr(Sink::Null)
+            .read()
+            .ok()
+            .map(|s| s.trim().to_owned())
+    };
+    let reference = match reference {
+        Some(reference) => reference.to_owned(),
+        None => match upstream() {
+            Some(upstream) if !upstream.is_empty() => upstream,
+            _ => {
+                let head = git_read(cmd!(sh, "git rev-parse HEAD"))
+                    .context("cannot find HEAD: is this a git checkout with a commit?")?;
+                let head = head.trim().to_owned();
+                return Ok((
+                    head.clone(),
+                    format!("HEAD ({}; no upstream branch)", short(&head)),
+                ));
+            }
+        },
+    };
+    let commit = git_read(cmd!(sh, "git merge-base HEAD {reference}")).with_context(|| {
+        format!(
+            "no merge base of HEAD and `{reference}`: name a branch or commit that HEAD \
+             shares history with (a shallow clone needs more: `git fetch --unshallow`)"
+        )
+    })?;
+    let commit = commit.trim().to_owned();
+    let base = format!(
+        "the merge base of HEAD and {reference} ({})",
+        short(&commit)
+    );
+    Ok((commit, base))
+}
+
+fn git_read(command: xshell::Cmd<'_>) -> Result<String> {
+    Job::new(command).read()
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+/// The paths of `git diff --name-status -z`: a status, then one path, or two for a rename
+/// or a copy (`R100`, `C75`), each ended by a NUL.
+fn name_status_paths(output: &str) -> BTreeSet<Utf8PathBuf> {
+    let mut fields = output.split('\0').filter(|f| !f.is_empty());
+    let mut paths = BTreeSet::new();
+    while let Some(status) = fields.next() {
+        let count = if status.starts_with(['R', 'C']) { 2 } else { 1 };
+        paths.extend(fields.by_ref().take(count).map(Utf8PathBuf::from));
+    }
+    paths
+}
+
+/// Which tests of a pytest stage run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StageTests {
+    Whole,
+    /// These files only, from the bindings' folder.
+    Only(BTreeSet<&'static str>),
+}
+
+/// What a set of changes calls for in `ci`.
+#[derive(Debug, Default)]
+pub struct Focus {
+    /// A change that calls for every step (the first), if one does.
+    pub everything: Option<Utf8PathBuf>,
+    /// Each step asked for, with the changes that asked (in path order).
+    pub wanted: BTreeMap<&'static str, Vec<Utf8PathBuf>>,
+    /// The packages whose Rust tests run; empty with `all_rust`.
+    rust_packages: BTreeSet<&'static str>,
+    all_rust: bool,
+    pytest: BTreeMap<&'static str, StageTests>,
+    /// Changed test files, from the bindings' folder: they run first in each stage.
+    first: BTreeSet<Utf8PathBuf>,
+}
+
+impl Focus {
+    /// Everything, as `ci` without `--changed` runs.
+    pub fn everything() -> Focus {
+        Focus {
+            everything: Some(Utf8PathBuf::new()),
+            ..Focus::default()
+        }
+    }
+
+    /// What `files` (from the repository root) call for. A file that no route knows calls
+    /// for everything.
+    pub fn of(files: &BTreeSet<Utf8PathBuf>) -> Focus {
+        let mut focus = Focus::default();
+        for path in files {
+            let work = routing::area_of(path).map_or(CiWork::Everything, Area::ci);
+            focus.add(path, work);
+            focus.first.extend(routing::test_file(path));
+        }
+        focus
+    }
+
+    fn add(&mut self, path: &Utf8Path, work: CiWork) {
+        let CiWork::Steps {
+            steps,
+            rust_package,
+            pytest_only,
+        } = work
+        else {
+            self.everything.get_or_insert_with(|| path.to_owned());
+            return;
+        };
+        for &name in steps {
+            self.wanted.entry(name).or_default().push(path.to_owned());
+            if name == step::RUST_TESTS {
+                match rust_package {
+                    Some(package) => drop(self.rust_packages.insert(package)),
+                    None => self.all_rust = true,
+                }
+            }
+            if step::PYTEST.contains(&name) {
+                let stage = self.pytest.entry(name);
+                let tests = stage.or_insert_with(|| StageTests::Only(BTreeSet::new()));
+                match (pytest_only, tests) {
+                    (Some(file), StageTests::Only(files)) => drop(files.insert(file)),
+                    (Some(_), StageTests::Whole) => {}
+                    (None, tests) => *tests = StageTests::Whole,
+                }
+            }
+        }
+    }
+
+    /// The steps to select, by name; all of them with `everything`.
+    pub fn steps<'a>(&self, all: impl Iterator<Item = &'a str>) -> Vec<String> {
+        match self.everything {
+            Some(_) => all.map(str::to_owned).collect(),
+            None => self.wanted.keys().map(|&name| name.to_owned()).collect(),
+        }
+    }
+
+    /// Why `name` runs, for its line before the run, if a change asked for it.
+    pub fn why(&self, name: &str) -> Option<String> {
+        if let Some(path) = &self.everything {
+            return Some(format!("{path} changed, which every step may use"));
+        }
+        let paths = self.wanted.get(name)?;
+        Some(match paths.as_slice() {
+            [one] => format!("{one} changed"),
+            [first, rest @ ..] => format!("{first} and {} more changed", rest.len()),
+            [] => return None,
+        })
+    }
+
+    /// cargo's package arguments for the `rust tests` step.
+    pub fn rust_selection(&self) -> Vec<String> {
+        if self.everything.is_some() || self.all_rust || self.rust_packages.is_empty() {
+            return vec!["--workspace".to_owned()];
+        }
+        let packages = self.rust_packages.iter();
+        packages
+            .flat_map(|p| ["-p".to_owned(), (*p).to_owned()])
+            .collect()
+    }
+
+    /// The paths for the pytest stage `name`, from the bindings' folder `bindings`: the
+    /// changed test files that still exist first, then the stage's files; empty for the
+    /// whole stage as pyproject.toml's `testpaths` says. `None`: no change affects its
+    /// tests (it runs only because a later stage comes after it).
+    pub fn pytest_paths(&self, name: &str, bindings: &Utf8Path) -> Option<Vec<String>> {
+        let tests = match &self.everything {
+            Some(_) => &StageTests::Whole,
+            None => self.pytest.get(name)?,
+        };
+        let first = self
+            .first
+            .iter()
+            .filter(|file| bindings.join(file).is_file());
+        let first: Vec<String> = first.map(|file| file.to_string()).collect();
+        let rest: Vec<String> = match tests {
+            StageTests::Whole if first.is_empty() => return Some(Vec::new()),
+            StageTests::Whole => vec!["tests".to_owned()],
+            StageTests::Only(files) => files.iter().map(|f| (*f).to_owned()).collect(),
+        };
+        let rest = rest.into_iter().filter(|file| !first.contains(file));
+        Some(first.iter().cloned().chain(rest).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rename_names_both_paths() {
+        let output = "M\0README.md\0R087\0experiments/bindings/python-ws-client/tests/test_a.py\0\
+                      experiments/simd-r-drive-ws-server/src/a.rs\0A\0new file.txt\0";
+        let paths: Vec<String> = name_status_paths(output)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "README.md",
+                "experiments/bindings/python-ws-client/tests/test_a.py",
+                "experiments/simd-r-drive-ws-server/src/a.rs",
+                "new file.txt",
+            ]
+        );
+        // Both ends of the rename call for their own steps.
+        let focus = Focus::of(&name_status_paths(output).into_iter().take(3).collect());
+        assert!(focus.everything.is_none());
+        for wanted in [step::PYTEST_UNIT, step::RUST_TESTS, step::PYTEST_E2E] {
+            assert!(focus.wanted.contains_key(wanted), "{wanted}: {focus:?}");
+        }
+        assert_eq!(
+            focus.rust_selection(),
+            ["-p", "simd-r-drive-ws-server", "-p", "xtask"]
+        );
+    }
+}
