@@ -209,27 +209,25 @@ impl Focus {
             .collect()
     }
 
-    /// The paths for the pytest stage `name`, from the bindings' folder `bindings`: the
-    /// changed test files that still exist first, then the stage's files; empty for the
-    /// whole stage as pyproject.toml's `testpaths` says. `None`: no change affects its
-    /// tests (it runs only because a later stage comes after it).
-    pub fn pytest_paths(&self, name: &str, bindings: &Utf8Path) -> Option<Vec<String>> {
-        let tests = match &self.everything {
-            Some(_) => &StageTests::Whole,
-            None => self.pytest.get(name)?,
-        };
-        let first = self
-            .first
-            .iter()
-            .filter(|file| bindings.join(file).is_file());
-        let first: Vec<String> = first.map(|file| file.to_string()).collect();
-        let rest: Vec<String> = match tests {
-            StageTests::Whole if first.is_empty() => return Some(Vec::new()),
-            StageTests::Whole => vec!["tests".to_owned()],
-            StageTests::Only(files) => files.iter().map(|f| (*f).to_owned()).collect(),
-        };
-        let rest = rest.into_iter().filter(|file| !first.contains(file));
-        Some(first.iter().cloned().chain(rest).collect())
+    /// The paths for the pytest stage `name`: the stage's files (from the bindings' folder),
+    /// or none for the whole stage as pyproject.toml's `testpaths` says. `None`: no change
+    /// affects its tests (it runs only because a later stage comes after it).
+    pub fn pytest_paths(&self, name: &str) -> Option<Vec<String>> {
+        if self.everything.is_some() {
+            return Some(Vec::new());
+        }
+        match self.pytest.get(name)? {
+            StageTests::Whole => Some(Vec::new()),
+            StageTests::Only(files) => Some(files.iter().map(|f| (*f).to_owned()).collect()),
+        }
+    }
+
+    /// The changed test files that still exist in the bindings' folder `bindings`, one a
+    /// line, for conftest.py to run first (`XTASK_FIRST_FILES`): pytest collects the paths
+    /// it is given in the folder's order, not in theirs.
+    pub fn first_files(&self, bindings: &Utf8Path) -> String {
+        let first = self.first.iter().filter(|file| bindings.join(file).is_file());
+        first.map(|file| format!("{file}\n")).collect()
     }
 }
 

@@ -194,7 +194,7 @@ fn why(node: &Node<Ci>, focus: &Focus, selected: &[bool]) -> String {
         .zip(selected)
         .find(|(user, s)| **s && user.needs.contains(&node.name));
     let user = user.map_or("a later step", |(user, _)| user.name);
-    let stage = focus.pytest_paths(node.name, &paths::bindings_dir());
+    let stage = focus.pytest_paths(node.name);
     match stage {
         None if routing::step::PYTEST.contains(&node.name) => {
             format!("{user} comes after it; runs none of its tests, no change affects them")
@@ -349,7 +349,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     let name = stage.name();
     let Some(paths) = ci
         .focus
-        .pytest_paths(&format!("pytest {name}"), &paths::bindings_dir())
+        .pytest_paths(&format!("pytest {name}"))
     else {
         step.note("no change affects its tests");
         return Ok(());
@@ -365,7 +365,10 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     ];
     args.extend(split_args(&ci.flags));
     args.extend(paths);
-    let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
+    let mut env = vec![
+        ("XTASK_COLLECTED_FILE", collected.to_string()),
+        ("XTASK_FIRST_FILES", ci.focus.first_files(&paths::bindings_dir())),
+    ];
     if ci.flags.cov {
         let part = match stage {
             Suite::Unit => Coverage::First,
