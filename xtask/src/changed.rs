@@ -12,6 +12,7 @@ use crate::process::{Job, Sink};
 use crate::routing::{self, Area, CiWork, step};
 
 /// The files that differ from a base, and how the base was found.
+#[derive(Debug)]
 pub struct Changes {
     /// "the merge base of HEAD and origin/main (1a2b3c4d)", for the header line.
     pub base: String,
@@ -226,7 +227,10 @@ impl Focus {
     /// line, for conftest.py to run first (`XTASK_FIRST_FILES`): pytest collects the paths
     /// it is given in the folder's order, not in theirs.
     pub fn first_files(&self, bindings: &Utf8Path) -> String {
-        let first = self.first.iter().filter(|file| bindings.join(file).is_file());
+        let first = self
+            .first
+            .iter()
+            .filter(|file| bindings.join(file).is_file());
         first.map(|file| format!("{file}\n")).collect()
     }
 }
@@ -234,6 +238,49 @@ impl Focus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths;
+
+    /// A real repository: a commit, then a rename, an edit, a staged file, an untracked file
+    /// and an ignored one.
+    #[test]
+    fn the_files_are_those_that_differ_from_the_base_untracked_too() {
+        let (_guard, dir) = paths::test_dir();
+        let sh = Shell::new().unwrap();
+        let _dir = sh.push_dir(&dir);
+        let git = |args: &[&str]| {
+            let identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"];
+            Job::new(cmd!(sh, "git {identity...} {args...}"))
+                .read()
+                .unwrap();
+        };
+        git(&["init", "-q"]);
+        for (file, text) in [
+            ("old.rs", "fn a() {}\n"),
+            ("kept.md", "x\n"),
+            (".gitignore", "*.log\n"),
+        ] {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        git(&["add", "."]);
+        git(&["commit", "-qm", "base"]);
+        let changes = files(&sh, None).unwrap();
+        assert!(changes.files.is_empty(), "{:?}", changes.files);
+        assert!(changes.base.starts_with("HEAD ("), "{}", changes.base);
+        git(&["mv", "old.rs", "new.rs"]);
+        std::fs::write(dir.join("kept.md"), "y\n").unwrap();
+        std::fs::write(dir.join("staged.txt"), "s\n").unwrap();
+        git(&["add", "staged.txt"]);
+        std::fs::write(dir.join("untracked.py"), "u\n").unwrap();
+        std::fs::write(dir.join("noise.log"), "ignored\n").unwrap();
+        let changes = files(&sh, Some("HEAD")).unwrap();
+        let got: Vec<&str> = changes.files.iter().map(|p| p.as_str()).collect();
+        assert_eq!(
+            got,
+            ["kept.md", "new.rs", "old.rs", "staged.txt", "untracked.py"]
+        );
+        let error = files(&sh, Some("no-such-branch")).unwrap_err();
+        assert!(format!("{error:#}").contains("no merge base of HEAD and `no-such-branch`"));
+    }
 
     #[test]
     fn a_rename_names_both_paths() {

@@ -347,10 +347,7 @@ fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
 /// timings; names the slowest tests in the log and the outliers in the output.
 fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     let name = stage.name();
-    let Some(paths) = ci
-        .focus
-        .pytest_paths(&format!("pytest {name}"))
-    else {
+    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {name}")) else {
         step.note("no change affects its tests");
         return Ok(());
     };
@@ -367,7 +364,10 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     args.extend(paths);
     let mut env = vec![
         ("XTASK_COLLECTED_FILE", collected.to_string()),
-        ("XTASK_FIRST_FILES", ci.focus.first_files(&paths::bindings_dir())),
+        (
+            "XTASK_FIRST_FILES",
+            ci.focus.first_files(&paths::bindings_dir()),
+        ),
     ];
     if ci.flags.cov {
         let part = match stage {
