@@ -8,8 +8,10 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
+use crate::graph::{self, Node};
 use crate::process::{Job, Sink};
 use crate::routing::{self, Area, CiWork, step};
+use crate::{errln, paths};
 
 /// The files that differ from a base, and how the base was found.
 #[derive(Debug)]
@@ -102,6 +104,58 @@ fn name_status_paths(output: &str) -> BTreeSet<Utf8PathBuf> {
         paths.extend(fields.by_ref().take(count).map(Utf8PathBuf::from));
     }
     paths
+}
+
+/// `ci --changed`: the `nodes` that the changed files call for, with what they need, each
+/// named on a line with why it runs; and what the files call for, for the steps' bodies.
+pub fn select<C>(nodes: &[Node<C>], reference: Option<&str>) -> Result<(Vec<bool>, Focus)> {
+    let changes = files(&paths::shell()?, reference)?;
+    let focus = Focus::of(&changes.files);
+    errln!(
+        "ci --changed: {} changed files since {}",
+        changes.files.len(),
+        changes.base
+    );
+    let wanted = focus.steps(nodes.iter().map(|node| node.name));
+    // An empty selection would be taken for every node.
+    let selected = match wanted.is_empty() {
+        true => vec![false; nodes.len()],
+        false => graph::select(nodes, &wanted)?,
+    };
+    for (node, _) in nodes.iter().zip(&selected).filter(|(_, s)| **s) {
+        errln!("  {}: {}", node.name, why(nodes, node, &focus, &selected));
+    }
+    Ok((selected, focus))
+}
+
+/// Why a selected node runs: a change asked for it, or a later node needs it.
+fn why<C>(nodes: &[Node<C>], node: &Node<C>, focus: &Focus, selected: &[bool]) -> String {
+    if let Some(why) = focus.why(node.name) {
+        return why;
+    }
+    if node.always {
+        return format!("cleans up after {}", node.needs.join(", "));
+    }
+    let user = nodes
+        .iter()
+        .zip(selected)
+        .find(|(user, s)| **s && user.needs.contains(&node.name));
+    let user = user.map_or("a later step", |(user, _)| user.name);
+    if step::PYTEST.contains(&node.name) {
+        format!("{user} comes after it; runs none of its tests, no change affects them")
+    } else {
+        format!("{user} needs it")
+    }
+}
+
+/// The nodes not selected, for the line under the summary.
+pub fn left_out<C>(nodes: &[Node<C>], selected: &[bool]) -> String {
+    let names = nodes.iter().zip(selected).filter(|(_, s)| !**s);
+    let names: Vec<&str> = names.map(|(node, _)| node.name).collect();
+    match names.is_empty() {
+        true => "none".to_owned(),
+        false => names.join(", "),
+    }
 }
 
 /// Which tests of a pytest stage run.
@@ -238,7 +292,6 @@ impl Focus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paths;
 
     /// A real repository: a commit, then a rename, an edit, a staged file, an untracked file
     /// and an ignored one.

@@ -243,7 +243,7 @@ pub struct Ci {
         long,
         value_name = "REF",
         num_args = 0..=1,
-        conflicts_with_all = ["list", "only", "store_durations"]
+        conflicts_with_all = ["list", "only", "store_durations", "cov"]
     )]
     pub changed: Option<Option<String>>,
 }

@@ -20,7 +20,6 @@ use crate::graph::{self, Node};
 use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Coverage, Target};
-use crate::routing;
 use crate::rust_tests;
 use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::tail::Tail;
@@ -109,7 +108,7 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         return Ok(());
     }
     let (selected, focus) = match &flags.changed {
-        Some(reference) => changed_selection(reference.as_deref())?,
+        Some(reference) => changed::select(NODES, reference.as_deref())?,
         None => (graph::select(NODES, &flags.only)?, Focus::everything()),
     };
     let mode = Mode::detect(flags.verbose);
@@ -129,7 +128,7 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
     let result = graph::run(NODES, &selected, &ci, &mut runner);
-    let left_out = left_out(&selected);
+    let left_out = changed::left_out(NODES, &selected);
     drop(ci);
     errln!("{}", runner.summary());
     if flags.changed.is_some() {
@@ -158,63 +157,6 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         }
         .into()
     })
-}
-
-/// `--changed`: the steps the changed files call for, with what they need, each named on a
-/// line with why it runs.
-fn changed_selection(reference: Option<&str>) -> Result<(Vec<bool>, Focus)> {
-    let changes = changed::files(&paths::shell()?, reference)?;
-    let focus = Focus::of(&changes.files);
-    errln!(
-        "ci --changed: {} changed files since {}",
-        changes.files.len(),
-        changes.base
-    );
-    let wanted = focus.steps(NODES.iter().map(|node| node.name));
-    let selected = match wanted.is_empty() {
-        true => vec![false; NODES.len()],
-        false => graph::select(NODES, &wanted)?,
-    };
-    for (node, _) in NODES.iter().zip(&selected).filter(|(_, s)| **s) {
-        errln!("  {}: {}", node.name, why(node, &focus, &selected));
-    }
-    Ok((selected, focus))
-}
-
-/// Why a selected step runs: a change asked for it, or a later step needs it.
-fn why(node: &Node<Ci>, focus: &Focus, selected: &[bool]) -> String {
-    if let Some(why) = focus.why(node.name) {
-        return why;
-    }
-    if node.always {
-        return format!("cleans up after {}", node.needs.join(", "));
-    }
-    let user = NODES
-        .iter()
-        .zip(selected)
-        .find(|(user, s)| **s && user.needs.contains(&node.name));
-    let user = user.map_or("a later step", |(user, _)| user.name);
-    let stage = focus.pytest_paths(node.name);
-    match stage {
-        None if routing::step::PYTEST.contains(&node.name) => {
-            format!("{user} comes after it; runs none of its tests, no change affects them")
-        }
-        _ => format!("{user} needs it"),
-    }
-}
-
-/// The steps not selected, for the line under the summary.
-fn left_out(selected: &[bool]) -> String {
-    let names: Vec<&str> = NODES
-        .iter()
-        .zip(selected)
-        .filter(|(_, s)| !**s)
-        .map(|(node, _)| node.name)
-        .collect();
-    match names.is_empty() {
-        true => "none".to_owned(),
-        false => names.join(", "),
-    }
 }
 
 /// The README's diagram of the steps, drawn from the table.
