@@ -158,12 +158,32 @@ pub fn left_out<C>(nodes: &[Node<C>], selected: &[bool]) -> String {
     }
 }
 
-/// Which tests of a pytest stage run.
+/// Which of a step's tests run: all, or only these (packages, test targets, files).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum StageTests {
-    Whole,
-    /// These files only, from the bindings' folder.
+enum Tests {
+    All,
     Only(BTreeSet<&'static str>),
+}
+
+impl Default for Tests {
+    fn default() -> Tests {
+        Tests::none()
+    }
+}
+
+impl Tests {
+    fn none() -> Tests {
+        Tests::Only(BTreeSet::new())
+    }
+
+    /// Adds what a change asks for: one more, or (`None`) all.
+    fn narrow(&mut self, only: Option<&'static str>) {
+        match (only, &mut *self) {
+            (Some(one), Tests::Only(these)) => drop(these.insert(one)),
+            (Some(_), Tests::All) => {}
+            (None, _) => *self = Tests::All,
+        }
+    }
 }
 
 /// What a set of changes calls for in `ci`.
@@ -173,10 +193,12 @@ pub struct Focus {
     pub everything: Option<Utf8PathBuf>,
     /// Each step asked for, with the changes that asked (in path order).
     pub wanted: BTreeMap<&'static str, Vec<Utf8PathBuf>>,
-    /// The packages whose Rust tests run; empty with `all_rust`.
-    rust_packages: BTreeSet<&'static str>,
-    all_rust: bool,
-    pytest: BTreeMap<&'static str, StageTests>,
+    /// The packages whose Rust tests run.
+    rust: Tests,
+    /// The xtask test targets that need the venv to run.
+    venv_tests: Tests,
+    /// The test files of each pytest stage asked for.
+    pytest: BTreeMap<&'static str, Tests>,
     /// Changed test files, from the bindings' folder: they run first in each stage.
     first: BTreeSet<Utf8PathBuf>,
 }
@@ -203,31 +225,21 @@ impl Focus {
     }
 
     fn add(&mut self, path: &Utf8Path, work: CiWork) {
-        let CiWork::Steps {
-            steps,
-            rust_package,
-            pytest_only,
-        } = work
-        else {
+        let CiWork::Steps(selection) = work else {
             self.everything.get_or_insert_with(|| path.to_owned());
             return;
         };
-        for &name in steps {
+        for &name in selection.steps {
             self.wanted.entry(name).or_default().push(path.to_owned());
             if name == step::RUST_TESTS {
-                match rust_package {
-                    Some(package) => drop(self.rust_packages.insert(package)),
-                    None => self.all_rust = true,
-                }
+                self.rust.narrow(selection.rust_package);
+            }
+            if name == step::XTASK_VENV_TESTS {
+                self.venv_tests.narrow(selection.venv_test);
             }
             if step::PYTEST.contains(&name) {
-                let stage = self.pytest.entry(name);
-                let tests = stage.or_insert_with(|| StageTests::Only(BTreeSet::new()));
-                match (pytest_only, tests) {
-                    (Some(file), StageTests::Only(files)) => drop(files.insert(file)),
-                    (Some(_), StageTests::Whole) => {}
-                    (None, tests) => *tests = StageTests::Whole,
-                }
+                let stage = self.pytest.entry(name).or_insert_with(Tests::none);
+                stage.narrow(selection.pytest_only);
             }
         }
     }
@@ -255,13 +267,38 @@ impl Focus {
 
     /// cargo's package arguments for the `rust tests` step.
     pub fn rust_selection(&self) -> Vec<String> {
-        if self.everything.is_some() || self.all_rust || self.rust_packages.is_empty() {
-            return vec!["--workspace".to_owned()];
+        match (&self.everything, &self.rust) {
+            (None, Tests::Only(packages)) if !packages.is_empty() => {
+                let packages = packages.iter();
+                packages
+                    .flat_map(|p| ["-p".to_owned(), (*p).to_owned()])
+                    .collect()
+            }
+            _ => vec!["--workspace".to_owned()],
         }
-        let packages = self.rust_packages.iter();
-        packages
-            .flat_map(|p| ["-p".to_owned(), (*p).to_owned()])
-            .collect()
+    }
+
+    /// cargo's arguments for `xtask venv tests`: `all` (`-p xtask --test NAME ...`) without
+    /// the test targets that no change asked for.
+    pub fn venv_selection(&self, all: &[String]) -> Vec<String> {
+        let asked = match (&self.everything, &self.venv_tests) {
+            (None, Tests::Only(targets)) if !targets.is_empty() => targets,
+            _ => return all.to_vec(),
+        };
+        let mut args = Vec::new();
+        let mut rest = all.iter();
+        while let Some(arg) = rest.next() {
+            match (arg.as_str(), rest.clone().next()) {
+                ("--test", Some(target)) => {
+                    rest.next();
+                    if asked.contains(target.as_str()) {
+                        args.extend([arg.clone(), target.clone()]);
+                    }
+                }
+                _ => args.push(arg.clone()),
+            }
+        }
+        args
     }
 
     /// The paths for the pytest stage `name`: the stage's files (from the bindings' folder),
@@ -272,8 +309,8 @@ impl Focus {
             return Some(Vec::new());
         }
         match self.pytest.get(name)? {
-            StageTests::Whole => Some(Vec::new()),
-            StageTests::Only(files) => Some(files.iter().map(|f| (*f).to_owned()).collect()),
+            Tests::All => Some(Vec::new()),
+            Tests::Only(files) => Some(files.iter().map(|f| (*f).to_owned()).collect()),
         }
     }
 
@@ -362,5 +399,52 @@ mod tests {
             focus.rust_selection(),
             ["-p", "simd-r-drive-ws-server", "-p", "xtask"]
         );
+    }
+
+    #[test]
+    fn each_step_runs_what_its_changes_ask_for_and_all_when_one_asks_for_all() {
+        let of = |paths: &[&str]| Focus::of(&paths.iter().map(Utf8PathBuf::from).collect());
+        let readme = "experiments/bindings/python-ws-client/README.md";
+        let venv = ["-p", "xtask", "--test", "readme_blocks", "--test", "watch"].map(String::from);
+        let focus = of(&[readme]);
+        assert_eq!(
+            focus.venv_selection(&venv),
+            ["-p", "xtask", "--test", "readme_blocks"]
+        );
+        assert_eq!(
+            focus.pytest_paths(step::PYTEST_E2E).unwrap(),
+            [routing::README_TESTS]
+        );
+        assert_eq!(
+            focus.pytest_paths(step::PYTEST_UNIT),
+            None,
+            "only a need of e2e"
+        );
+        let focus = of(&[readme, "xtask/tests/watch.rs"]);
+        assert_eq!(
+            focus.venv_selection(&venv),
+            venv,
+            "xtask's tests ask for all"
+        );
+        let focus = of(&[readme, "experiments/simd-r-drive-ws-server/src/main.rs"]);
+        assert_eq!(
+            focus.pytest_paths(step::PYTEST_E2E).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(focus.rust_selection(), ["-p", "simd-r-drive-ws-server"]);
+        // A file no route knows: everything, whole.
+        let focus = of(&[readme, "notes/plan.txt"]);
+        assert_eq!(
+            focus.everything.as_deref(),
+            Some(Utf8Path::new("notes/plan.txt"))
+        );
+        assert_eq!(focus.rust_selection(), ["--workspace"]);
+        assert_eq!(focus.venv_selection(&venv), venv);
+        assert_eq!(
+            focus.pytest_paths(step::PYTEST_UNIT).unwrap(),
+            Vec::<String>::new()
+        );
+        let all = ["a", "b"];
+        assert_eq!(focus.steps(all.into_iter()), all);
     }
 }

@@ -207,14 +207,52 @@ pub mod step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CiWork {
     Everything,
-    Steps {
-        steps: &'static [&'static str],
-        /// The one workspace package whose tests `rust tests` runs; `None`: all of them.
-        rust_package: Option<&'static str>,
-        /// The one test file (from the bindings' folder) that the pytest stages among
-        /// `steps` run; `None`: the whole stages.
-        pytest_only: Option<&'static str>,
-    },
+    Steps(Selection),
+}
+
+/// Some steps of `ci`, and how far their tests narrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    pub steps: &'static [&'static str],
+    /// The one workspace package whose tests `rust tests` runs; `None`: all of them.
+    pub rust_package: Option<&'static str>,
+    /// The one test target that `xtask venv tests` runs; `None`: all of them.
+    pub venv_test: Option<&'static str>,
+    /// The one test file (from the bindings' folder) that the pytest stages among `steps`
+    /// run; `None`: the whole stages.
+    pub pytest_only: Option<&'static str>,
+}
+
+impl Selection {
+    pub fn of(steps: &'static [&'static str]) -> Selection {
+        Selection {
+            steps,
+            rust_package: None,
+            venv_test: None,
+            pytest_only: None,
+        }
+    }
+
+    pub fn rust_package(self, package: &'static str) -> Selection {
+        Selection {
+            rust_package: Some(package),
+            ..self
+        }
+    }
+
+    pub fn venv_test(self, target: &'static str) -> Selection {
+        Selection {
+            venv_test: Some(target),
+            ..self
+        }
+    }
+
+    pub fn pytest_only(self, file: &'static str) -> Selection {
+        Selection {
+            pytest_only: Some(file),
+            ..self
+        }
+    }
 }
 
 impl Area {
@@ -235,38 +273,34 @@ impl Area {
     /// The steps of `ci` that the change calls for.
     pub fn ci(self) -> CiWork {
         use step::*;
-        let steps = |steps, rust_package, pytest_only| CiWork::Steps {
-            steps,
-            rust_package,
-            pytest_only,
-        };
         const PYTEST_AND_BINDINGS: &[&str] =
             &[BINDINGS, PYTEST_UNIT, PYTEST_INTEGRATION, PYTEST_E2E];
-        match self {
-            Area::BindingsReadme => steps(&[EXTRACT, PYTEST_E2E], None, Some(README_TESTS)),
-            Area::TestFile | Area::Python => steps(&PYTEST, None, None),
-            Area::BindingsRust => steps(PYTEST_AND_BINDINGS, None, None),
-            Area::Transport => steps(
-                &[
-                    RUST_TESTS,
-                    DOCTESTS,
-                    BINDINGS,
-                    PYTEST_UNIT,
-                    PYTEST_INTEGRATION,
-                    PYTEST_E2E,
-                ],
-                Some("simd-r-drive-ws-transport"),
-                None,
-            ),
-            Area::Server => steps(
-                &[RUST_TESTS, DOCTESTS, PYTEST_INTEGRATION, PYTEST_E2E],
-                Some("simd-r-drive-ws-server"),
-                None,
-            ),
-            Area::XtaskTests => steps(&[RUST_TESTS, XTASK_VENV_TESTS], Some("xtask"), None),
-            Area::Workflow => steps(&[WORKFLOW_LINT, RUST_TESTS], Some("xtask"), None),
-            Area::Runner | Area::Everything => CiWork::Everything,
-        }
+        const TRANSPORT: &[&str] = &[
+            RUST_TESTS,
+            DOCTESTS,
+            BINDINGS,
+            PYTEST_UNIT,
+            PYTEST_INTEGRATION,
+            PYTEST_E2E,
+        ];
+        const SERVER: &[&str] = &[RUST_TESTS, DOCTESTS, PYTEST_INTEGRATION, PYTEST_E2E];
+        let selection = match self {
+            // xtask's `readme_blocks` checks what the bindings' README shows.
+            Area::BindingsReadme => Selection::of(&[EXTRACT, PYTEST_E2E, XTASK_VENV_TESTS])
+                .pytest_only(README_TESTS)
+                .venv_test("readme_blocks"),
+            Area::TestFile | Area::Python => Selection::of(&PYTEST),
+            Area::BindingsRust => Selection::of(PYTEST_AND_BINDINGS),
+            Area::Transport => Selection::of(TRANSPORT).rust_package("simd-r-drive-ws-transport"),
+            Area::Server => Selection::of(SERVER).rust_package("simd-r-drive-ws-server"),
+            Area::XtaskTests => {
+                Selection::of(&[RUST_TESTS, XTASK_VENV_TESTS]).rust_package("xtask")
+            }
+            // xtask's `lint` tests read the workflow.
+            Area::Workflow => Selection::of(&[WORKFLOW_LINT, RUST_TESTS]).rust_package("xtask"),
+            Area::Runner | Area::Everything => return CiWork::Everything,
+        };
+        CiWork::Steps(selection)
     }
 }
 

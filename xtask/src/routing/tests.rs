@@ -15,33 +15,31 @@ fn each_change_goes_where_it_belongs() {
     use Rebuild::*;
     const PYTEST_ALL: &[&str] = &PYTEST;
     const PYTEST_AND_BINDINGS: &[&str] = &[BINDINGS, PYTEST_UNIT, PYTEST_INTEGRATION, PYTEST_E2E];
-    let ci = |steps, rust_package, pytest_only| CiWork::Steps {
-        steps,
-        rust_package,
-        pytest_only,
-    };
-    let readme = ci(&[EXTRACT, PYTEST_E2E], None, Some(README_TESTS));
-    let python = ci(PYTEST_ALL, None, None);
-    let bindings = ci(PYTEST_AND_BINDINGS, None, None);
-    let transport = ci(
-        &[
+    let ci = |steps| CiWork::Steps(Selection::of(steps));
+    let readme = CiWork::Steps(
+        Selection::of(&[EXTRACT, PYTEST_E2E, XTASK_VENV_TESTS])
+            .pytest_only(README_TESTS)
+            .venv_test("readme_blocks"),
+    );
+    let python = ci(PYTEST_ALL);
+    let bindings = ci(PYTEST_AND_BINDINGS);
+    let transport = CiWork::Steps(
+        Selection::of(&[
             RUST_TESTS,
             DOCTESTS,
             BINDINGS,
             PYTEST_UNIT,
             PYTEST_INTEGRATION,
             PYTEST_E2E,
-        ],
-        Some("simd-r-drive-ws-transport"),
-        None,
+        ])
+        .rust_package("simd-r-drive-ws-transport"),
     );
-    let server = ci(
-        &[RUST_TESTS, DOCTESTS, PYTEST_INTEGRATION, PYTEST_E2E],
-        Some("simd-r-drive-ws-server"),
-        None,
+    let server = CiWork::Steps(
+        Selection::of(&[RUST_TESTS, DOCTESTS, PYTEST_INTEGRATION, PYTEST_E2E])
+            .rust_package("simd-r-drive-ws-server"),
     );
-    let xtask = ci(&[RUST_TESTS, XTASK_VENV_TESTS], Some("xtask"), None);
-    let workflow = ci(&[WORKFLOW_LINT, RUST_TESTS], Some("xtask"), None);
+    let xtask = CiWork::Steps(Selection::of(&[RUST_TESTS, XTASK_VENV_TESTS]).rust_package("xtask"));
+    let workflow = CiWork::Steps(Selection::of(&[WORKFLOW_LINT, RUST_TESTS]).rust_package("xtask"));
     let all_rebuilds: &[Rebuild] = &[Bindings, ReadmeTests, Server];
     #[rustfmt::skip]
     let cases: Vec<(String, Area, &[Rebuild], Scope, CiWork)> = vec![

@@ -271,7 +271,7 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
     let (profile, selection) = match which {
         RustTests::Workspace => ("ci", ci.focus.rust_selection()),
-        RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
+        RustTests::Venv => ("ci-venv", ci.focus.venv_selection(&built.venv_tests)),
     };
     rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)
 }
@@ -542,6 +542,19 @@ mod tests {
         graph::check(NODES).unwrap();
         let cleanup: Vec<_> = NODES.iter().filter(|n| n.always).map(|n| n.name).collect();
         assert_eq!(cleanup, ["server down"]);
+    }
+
+    /// The routes name steps of this table (`ci --changed` selects them by name).
+    #[test]
+    fn the_routes_name_steps_of_the_table() {
+        use crate::routing::{Area, CiWork, ROUTES};
+        for route in ROUTES {
+            if let CiWork::Steps(selection) = route.area.ci() {
+                let names: Vec<String> = selection.steps.iter().map(|s| (*s).to_owned()).collect();
+                graph::select(NODES, &names).unwrap();
+            }
+        }
+        assert_eq!(Area::Runner.ci(), CiWork::Everything);
     }
 
     #[test]
