@@ -217,8 +217,9 @@ pub struct Selection {
     pub steps: &'static [&'static str],
     /// The one workspace package whose tests `rust tests` runs; `None`: all of them.
     pub rust_package: Option<&'static str>,
-    /// The one test target that `xtask venv tests` runs; `None`: all of them.
-    pub venv_test: Option<&'static str>,
+    /// The one test target that `xtask venv tests` runs, and in it the one test if named;
+    /// `None`: all of them.
+    pub venv_test: Option<(&'static str, Option<&'static str>)>,
     /// The one test file (from the bindings' folder) that the pytest stages among `steps`
     /// run; `None`: the whole stages.
     pub pytest_only: Option<&'static str>,
@@ -241,9 +242,9 @@ impl Selection {
         }
     }
 
-    pub fn venv_test(self, target: &'static str) -> Selection {
+    pub fn venv_test(self, target: &'static str, test: Option<&'static str>) -> Selection {
         Selection {
-            venv_test: Some(target),
+            venv_test: Some((target, test)),
             ..self
         }
     }
@@ -286,10 +287,10 @@ impl Area {
         ];
         const SERVER: &[&str] = &[RUST_TESTS, DOCTESTS, PYTEST_INTEGRATION, PYTEST_E2E];
         let selection = match self {
-            // xtask's `readme_blocks` checks what the bindings' README shows.
+            // One of xtask's tests checks what the bindings' README shows.
             Area::BindingsReadme => Selection::of(&[EXTRACT, PYTEST_E2E, XTASK_VENV_TESTS])
                 .pytest_only(README_TESTS)
-                .venv_test("readme_blocks"),
+                .venv_test(README_CHECK.0, Some(README_CHECK.1)),
             Area::TestFile | Area::Python => Selection::of(&PYTEST),
             Area::BindingsRust => Selection::of(PYTEST_AND_BINDINGS),
             Area::Transport => Selection::of(TRANSPORT).rust_package("simd-r-drive-ws-transport"),
@@ -304,6 +305,9 @@ impl Area {
         CiWork::Steps(selection)
     }
 }
+
+/// The xtask test (target, name) that reads the bindings' README; a test checks it exists.
+pub const README_CHECK: (&str, &str) = ("readme_blocks", "hidden_setup_leaves_no_trace");
 
 /// The tests `extract` writes from the bindings' README, from the bindings' folder.
 pub const README_TESTS: &str = "tests/test_readme_blocks.py";

@@ -19,7 +19,7 @@ fn each_change_goes_where_it_belongs() {
     let readme = CiWork::Steps(
         Selection::of(&[EXTRACT, PYTEST_E2E, XTASK_VENV_TESTS])
             .pytest_only(README_TESTS)
-            .venv_test("readme_blocks"),
+            .venv_test("readme_blocks", Some("hidden_setup_leaves_no_trace")),
     );
     let python = ci(PYTEST_ALL);
     let bindings = ci(PYTEST_AND_BINDINGS);
@@ -152,6 +152,18 @@ fn each_named_xtask_file_exists() {
             route.files
         );
     }
+}
+
+/// The README route runs one xtask test by its name: a rename would leave it running none.
+#[test]
+fn the_test_that_reads_the_bindings_readme_exists() {
+    let (target, test) = README_CHECK;
+    let path = paths::project_root().join(format!("xtask/tests/{target}.rs"));
+    let source = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        source.contains(&format!("fn {test}()")) && source.contains(paths::BINDINGS),
+        "{path} has no test `{test}` that reads the bindings' README: update README_CHECK"
+    );
 }
 
 #[test]

@@ -198,6 +198,7 @@ pub struct Focus {
     rust: Tests,
     /// The xtask test targets that need the venv to run.
     venv_tests: Tests,
+    venv_test_names: Tests,
     /// The test files of each pytest stage asked for.
     pytest: BTreeMap<&'static str, Tests>,
     /// Changed test files, from the bindings' folder: they run first in each stage.
@@ -236,7 +237,9 @@ impl Focus {
                 self.rust.narrow(selection.rust_package);
             }
             if name == step::XTASK_VENV_TESTS {
-                self.venv_tests.narrow(selection.venv_test);
+                let (target, test) = selection.venv_test.unzip();
+                self.venv_tests.narrow(target);
+                self.venv_test_names.narrow(test.flatten());
             }
             if step::PYTEST.contains(&name) {
                 let stage = self.pytest.entry(name).or_insert_with(Tests::none);
@@ -280,7 +283,8 @@ impl Focus {
     }
 
     /// cargo's arguments for `xtask venv tests`: `all` (`-p xtask --test NAME ...`) without
-    /// the test targets that no change asked for.
+    /// the test targets that no change asked for, then the names of the tests asked for
+    /// (nextest's name filters), if every change named its test.
     pub fn venv_selection(&self, all: &[String]) -> Vec<String> {
         let asked = match (&self.everything, &self.venv_tests) {
             (None, Tests::Only(targets)) if !targets.is_empty() => targets,
@@ -298,6 +302,9 @@ impl Focus {
                 }
                 _ => args.push(arg.clone()),
             }
+        }
+        if let Tests::Only(names) = &self.venv_test_names {
+            args.extend(names.iter().map(|name| (*name).to_owned()));
         }
         args
     }
@@ -408,9 +415,10 @@ mod tests {
         let readme = "experiments/bindings/python-ws-client/README.md";
         let venv = ["-p", "xtask", "--test", "readme_blocks", "--test", "watch"].map(String::from);
         let focus = of(&[readme]);
+        let (target, test) = routing::README_CHECK;
         assert_eq!(
             focus.venv_selection(&venv),
-            ["-p", "xtask", "--test", "readme_blocks"]
+            ["-p", "xtask", "--test", target, test]
         );
         assert_eq!(
             focus.pytest_paths(step::PYTEST_E2E).unwrap(),
