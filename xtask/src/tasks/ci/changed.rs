@@ -112,11 +112,11 @@ fn name_status_paths(output: &str) -> BTreeSet<Utf8PathBuf> {
 pub fn select<C>(nodes: &[Node<C>], reference: Option<&str>) -> Result<(Vec<bool>, Focus)> {
     let changes = files(&paths::shell()?, reference)?;
     let focus = Focus::of(&changes.files);
-    errln!(
-        "ci --changed: {} changed files since {}",
-        changes.files.len(),
-        changes.base
-    );
+    let count = match changes.files.len() {
+        1 => "1 changed file".to_owned(),
+        n => format!("{n} changed files"),
+    };
+    errln!("ci --changed: {count} since {}", changes.base);
     let wanted = focus.steps(nodes.iter().map(|node| node.name));
     // An empty selection would be taken for every node.
     let selected = match wanted.is_empty() {
