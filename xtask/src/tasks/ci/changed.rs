@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
-use crate::base::paths;
+use crate::base::context::StepContext;
 use crate::base::process::{Job, Sink};
 use crate::engine::graph::{self, Node};
 use crate::engine::routing::{self, Area, CiWork, step};
@@ -27,11 +27,11 @@ pub struct Changes {
 /// staged, unstaged, and untracked but not ignored. The base is the merge base of HEAD and
 /// `reference`, what a pull request's diff starts from; without one, the merge base with
 /// the upstream branch, or HEAD when there is none. `sh` is at the repository root.
-pub fn files(sh: &Shell, reference: Option<&str>) -> Result<Changes> {
+pub fn files(sh: &StepContext, reference: Option<&str>) -> Result<Changes> {
     let (commit, base) = base_commit(sh, reference)?;
-    let diff = git_read(cmd!(sh, "git diff --name-status -z -M {commit} --"))
+    let diff = git_read(sh, cmd!(sh, "git diff --name-status -z -M {commit} --"))
         .context("cannot list the changed files")?;
-    let untracked = git_read(cmd!(sh, "git ls-files --others --exclude-standard -z"))
+    let untracked = git_read(sh, cmd!(sh, "git ls-files --others --exclude-standard -z"))
         .context("cannot list the untracked files")?;
     let mut files = name_status_paths(&diff);
     files.extend(
@@ -44,14 +44,14 @@ pub fn files(sh: &Shell, reference: Option<&str>) -> Result<Changes> {
 }
 
 /// The commit to compare with, and its description.
-fn base_commit(sh: &Shell, reference: Option<&str>) -> Result<(String, String)> {
+fn base_commit(sh: &StepContext, reference: Option<&str>) -> Result<(String, String)> {
     let upstream = || {
         let upstream = "@{upstream}";
         let found = cmd!(
             sh,
             "git rev-parse --abbrev-ref --symbolic-full-name {upstream}"
         );
-        let found = Job::new(found);
+        let found = Job::new(sh, found);
         found
             .stderr(Sink::Null)
             .read()
@@ -63,7 +63,7 @@ fn base_commit(sh: &Shell, reference: Option<&str>) -> Result<(String, String)> 
         None => match upstream() {
             Some(upstream) if !upstream.is_empty() => upstream,
             _ => {
-                let head = git_read(cmd!(sh, "git rev-parse HEAD"))
+                let head = git_read(sh, cmd!(sh, "git rev-parse HEAD"))
                     .context("cannot find HEAD: is this a git checkout with a commit?")?;
                 let head = head.trim().to_owned();
                 return Ok((
@@ -73,7 +73,7 @@ fn base_commit(sh: &Shell, reference: Option<&str>) -> Result<(String, String)> 
             }
         },
     };
-    let commit = git_read(cmd!(sh, "git merge-base HEAD {reference}")).with_context(|| {
+    let commit = git_read(sh, cmd!(sh, "git merge-base HEAD {reference}")).with_context(|| {
         format!(
             "no merge base of HEAD and `{reference}`: name a branch or commit that HEAD \
              shares history with (a shallow clone needs more: `git fetch --unshallow`)"
@@ -87,8 +87,8 @@ fn base_commit(sh: &Shell, reference: Option<&str>) -> Result<(String, String)> 
     Ok((commit, base))
 }
 
-fn git_read(command: xshell::Cmd<'_>) -> Result<String> {
-    Job::new(command).read()
+fn git_read(sh: &StepContext, command: xshell::Cmd<'_>) -> Result<String> {
+    Job::new(sh, command).read()
 }
 
 fn short(commit: &str) -> &str {
@@ -109,8 +109,12 @@ fn name_status_paths(output: &str) -> BTreeSet<Utf8PathBuf> {
 
 /// `ci --changed`: the `nodes` that the changed files call for, with what they need, each
 /// named on a line with why it runs; and what the files call for, for the steps' bodies.
-pub fn select<C>(nodes: &[Node<C>], reference: Option<&str>) -> Result<(Vec<bool>, Focus)> {
-    let changes = files(&paths::shell()?, reference)?;
+pub fn select<C>(
+    sh: &StepContext,
+    nodes: &[Node<C>],
+    reference: Option<&str>,
+) -> Result<(Vec<bool>, Focus)> {
+    let changes = files(sh, reference)?;
     let focus = Focus::of(&changes.files);
     let count = match changes.files.len() {
         1 => "1 changed file".to_owned(),
@@ -337,17 +341,18 @@ impl Focus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::paths;
 
     /// A real repository: a commit, then a rename, an edit, a staged file, an untracked file
     /// and an ignored one.
     #[test]
     fn the_files_are_those_that_differ_from_the_base_untracked_too() {
         let (_guard, dir) = paths::test_dir();
-        let sh = Shell::new().unwrap();
+        let sh = StepContext::terminal(xshell::Shell::new().unwrap());
         let _dir = sh.push_dir(&dir);
         let git = |args: &[&str]| {
             let identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"];
-            Job::new(cmd!(sh, "git {identity...} {args...}"))
+            Job::new(&sh, cmd!(sh, "git {identity...} {args...}"))
                 .read()
                 .unwrap();
         };
