@@ -9,7 +9,7 @@ use std::fmt::Arguments;
 use std::fs::File;
 use std::io::Write;
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,30 +33,6 @@ pub struct StepContext {
 pub struct Seed {
     dir: PathBuf,
     children_tmp: Option<PathBuf>,
-}
-
-/// A folder that the children of a run get as their `TMPDIR`, removed with all it holds
-/// when dropped: a test process that a stop kills (SIGKILL after the grace period) leaves
-/// its scratch there, not in the user's temp dir.
-pub struct ChildrenTemp(PathBuf);
-
-impl ChildrenTemp {
-    /// A private (0700) folder in the temp dir, named `PREFIX-PID-...`.
-    pub fn create(prefix: &str) -> Result<ChildrenTemp> {
-        use std::os::unix::fs::DirBuilderExt;
-        let dir = std::env::temp_dir().join(crate::base::process::unique_name(prefix));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(ChildrenTemp(dir))
-    }
-}
-
-impl Drop for ChildrenTemp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A step's log file, shared by its trace and its children.
@@ -134,16 +110,16 @@ impl StepContext {
         }
     }
 
-    /// This context, its children's `TMPDIR` being `temp`'s folder.
-    pub fn with_children_temp(&self, temp: &ChildrenTemp) -> Result<StepContext> {
+    /// This context, its children's `TMPDIR` being `dir` (a `process::ChildrenTemp`'s).
+    pub fn with_children_temp(&self, dir: &Path) -> Result<StepContext> {
         let sh = xshell::Shell::new().context("cannot make a shell")?;
         sh.change_dir(self.current_dir());
-        sh.set_var("TMPDIR", &temp.0);
+        sh.set_var("TMPDIR", dir);
         Ok(StepContext {
             sh,
             log: self.log.clone(),
             cancel: self.cancel.clone(),
-            children_tmp: Some(temp.0.clone()),
+            children_tmp: Some(dir.to_owned()),
         })
     }
 

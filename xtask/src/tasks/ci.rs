@@ -17,10 +17,10 @@ use xshell::cmd;
 use crate::adapters::cargo_build;
 use crate::adapters::compiler;
 use crate::adapters::pytest_events::{self, PytestRun};
-use crate::base::context::{ChildrenTemp, StepContext};
+use crate::base::context::StepContext;
 use crate::base::github;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::process::{self, ChildrenTemp, Failed, Job, Reported, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
@@ -133,7 +133,7 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     // Removed once every step ended, its children gone: what a stopped test leaves there
     // (a killed test's scratch) never outlives the run.
     let children_temp = ChildrenTemp::create("xtask-ci")?;
-    let sh = &sh.with_children_temp(&children_temp)?;
+    let sh = &sh.with_children_temp(children_temp.path())?;
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
     let result = graph::run(NODES, &selected, &ci, sh, &mut runner);
     drop(ci);
