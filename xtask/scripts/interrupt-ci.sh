@@ -21,6 +21,10 @@ cd "$(dirname "$0")/../.."
 work=$PWD/target/interrupt-ci
 rm -rf "$work"
 mkdir -p "$work"
+# The runs' TMPDIRs are outside the worktree, as /tmp is: a test that names its scratch
+# files from the repository root would name them otherwise inside it.
+tmp_root=$(mktemp -d "${TMPDIR:-/tmp}/interrupt-ci.XXXXXX")
+trap 'rm -rf "$tmp_root"' EXIT
 [ -z "$(git status --porcelain)" ] || { echo "commit or stash first: the check compares git status"; exit 2; }
 cargo build -q -p xtask || exit 2
 
@@ -30,9 +34,10 @@ xtask_in_tmp() { ls -A /tmp | grep -i 'xtask' | sort; }
 # Runs ci with TMPDIR and a marker of run $1; stops it after $2 seconds (none if empty).
 run_ci() {
     local run=$1 after=$2 dir=$work/run-$1
-    mkdir -p "$dir/tmp"
+    mkdir -p "$dir" "$tmp_root/run-$1"
+    ln -s "$tmp_root/run-$1" "$dir/tmp"
     set -m
-    XTASK_INTERRUPT_RUN="interrupt-ci-$$-$run" TMPDIR="$dir/tmp" \
+    XTASK_INTERRUPT_RUN="interrupt-ci-$$-$run" TMPDIR="$tmp_root/run-$run" \
         cargo xtask ci "${@:3}" >"$dir/stdout" 2>"$dir/stderr" </dev/null &
     local pid=$!
     set +m
@@ -50,7 +55,7 @@ check_run() {
     local status; status=$(cat "$dir/status")
     [ "$status" = 130 ] || problems+=("exit status $status, not 130")
     [ -z "$(git status --porcelain)" ] || problems+=("git status: $(git status --porcelain | tr '\n' ' ')")
-    [ -z "$(ls -A "$dir/tmp")" ] || problems+=("left in TMPDIR: $(ls -A "$dir/tmp" | tr '\n' ' ')")
+    [ -z "$(ls -A "$dir/tmp/")" ] || problems+=("left in TMPDIR: $(ls -A "$dir/tmp/" | tr '\n' ' ')")
     # Other runs on the machine make /tmp entries too: shown, for a person to judge.
     local new_tmp; new_tmp=$(comm -13 "$work/tmp-before" <(xtask_in_tmp))
     [ -z "$new_tmp" ] || echo "  note: new in /tmp since the start (this run's or another's): $(echo "$new_tmp" | tr '\n' ' ')"
