@@ -21,7 +21,7 @@ use crate::adapters::pytest_events::{self, PytestRun};
 use crate::base::context::StepContext;
 use crate::base::github;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::process::{self, ChildrenTemp, Failed, Job, Reported, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
@@ -138,6 +138,10 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         server: OnceLock::new(),
         focus,
     };
+    // Removed once every step ended, its children gone: what a stopped test leaves there
+    // (a killed test's scratch) never outlives the run.
+    let children_temp = ChildrenTemp::create("xtask-ci")?;
+    let sh = &sh.with_children_temp(children_temp.path())?;
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
     let result = graph::run(NODES, &selected, &ci, sh, &mut runner);
     let left_out = changed::left_out(NODES, &selected);
