@@ -4,15 +4,16 @@
 //! Which folder owns what; each layer uses the ones below it, never one above:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `stress`, `flaky`); a module that
-//!   one task
-//!   alone uses lives in the task's folder (`ci/rust_tests.rs`, `bench/report.rs`,
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `stress`, `flaky`); a module
+//!   that one task alone uses lives in the task's folder (`ci/rust_tests.rs`,
+//!   `ci/changed.rs`, `bench/report.rs`,
 //!   `watch/watcher.rs`). A task never imports another task.
 //! - `engine/`: the run engine: `graph.rs` (a run as a table of steps, each started once
 //!   what it needs has passed, side by side when independent, all stopped at the first
 //!   failure; `ci` and `lint` are graphs), `steps.rs` (the face of a run: live display,
-//!   a line per step, details on failure, step logs, summary), `routing.rs` (which
-//!   rebuilds and tests a batch of changes calls for), `history.rs` (each `ci` run's test
+//!   a line per step, details on failure, step logs, summary), `routing.rs` (the one
+//!   table of routes from a changed file to what it affects: `watch`'s rebuilds and tests,
+//!   `ci --changed`'s steps), `history.rs` (each `ci` run's test
 //!   outcomes, kept for `flaky`).
 //! - `adapters/`: what a tool says, read into xtask's values: cargo's JSON messages
 //!   (`cargo_build.rs`, `compiler.rs`), nextest's events and JUnit (`nextest.rs`), the

@@ -565,6 +565,34 @@ fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
     unsafe { libc::kill(-pgid, signal) };
 }
 
+/// A folder that the children of a run get as their `TMPDIR`, removed with all it holds
+/// when dropped: a test process that a stop kills (SIGKILL after the grace period) leaves
+/// its scratch there, not in the user's temp dir.
+pub struct ChildrenTemp(PathBuf);
+
+impl ChildrenTemp {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A private (0700) folder in the temp dir, named `PREFIX-PID-...`.
+    pub fn create(prefix: &str) -> Result<ChildrenTemp> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(unique_name(prefix));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(ChildrenTemp(dir))
+    }
+}
+
+impl Drop for ChildrenTemp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A name no other run of xtask, in this or another process, will pick.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::AtomicU32;

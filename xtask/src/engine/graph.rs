@@ -179,7 +179,7 @@ pub fn run<C: Sync>(
     runner: &mut Runner,
 ) -> Result<()> {
     check(nodes)?;
-    let dir = sh.current_dir();
+    let seed = sh.seed();
     let mut slots = vec![Slot::Waiting; nodes.len()];
     let mut running: Vec<(usize, CancelToken)> = Vec::new();
     let mut first_error: Option<anyhow::Error> = None;
@@ -201,9 +201,9 @@ pub fn run<C: Sync>(
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
                 slots[index] = Slot::Running;
-                let (done, body, dir) = (wake_tx.clone(), nodes[index].body, &dir);
+                let (done, body, seed) = (wake_tx.clone(), nodes[index].body, &seed);
                 scope.spawn(move || {
-                    let result = step.run(dir, token, |cx, step| {
+                    let result = step.run(seed, token, |cx, step| {
                         catch_unwind(AssertUnwindSafe(|| body(context, cx, step)))
                             .unwrap_or_else(|_| Err(anyhow!("the step panicked")))
                     });

@@ -10,7 +10,6 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -18,7 +17,7 @@ use camino::Utf8PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::base::console::{self, Colour, Echo, paint};
-use crate::base::context::{Log, StepContext};
+use crate::base::context::{Log, Seed, StepContext};
 use crate::base::github::escape_data;
 use crate::base::paths;
 use crate::base::process::{self, Reported};
@@ -159,8 +158,8 @@ impl Runner {
     ) -> Result<T> {
         let mut step = self.begin(self.outcomes.len() + 1, name);
         let mut value = None;
-        let (dir, cancel) = (sh.current_dir(), sh.cancel_token().clone());
-        let result = step.run(&dir, cancel, |cx, step| {
+        let (seed, cancel) = (sh.seed(), sh.cancel_token().clone());
+        let result = step.run(&seed, cancel, |cx, step| {
             value = Some(body(cx, step)?);
             Ok(())
         });
@@ -435,11 +434,11 @@ impl Runner {
 impl Step {
     /// Runs `body` on this thread, with this thread's trace and the output of the children
     /// it starts going to the step's log.
-    /// Runs `body` on this thread, handed the step's context: a shell in `dir`, the step's
+    /// Runs `body` on this thread, handed the step's context: a shell as `seed` says, the step's
     /// log for its trace and its children's output, and `cancel`, which stops its waits.
     pub fn run(
         &mut self,
-        dir: &Path,
+        seed: &Seed,
         cancel: CancelToken,
         body: impl FnOnce(&StepContext, &mut Step) -> Result<()>,
     ) -> Result<()> {
@@ -451,7 +450,7 @@ impl Step {
             ),
             None => None,
         };
-        let cx = StepContext::for_step(dir, log, cancel)?;
+        let cx = StepContext::for_step(seed, log, cancel)?;
         body(&cx, self)
     }
 

@@ -5,6 +5,7 @@
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
 //! The exit status is the first failing step's.
 
+mod changed;
 mod rust_tests;
 
 use std::sync::OnceLock;
@@ -22,7 +23,7 @@ use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::github;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::process::{self, ChildrenTemp, Failed, Job, Reported, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
@@ -36,6 +37,7 @@ use crate::python::venv;
 use crate::readme::extract;
 use crate::server::test_server::{self, Server};
 use crate::{errln, outln, traceln};
+use changed::Focus;
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -90,6 +92,8 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
+    /// What the changes call for (`--changed`); everything otherwise.
+    focus: Focus,
 }
 
 impl Ci {
@@ -126,7 +130,10 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         outln!("{}", graph::list(NODES));
         return Ok(());
     }
-    let selected = graph::select(NODES, &flags.only)?;
+    let (selected, focus) = match &flags.changed {
+        Some(reference) => changed::select(sh, NODES, reference.as_deref())?,
+        None => (graph::select(NODES, &flags.only)?, Focus::everything()),
+    };
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -140,7 +147,12 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
+        focus,
     };
+    // Removed once every step ended, its children gone: what a stopped test leaves there
+    // (a killed test's scratch) never outlives the run.
+    let children_temp = ChildrenTemp::create("xtask-ci")?;
+    let sh = &sh.with_children_temp(children_temp.path())?;
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
     let fail_fast = if flags.no_fail_fast {
         FailFast::No
@@ -148,6 +160,7 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         FailFast::Yes
     };
     let result = graph::run(NODES, &selected, fail_fast, &ci, sh, &mut runner);
+    let left_out = changed::left_out(NODES, &selected);
     drop(ci);
     // From the tests' ends as the steps told them, not from the reports.
     if let Err(error) = history::record_run(sh, &runner.tests()) {
@@ -160,6 +173,9 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
     // keeps them; progress and logs stay on stderr.
     outln!("{}", runner.summary());
+    if flags.changed.is_some() {
+        outln!("left out, as no change affects them: {left_out}");
+    }
     if flags.cov && result.is_ok() {
         outln!(
             "{}",
@@ -327,8 +343,8 @@ fn cargo_no_run(
 fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
     let (profile, selection) = match which {
-        RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
-        RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
+        RustTests::Workspace => ("ci", ci.focus.rust_selection()),
+        RustTests::Venv => ("ci-venv", ci.focus.venv_selection(&built.venv_tests)),
     };
     rust_tests::test_binaries(sh, step, &ci.rust_run(), profile, selection)
 }
@@ -346,6 +362,10 @@ fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 /// timings; names the slowest tests in the log and the outliers in the output.
 fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
     let name = stage.name();
+    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {name}")) else {
+        step.note("no change affects its tests");
+        return Ok(());
+    };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
     let junit = ci.junit_dir.join(format!("pytest-{name}.xml"));
@@ -358,7 +378,14 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         args.push(format!("--reruns={}", ci.flags.retries.retries));
     }
     args.extend(split_args(&ci.flags));
-    let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
+    args.extend(paths);
+    let mut env = vec![
+        ("XTASK_COLLECTED_FILE", collected.to_string()),
+        (
+            "XTASK_FIRST_FILES",
+            ci.focus.first_files(&paths::bindings_dir()),
+        ),
+    ];
     if ci.flags.cov {
         let part = match stage {
             Suite::Unit => Coverage::First,
@@ -633,6 +660,19 @@ mod tests {
         graph::check(NODES).unwrap();
         let cleanup: Vec<_> = NODES.iter().filter(|n| n.always).map(|n| n.name).collect();
         assert_eq!(cleanup, ["server down"]);
+    }
+
+    /// The routes name steps of this table (`ci --changed` selects them by name).
+    #[test]
+    fn the_routes_name_steps_of_the_table() {
+        use crate::engine::routing::{Area, CiWork, ROUTES};
+        for route in ROUTES {
+            if let CiWork::Steps(selection) = route.area.ci() {
+                let names: Vec<String> = selection.steps.iter().map(|s| (*s).to_owned()).collect();
+                graph::select(NODES, &names).unwrap();
+            }
+        }
+        assert_eq!(Area::Runner.ci(), CiWork::Everything);
     }
 
     #[test]
