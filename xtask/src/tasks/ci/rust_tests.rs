@@ -65,6 +65,18 @@ pub fn test_binaries(
         skipped: ignored.len() as u64,
         ..events.counts
     });
+    // For the history too, those of binaries that did not run (the others told theirs).
+    for id in &ignored {
+        let test = id.to_string();
+        if !events.ended.iter().any(|ended| ended.test == test) {
+            step.test_ended(TestEnded {
+                test,
+                outcome: TestOutcome::Skipped,
+                duration: Duration::ZERO,
+                attempt: 1,
+            });
+        }
+    }
     let junit = nextest::junit_path(profile);
     let report = std::fs::read_to_string(&junit)
         .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
