@@ -3,6 +3,7 @@
 
 use crate::Timeouts;
 use crate::connection::{self, Endpoint};
+use crate::shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -25,7 +26,7 @@ impl Serving {
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
-                () = stopped(&mut stop) => return Ok(()),
+                () = shutdown::stopped(&mut stop) => return Ok(()),
             };
             match accepted {
                 Ok((tcp, peer)) => {
@@ -47,9 +48,4 @@ impl Serving {
             }
         }
     }
-}
-
-/// Resolves once the server stops (or is gone).
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

@@ -150,7 +150,7 @@ impl Connection {
                     code: CloseCode::Away,
                     reason: format!("no request and no Pong for {:?}", self.timeouts.idle),
                 }),
-                () = crate::accept::stopped(&mut shutdown) => break Some(Closing {
+                () = crate::shutdown::stopped(&mut shutdown) => break Some(Closing {
                     code: CloseCode::Away,
                     reason: "the server is shutting down".into(),
                 }),

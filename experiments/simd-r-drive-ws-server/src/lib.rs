@@ -5,7 +5,9 @@
 
 mod accept;
 mod acked;
+mod beside;
 mod connection;
+mod cutting;
 mod decoded_size;
 mod frame_check;
 mod handlers;
@@ -14,6 +16,7 @@ pub mod owner;
 mod repair;
 mod reply;
 mod requests;
+mod shutdown;
 mod startup;
 mod store;
 mod store_check;
