@@ -14,6 +14,8 @@ pub(crate) struct Serving {
     pub(crate) endpoint: Arc<Endpoint>,
     pub(crate) timeouts: Timeouts,
     pub(crate) tcp_nodelay: bool,
+    /// The origins whose pages may connect (`--allow-origin`).
+    pub(crate) origins: Arc<[String]>,
     /// Turns true when the server stops: the loop ends and the connections close.
     pub(crate) shutdown: watch::Receiver<bool>,
 }
@@ -38,6 +40,7 @@ impl Serving {
                         peer,
                         self.endpoint.clone(),
                         self.timeouts,
+                        self.origins.clone(),
                         self.shutdown.clone(),
                     ));
                 }

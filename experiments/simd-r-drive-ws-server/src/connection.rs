@@ -56,14 +56,15 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
+    origins: Arc<[String]>,
     shutdown: watch::Receiver<bool>,
 ) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_SIZE))
         .max_frame_size(Some(MAX_MESSAGE_SIZE))
         .max_write_buffer_size(MAX_UNREAD);
-    let handshake =
-        tokio_tungstenite::accept_hdr_async_with_config(tcp, only_rpc_path, Some(config));
+    let check = move |request: &Request, response: Response| admit(request, response, &origins);
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, check, Some(config));
     let socket = match timeout(timeouts.handshake, handshake).await {
         Ok(Ok(socket)) => socket,
         Ok(Err(e)) => return tracing::debug!(%peer, "WebSocket handshake failed: {e}"),
@@ -87,16 +88,52 @@ pub(crate) async fn serve(
     connection.run(shutdown).await;
 }
 
-/// The RPC endpoint lives at `/ws`, where every client of the service definition connects.
+/// The RPC endpoint lives at `/ws`, where every client of the service definition connects;
+/// a handshake with an `Origin` header (a browser's: a web page's script) is refused unless
+/// that origin is allowed (see [`crate::Access`]).
 // The signature is tungstenite's `Callback`; its error type is not ours to shrink.
 #[allow(clippy::result_large_err)]
-fn only_rpc_path(request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-    if request.uri().path() == "/ws" {
+fn admit(
+    request: &Request,
+    response: Response,
+    origins: &[String],
+) -> Result<Response, ErrorResponse> {
+    use tokio_tungstenite::tungstenite::http::StatusCode;
+    if request.uri().path() != "/ws" {
+        return Err(refusal(
+            StatusCode::NOT_FOUND,
+            "the RPC endpoint is /ws\n".into(),
+        ));
+    }
+    let Some(origin) = request.headers().get("origin") else {
+        return Ok(response);
+    };
+    if origins
+        .iter()
+        .any(|allowed| origin.as_bytes() == allowed.as_bytes())
+    {
         return Ok(response);
     }
-    let mut refusal = ErrorResponse::new(Some("the RPC endpoint is /ws\n".into()));
-    *refusal.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND;
-    Err(refusal)
+    let shown = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    tracing::warn!(
+        "refused a WebSocket handshake from a web page of origin {shown:?}; start the server with --allow-origin {shown:?} to allow it"
+    );
+    Err(refusal(
+        StatusCode::FORBIDDEN,
+        format!(
+            "web pages may not connect (origin {shown}); the server allows them with --allow-origin\n"
+        ),
+    ))
+}
+
+#[allow(clippy::result_large_err)]
+fn refusal(
+    status: tokio_tungstenite::tungstenite::http::StatusCode,
+    body: String,
+) -> ErrorResponse {
+    let mut refusal = ErrorResponse::new(Some(body));
+    *refusal.status_mut() = status;
+    refusal
 }
 
 struct Connection {

@@ -70,6 +70,22 @@ pub struct Options {
     /// Check the checksum of every entry at startup, not only the newest one's, and refuse
     /// a file with a damaged entry.
     pub verify: bool,
+    /// Who may connect: by default only this machine, and no web page.
+    pub access: Access,
+}
+
+/// Who may reach the store. There is no authentication: whoever completes a handshake can
+/// read, write and delete every key. So by default the server listens on loopback only, and
+/// refuses a handshake that carries an `Origin` header, which browsers send (and scripts of
+/// any web page could otherwise reach `ws://127.0.0.1:PORT/ws`, since browsers do not ask
+/// before a cross-origin WebSocket).
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Listen on an address that is not loopback (`--allow-remote`).
+    pub remote: bool,
+    /// Origins whose pages may connect (`--allow-origin`), compared exactly, as the browser
+    /// sends them (`http://localhost:8000`).
+    pub origins: Vec<String>,
 }
 
 /// How long the server waits for a client before it drops the connection.
@@ -121,7 +137,13 @@ impl RunningServer {
     pub async fn start_with(config: Config, options: Options) -> anyhow::Result<RunningServer> {
         let lock = open_storage_folder(&config.storage)?;
         let store = Arc::new(open_store(&config, &options)?);
-        let listener = listener::bind(&config.host, config.port, config.tcp_nodelay).await?;
+        let listener = listener::bind(
+            &config.host,
+            config.port,
+            config.tcp_nodelay,
+            options.access.remote,
+        )
+        .await?;
         let local_addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
@@ -134,6 +156,7 @@ impl RunningServer {
             endpoint,
             timeouts: options.timeouts,
             tcp_nodelay: config.tcp_nodelay,
+            origins: options.access.origins.clone().into(),
             shutdown: stopped.clone(),
         };
         let task = tokio::spawn(serving.run(listener));

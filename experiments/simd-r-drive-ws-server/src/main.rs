@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use simd_r_drive_ws_server::owner::OwnerPipe;
-use simd_r_drive_ws_server::{Config, Options, RunningServer, Timeouts};
+use simd_r_drive_ws_server::{Access, Config, Options, RunningServer, Timeouts};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,9 +24,19 @@ use tokio::signal::unix::{SignalKind, signal};
 struct Cli {
     /// Storage file; created if missing (its folder must exist).
     storage: PathBuf,
-    /// Address to listen on: an IP address or a host name.
+    /// Address to listen on: an IP address or a host name. One that is not loopback needs
+    /// --allow-remote: the server has no authentication.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Listen on a --host that is not loopback, where anyone who can reach it can read,
+    /// write and delete every key.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Let web pages of this origin connect (as the browser sends it, for example
+    /// `http://localhost:8000`); repeat for more. Handshakes with any other Origin header
+    /// are refused (403), so that no web page open in a browser can reach the store.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// Port to listen on; 0 picks a free ephemeral port (read it from the readiness line).
     #[arg(long, default_value_t = 34129)]
     port: u16,
@@ -130,6 +140,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         },
         repair_discard_entries: cli.repair_discard_entries,
         verify: cli.verify,
+        access: Access {
+            remote: cli.allow_remote,
+            origins: cli.allow_origin,
+        },
     };
     let mut server = RunningServer::start_with(config, options).await?;
     announce(&cli.host, server.local_addr())?;

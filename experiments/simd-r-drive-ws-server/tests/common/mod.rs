@@ -235,3 +235,16 @@ pub fn mark_write_under_way(storage: &Path) {
     bytes[at..at + SLOT].copy_from_slice(&slot);
     std::fs::write(&path, bytes).unwrap();
 }
+
+/// Starts the server with `args`, reads its readiness line, and stops it with SIGTERM;
+/// returns (exit status, stdout, stderr). For addresses the port parser of [`Server`]
+/// does not expect.
+pub fn run_until_ready(storage: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = command(storage, args).spawn().expect("spawn server binary");
+    let line = read_first_line(child.stdout.take().expect("piped stdout"));
+    // SAFETY: kill(2) on a pid we own and have not reaped yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("wait for server");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8 output");
+    (out.status, line.unwrap_or_default(), text(out.stderr))
+}
