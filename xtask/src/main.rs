@@ -96,6 +96,8 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
     let sh = paths::shell()?;
+    // Every run, not only a server's start: a killed run's temp store goes at the next one.
+    server_owner::remove_orphaned_stores(test_server::TEMP_PREFIX);
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),

@@ -27,7 +27,7 @@ const LOG_TAIL: usize = 20;
 /// How often the readiness wait looks at the server.
 const TICK: Duration = Duration::from_millis(20);
 /// The start of the name of each temp store folder.
-const TEMP_PREFIX: &str = "xtask-server";
+pub const TEMP_PREFIX: &str = "xtask-server";
 
 pub struct Options {
     pub binary: Utf8PathBuf,
