@@ -24,7 +24,8 @@ pub enum Command {
     ///
     /// Once the server is ready, prints its address and lines to paste into another shell:
     /// `export TEST_SERVER_HOST=... TEST_SERVER_PORT=...`, and the `cargo xtask pytest
-    /// --server ws://HOST:PORT` command that tests against this server.
+    /// --server ws://HOST:PORT` command that tests against this server. The server's log
+    /// goes to target/xtask/logs/server-*.log; the newest 10 are kept.
     Server(Server),
     /// Turn the Python code blocks and sessions of a README (the bindings') into pytest tests.
     Extract(Extract),
@@ -106,7 +107,9 @@ pub struct Server {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 34129)]
     pub port: u16,
-    /// Storage file to serve; it is kept. Default: a private temp file, removed on exit.
+    /// Storage file to serve; it is kept, with the server's record of acknowledged writes
+    /// beside it (PATH.acked, see the server's README). Default: a private temp file,
+    /// removed on exit.
     #[arg(long, value_name = "PATH")]
     pub storage: Option<Utf8PathBuf>,
     /// Build and run the server with optimizations.
