@@ -122,10 +122,11 @@ pub struct Server {
 
 #[derive(Debug, Args)]
 pub struct Extract {
-    /// README to read. Default: the bindings' README.md.
+    /// README to read. Default: the bindings' README.md; another README needs --out.
     #[arg(long, value_name = "PATH")]
     pub readme: Option<Utf8PathBuf>,
-    /// Test file to write. Default: the bindings' tests/test_readme_blocks.py.
+    /// Test file to write, new or one that extract wrote (any other file is refused).
+    /// Default, for the bindings' README only: its tests/test_readme_blocks.py.
     #[arg(long, value_name = "PATH")]
     pub out: Option<Utf8PathBuf>,
     /// pytest marker for every test. Default: `e2e` for the bindings' README, none for
