@@ -39,7 +39,9 @@ impl OwnerPipe {
         // SAFETY: F_GETFL only reads the descriptor's status flags.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
         if flags == -1 || flags & libc::O_ACCMODE == libc::O_WRONLY {
-            bail!(wrong("it is not open for reading (the write end of the pipe?)"));
+            bail!(wrong(
+                "it is not open for reading (the write end of the pipe?)"
+            ));
         }
         // SAFETY: `fd` is open and the read end of a pipe (checked above), and nothing else
         // in this process uses it: it was inherited for this purpose, and only this call
