@@ -14,7 +14,7 @@
 //! is closed after the idle timeout like a silent one.
 
 use crate::frame_check::frames;
-use crate::requests::{self, Refusal, Requests};
+use crate::requests::{self, Budget, Refusal, Requests};
 use crate::{MAX_VALUE_SIZE, Timeouts};
 use futures_util::{SinkExt, StreamExt};
 use muxio_core::rpc::RpcDispatcher;
@@ -56,9 +56,10 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
-    origins: Arc<[String]>,
+    shared: Shared,
     shutdown: watch::Receiver<bool>,
 ) {
+    let Shared { origins, budget } = shared;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_SIZE))
         .max_frame_size(Some(MAX_MESSAGE_SIZE))
@@ -83,9 +84,18 @@ pub(crate) async fn serve(
         endpoint,
         timeouts,
         dispatcher: RpcDispatcher::new_with_id_space(IdSpace::Server),
-        requests: Requests::default(),
+        requests: Requests::new(budget),
     };
     connection.run(shutdown).await;
+}
+
+/// What every connection shares with the others.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    /// The origins whose pages may connect (`--allow-origin`).
+    pub(crate) origins: Arc<[String]>,
+    /// What the unfinished requests of all connections may hold (`--request-budget`).
+    pub(crate) budget: Arc<Budget>,
 }
 
 /// The RPC endpoint lives at `/ws`, where every client of the service definition connects;
@@ -174,7 +184,11 @@ impl Connection {
                     // Silence is counted from the end of the call: a long call is the
                     // server's time, not the client's.
                     Ok(Received::Heard) => heard = Instant::now(),
-                    Ok(Received::Other) => {}
+                    Ok(Received::Other) => {
+                        if let Err(closing) = self.answered(heard + self.timeouts.idle, &mut shutdown).await {
+                            break Some(closing);
+                        }
+                    }
                     Ok(Received::Gone) => break None,
                     Err(closing) => break Some(closing),
                 },
@@ -197,6 +211,31 @@ impl Connection {
             self.close(closing).await;
         }
         tracing::debug!(peer = %self.peer, "client disconnected");
+    }
+
+    /// Waits until the answer to a client's Ping (its Pong, queued by tungstenite) has left,
+    /// before anything more is read: a client that sends Pings and does not read the Pongs
+    /// fills its socket, and from then on costs nothing until the idle `deadline` closes it.
+    /// (Reading on instead kept a core busy: tungstenite replaces a Pong it cannot send with
+    /// the next one, so the Pings went on being read, 200 MiB in 30 s.)
+    async fn answered(
+        &mut self,
+        deadline: Instant,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), Closing> {
+        let flushed = tokio::time::timeout_at(deadline, self.socket.flush());
+        tokio::select! {
+            flushed = flushed => match flushed {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(WsError::WriteBufferFull(_))) | Err(_) => Err(not_reading()),
+                // The client is gone; the next read says so.
+                Ok(Err(_)) => Ok(()),
+            },
+            () = crate::shutdown::stopped(shutdown) => Err(Closing {
+                code: CloseCode::Away,
+                reason: "the server is shutting down".into(),
+            }),
+        }
     }
 
     /// Sends the keep-alive Ping: `Ok(false)` when the client is gone. A client that does
@@ -330,6 +369,7 @@ fn refused(refusal: Refusal) -> Closing {
         Refusal::Malformed(reason) => (CloseCode::Invalid, reason),
         Refusal::TooBig(reason) => (CloseCode::Size, reason),
         Refusal::TooMany(reason) => (CloseCode::Policy, reason),
+        Refusal::Busy(reason) => (CloseCode::Again, reason),
     };
     Closing { code, reason }
 }

@@ -72,6 +72,28 @@ pub struct Options {
     pub verify: bool,
     /// Who may connect: by default only this machine, and no web page.
     pub access: Access,
+    /// What all connections together may cost.
+    pub limits: Limits,
+}
+
+/// Bounds over all connections together, beside those of each one (see the README's
+/// "Limits").
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections open at once (`--max-connections`); one more is answered 503 and closed.
+    pub connections: usize,
+    /// Bytes the unfinished requests of all connections may hold (`--request-budget`); a
+    /// connection whose request would go over it is closed with 1013 (try again later).
+    pub request_budget: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections: 128,
+            request_budget: 256 << 20,
+        }
+    }
 }
 
 /// Who may reach the store. There is no authentication: whoever completes a handshake can
@@ -156,7 +178,11 @@ impl RunningServer {
             endpoint,
             timeouts: options.timeouts,
             tcp_nodelay: config.tcp_nodelay,
-            origins: options.access.origins.clone().into(),
+            shared: connection::Shared {
+                origins: options.access.origins.clone().into(),
+                budget: Arc::new(requests::Budget::new(options.limits.request_budget)),
+            },
+            connections: Arc::new(tokio::sync::Semaphore::new(options.limits.connections)),
             shutdown: stopped.clone(),
         };
         let task = tokio::spawn(serving.run(listener));

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use simd_r_drive_ws_server::owner::OwnerPipe;
-use simd_r_drive_ws_server::{Access, Config, Options, RunningServer, Timeouts};
+use simd_r_drive_ws_server::{Access, Config, Limits, Options, RunningServer, Timeouts};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +62,13 @@ struct Cli {
     /// survive a power cut, not only a crash (slower: see the README's "Durability").
     #[arg(long)]
     sync: bool,
+    /// Connections open at once; one more is answered 503 and closed at once.
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// MiB that the unfinished requests of all connections may hold together; a connection
+    /// whose request would go over it is closed with 1013 (try again later).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(66..))]
+    request_budget: u32,
     /// Seconds a new connection has to finish the WebSocket handshake.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
     handshake_timeout: Duration,
@@ -143,6 +150,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         access: Access {
             remote: cli.allow_remote,
             origins: cli.allow_origin,
+        },
+        limits: Limits {
+            connections: cli.max_connections as usize,
+            request_budget: (cli.request_budget as usize) << 20,
         },
     };
     let mut server = RunningServer::start_with(config, options).await?;
