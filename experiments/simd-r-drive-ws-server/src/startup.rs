@@ -73,7 +73,7 @@ fn plain(path: &Path, file: &File, len: u64) -> anyhow::Result<Acked> {
             len - acked.tail
         );
         return by_the_file_alone(path, file, len).with_context(|| format!(
-            "its record {record} is out of date, so nothing was cut; if the file is yours as it is, start with --repair, which says what it would cut before it cuts"
+            "the record of acknowledged writes {record} is out of date (the file goes on after it, and it shows no write under way), so nothing was cut"
         ));
     }
     if acked.tail < len {
