@@ -385,7 +385,7 @@ fn remove_old_logs(dir: &Utf8Path, current: &Utf8Path, keep: usize) {
         })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    logs.sort_by(|a, b| b.0.cmp(&a.0));
+    logs.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
     for (_, old) in logs.into_iter().skip(keep.saturating_sub(1)) {
         let _ = std::fs::remove_file(old);
     }

@@ -64,6 +64,8 @@ pub(crate) async fn serve(
         .max_message_size(Some(MAX_MESSAGE_SIZE))
         .max_frame_size(Some(MAX_MESSAGE_SIZE))
         .max_write_buffer_size(MAX_UNREAD);
+    // tungstenite's `Callback` signature; its error type is not ours to shrink.
+    #[allow(clippy::result_large_err)]
     let check = move |request: &Request, response: Response| admit(request, response, &origins);
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, check, Some(config));
     let socket = match timeout(timeouts.handshake, handshake).await {
