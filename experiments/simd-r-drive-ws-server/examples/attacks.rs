@@ -25,7 +25,9 @@ fn main() {
         return well_behaved_client(args[1].parse().expect("a port"));
     }
     let [before, after] = [&args[0], &args[1]];
-    let rounds: usize = args.get(2).map_or(1, |n| n.parse().expect("a number of rounds"));
+    let rounds: usize = args
+        .get(2)
+        .map_or(1, |n| n.parse().expect("a number of rounds"));
     println!("| attack | build | server CPU | peak RSS | client's worst call |");
     println!("| --- | --- | --- | --- | --- |");
     for round in 0..rounds {
@@ -179,7 +181,8 @@ fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// Pings, never reading, until the server closes the connection (or 40 s).
 fn pings(port: u16) {
     let mut tcp = raw_websocket(port);
-    tcp.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+    tcp.set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let burst: Vec<u8> = (0..1024).flat_map(|_| client_frame(0x9, b"ping")).collect();
     let deadline = Instant::now() + Duration::from_secs(40);
     while Instant::now() < deadline {
