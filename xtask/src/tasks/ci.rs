@@ -1,9 +1,11 @@
 //! `cargo xtask ci`: every check, as one graph ([`NODES`]): each step starts as soon as what
 //! it needs has passed, independent steps run side by side, and the first failure stops
-//! the run (see [`crate::graph`]). It shows a line per step and a summary (see
-//! [`crate::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
+//! the run (see [`crate::engine::graph`]). It shows a line per step and a summary (see
+//! [`crate::engine::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
 //! The exit status is the first failing step's.
+
+mod rust_tests;
 
 use std::sync::OnceLock;
 
@@ -12,18 +14,22 @@ use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
-use crate::cargo_build;
-use crate::compiler;
+use crate::adapters::cargo_build;
+use crate::adapters::compiler;
+use crate::adapters::pytest_events::{self, PytestRun};
+use crate::base::paths;
+use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::signals;
+use crate::base::tail::Tail;
+use crate::checks::workflow_lint;
+use crate::engine::graph::{self, Node};
+use crate::engine::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
-use crate::graph::{self, Node};
-use crate::process::{self, Failed, Job, Reported, Sink};
-use crate::pytest_events::{self, PytestRun};
-use crate::pytest_runner::{self, Coverage, Target};
-use crate::rust_tests;
-use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
-use crate::tail::Tail;
-use crate::test_server::{self, Server};
-use crate::{errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
+use crate::python::pytest_runner::{self, Coverage, Target};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
+use crate::{errln, outln, traceln};
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;

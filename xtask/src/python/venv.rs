@@ -15,9 +15,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::fingerprint::{self, Fnv};
-use crate::process::{Job, Sink};
-use crate::{paths, signals, tools, traceln};
+use crate::base::fingerprint::{self, Fnv};
+use crate::base::paths;
+use crate::base::process::{Job, Sink};
+use crate::base::signals;
+use crate::base::tools;
+use crate::traceln;
 
 /// Bump when the steps below change, so that old stamps no longer match.
 const STAMP_VERSION: u32 = 4;
