@@ -74,7 +74,7 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     // to resolve the paths it is given.
     let sh = paths::shell()?;
     // Every run, not only a server's start: a killed run's temp store goes at the next one.
-    server_owner::remove_orphaned_stores(test_server::TEMP_PREFIX);
+    server::server_owner::remove_orphaned_stores(server::test_server::TEMP_PREFIX);
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),
