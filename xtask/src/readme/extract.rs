@@ -108,7 +108,8 @@ pub fn default_out() -> Utf8PathBuf {
 /// Only a file that `extract` wrote may be replaced: `--out README.md` (or any file of the
 /// user's) is refused, untouched.
 fn refuse_to_replace_another_file(out: &Utf8Path, on_disk: Option<&str>) -> Result<()> {
-    let unreadable = on_disk.is_none() && out.exists();
+    // A folder there is left to the write, which fails with its own error.
+    let unreadable = on_disk.is_none() && out.is_file();
     let foreign = on_disk.is_some_and(|text| !text.starts_with(readme::GENERATED));
     if unreadable || foreign {
         bail!(
