@@ -239,6 +239,17 @@ pub struct Ci {
     /// `--shard` splits by; commit the file.
     #[arg(long, conflicts_with = "shard")]
     pub store_durations: bool,
+    /// Run only the steps and tests that the files changed since REF can affect (default:
+    /// the merge base with the upstream branch, else HEAD; uncommitted and untracked files
+    /// count), each step's line saying which change calls for it. A file that no route
+    /// knows runs everything; the README lists the routes.
+    #[arg(
+        long,
+        value_name = "REF",
+        num_args = 0..=1,
+        conflicts_with_all = ["list", "only", "store_durations", "cov"]
+    )]
+    pub changed: Option<Option<String>>,
 }
 
 /// One of N shards: `index` counts from 1.

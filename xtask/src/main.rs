@@ -5,13 +5,14 @@
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
 //!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`); a module that one task
-//!   alone uses lives in the task's folder (`ci/rust_tests.rs`, `bench/report.rs`,
+//!   alone uses lives in the task's folder (`ci/rust_tests.rs`, `ci/changed.rs`, `bench/report.rs`,
 //!   `watch/watcher.rs`). A task never imports another task.
 //! - `engine/`: the run engine: `graph.rs` (a run as a table of steps, each started once
 //!   what it needs has passed, side by side when independent, all stopped at the first
 //!   failure; `ci` and `lint` are graphs), `steps.rs` (the face of a run: live display,
-//!   a line per step, details on failure, step logs, summary), `routing.rs` (which
-//!   rebuilds and tests a batch of changes calls for).
+//!   a line per step, details on failure, step logs, summary), `routing.rs` (the one
+//!   table of routes from a changed file to what it affects: `watch`'s rebuilds and tests,
+//!   `ci --changed`'s steps).
 //! - `adapters/`: what a tool says, read into xtask's values: cargo's JSON messages
 //!   (`cargo_build.rs`, `compiler.rs`), nextest's events and JUnit (`nextest.rs`), the
 //!   doctests' libtest output (`libtest.rs`), pytest's report log (`pytest_events.rs`),
@@ -43,6 +44,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::base::context::StepContext;
 use crate::base::{console, paths, process, signals};
 
 fn main() -> ExitCode {
@@ -72,9 +74,10 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     signals::install(process::stop_everything)?;
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
-    let sh = paths::shell()?;
+    // The one shell, handed down: each step of `ci` and `lint` gets a context made from it.
+    let sh = StepContext::terminal(paths::shell()?);
     // Every run, not only a server's start: a killed run's temp store goes at the next one.
-    server::server_owner::remove_orphaned_stores(server::test_server::TEMP_PREFIX);
+    server::server_owner::remove_orphaned_stores(&sh, server::test_server::TEMP_PREFIX);
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),

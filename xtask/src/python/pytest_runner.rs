@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, ProcessGroup, Sink};
 use crate::flags::Suite;
@@ -155,7 +156,7 @@ pub enum Report {
 /// Runs `python -m pytest ARGS` in the bindings' folder, pointed at `target`, with `env`
 /// added, its report going to `report`, calling `tick` while pytest runs.
 pub fn run(
-    sh: &Shell,
+    sh: &StepContext,
     target: Target<'_>,
     args: &[String],
     env: &[(&str, String)],
@@ -164,7 +165,7 @@ pub fn run(
 ) -> Result<()> {
     let python = venv::python();
     let _dir = sh.push_dir(paths::bindings_dir());
-    let mut job = Job::new(cmd!(sh, "{python} -m pytest {args...}"));
+    let mut job = Job::new(sh, cmd!(sh, "{python} -m pytest {args...}"));
     if report == Report::OnTheTerminal {
         job = job.stdout(Sink::Terminal).stderr(Sink::Terminal);
     }

@@ -13,12 +13,12 @@ use std::os::fd::AsRawFd;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::fingerprint::{self, Fnv};
 use crate::base::paths;
 use crate::base::process::{Job, Sink};
-use crate::base::signals;
 use crate::base::tools;
 use crate::traceln;
 
@@ -53,13 +53,18 @@ impl Profile {
     }
 }
 
-pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile) -> Result<()> {
+pub fn ensure(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+    profile: Profile,
+) -> Result<()> {
     let bindings = checked_bindings()?;
-    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
     let venv = venv_dir();
     let stamp_path = venv.join(STAMP_FILE);
     if !recreate && is_current(python, profile)? {
-        traceln!("venv is up to date ({}/.venv)", paths::BINDINGS);
+        traceln!(sh, "venv is up to date ({}/.venv)", paths::BINDINGS);
         return Ok(());
     }
     // A refresh cut short must not look finished.
@@ -83,7 +88,7 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     let target_dir = paths::target_dir()?;
     // maturin installs the library that cargo copied to `<profile>/libNAME.so`, a name
     // every worktree sharing this target dir builds to: held from the build to the install.
-    let _built_library = lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
+    let _built_library = lock(sh, &paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let profile_name = profile.name();
     let develop = cmd!(
         sh,
@@ -91,14 +96,14 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     )
     .env("PATH", path)
     .env_remove("CONDA_PREFIX");
-    Job::new(develop)
+    Job::new(sh, develop)
         .env("VIRTUAL_ENV", venv.as_str())
         .run()
         .context("maturin could not build the bindings: see the compiler's errors above")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
     let stamp = self::stamp(&bindings, &venv, python, profile)?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
-    traceln!("venv is ready ({}/.venv)", paths::BINDINGS);
+    traceln!(sh, "venv is ready ({}/.venv)", paths::BINDINGS);
     Ok(())
 }
 
@@ -113,11 +118,14 @@ pub fn is_current(python: Option<&str>, profile: Profile) -> Result<bool> {
 /// `cargo xtask venv --deps-only`: uv (installed if missing), the venv and the locked dev
 /// group, but not the bindings. It needs no Rust build, so `ci` runs it while
 /// `cargo test` compiles.
-pub fn dependencies_only(sh: &Shell, python: Option<&str>) -> Result<()> {
+pub fn dependencies_only(sh: &StepContext, python: Option<&str>) -> Result<()> {
     checked_bindings()?;
-    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
     install_dependencies(sh, python, false)?;
-    traceln!("the venv's dependencies are installed; the bindings are not built");
+    traceln!(
+        sh,
+        "the venv's dependencies are installed; the bindings are not built"
+    );
     Ok(())
 }
 
@@ -134,7 +142,11 @@ fn checked_bindings() -> Result<Utf8PathBuf> {
 
 /// Makes the venv if needed and syncs the dev group into it; returns uv. The caller holds
 /// the venv lock.
-fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<Utf8PathBuf> {
+fn install_dependencies(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+) -> Result<Utf8PathBuf> {
     let venv = venv_dir();
     let uv = tools::uv(sh)?;
     let _dir = sh.push_dir(paths::bindings_dir());
@@ -149,14 +161,17 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
     let python_flag = interpreter.map(|p| format!("--python={p}"));
     let python_flag = python_flag.as_slice();
     if creating {
-        Job::new(cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
+        Job::new(sh, cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
             .run()
             .context("cannot create the venv")?;
     }
-    let (synced, said) = Job::new(cmd!(
+    let (synced, said) = Job::new(
         sh,
-        "{uv} sync --group dev --no-install-project --locked {python_flag...}"
-    ))
+        cmd!(
+            sh,
+            "{uv} sync --group dev --no-install-project --locked {python_flag...}"
+        ),
+    )
     .env("UV_PYTHON_DOWNLOADS", "never")
     .run_keeping_stderr();
     synced.with_context(|| uv_failure(&said, &uv))?;
@@ -165,16 +180,19 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
 
 /// The interpreter that `--python` names (a version such as `3.12`, or a path), found
 /// without downloading one; or an error that lists the Pythons there are.
-fn find_python(sh: &Shell, uv: &Utf8Path, request: &str) -> Result<String> {
+fn find_python(sh: &StepContext, uv: &Utf8Path, request: &str) -> Result<String> {
     let find = cmd!(sh, "{uv} python find --no-python-downloads {request}");
-    if let Ok(found) = Job::new(find).stderr(Sink::Null).read() {
+    if let Ok(found) = Job::new(sh, find).stderr(Sink::Null).read() {
         return Ok(found.trim().to_owned());
     }
     let list = cmd!(
         sh,
         "{uv} python list --only-installed --no-python-downloads --output-format json"
     );
-    let listed = Job::new(list).stderr(Sink::Null).read().unwrap_or_default();
+    let listed = Job::new(sh, list)
+        .stderr(Sink::Null)
+        .read()
+        .unwrap_or_default();
     bail!(
         "--python {request}: no such Python here (found: {}); install it (your package \
          manager, pyenv, python.org) or name one that is, such as --python 3.11 or \
@@ -229,7 +247,7 @@ fn uv_failure(said: &str, uv: &Utf8Path) -> String {
 /// thing at once: the venv (its lock is in the worktree's `target/xtask/`, as each worktree
 /// has a venv of its own), or a file of a target dir that worktrees share. The kernel
 /// releases it if xtask dies.
-pub fn lock(path: &Utf8Path) -> Result<File> {
+pub fn lock(sh: &StepContext, path: &Utf8Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
     }
@@ -254,7 +272,7 @@ pub fn lock(path: &Utf8Path) -> Result<File> {
             crate::errln!("waiting for another `cargo xtask`, which holds {path}");
             told = true;
         }
-        signals::sleep(std::time::Duration::from_millis(50))?;
+        sh.sleep(std::time::Duration::from_millis(50))?;
     }
 }
 

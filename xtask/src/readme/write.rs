@@ -152,7 +152,7 @@ pub fn py_str(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::readme::{markdown, plan};
+    use crate::readme::{items, plan};
 
     /// Issue 31 item 7: a README path with a line break stays inside the comment; before,
     /// the rest of the path was a line of code, run when pytest collected the file.
@@ -181,7 +181,7 @@ mod tests {
     }
 
     fn tests_of(md: &str) -> Vec<Test> {
-        plan::plan(markdown::parse(md).unwrap()).unwrap()
+        plan::plan(items::parse(md).unwrap()).unwrap()
     }
 
     #[test]

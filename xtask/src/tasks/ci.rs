@@ -5,6 +5,7 @@
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
 //! The exit status is the first failing step's.
 
+mod changed;
 mod rust_tests;
 
 use std::sync::OnceLock;
@@ -12,24 +13,28 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use crate::adapters::cargo_build;
 use crate::adapters::compiler;
 use crate::adapters::pytest_events::{self, PytestRun};
+use crate::base::context::StepContext;
+use crate::base::github;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::process::{self, ChildrenTemp, Failed, Job, Reported, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
+use crate::engine::events::{CompilerError, Counts};
 use crate::engine::graph::{self, Node};
-use crate::engine::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
+use crate::engine::steps::{Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
 use crate::python::pytest_runner::{self, Coverage, Target};
 use crate::python::venv;
 use crate::readme::extract;
 use crate::server::test_server::{self, Server};
 use crate::{errln, outln, traceln};
+use changed::Focus;
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -39,31 +44,33 @@ const FAILURE_LINES: usize = 100;
 /// what they need has ended, however it ended. The summary and the JUnit report follow
 /// this order; `cargo xtask ci --list` prints it, and the README's diagram is drawn from it.
 const NODES: &[Node<Ci>] = &[
-    Node::new("extract", &[], |_, _| extract::ensure(&paths::shell()?)),
+    Node::new("extract", &[], |_, sh, _| extract::ensure(sh)),
     Node::new("venv deps", &[], venv_deps),
     Node::new("rust build", &[], rust_build),
     Node::new("workflow lint", &["venv deps"], workflow_lint),
-    Node::new("rust tests", &["rust build", "venv deps"], |ci, step| {
-        rust_tests(ci, step, RustTests::Workspace)
-    }),
+    Node::new(
+        "rust tests",
+        &["rust build", "venv deps"],
+        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Workspace),
+    ),
     Node::new("doctests", &["rust build"], doctests),
     Node::new("bindings", &["venv deps", "rust build"], bindings),
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
-        |ci, step| rust_tests(ci, step, RustTests::Venv),
+        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Venv),
     ),
-    Node::new("pytest unit", &["extract", "bindings"], |ci, step| {
-        pytest_stage(ci, step, Suite::Unit)
+    Node::new("pytest unit", &["extract", "bindings"], |ci, sh, step| {
+        pytest_stage(ci, sh, step, Suite::Unit)
     }),
     Node::new("server up", &["rust build"], server_up),
     Node::new(
         "pytest integration",
         &["pytest unit", "server up"],
-        |ci, step| pytest_stage(ci, step, Suite::Integration),
+        |ci, sh, step| pytest_stage(ci, sh, step, Suite::Integration),
     ),
-    Node::new("pytest e2e", &["pytest integration"], |ci, step| {
-        pytest_stage(ci, step, Suite::E2e)
+    Node::new("pytest e2e", &["pytest integration"], |ci, sh, step| {
+        pytest_stage(ci, sh, step, Suite::E2e)
     }),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
 ];
@@ -76,6 +83,8 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
+    /// What the changes call for (`--changed`); everything otherwise.
+    focus: Focus,
 }
 
 impl Ci {
@@ -105,12 +114,15 @@ enum RustTests {
     Venv,
 }
 
-pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     if flags.list {
         outln!("{}", graph::list(NODES));
         return Ok(());
     }
-    let selected = graph::select(NODES, &flags.only)?;
+    let (selected, focus) = match &flags.changed {
+        Some(reference) => changed::select(sh, NODES, reference.as_deref())?,
+        None => (graph::select(NODES, &flags.only)?, Focus::everything()),
+    };
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -124,27 +136,36 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
+        focus,
     };
+    // Removed once every step ended, its children gone: what a stopped test leaves there
+    // (a killed test's scratch) never outlives the run.
+    let children_temp = ChildrenTemp::create("xtask-ci")?;
+    let sh = &sh.with_children_temp(children_temp.path())?;
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &ci, &mut runner);
+    let result = graph::run(NODES, &selected, &ci, sh, &mut runner);
+    let left_out = changed::left_out(NODES, &selected);
     drop(ci);
-    errln!("{}", runner.summary());
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
     errln!("JUnit reports: {}", paths::display_path(&junit_dir));
+    // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
+    // keeps them; progress and logs stay on stderr.
+    outln!("{}", runner.summary());
+    if flags.changed.is_some() {
+        outln!("left out, as no change affects them: {left_out}");
+    }
     if flags.cov && result.is_ok() {
-        errln!(
+        outln!(
             "{}",
             pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
         );
     }
-    if let Err(error) = &result {
-        errln!("{}", runner.failed_line(error));
-    }
-    let totals = runner.totals();
     // The last line, whatever happened: CI log readers look for it.
-    errln!("{}", totals.line("ci"));
+    for line in runner.end_lines(result.as_ref().err(), runner.totals(), "ci") {
+        outln!("{line}");
+    }
     // The failure was shown under its step; main only passes its exit code on.
     result.map_err(|error| {
         Reported {
@@ -171,37 +192,54 @@ fn mermaid() -> String {
 
 /// The venv and its locked dependencies, without the bindings: they need no Rust, so the
 /// download overlaps the compile.
-fn venv_deps(ci: &Ci, step: &mut Step) -> Result<()> {
+fn venv_deps(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let python = ci.flags.python.as_deref();
     if venv::is_current(python, venv::Profile::Dev)? {
         step.note("up to date");
         return Ok(());
     }
-    venv::dependencies_only(&paths::shell()?, python)
+    venv::dependencies_only(sh, python)
 }
 
-fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
-    if !workflow_lint::run_unless_unchanged(&paths::shell()?)? {
+fn workflow_lint(_: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if !workflow_lint::run_unless_unchanged(sh)? {
         step.note("unchanged since it last passed");
     }
     Ok(())
 }
 
-fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
+fn bindings(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let python = ci.flags.python.as_deref();
-    venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev)
-        .map_err(|error| build_failed(step, error, paths::BINDINGS, "the bindings do not build"))
+    venv::ensure(sh, python, false, venv::Profile::Dev)
+        .map_err(|error| maturin_failed(step, error, "the bindings do not build"))
 }
 
-/// A failed build shows the compiler's errors; its cause is the first of them, which
-/// says more than the build command's exit code (a signal stays the cause). `workspace`
-/// is the folder of the cargo workspace built, from the repository root.
+/// A failed build shows the compiler's errors; its cause is the first of them, with its
+/// place, which says more than the build command's exit code (a signal stays the cause).
 fn build_failed(
     step: &mut Step,
     error: anyhow::Error,
-    workspace: &str,
+    errors: &[CompilerError],
     what: &'static str,
 ) -> anyhow::Error {
+    let Some(first) = errors.first() else {
+        // Not the compiler's (a manifest cargo cannot read, say): the end of the log says.
+        return error.context(what);
+    };
+    let rendered: Vec<&str> = errors.iter().map(|e| e.rendered.trim_end()).collect();
+    let rendered = rendered.join("\n");
+    let lines: Vec<&str> = rendered.lines().take(compiler::SHOWN_LINES).collect();
+    step.details(lines.join("\n"));
+    if signals::is_stop(&error) {
+        return error.context(what);
+    }
+    anyhow::anyhow!(first.to_string()).context(what)
+}
+
+/// [`build_failed`] for maturin, which passes on cargo's rendered messages only: the
+/// errors are read out of the step's log.
+fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> anyhow::Error {
+    let workspace = paths::BINDINGS;
     let output = std::fs::read_to_string(&step.log).unwrap_or_default();
     step.details(compiler::shown(&output));
     let root = paths::project_root();
@@ -214,15 +252,14 @@ fn build_failed(
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
-fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
+fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
-    let tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
-    let selection = cargo_build::opt_in_test_args(&sh)?;
+    let tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
+    let selection = cargo_build::opt_in_test_args(sh)?;
     let venv_tests = if selection.is_empty() {
         Vec::new()
     } else {
-        cargo_no_run(&sh, step, &selection, &json)?
+        cargo_no_run(sh, step, &selection, &json)?
     };
     step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
     let _ = ci.built.set(Built {
@@ -234,56 +271,74 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
 /// `cargo test --no-run ARGS` with cargo's JSON messages in `json` (its diagnostics,
 /// rendered, go to the step's log); returns the test executables it built.
 fn cargo_no_run(
-    sh: &Shell,
+    sh: &StepContext,
     step: &mut Step,
     args: &[impl AsRef<str>],
     json: &Utf8Path,
 ) -> Result<Vec<Utf8PathBuf>> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let file = std::fs::File::create(json).with_context(|| format!("cannot create {json}"))?;
-    let job = Job::new(cmd!(
+    let job = Job::new(
         sh,
-        "cargo test --no-run --message-format=json-render-diagnostics {args...}"
-    ))
-    .stdout(Sink::File(file));
+        cmd!(sh, "cargo test --no-run --message-format=json {args...}"),
+    )
+    .stdout(Sink::File(file))
+    .note(format!("messages to {}", paths::display_path(json)));
     let mut messages = Tail::new(json);
-    let mut built = 0;
+    let mut build = cargo_build::Build::default();
+    let root = paths::project_root();
+    let mut follow = |step: &mut Step| {
+        for rendered in build.feed(&messages.read_new(), &root, &root) {
+            // The log is for people: the diagnostics as cargo would have shown them.
+            traceln!(sh, "{}", rendered.trim_end());
+        }
+        let built = format!("{} crates built", build.artifacts);
+        step.progress(Counts::default(), None, &built);
+    };
     let result = job.run_watching(|| {
-        let new = messages.read_new();
-        built += new.iter().filter(|&&b| b == b'\n').count();
-        step.progress(Counts::default(), None, &format!("{built} crates built"));
+        follow(step);
         Ok(())
     });
+    follow(step);
     if let Err(error) = result {
-        return Err(build_failed(step, error, "", "the Rust tests do not build"));
+        return Err(build_failed(
+            step,
+            error,
+            &build.errors,
+            "the Rust tests do not build",
+        ));
     }
     let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
     cargo_build::test_executables(&text)
 }
 
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
-fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
+fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
     let (profile, selection) = match which {
-        RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
-        RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
+        RustTests::Workspace => ("ci", ci.focus.rust_selection()),
+        RustTests::Venv => ("ci-venv", ci.focus.venv_selection(&built.venv_tests)),
     };
-    rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)
+    rust_tests::test_binaries(sh, step, &ci.rust_run(), profile, selection)
 }
 
 /// The doctests, whole in shard 1 (see [`rust_tests::doctests`]).
-fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
+fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     if ci.flags.shard.is_some_and(|shard| shard.index != 1) {
         step.note("in shard 1");
         return Ok(());
     }
-    rust_tests::doctests(step, &ci.junit_dir)
+    rust_tests::doctests(sh, step, &ci.rust_run())
 }
 
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
-fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
+fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
     let name = stage.name();
+    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {name}")) else {
+        step.note("no change affects its tests");
+        return Ok(());
+    };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
     let junit = ci.junit_dir.join(format!("pytest-{name}.xml"));
@@ -294,7 +349,14 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         format!("--junitxml={junit}"),
     ];
     args.extend(split_args(&ci.flags));
-    let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
+    args.extend(paths);
+    let mut env = vec![
+        ("XTASK_COLLECTED_FILE", collected.to_string()),
+        (
+            "XTASK_FIRST_FILES",
+            ci.focus.first_files(&paths::bindings_dir()),
+        ),
+    ];
     if ci.flags.cov {
         let part = match stage {
             Suite::Unit => Coverage::First,
@@ -312,7 +374,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
     let result = pytest_runner::run(
-        &paths::shell()?,
+        sh,
         target,
         &args,
         &env,
@@ -337,20 +399,16 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
-        let reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
-        if excerpt.is_some() || !reruns.is_empty() {
-            let excerpt = excerpt.into_iter().chain(reruns.iter().cloned());
-            step.details(excerpt.collect::<Vec<_>>().join("\n"));
+        if let Some(excerpt) = excerpt {
+            step.details(excerpt);
         }
-        // Interrupted, the failures so far are still named.
-        if result.as_ref().is_err_and(signals::is_stop) {
-            for rerun in reruns {
-                step.warn(rerun);
-            }
+        // Interrupted too, the failures so far are named, with the results.
+        for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage) {
+            step.rerun(rerun);
         }
         annotate_readme_failures(ci.github, &tests, step);
     }
-    report_stage(step, &tests, stage);
+    report_stage(sh, step, &tests, stage);
     match (result, tests.failed.first()) {
         // The failed tests say more than pytest's exit code.
         (Err(error), Some(first)) if !signals::is_stop(&error) => Err(Failed {
@@ -404,11 +462,16 @@ fn place(tests: &PytestRun, nodeid: &str) -> String {
 }
 
 /// The stage's counts, its five slowest tests (into the log), and its outliers.
-fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
+fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Suite) {
     step.counts(tests.counts);
-    traceln!("slowest tests:");
+    traceln!(sh, "slowest tests:");
     for test in tests.slowest(5) {
-        traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.nodeid);
+        traceln!(
+            sh,
+            "  {:>7.2} s  {}",
+            test.duration.as_secs_f64(),
+            test.nodeid
+        );
     }
     let Some(budget) = stage.budget() else {
         return;
@@ -424,16 +487,15 @@ fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
     }
 }
 
-fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
-    let binary = test_server::binary_built_by_tests(&sh)?;
-    let server = test_server::start_for_tests(&sh, binary, 0, ci.flags.ready_timeout)?;
+fn server_up(ci: &Ci, sh: &StepContext, _: &mut Step) -> Result<()> {
+    let binary = test_server::binary_built_by_tests(sh)?;
+    let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
     let _ = ci.server.set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
-fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
+fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
     match ci.server.get() {
         Some(server) => server.stop_cleanly(),
         None => {
@@ -460,7 +522,7 @@ fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
             }
             State::Stopped => {
                 let mut status = TestCaseStatus::skipped();
-                status.set_message("stopped: another step failed");
+                status.set_message(outcome.error.as_deref().unwrap_or("stopped"));
                 status
             }
             State::NotRun => {
@@ -491,7 +553,7 @@ fn annotate_readme_failures(github: bool, tests: &PytestRun, step: &mut Step) {
             let summary = format!("README example failed ({})", failure.test);
             outln!(
                 "::error file={file},line={line}::{}",
-                steps::escape_data(&summary)
+                github::escape_data(&summary)
             );
         } else {
             step.warn(failure.to_string());
@@ -526,6 +588,19 @@ mod tests {
         graph::check(NODES).unwrap();
         let cleanup: Vec<_> = NODES.iter().filter(|n| n.always).map(|n| n.name).collect();
         assert_eq!(cleanup, ["server down"]);
+    }
+
+    /// The routes name steps of this table (`ci --changed` selects them by name).
+    #[test]
+    fn the_routes_name_steps_of_the_table() {
+        use crate::engine::routing::{Area, CiWork, ROUTES};
+        for route in ROUTES {
+            if let CiWork::Steps(selection) = route.area.ci() {
+                let names: Vec<String> = selection.steps.iter().map(|s| (*s).to_owned()).collect();
+                graph::select(NODES, &names).unwrap();
+            }
+        }
+        assert_eq!(Area::Runner.ci(), CiWork::Everything);
     }
 
     #[test]
@@ -584,6 +659,7 @@ mod tests {
             duration: (state != State::NotRun).then_some(Duration::from_millis(1500)),
             error: error.map(str::to_owned),
             counts: None,
+            reruns: Vec::new(),
         };
         let outcomes = [
             outcome("rust build", State::Passed, None),
