@@ -96,6 +96,17 @@ pub enum Command {
     /// `ci: N passed, N failed, N skipped`; with GITHUB_STEP_SUMMARY set, appends both to
     /// that file. Fails if any test or step failed.
     JunitMerge(JunitMerge),
+    /// Build the release wheel and sdist with maturin into target/xtask/wheel/dist, and check
+    /// them as a user meets them.
+    ///
+    /// Checks: the wheel's tags (`cp310-abi3-<platform>`: one wheel for CPython 3.10+); its
+    /// metadata (name, version and requires-python as pyproject.toml says, the README as the
+    /// long description); its files (the package's every file, the `.pyi` stubs and
+    /// `py.typed` among them, the `_native` extension, nothing else); its abi3 claim,
+    /// audited by abi3audit (pinned in the dev group); and that the sdist builds a wheel of
+    /// its own (skipped when the same sdist built one before). The first problem fails in
+    /// one line that names it.
+    Wheel(Wheel),
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +326,16 @@ pub struct Watch {
     /// bindings' folder).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Wheel {
+    /// Check this wheel instead of building one; the sdist is not checked.
+    #[arg(long, value_name = "WHEEL")]
+    pub check: Option<Utf8PathBuf>,
+    /// Do not build a wheel from the sdist.
+    #[arg(long, conflicts_with = "check")]
+    pub no_sdist: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,12 @@
 //! Which file owns what:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`). A task uses the shared modules below and never
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `wheel`). A task uses the shared modules below and never
 //!   another task.
 //! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
 //!   its `ws://HOST:PORT` address.
+//! - `python/`: the Python side as users get it: the interpreters of this machine
+//!   (`--python`) and the release wheel's build and checks (`wheel`).
 //! - `pytest_runner.rs`: runs pytest against a server; `venv.rs`: the bindings' venv;
 //!   `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
 //!   tests, the test file written around its Python runtime), which `extract.rs` brings up
@@ -50,6 +52,7 @@ mod paths;
 mod process;
 mod pytest_events;
 mod pytest_runner;
+mod python;
 mod readme;
 mod routing;
 mod rust_tests;
@@ -107,5 +110,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Lint(flags) => tasks::lint::run(&sh, &flags),
         flags::Command::Watch(flags) => tasks::watch::run(&sh, &flags),
         flags::Command::JunitMerge(flags) => tasks::junit_merge::run(&sh, &flags),
+        flags::Command::Wheel(flags) => tasks::wheel::run(&sh, &flags),
     }
 }

@@ -11,3 +11,4 @@ pub mod server;
 pub mod venv;
 pub mod watch;
 pub mod workflow_lint;
+pub mod wheel;

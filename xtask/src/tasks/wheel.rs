@@ -1,0 +1,34 @@
+//! `cargo xtask wheel`: builds the release wheel and sdist and checks them (see
+//! [`crate::python::wheel`]), a line per step.
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::python::wheel;
+use crate::steps::{Mode, Runner};
+use crate::{errln, flags, paths, venv};
+
+pub fn run(sh: &Shell, flags: &flags::Wheel) -> Result<()> {
+    let log_dir = paths::xtask_dir()?.join("logs/wheel");
+    let mut runner = Runner::new(Mode::detect(false), log_dir, 4)?;
+    runner.step("venv deps", |_| venv::dependencies_only(sh, None))?;
+    if let Some(path) = &flags.check {
+        let path = paths::from_user(path)?;
+        runner.step("check wheel", |_| wheel::check(sh, &path))?;
+        errln!("{path}: as the package claims");
+        return Ok(());
+    }
+    let built = runner.step("build", |_| wheel::build(sh))?;
+    runner.step("check wheel", |_| wheel::check(sh, &built.wheel))?;
+    if !flags.no_sdist {
+        runner.step("check sdist", |step| {
+            if !wheel::check_sdist(sh, &built.sdist)? {
+                step.note("built a wheel before");
+            }
+            Ok(())
+        })?;
+    }
+    errln!("wheel: {}", paths::display_path(&built.wheel));
+    errln!("sdist: {}", paths::display_path(&built.sdist));
+    Ok(())
+}
