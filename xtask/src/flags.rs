@@ -215,9 +215,17 @@ pub struct Pytest {
 
 #[derive(Debug, Clone, Args)]
 pub struct Ci {
-    /// Python version or interpreter for the venv, as for `cargo xtask venv --python`.
-    #[arg(long, value_name = "VERSION")]
+    /// Run the pytest stages once per Python, side by side, each in a venv of its own
+    /// (target/xtask/venvs/): a version (3.12), a list (3.10,3.13), a path, or `all` (every
+    /// version from requires-python to the newest found). Found on PATH, by uv, in pyenv's,
+    /// mise's and asdf's folders; never downloaded.
+    #[arg(long, value_name = "VERSIONS")]
     pub python: Option<String>,
+    /// Test the release wheel as users install it (not editable, not the debug build): build
+    /// and check it as `cargo xtask wheel` does, then install it into each Python lane's
+    /// venv.
+    #[arg(long)]
+    pub wheel: bool,
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,

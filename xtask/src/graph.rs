@@ -25,6 +25,8 @@ pub struct Node<C> {
     /// Cleanup: starts once its needs have ended, passed or not, after a failure or a
     /// signal too.
     pub always: bool,
+    /// The Python lane of a row that runs once per lane, handed to its body as `step.lane`.
+    pub lane: Option<usize>,
     pub body: fn(&C, &mut Step) -> Result<()>,
 }
 
@@ -38,6 +40,7 @@ impl<C> Node<C> {
             name,
             needs,
             always: false,
+            lane: None,
             body,
         }
     }
@@ -156,6 +159,7 @@ pub fn run<C: Sync>(
             let stopping = first_error.is_some() || signals::received().is_some();
             for index in ready(nodes, selected, &slots, stopping) {
                 let mut step = runner.begin(index + 1, nodes[index].name);
+                step.lane = nodes[index].lane;
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
                 slots[index] = Slot::Running;

@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
+use crate::console::Trace;
 use crate::process::{Job, Sink};
 use crate::{errln, paths, tools};
 
@@ -157,6 +158,22 @@ pub fn choose(
             }
         }
     }
+    if let Some(old) = chosen
+        .interpreters
+        .iter()
+        .find(|i| (i.version.major, i.version.minor) < minimum)
+    {
+        bail!(
+            "--python: {} is CPython {}, which the package does not claim \
+             (requires-python >={}.{}): name {}.{} or newer",
+            old.path,
+            old.version,
+            minimum.0,
+            minimum.1,
+            minimum.0,
+            minimum.1
+        );
+    }
     let mut seen = BTreeSet::new();
     chosen.interpreters.retain(|i| seen.insert(i.path.clone()));
     Ok(chosen)
@@ -164,11 +181,12 @@ pub fn choose(
 
 /// The one line of a version not found: what there is, and how to get it.
 fn not_found(wanted: &str, found: &[Interpreter]) -> String {
-    let versions: BTreeSet<String> = found.iter().map(|i| i.version.to_string()).collect();
+    let versions: BTreeSet<Version> = found.iter().map(|i| i.version).collect();
     let versions = if versions.is_empty() {
         "none".to_owned()
     } else {
-        versions.into_iter().collect::<Vec<_>>().join(", ")
+        let versions: Vec<String> = versions.iter().map(Version::to_string).collect();
+        versions.join(", ")
     };
     format!(
         "--python {wanted}: no such CPython here (found: {versions}; looked on PATH, in uv's \
@@ -178,15 +196,30 @@ fn not_found(wanted: &str, found: &[Interpreter]) -> String {
 }
 
 /// Resolves `--python TEXT` on this machine. With `all`, names the claimed versions that
-/// are missing on a line of their own.
+/// are missing on a line of their own. What it runs goes to a log, not the terminal.
 pub fn resolve(sh: &Shell, text: &str) -> Result<Vec<Interpreter>> {
     let requests = parse(text)?;
     let pyproject = paths::bindings_dir().join("pyproject.toml");
     let pyproject = std::fs::read_to_string(&pyproject)
         .with_context(|| format!("cannot read {pyproject}"))?;
     let minimum = required_minimum(&pyproject)?;
-    let found = discover(sh)?;
-    let chosen = choose(&requests, &found, minimum, |path| probe(sh, path))?;
+    let log = paths::xtask_dir()?.join("logs/python-discovery.log");
+    let chosen = {
+        let _trace = Trace::to(&log, None).with_context(|| format!("cannot write {log}"))?;
+        // The real executables first; shims and uv's list (which runs every shim it sees,
+        // seconds each) only when those do not have what is asked.
+        let mut found = probe_all(direct_candidates(sh), &log);
+        match choose(&requests, &found, minimum, |path| probe(sh, path)) {
+            Ok(chosen) if chosen.missing.is_empty() => chosen,
+            _ => {
+                found.extend(probe_all(indirect_candidates(sh), &log));
+                let mut seen = BTreeSet::new();
+                found.retain(|i| seen.insert(i.path.clone()));
+                found.sort_by_key(|i| i.version);
+                choose(&requests, &found, minimum, |path| probe(sh, path))?
+            }
+        }
+    };
     if !chosen.missing.is_empty() {
         let missing: Vec<String> = chosen
             .missing
@@ -202,20 +235,49 @@ pub fn resolve(sh: &Shell, text: &str) -> Result<Vec<Interpreter>> {
     Ok(chosen.interpreters)
 }
 
-/// Every CPython found on this machine, each run once, the same executable once.
-pub fn discover(sh: &Shell) -> Result<Vec<Interpreter>> {
-    let mut candidates = on_path();
-    candidates.extend(from_uv(sh));
+/// The `python3` on PATH (3.10 or newer, as [`tools::python3`] checks), as an interpreter:
+/// the one lane of `ci --wheel` without `--python`.
+pub fn default_python(sh: &Shell) -> Result<Interpreter> {
+    let python = tools::python3(sh)?;
+    probe(sh, &python).with_context(|| format!("{python} is not a CPython that runs"))
+}
+
+/// Executables that are what they say: the version folders of pyenv, mise and asdf, and
+/// PATH's `python3.X` outside a shims folder.
+fn direct_candidates(sh: &Shell) -> Vec<Utf8PathBuf> {
+    let mut candidates: Vec<Utf8PathBuf> = on_path().into_iter().filter(|p| !is_shim(p)).collect();
     for root in manager_roots(sh) {
         candidates.extend(in_versions_folder(&root));
     }
+    candidates
+}
+
+/// Shims (which run the selected version, or refuse) and what uv lists.
+fn indirect_candidates(sh: &Shell) -> Vec<Utf8PathBuf> {
+    let mut candidates: Vec<Utf8PathBuf> = on_path().into_iter().filter(|p| is_shim(p)).collect();
+    candidates.extend(from_uv(sh));
+    candidates
+}
+
+fn is_shim(path: &Utf8Path) -> bool {
+    path.parent().and_then(Utf8Path::file_name) == Some("shims")
+}
+
+/// Runs every candidate once, side by side (each is a Python start-up), tracing to `log`;
+/// the CPythons that ran, each real executable once, oldest first.
+fn probe_all(mut candidates: Vec<Utf8PathBuf>, log: &Utf8Path) -> Vec<Interpreter> {
     let mut unique = BTreeSet::new();
     candidates.retain(|path| unique.insert(path.clone()));
-    // Side by side: each is a Python start-up. A shell each: a `Shell` is not `Sync`.
+    // A shell each: a `Shell` is not `Sync`.
     let probed: Vec<Option<Interpreter>> = std::thread::scope(|scope| {
         let probes: Vec<_> = candidates
             .iter()
-            .map(|path| scope.spawn(move || probe(&Shell::new().ok()?, path)))
+            .map(|path| {
+                scope.spawn(move || {
+                    let _trace = Trace::to(log, None).ok()?;
+                    probe(&Shell::new().ok()?, path)
+                })
+            })
             .collect();
         probes
             .into_iter()
@@ -229,7 +291,7 @@ pub fn discover(sh: &Shell) -> Result<Vec<Interpreter>> {
         .filter(|i| seen.insert(i.path.clone()))
         .collect();
     found.sort_by_key(|i| i.version);
-    Ok(found)
+    found
 }
 
 /// Runs `path` to learn its version and real executable; `None` if it does not run (a shim
@@ -460,6 +522,9 @@ mod tests {
         assert_eq!(chosen.interpreters[0].version.to_string(), "3.12.4");
         let error = choose(&parse("/bin/nope").unwrap(), &[], (3, 10), probe).unwrap_err();
         assert!(error.to_string().contains("/bin/nope"), "{error}");
+        let old = |_: &Utf8Path| Some(interpreter("3.9.18", "/p/3.9.18/bin/python3.9"));
+        let error = choose(&parse("/p/old").unwrap(), &[], (3, 10), old).unwrap_err();
+        assert!(error.to_string().contains("requires-python >=3.10"), "{error}");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! the run (see [`crate::graph`]). It shows a line per step and a summary (see
 //! [`crate::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
-//! The exit status is the first failing step's.
+//! The exit status is the first failing step's. With `--python` or `--wheel`, the pytest
+//! stages run once per Python lane (see [`lanes`]).
+
+mod lanes;
 
 use std::sync::OnceLock;
 
@@ -19,6 +22,7 @@ use crate::graph::{self, Node};
 use crate::process::{self, Failed, Job, Reported, Sink};
 use crate::pytest_events::{self, PytestRun};
 use crate::pytest_runner::{self, Coverage, Target};
+use crate::python::interpreters;
 use crate::rust_tests;
 use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::tail::Tail;
@@ -62,6 +66,16 @@ const NODES: &[Node<Ci>] = &[
     Node::always("server down", &["server up", "pytest e2e"], server_down),
 ];
 
+/// The rows that run once per Python lane with `--python` or `--wheel`, each lane with a
+/// server of its own; their need of `bindings` becomes one of the lane's venv.
+const PER_LANE: &[&str] = &[
+    "pytest unit",
+    "server up",
+    "pytest integration",
+    "pytest e2e",
+    "server down",
+];
+
 /// What the steps share: the flags, and what one step makes for the next (each set once).
 struct Ci {
     flags: flags::Ci,
@@ -70,6 +84,13 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
+    /// The Python lanes: none for a plain run, which tests in the bindings' venv.
+    lanes: Vec<lanes::Lane>,
+    /// How many pytest stages may run at once.
+    slots: lanes::Slots,
+    /// The release wheel and sdist (`--wheel`).
+    wheel: OnceLock<Utf8PathBuf>,
+    sdist: OnceLock<Utf8PathBuf>,
 }
 
 impl Ci {
@@ -80,6 +101,20 @@ impl Ci {
             junit_dir: self.junit_dir.clone(),
             shard: self.flags.shard,
         }
+    }
+
+    /// The `--python` of the bindings' venv: none with lanes, which have venvs of their own.
+    fn bindings_python(&self) -> Option<&str> {
+        if self.lanes.is_empty() {
+            self.flags.python.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// The lane of a step that runs once per lane.
+    fn lane(&self, step: &Step) -> Option<&lanes::Lane> {
+        self.lanes.get(step.lane?)
     }
 }
 
@@ -99,12 +134,26 @@ enum RustTests {
     Venv,
 }
 
-pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
+pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
+    let lanes = lanes::lanes(match (&flags.python, flags.wheel) {
+        (Some(python), _) => interpreters::resolve(sh, python)?,
+        (None, true) => vec![interpreters::default_python(sh)?],
+        (None, false) => Vec::new(),
+    });
+    anyhow::ensure!(
+        !(flags.cov && lanes.len() > 1),
+        "--cov measures one Python: name one with --python"
+    );
+    let nodes = if lanes.is_empty() {
+        NODES
+    } else {
+        lanes::table(&lanes, flags.wheel)
+    };
     if flags.list {
-        outln!("{}", graph::list(NODES));
+        outln!("{}", graph::list(nodes));
         return Ok(());
     }
-    let selected = graph::select(NODES, &flags.only)?;
+    let selected = graph::select(nodes, &flags.only)?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -118,9 +167,13 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
+        lanes,
+        slots: lanes::Slots::for_cores(),
+        wheel: OnceLock::new(),
+        sdist: OnceLock::new(),
     };
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &ci, &mut runner);
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
+    let result = graph::run(nodes, &selected, &ci, &mut runner);
     drop(ci);
     errln!("{}", runner.summary());
     let junit = junit_dir.join("ci.xml");
@@ -166,7 +219,7 @@ fn mermaid() -> String {
 /// The venv and its locked dependencies, without the bindings: they need no Rust, so the
 /// download overlaps the compile.
 fn venv_deps(ci: &Ci, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     if venv::is_current(python, venv::Profile::Dev)? {
         step.note("up to date");
         return Ok(());
@@ -182,7 +235,7 @@ fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
 }
 
 fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev)
         .map_err(|error| build_failed(step, error, paths::BINDINGS, "the bindings do not build"))
 }
@@ -277,7 +330,12 @@ fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
 fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
-    let name = stage.name();
+    let lane = ci.lane(step);
+    // A lane's files are its own: `unit-py3.12.jsonl`, `pytest-unit-py3.12.xml`.
+    let name = match lane {
+        Some(lane) => format!("{}-{}", stage.name(), lane.name),
+        None => stage.name().to_owned(),
+    };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
     let junit = ci.junit_dir.join(format!("pytest-{name}.xml"));
@@ -287,6 +345,9 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         format!("--report-log={events}"),
         format!("--junitxml={junit}"),
     ];
+    if lane.is_some() {
+        args.extend(["-o".to_owned(), format!("junit_suite_name=pytest {name}")]);
+    }
     args.extend(split_args(&ci.flags));
     let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
     if ci.flags.cov {
@@ -298,15 +359,25 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, ci.server.get()) {
+    let server = match lane {
+        Some(lane) => lane.server.get(),
+        None => ci.server.get(),
+    };
+    let target = match (stage, server) {
         (Suite::Unit, _) => Target::Nothing,
         (_, Some(server)) => Target::Guarded(server),
         (_, None) => anyhow::bail!("the server is not up"),
     };
+    let python = match lane {
+        Some(lane) => lane.python.get().context("the lane's venv is not made")?.clone(),
+        None => venv::python(),
+    };
+    let _slot = ci.slots.take()?;
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
-    let result = pytest_runner::run(
+    let result = pytest_runner::run_with(
         &paths::shell()?,
+        &python,
         target,
         &args,
         &env,
@@ -320,6 +391,9 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         },
     );
     tests.feed(&log.read_new());
+    if let Some(lane) = lane {
+        lanes::name_lane_in_junit(&junit, lane)?;
+    }
     let result = match result {
         Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
@@ -331,7 +405,10 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
-        let reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
+        let mut reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
+        if let Some(lane) = lane {
+            reruns = reruns.iter().map(|line| lanes::rerun_in(line, lane)).collect();
+        }
         if excerpt.is_some() || !reruns.is_empty() {
             let excerpt = excerpt.into_iter().chain(reruns.iter().cloned());
             step.details(excerpt.collect::<Vec<_>>().join("\n"));
