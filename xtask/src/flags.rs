@@ -205,6 +205,11 @@ pub struct Pytest {
     /// pyproject.toml.
     #[arg(long)]
     pub cov: bool,
+    /// Run the suite once per Python, one after the other, each in a venv of its own, as
+    /// for `cargo xtask ci --python`: a version (3.12), a list (3.10,3.13), a path, or
+    /// `all`.
+    #[arg(long, value_name = "VERSIONS", conflicts_with = "cov")]
+    pub python: Option<String>,
     /// Show everything the preparation runs and prints, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,

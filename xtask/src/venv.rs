@@ -16,8 +16,8 @@ use regex::Regex;
 use xshell::{Shell, cmd};
 
 use crate::fingerprint::{self, Fnv};
-use crate::process::{Job, Sink};
-use crate::python::interpreters::Interpreter;
+use crate::process::Job;
+use crate::python::interpreters::{self, Interpreter};
 use crate::{paths, signals, tools, traceln};
 
 /// Bump when the steps below change, so that old stamps no longer match.
@@ -140,7 +140,7 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
     // A new venv without --python gets the python3 on PATH, checked to be new enough, not
     // whichever one uv prefers: uv may pick another, or try to download one.
     let interpreter = match python {
-        Some(python) => Some(find_python(sh, &uv, python)?),
+        Some(python) => Some(find_python(sh, python)?),
         None if creating => Some(tools::python3(sh)?.into_string()),
         None => None,
     };
@@ -161,38 +161,12 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
     Ok(uv)
 }
 
-/// The interpreter that `--python` names (a version such as `3.12`, or a path), found
-/// without downloading one; or an error that lists the Pythons there are.
-fn find_python(sh: &Shell, uv: &Utf8Path, request: &str) -> Result<String> {
-    let find = cmd!(sh, "{uv} python find --no-python-downloads {request}");
-    if let Ok(found) = Job::new(find).stderr(Sink::Null).read() {
-        return Ok(found.trim().to_owned());
-    }
-    let list = cmd!(
-        sh,
-        "{uv} python list --only-installed --no-python-downloads --output-format json"
-    );
-    let listed = Job::new(list).stderr(Sink::Null).read().unwrap_or_default();
-    bail!(
-        "--python {request}: no such Python here (found: {}); install it (your package \
-         manager, pyenv, python.org) or name one that is, such as --python 3.11 or \
-         --python /usr/bin/python3",
-        installed_pythons(&listed)
-    )
-}
-
-/// "3.11.7, 3.11.2" from `uv python list --output-format json`: each version once.
-fn installed_pythons(json: &str) -> String {
-    let listed: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
-    let mut versions: Vec<&str> = listed
-        .iter()
-        .filter_map(|python| python.get("version")?.as_str())
-        .collect();
-    versions.dedup();
-    if versions.is_empty() {
-        "none".to_owned()
-    } else {
-        versions.join(", ")
+/// The interpreter that `--python` names (a version such as `3.12`, or a path), found as
+/// the lanes of `ci --python` find theirs (see [`interpreters`]), never downloaded.
+fn find_python(sh: &Shell, request: &str) -> Result<String> {
+    match interpreters::resolve(sh, request)?.as_slice() {
+        [one] => Ok(one.path.to_string()),
+        _ => bail!("--python {request}: name one Python for the venv, such as --python 3.12"),
     }
 }
 
@@ -549,13 +523,6 @@ mod tests {
             assert!(!got.contains('\n'), "one line: {got:?}");
         }
         assert!(!uv_failure("dns error", uv).contains("uv lock"));
-    }
-
-    #[test]
-    fn the_pythons_found_are_listed_once_each() {
-        let json = r#"[{"version":"3.11.7","path":"/a"},{"version":"3.11.7","path":"/b"},{"version":"3.12.1","path":"/c"}]"#;
-        assert_eq!(installed_pythons(json), "3.11.7, 3.12.1");
-        assert_eq!(installed_pythons("not json"), "none");
     }
 
     #[test]

@@ -12,8 +12,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::fingerprint::{self, Fnv};
-use crate::process::Job;
+use crate::fingerprint;
+use crate::process::{self, Job};
 use crate::{paths, traceln, venv};
 
 /// The import name of the package, its folder under `python/`.
@@ -24,7 +24,7 @@ pub fn wheel_dir() -> Result<Utf8PathBuf> {
     Ok(paths::xtask_dir()?.join("wheel"))
 }
 
-/// What `maturin build --release --sdist` made.
+/// What `maturin build --release` and `maturin sdist` made.
 #[derive(Debug)]
 pub struct Built {
     pub wheel: Utf8PathBuf,
@@ -33,6 +33,8 @@ pub struct Built {
 
 /// Builds the release wheel and the sdist into `target/xtask/wheel/dist`, replacing what an
 /// earlier build left there. Uses the tools venv's maturin (`cargo xtask venv --deps-only`).
+/// Two commands, not `build --sdist`: that builds the wheel from the sdist unpacked in a new
+/// temp folder each time, so cargo compiles the bindings again on every run.
 pub fn build(sh: &Shell) -> Result<Built> {
     let dist = wheel_dir()?.join("dist");
     paths::empty_of(&dist, "whl")?;
@@ -87,11 +89,21 @@ fn only_file(dir: &Utf8Path, suffix: &str) -> Result<Utf8PathBuf> {
 pub fn check(sh: &Shell, wheel: &Utf8Path) -> Result<()> {
     let name = wheel.file_name().context("a wheel has a file name")?;
     check_name(name)?;
-    let unpacked = wheel_dir()?.join("unpacked");
-    unpack(sh, wheel, &unpacked, "zipfile")?;
-    check_unpacked(&unpacked, &paths::bindings_dir())?;
+    // A folder of this run's own, so that two checks side by side never share one.
+    let unpacked = Scratch(wheel_dir()?.join(process::unique_name("unpacked")));
+    unpack(sh, wheel, &unpacked.0, "zipfile")?;
+    check_unpacked(&unpacked.0, &paths::bindings_dir())?;
     traceln!("{name}: tags, metadata and files are as the package claims");
     audit_abi3(sh, wheel)
+}
+
+/// A folder removed when dropped, however the check ends.
+struct Scratch(Utf8PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// `simd_r_drive_ws_client-0.1.0-cp310-abi3-<platform>.whl`: one wheel for CPython 3.10
@@ -309,23 +321,26 @@ fn minor_of(version: &str) -> Option<u32> {
 /// Builds a wheel from the sdist, as an installer without a matching wheel would, with the
 /// venv's maturin and `--locked`; skipped when this very sdist built one before.
 pub fn check_sdist(sh: &Shell, sdist: &Utf8Path) -> Result<bool> {
-    let stamp_path = wheel_dir()?.join("sdist.checked");
-    let stamp = format!(
-        "{:016x}\n",
-        Fnv::of(&std::fs::read(sdist).with_context(|| format!("cannot read {sdist}"))?)
-    );
-    if std::fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
-        return Ok(false);
-    }
+    // Held from the unpacking to the stamp: the folder is fixed, so that cargo finds the
+    // sdist's crates built before.
+    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let unpacked = wheel_dir()?.join("sdist");
     unpack(sh, sdist, &unpacked, "tarfile")?;
     let root = only_dir(&unpacked)?;
+    // Of what it holds, not of its bytes: an sdist's archive carries times.
+    let mut files = Vec::new();
+    fingerprint::files_under(&unpacked, &|_| false, &mut files)?;
+    files.sort();
+    let stamp = format!("{:016x}\n", fingerprint::of_files(&files)?);
+    let stamp_path = wheel_dir()?.join("sdist.checked");
+    if std::fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
+        return Ok(false);
+    }
     let out = wheel_dir()?.join("from-sdist");
     paths::empty_of(&out, "whl")?;
     let maturin = maturin()?;
     let target_dir = paths::target_dir()?;
     let _dir = sh.push_dir(&root);
-    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let build = cmd!(
         sh,
         "{maturin} build --release --locked --out {out} --target-dir {target_dir}"

@@ -11,7 +11,14 @@ use crate::{errln, flags, paths, venv};
 pub fn run(sh: &Shell, flags: &flags::Wheel) -> Result<()> {
     let log_dir = paths::xtask_dir()?.join("logs/wheel");
     let mut runner = Runner::new(Mode::detect(false), log_dir, 4)?;
-    runner.step("venv deps", |_| venv::dependencies_only(sh, None))?;
+    // Only when stale: a sync would take the editable bindings out of an up-to-date venv.
+    runner.step("venv deps", |step| {
+        if venv::is_current(None, venv::Profile::Dev)? {
+            step.note("up to date");
+            return Ok(());
+        }
+        venv::dependencies_only(sh, None)
+    })?;
     if let Some(path) = &flags.check {
         let path = paths::from_user(path)?;
         runner.step("check wheel", |_| wheel::check(sh, &path))?;
