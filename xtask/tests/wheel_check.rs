@@ -23,8 +23,15 @@ fn real_wheel() -> PathBuf {
     if let Some(wheel) = find() {
         return wheel;
     }
-    let built = common::xtask().args(["wheel", "--no-sdist"]).output().unwrap();
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let built = common::xtask()
+        .args(["wheel", "--no-sdist"])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     find().expect("`cargo xtask wheel` left no wheel")
 }
 
@@ -37,7 +44,11 @@ fn zipfile(dir: &Path, args: &[&std::ffi::OsStr]) {
         .args(args)
         .output()
         .unwrap();
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
 
 /// `cargo xtask wheel --check WHEEL`: whether it passed, and its stderr.
@@ -47,7 +58,10 @@ fn check(wheel: &Path) -> (bool, String) {
         .arg(wheel)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -58,7 +72,10 @@ fn a_wheel_without_its_stubs_fails_naming_the_file() {
 
     let scratch = scratch_dir("wheel-check");
     let unpacked = scratch.join("unpacked");
-    zipfile(&scratch, &["-e".as_ref(), wheel.as_os_str(), unpacked.as_os_str()]);
+    zipfile(
+        &scratch,
+        &["-e".as_ref(), wheel.as_os_str(), unpacked.as_os_str()],
+    );
     let stub = unpacked.join("simd_r_drive_ws_client/_native.pyi");
     std::fs::remove_file(&stub).expect("the real wheel has the stubs");
     // The same file name: the check reads the tags from it.

@@ -12,9 +12,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::console::Trace;
-use crate::process::{Job, Sink};
-use crate::{errln, paths, tools};
+use crate::base::console::Trace;
+use crate::base::process::{Job, Sink};
+use crate::base::{paths, tools};
+use crate::errln;
 
 /// A CPython version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,7 +50,10 @@ pub struct Interpreter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// `3.12` (any patch) or `3.12.1` (that one).
-    Version { minor: (u32, u32), patch: Option<u32> },
+    Version {
+        minor: (u32, u32),
+        patch: Option<u32>,
+    },
     /// An interpreter named by its path.
     Path(Utf8PathBuf),
     /// Every minor version from the package's `requires-python` to the newest found.
@@ -142,7 +146,10 @@ pub fn choose(
                 chosen.interpreters.push(interpreter);
             }
             Request::All => {
-                let newest = found.iter().map(|i| (i.version.major, i.version.minor)).max();
+                let newest = found
+                    .iter()
+                    .map(|i| (i.version.major, i.version.minor))
+                    .max();
                 let Some(newest) = newest.filter(|&newest| newest >= minimum) else {
                     bail!(not_found(
                         &format!("all ({}.{} or newer)", minimum.0, minimum.1),
@@ -200,8 +207,8 @@ fn not_found(wanted: &str, found: &[Interpreter]) -> String {
 pub fn resolve(sh: &Shell, text: &str) -> Result<Vec<Interpreter>> {
     let requests = parse(text)?;
     let pyproject = paths::bindings_dir().join("pyproject.toml");
-    let pyproject = std::fs::read_to_string(&pyproject)
-        .with_context(|| format!("cannot read {pyproject}"))?;
+    let pyproject =
+        std::fs::read_to_string(&pyproject).with_context(|| format!("cannot read {pyproject}"))?;
     let minimum = required_minimum(&pyproject)?;
     let log = paths::xtask_dir()?.join("logs/python-discovery.log");
     let chosen = {
@@ -443,11 +450,17 @@ mod tests {
         let cases: &[(&str, Vec<Request>)] = &[
             ("3.12", vec![version(3, 12, None)]),
             ("3.12.1", vec![version(3, 12, Some(1))]),
-            ("3.10,3.13", vec![version(3, 10, None), version(3, 13, None)]),
-            ("3.10, /opt/py/bin/python3", vec![
-                version(3, 10, None),
-                Request::Path("/opt/py/bin/python3".into()),
-            ]),
+            (
+                "3.10,3.13",
+                vec![version(3, 10, None), version(3, 13, None)],
+            ),
+            (
+                "3.10, /opt/py/bin/python3",
+                vec![
+                    version(3, 10, None),
+                    Request::Path("/opt/py/bin/python3".into()),
+                ],
+            ),
             ("python3.11", vec![Request::Path("python3.11".into())]),
             ("all", vec![Request::All]),
         ];
@@ -456,7 +469,10 @@ mod tests {
         }
         for bad in ["3", "three", "all,3.12", "3.x", ""] {
             let error = parse(bad).unwrap_err().to_string();
-            assert!(error.starts_with(&format!("--python {bad}")), "{bad}: {error}");
+            assert!(
+                error.starts_with(&format!("--python {bad}")),
+                "{bad}: {error}"
+            );
         }
     }
 
@@ -464,7 +480,11 @@ mod tests {
     fn requests_pick_the_newest_patch_and_all_names_what_is_missing() {
         let none = |_: &Utf8Path| None;
         let paths = |chosen: &Chosen| -> Vec<String> {
-            chosen.interpreters.iter().map(|i| i.path.to_string()).collect()
+            chosen
+                .interpreters
+                .iter()
+                .map(|i| i.path.to_string())
+                .collect()
         };
         let cases: &[(&str, &[&str], &[(u32, u32)])] = &[
             ("3.11", &["/p/3.11.7/bin/python3.11"], &[]),
@@ -498,7 +518,11 @@ mod tests {
         let cases = [
             ("3.12", found(), "found: 3.10.13, 3.11.2, 3.11.7, 3.13.0;"),
             ("3.11.9", found(), "found: 3.10.13, 3.11.2, 3.11.7, 3.13.0;"),
-            ("all", old, "--python all (3.10 or newer): no such CPython here (found: 3.9.18;"),
+            (
+                "all",
+                old,
+                "--python all (3.10 or newer): no such CPython here (found: 3.9.18;",
+            ),
             ("all", Vec::new(), "found: none;"),
         ];
         for (text, found, says) in cases {
@@ -515,8 +539,7 @@ mod tests {
     #[test]
     fn a_path_is_run_to_learn_what_it_is() {
         let probe = |path: &Utf8Path| {
-            (path == "/opt/py")
-                .then(|| interpreter("3.12.4", "/opt/py-real/bin/python3.12"))
+            (path == "/opt/py").then(|| interpreter("3.12.4", "/opt/py-real/bin/python3.12"))
         };
         let chosen = choose(&parse("/opt/py").unwrap(), &[], (3, 10), probe).unwrap();
         assert_eq!(chosen.interpreters[0].version.to_string(), "3.12.4");
@@ -524,7 +547,10 @@ mod tests {
         assert!(error.to_string().contains("/bin/nope"), "{error}");
         let old = |_: &Utf8Path| Some(interpreter("3.9.18", "/p/3.9.18/bin/python3.9"));
         let error = choose(&parse("/p/old").unwrap(), &[], (3, 10), old).unwrap_err();
-        assert!(error.to_string().contains("requires-python >=3.10"), "{error}");
+        assert!(
+            error.to_string().contains("requires-python >=3.10"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -570,10 +596,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (_guard, root) = paths::test_dir();
         let scripts = [
-            (
-                "3.12.1",
-                "#!/bin/sh\necho \"cpython 3.12.1 $0\"\n",
-            ),
+            ("3.12.1", "#!/bin/sh\necho \"cpython 3.12.1 $0\"\n"),
             (
                 "3.13.0",
                 "#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n",

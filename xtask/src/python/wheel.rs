@@ -12,9 +12,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::fingerprint;
-use crate::process::{self, Job};
-use crate::{paths, traceln, venv};
+use crate::base::fingerprint;
+use crate::base::paths;
+use crate::base::process::{self, Job};
+use crate::python::venv;
+use crate::traceln;
 
 /// The import name of the package, its folder under `python/`.
 const PACKAGE: &str = "simd_r_drive_ws_client";
@@ -52,7 +54,7 @@ pub fn build(sh: &Shell) -> Result<Built> {
     .env_remove("CONDA_PREFIX");
     Job::new(build)
         .run()
-    .context("maturin could not build the release wheel: see its errors above")?;
+        .context("maturin could not build the release wheel: see its errors above")?;
     Ok(Built {
         wheel: only_file(&dist, ".whl")?,
         sdist: only_file(&dist, ".tar.gz")?,
@@ -153,7 +155,10 @@ pub fn check_unpacked(unpacked: &Utf8Path, bindings: &Utf8Path) -> Result<()> {
     let files = files_under(unpacked)?;
     let dist_info = files
         .iter()
-        .find_map(|file| file.strip_suffix("/METADATA").filter(|d| d.ends_with(".dist-info")))
+        .find_map(|file| {
+            file.strip_suffix("/METADATA")
+                .filter(|d| d.ends_with(".dist-info"))
+        })
         .context("the wheel has no *.dist-info/METADATA")?
         .to_owned();
     let metadata = std::fs::read_to_string(unpacked.join(&dist_info).join("METADATA"))
@@ -346,9 +351,9 @@ pub fn check_sdist(sh: &Shell, sdist: &Utf8Path) -> Result<bool> {
         "{maturin} build --release --locked --out {out} --target-dir {target_dir}"
     )
     .env_remove("CONDA_PREFIX");
-    Job::new(build)
-        .run()
-    .with_context(|| format!("the sdist does not build a wheel ({root}): see maturin's errors"))?;
+    Job::new(build).run().with_context(|| {
+        format!("the sdist does not build a wheel ({root}): see maturin's errors")
+    })?;
     let wheel = only_file(&out, ".whl")?;
     check_name(wheel.file_name().unwrap_or_default())?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
@@ -365,7 +370,10 @@ fn only_dir(dir: &Utf8Path) -> Result<Utf8PathBuf> {
         .collect();
     match found.as_slice() {
         [one] => Ok(one.clone()),
-        _ => bail!("the sdist unpacks to {} folders in {dir}, expected one", found.len()),
+        _ => bail!(
+            "the sdist unpacks to {} folders in {dir}, expected one",
+            found.len()
+        ),
     }
 }
 
@@ -376,12 +384,30 @@ mod tests {
     #[test]
     fn a_wheel_is_tagged_for_cpython_310_and_later_in_one_file() {
         let cases = [
-            ("simd_r_drive_ws_client-0.1.0-cp310-abi3-manylinux_2_34_x86_64.whl", None),
-            ("simd_r_drive_ws_client-0.1.0-cp310-abi3-macosx_11_0_arm64.whl", None),
-            ("simd_r_drive_ws_client-0.1.0-cp312-cp312-manylinux_2_34_x86_64.whl", Some("tagged `cp312-cp312`")),
-            ("simd_r_drive_ws_client-0.1.0-cp311-abi3-linux_x86_64.whl", Some("tagged `cp311-abi3`")),
-            ("other-0.1.0-cp310-abi3-linux_x86_64.whl", Some("the distribution is `other`")),
-            ("simd_r_drive_ws_client-0.1.0-cp310-abi3-any.whl", Some("platform tag `any`")),
+            (
+                "simd_r_drive_ws_client-0.1.0-cp310-abi3-manylinux_2_34_x86_64.whl",
+                None,
+            ),
+            (
+                "simd_r_drive_ws_client-0.1.0-cp310-abi3-macosx_11_0_arm64.whl",
+                None,
+            ),
+            (
+                "simd_r_drive_ws_client-0.1.0-cp312-cp312-manylinux_2_34_x86_64.whl",
+                Some("tagged `cp312-cp312`"),
+            ),
+            (
+                "simd_r_drive_ws_client-0.1.0-cp311-abi3-linux_x86_64.whl",
+                Some("tagged `cp311-abi3`"),
+            ),
+            (
+                "other-0.1.0-cp310-abi3-linux_x86_64.whl",
+                Some("the distribution is `other`"),
+            ),
+            (
+                "simd_r_drive_ws_client-0.1.0-cp310-abi3-any.whl",
+                Some("platform tag `any`"),
+            ),
             ("simd_r_drive_ws_client-0.1.0.tar.gz", Some("not a wheel")),
         ];
         for (name, problem) in cases {
@@ -405,7 +431,11 @@ mod tests {
             ("Version: 0.1.0", "Version: 0.2.0", "Version: 0.2.0"),
             ("Requires-Python: >=3.10\n", "", "no Requires-Python"),
             ("Name: simd-r-drive-ws-client", "Name: other", "Name: other"),
-            ("Description-Content-Type: text/markdown", "Description-Content-Type: text/plain", "text/markdown"),
+            (
+                "Description-Content-Type: text/markdown",
+                "Description-Content-Type: text/plain",
+                "text/markdown",
+            ),
             ("Text.", "Other.", "not the bindings' README.md"),
         ];
         for (from, to, problem) in cases {
@@ -422,7 +452,10 @@ mod tests {
         let bad = clean.replace("[]", r#"["_PyObject_GetDictPtr"]"#);
         assert_eq!(
             abi3_violations(&bad).unwrap(),
-            [("_native.abi3.so".to_owned(), "_PyObject_GetDictPtr".to_owned())]
+            [(
+                "_native.abi3.so".to_owned(),
+                "_PyObject_GetDictPtr".to_owned()
+            )]
         );
         let newer = clean.replace(r#""computed": "3.7""#, r#""computed": "3.12""#);
         assert_eq!(abi3_violations(&newer).unwrap().len(), 1);

@@ -1,9 +1,11 @@
 //! The README compiler: turns the Python examples of a Markdown file into a pytest file.
 //! Its stages are its modules: `markdown` reads the document with pulldown-cmark (and
 //! `info` and `directive`), `plan` decides the tests, `write` writes the file around
-//! `runtime.py`, which records each README test's lines for `cargo xtask ci` to point at.
+//! `runtime.py`, which records each README test's lines for `cargo xtask ci` to point at;
+//! `extract` brings a README's test file up to date.
 
 mod directive;
+pub mod extract;
 mod info;
 mod markdown;
 mod plan;

@@ -1,18 +1,22 @@
 //! `cargo xtask bench`: what Python costs over native Rust. Builds a release server, the
 //! release bindings and the transport's native benchmark, starts the server under the
 //! guard, times the same operations from both sides against it, and shows the medians
-//! side by side (see [`crate::bench_report`]).
+//! side by side (see [`report`]).
+
+mod report;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
-use crate::bench_report::{self, Figure, OPS};
-use crate::process::Job;
-use crate::pytest_runner::{self, Target};
-use crate::steps::{Mode, Runner};
-use crate::test_server::{self, Server};
-use crate::{errln, flags, outln, paths, venv};
+use crate::base::paths;
+use crate::base::process::Job;
+use crate::engine::steps::{Mode, Runner};
+use crate::python::pytest_runner::{self, Target};
+use crate::python::venv;
+use crate::server::test_server::{self, Server};
+use crate::{errln, flags, outln};
+use report::{Figure, OPS};
 
 const TRANSPORT_PACKAGE: &str = "simd-r-drive-ws-transport";
 /// pytest-benchmark's settings, close to the native side's: a warmup, then at least 50
@@ -46,10 +50,10 @@ pub fn run(sh: &Shell, flags: &flags::Bench) -> Result<()> {
         let kept = dir.join("previous.json");
         std::fs::rename(&latest, &kept).with_context(|| format!("cannot move {latest}"))?;
     }
-    std::fs::write(&latest, bench_report::to_json(&figures))
+    std::fs::write(&latest, report::to_json(&figures))
         .with_context(|| format!("cannot write {latest}"))?;
-    outln!("{}", bench_report::table(&figures, previous.as_deref()));
-    for line in bench_report::verdict(&figures) {
+    outln!("{}", report::table(&figures, previous.as_deref()));
+    for line in report::verdict(&figures) {
         outln!("{line}");
     }
     errln!("figures: {}", paths::display_path(&latest));
@@ -58,7 +62,7 @@ pub fn run(sh: &Shell, flags: &flags::Bench) -> Result<()> {
 
 fn read_figures(path: &Utf8Path) -> Result<Vec<Figure>> {
     let text = std::fs::read_to_string(path)?;
-    bench_report::from_json(&text)
+    report::from_json(&text)
 }
 
 /// Builds, starts the server, and times each op from both sides, one after the other, so
@@ -80,13 +84,13 @@ fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figur
         runner.step(op, |_| {
             native_side(sh, &native, &server, op, &rust_json)?;
             python_side(sh, &server, test, &python_json)?;
-            rust.extend(bench_report::rust_entries(&read(&rust_json)?)?);
-            python.extend(bench_report::python_entries(&read(&python_json)?)?);
+            rust.extend(report::rust_entries(&read(&rust_json)?)?);
+            python.extend(report::python_entries(&read(&python_json)?)?);
             Ok(())
         })?;
     }
     runner.step("server down", |_| server.stop_cleanly())?;
-    bench_report::pair(&rust, &python)
+    report::pair(&rust, &python)
 }
 
 fn read(path: &Utf8Path) -> Result<String> {

@@ -1,12 +1,14 @@
 //! `cargo xtask ci`: every check, as one graph ([`NODES`]): each step starts as soon as what
 //! it needs has passed, independent steps run side by side, and the first failure stops
-//! the run (see [`crate::graph`]). It shows a line per step and a summary (see
-//! [`crate::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
+//! the run (see [`crate::engine::graph`]). It shows a line per step and a summary (see
+//! [`crate::engine::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
 //! The exit status is the first failing step's. With `--python` or `--wheel`, the pytest
 //! stages run once per Python lane (see [`lanes`]).
 
 mod lanes;
+
+mod rust_tests;
 
 use std::sync::OnceLock;
 
@@ -15,19 +17,23 @@ use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
-use crate::cargo_build;
-use crate::compiler;
+use crate::adapters::cargo_build;
+use crate::adapters::compiler;
+use crate::adapters::pytest_events::{self, PytestRun};
+use crate::base::paths;
+use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::signals;
+use crate::base::tail::Tail;
+use crate::checks::workflow_lint;
+use crate::engine::graph::{self, Node};
+use crate::engine::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
-use crate::graph::{self, Node};
-use crate::process::{self, Failed, Job, Reported, Sink};
-use crate::pytest_events::{self, PytestRun};
-use crate::pytest_runner::{self, Coverage, Target};
 use crate::python::interpreters;
-use crate::rust_tests;
-use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
-use crate::tail::Tail;
-use crate::test_server::{self, Server};
-use crate::{errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
+use crate::python::pytest_runner::{self, Coverage, Target};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
+use crate::{errln, outln, traceln};
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -369,7 +375,11 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         (_, None) => anyhow::bail!("the server is not up"),
     };
     let python = match lane {
-        Some(lane) => lane.python.get().context("the lane's venv is not made")?.clone(),
+        Some(lane) => lane
+            .python
+            .get()
+            .context("the lane's venv is not made")?
+            .clone(),
         None => venv::python(),
     };
     let _slot = ci.slots.take()?;
@@ -407,7 +417,10 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
         let mut reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
         if let Some(lane) = lane {
-            reruns = reruns.iter().map(|line| lanes::rerun_in(line, lane)).collect();
+            reruns = reruns
+                .iter()
+                .map(|line| lanes::rerun_in(line, lane))
+                .collect();
         }
         if excerpt.is_some() || !reruns.is_empty() {
             let excerpt = excerpt.into_iter().chain(reruns.iter().cloned());

@@ -1,9 +1,10 @@
-//! `cargo xtask extract`: writes or checks the README tests file (see [`crate::extract`]).
+//! `cargo xtask extract`: writes or checks the README tests file (see [`crate::readme::extract`]).
 
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::{extract, flags};
+use crate::flags;
+use crate::readme::extract;
 
 pub fn run(sh: &Shell, flags: &flags::Extract) -> Result<()> {
     extract::run(sh, flags)

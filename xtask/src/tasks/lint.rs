@@ -1,7 +1,7 @@
 //! `cargo xtask lint`: every static check of the workflow's lint job, as one graph
-//! ([`NODES`]) run by [`crate::graph`]: independent checks side by side, the first failure
-//! stops the run. A line per check (see [`crate::steps`]); for a failed check, each problem
-//! with its file and line (see [`crate::findings`]); every check's whole output in
+//! ([`NODES`]) run by [`crate::engine::graph`]: independent checks side by side, the first failure
+//! stops the run. A line per check (see [`crate::engine::steps`]); for a failed check, each problem
+//! with its file and line (see [`crate::adapters::findings`]); every check's whole output in
 //! `target/xtask/logs/lint/`. It ends with `lint: N passed, N failed, N skipped`, counting
 //! checks. `--fix` first runs [`FIXES`], then the checks.
 
@@ -9,11 +9,16 @@ use anyhow::{Context, Result, bail, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
-use crate::findings::{self, Finding};
-use crate::graph::{self, Node};
-use crate::process::{self, Job, Reported, Sink};
-use crate::steps::{Counts, Mode, Runner, State, Step};
-use crate::{cargo_build, errln, flags, outln, paths, signals, traceln, venv, workflow_lint};
+use crate::adapters::cargo_build;
+use crate::adapters::findings::{self, Finding};
+use crate::base::paths;
+use crate::base::process::{self, Job, Reported, Sink};
+use crate::base::signals;
+use crate::checks::workflow_lint;
+use crate::engine::graph::{self, Node};
+use crate::engine::steps::{Counts, Mode, Runner, State, Step};
+use crate::python::venv;
+use crate::{errln, flags, outln, traceln};
 
 /// Lines of findings shown under a failed check; its log has all of them.
 const SHOWN_LINES: usize = 80;

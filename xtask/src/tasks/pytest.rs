@@ -8,13 +8,16 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::console::Trace;
+use crate::base::console::Trace;
+use crate::base::paths;
+use crate::engine::steps::{Mode, Runner};
+use crate::errln;
 use crate::flags::{self, Suite};
-use crate::pytest_runner::{self, Coverage, Report, Target};
 use crate::python::interpreters::{self, Interpreter};
-use crate::steps::{Mode, Runner};
-use crate::test_server::{self, Server};
-use crate::{errln, extract, paths, venv};
+use crate::python::pytest_runner::{self, Coverage, Report, Target};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
 
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);

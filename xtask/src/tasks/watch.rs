@@ -3,6 +3,8 @@
 //! against one server that stays up between runs: the changed test files first, then the
 //! rest of the suite, last failures first. Each run ends with a `watch:` line.
 
+mod watcher;
+
 use std::fmt;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -12,15 +14,20 @@ use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use xshell::Shell;
 
-use crate::console::{self, Colour, Trace};
+use crate::adapters::compiler;
+use crate::adapters::pytest_events::{self, PytestRun};
+use crate::base::console::{self, Colour, Trace};
+use crate::base::paths;
+use crate::base::signals;
+use crate::base::tail::Tail;
+use crate::engine::routing::{self, Plan, Rebuild, Scope};
+use crate::errln;
 use crate::flags::{self, Suite};
-use crate::pytest_events::{self, PytestRun};
-use crate::pytest_runner::{self, Report, Target};
-use crate::routing::{self, Plan, Rebuild, Scope};
-use crate::tail::Tail;
-use crate::test_server::{self, Server};
-use crate::watcher::Watcher;
-use crate::{compiler, errln, extract, paths, signals, venv};
+use crate::python::pytest_runner::{self, Report, Target};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
+use watcher::Watcher;
 
 /// Most lines of pytest's failure section shown after a run.
 const FAILURE_LINES: usize = 60;

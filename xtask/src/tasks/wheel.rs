@@ -4,9 +4,10 @@
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::python::wheel;
-use crate::steps::{Mode, Runner};
-use crate::{errln, flags, paths, venv};
+use crate::base::paths;
+use crate::engine::steps::{Mode, Runner};
+use crate::python::{venv, wheel};
+use crate::{errln, flags};
 
 pub fn run(sh: &Shell, flags: &flags::Wheel) -> Result<()> {
     let log_dir = paths::xtask_dir()?.join("logs/wheel");

@@ -11,12 +11,12 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{Ci, NODES, PER_LANE};
-use crate::graph::Node;
+use crate::base::{paths, signals};
+use crate::engine::graph::Node;
+use crate::engine::steps::Step;
 use crate::python::interpreters::Interpreter;
-use crate::python::wheel;
-use crate::steps::Step;
-use crate::test_server::Server;
-use crate::{paths, signals, venv};
+use crate::python::{venv, wheel};
+use crate::server::test_server::Server;
 
 /// One Python lane: its interpreter, and what its steps make for the next ones.
 pub struct Lane {
@@ -30,7 +30,10 @@ pub struct Lane {
 
 /// Lanes named by minor version, or by whole version where two share a minor one.
 pub fn lanes(interpreters: Vec<Interpreter>) -> Vec<Lane> {
-    let minors: Vec<String> = interpreters.iter().map(|i| i.version.minor_name()).collect();
+    let minors: Vec<String> = interpreters
+        .iter()
+        .map(|i| i.version.minor_name())
+        .collect();
     interpreters
         .into_iter()
         .enumerate()
@@ -64,7 +67,10 @@ pub fn table(lanes: &[Lane], wheel: bool) -> &'static [Node<Ci>] {
     let mut table: Vec<Node<Ci>> = NODES
         .iter()
         .filter(|node| !PER_LANE.contains(&node.name))
-        .map(|node| Node { lane: None, ..*node })
+        .map(|node| Node {
+            lane: None,
+            ..*node
+        })
         .collect();
     if wheel {
         table.push(Node::new("wheel", &["venv deps"], build_wheel));
@@ -130,7 +136,10 @@ fn lane_venv(ci: &Ci, step: &mut Step) -> Result<()> {
         _ => venv::Install::Editable,
     };
     let python = venv::ensure_lane(&paths::shell()?, &lane.interpreter, install)?;
-    step.note(&format!("{} {}", lane.interpreter.version, lane.interpreter.path));
+    step.note(&format!(
+        "{} {}",
+        lane.interpreter.version, lane.interpreter.path
+    ));
     let _ = lane.python.set(python);
     Ok(())
 }
@@ -204,7 +213,7 @@ impl Drop for Slot<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph;
+    use crate::engine::graph;
 
     fn lane_set(versions: &[&str]) -> Vec<Lane> {
         let interpreters = versions
@@ -246,15 +255,24 @@ mod tests {
             for stage in PER_LANE {
                 assert!(!names.contains(stage), "{stage} stays shared: {names:?}");
                 for lane in ["py3.10", "py3.12"] {
-                    assert!(names.contains(&format!("{stage} ({lane})").as_str()), "{names:?}");
+                    assert!(
+                        names.contains(&format!("{stage} ({lane})").as_str()),
+                        "{names:?}"
+                    );
                 }
             }
-            let unit = table.iter().find(|n| n.name == "pytest unit (py3.12)").unwrap();
+            let unit = table
+                .iter()
+                .find(|n| n.name == "pytest unit (py3.12)")
+                .unwrap();
             assert_eq!(unit.needs, ["extract", "venv (py3.12)"]);
             assert_eq!(unit.lane, Some(1));
             let venv = table.iter().find(|n| n.name == "venv (py3.10)").unwrap();
             assert_eq!(venv.needs, [if wheel { "wheel" } else { "bindings" }]);
-            let down = table.iter().find(|n| n.name == "server down (py3.10)").unwrap();
+            let down = table
+                .iter()
+                .find(|n| n.name == "server down (py3.10)")
+                .unwrap();
             assert!(down.always);
             assert_eq!(down.needs, ["server up (py3.10)", "pytest e2e (py3.10)"]);
         }

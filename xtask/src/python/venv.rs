@@ -15,10 +15,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::fingerprint::{self, Fnv};
-use crate::process::Job;
+use crate::base::fingerprint::{self, Fnv};
+use crate::base::paths;
+use crate::base::process::Job;
+use crate::base::signals;
+use crate::base::tools;
 use crate::python::interpreters::{self, Interpreter};
-use crate::{paths, signals, tools, traceln};
+use crate::traceln;
 
 /// Bump when the steps below change, so that old stamps no longer match.
 const STAMP_VERSION: u32 = 4;
@@ -222,7 +225,11 @@ pub fn lane_dir(interpreter: &Interpreter) -> Result<Utf8PathBuf> {
 /// Makes or refreshes the venv of `interpreter` (see [`lane_dir`]): the locked dev group
 /// from uv's cache, and the bindings as `install` says; returns its Python. A stamp skips
 /// all of it when nothing changed.
-pub fn ensure_lane(sh: &Shell, interpreter: &Interpreter, install: Install<'_>) -> Result<Utf8PathBuf> {
+pub fn ensure_lane(
+    sh: &Shell,
+    interpreter: &Interpreter,
+    install: Install<'_>,
+) -> Result<Utf8PathBuf> {
     let bindings = checked_bindings()?;
     let dir = lane_dir(interpreter)?;
     let _lock = lock(&dir.with_extension("lock"))?;
@@ -271,7 +278,11 @@ pub fn ensure_lane(sh: &Shell, interpreter: &Interpreter, install: Install<'_>) 
 }
 
 /// What a lane's venv was made from: the interpreter, the lock, and the bindings' install.
-fn lane_stamp(bindings: &Utf8Path, interpreter: &Interpreter, install: Install<'_>) -> Result<String> {
+fn lane_stamp(
+    bindings: &Utf8Path,
+    interpreter: &Interpreter,
+    install: Install<'_>,
+) -> Result<String> {
     let lock = fingerprint::of_files(&[bindings.join("uv.lock"), bindings.join("pyproject.toml")])?;
     let install = match install {
         Install::Editable => "editable".to_owned(),

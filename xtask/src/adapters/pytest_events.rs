@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::steps::Counts;
-use crate::tail::Lines;
+use crate::base::tail::Lines;
+use crate::engine::steps::Counts;
 
 /// One finished test: its time over all phases, and whether it is marked `slow`.
 #[derive(Debug, Clone, PartialEq)]

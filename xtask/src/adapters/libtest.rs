@@ -3,8 +3,8 @@
 //! output worth showing. `ci` runs the binaries that cargo built one after the other, their
 //! output in one log, so a reader takes the output of several.
 
-use crate::steps::Counts;
-use crate::tail::Lines;
+use crate::base::tail::Lines;
+use crate::engine::steps::Counts;
 
 /// The state of test binaries' output, fed in pieces.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::paths;
+use crate::base::paths;
 
 /// A file read from where the last read stopped; a file that does not exist yet reads as
 /// empty until it does.
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn reads_what_was_appended_since_the_last_read() {
-        let (_guard, dir) = crate::paths::test_dir();
+        let (_guard, dir) = crate::base::paths::test_dir();
         let path = dir.join("log");
         let mut tail = Tail::new(&path);
         assert!(tail.read_new().is_empty(), "not there yet");

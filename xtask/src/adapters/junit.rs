@@ -11,8 +11,8 @@ use anyhow::{Context, Result, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{Report, TestCaseStatus};
 
-use crate::fingerprint;
-use crate::steps::Counts;
+use crate::base::fingerprint;
+use crate::engine::steps::Counts;
 
 /// The steps' report that `ci` writes beside the test reports.
 const STEPS_REPORT: &str = "ci.xml";
@@ -125,7 +125,7 @@ pub fn table(runs: &BTreeMap<Utf8PathBuf, Run>) -> String {
 mod tests {
     use super::*;
 
-    const NEXTEST: &str = include_str!("../tests/fixtures/nextest/junit-0.9.148.xml");
+    const NEXTEST: &str = include_str!("../../tests/fixtures/nextest/junit-0.9.148.xml");
     const PYTEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="1" tests="3" time="0.1"><testcase classname="tests.test_a" name="test_x" time="0.01" /><testcase classname="tests.test_a" name="test_y" time="0.01"><skipped type="pytest.skip" message="no">no</skipped></testcase><testcase classname="tests.test_a" name="test_z" time="0.01" /></testsuite></testsuites>"#;
 
     fn steps(failed: &[&str]) -> String {
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn shards_add_up_and_a_failed_step_counts_once() {
-        let (_guard, dir) = crate::paths::test_dir();
+        let (_guard, dir) = crate::base::paths::test_dir();
         let write = |path: &str, text: &str| {
             let path = dir.join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn no_reports_or_a_bad_one_is_an_error() {
-        let (_guard, dir) = crate::paths::test_dir();
+        let (_guard, dir) = crate::base::paths::test_dir();
         let error = read_runs(std::slice::from_ref(&dir)).unwrap_err();
         assert!(
             format!("{error:#}").contains("no JUnit report"),

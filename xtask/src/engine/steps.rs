@@ -17,11 +17,12 @@ use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::console::{self, Colour, Trace, paint};
-use crate::process::{self, Reported};
-use crate::signals::Interrupted;
-use crate::tail;
-use crate::{errln, outln, paths};
+use crate::base::console::{self, Colour, Trace, paint};
+use crate::base::paths;
+use crate::base::process::{self, Reported};
+use crate::base::signals::Interrupted;
+use crate::base::tail;
+use crate::{errln, outln};
 
 /// Lines of a failed step's log shown when nothing better is known.
 const TAIL_LINES: usize = 30;

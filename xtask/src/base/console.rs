@@ -113,7 +113,7 @@ impl Drop for Trace {
 /// Copies the lines appended to `file` to stderr, each after `prefix`, until `done`, and
 /// then the rest.
 fn copy_as_it_grows(mut file: File, prefix: &str, done: &AtomicBool) {
-    let mut lines = crate::tail::Lines::default();
+    let mut lines = crate::base::tail::Lines::default();
     let mut buffer = Vec::new();
     loop {
         let finished = done.load(Ordering::SeqCst);
@@ -189,19 +189,19 @@ pub fn colours_wanted(terminal: bool, no_color: Option<&str>, force: Option<&str
 /// `println!` that cannot panic.
 #[macro_export]
 macro_rules! outln {
-    ($($arg:tt)*) => { $crate::console::stdout_line(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::base::console::stdout_line(format_args!($($arg)*)) };
 }
 
 /// `eprintln!` that cannot panic.
 #[macro_export]
 macro_rules! errln {
-    ($($arg:tt)*) => { $crate::console::stderr_line(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::base::console::stderr_line(format_args!($($arg)*)) };
 }
 
 /// A line of xtask's trace: the step's log in a concise run, stderr otherwise.
 #[macro_export]
 macro_rules! traceln {
-    ($($arg:tt)*) => { $crate::console::trace_line(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::base::console::trace_line(format_args!($($arg)*)) };
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::paths;
+use crate::base::paths;
 
 /// What must be brought up to date before the tests run, in the order it is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

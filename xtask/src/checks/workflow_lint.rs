@@ -8,9 +8,11 @@ use anyhow::{Context, Result, anyhow, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
-use crate::fingerprint;
-use crate::process::{self, Job};
-use crate::{paths, traceln, venv};
+use crate::base::fingerprint;
+use crate::base::paths;
+use crate::base::process::{self, Job};
+use crate::python::venv;
+use crate::traceln;
 
 pub const GITHUB: &str = ".github/";
 pub const WORKFLOWS: &str = ".github/workflows";

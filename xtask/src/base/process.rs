@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::signals::{self, Interrupted};
-use crate::{console, traceln};
+use crate::base::console;
+use crate::base::signals::{self, Interrupted};
+use crate::traceln;
 
 /// How long a group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);

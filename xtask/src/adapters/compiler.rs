@@ -3,7 +3,7 @@
 
 use camino::Utf8Path;
 
-use crate::paths;
+use crate::base::paths;
 
 /// The compiler's errors, from the first one to cargo's `could not compile` (what maturin
 /// adds after it, the whole cargo command, helps nobody), at most `most` lines; `None` if

@@ -4,8 +4,9 @@ use anyhow::{Context, Result, ensure};
 use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
-use crate::process::Job;
-use crate::{paths, traceln};
+use crate::base::paths;
+use crate::base::process::Job;
+use crate::traceln;
 
 /// The first of `names` on PATH, or an error naming it and how to install it.
 pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {

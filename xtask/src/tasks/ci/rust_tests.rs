@@ -7,15 +7,15 @@ use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::{Shell, cmd};
 
-use crate::compiler;
+use crate::adapters::compiler;
+use crate::adapters::libtest::{self, Libtest};
+use crate::adapters::nextest;
+use crate::base::paths;
+use crate::base::process::{self, Failed, Job, Sink};
+use crate::base::signals;
+use crate::base::tail::Tail;
+use crate::engine::steps::{Counts, Step};
 use crate::flags::Shard;
-use crate::libtest::{self, Libtest};
-use crate::nextest;
-use crate::paths;
-use crate::process::{self, Failed, Job, Sink};
-use crate::signals;
-use crate::steps::{Counts, Step};
-use crate::tail::Tail;
 use crate::traceln;
 
 /// Lines of the failed tests' output shown under the step, for the first three of them

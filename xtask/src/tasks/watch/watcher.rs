@@ -19,8 +19,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use xshell::{Shell, cmd};
 
-use crate::process::{self, Job, Sink};
-use crate::{signals, traceln};
+use crate::base::process::{self, Job, Sink};
+use crate::base::signals;
+use crate::traceln;
 
 /// How long the events must stay quiet before a batch is complete.
 pub const SETTLE: Duration = Duration::from_millis(50);
@@ -310,7 +311,7 @@ mod tests {
     #[test]
     fn a_burst_of_writes_is_one_batch() {
         let sh = Shell::new().unwrap();
-        let (_guard, dir) = crate::paths::test_dir();
+        let (_guard, dir) = crate::base::paths::test_dir();
         let mut watcher = Watcher::new(&sh, &dir).unwrap();
         std::fs::create_dir(dir.join("sub")).unwrap();
         // The new folder is watched once a batch names it.
@@ -330,7 +331,7 @@ mod tests {
     #[test]
     fn ignored_files_make_no_batch() {
         let sh = Shell::new().unwrap();
-        let (_guard, dir) = crate::paths::test_dir();
+        let (_guard, dir) = crate::base::paths::test_dir();
         std::fs::create_dir(dir.join("target")).unwrap();
         let mut watcher = Watcher::new(&sh, &dir).unwrap();
         std::fs::write(dir.join("target/out.bin"), "x").unwrap();

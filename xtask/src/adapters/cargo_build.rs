@@ -10,7 +10,7 @@ use camino::Utf8PathBuf;
 use cargo_metadata::{Message, Metadata, TargetKind};
 use xshell::{Shell, cmd};
 
-use crate::process::Job;
+use crate::base::process::Job;
 
 /// The test executables among cargo's JSON messages, in the order cargo built them
 /// (`rust build` counts them; nextest finds and runs them itself).

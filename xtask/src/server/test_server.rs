@@ -17,9 +17,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::process::{self, Failed, Job, ProcessGroup, Sink, Stopped};
-use crate::server_owner::{self, OwnerPipe};
-use crate::{paths, signals, tail, traceln};
+use crate::base::paths;
+use crate::base::process::{self, Failed, Job, ProcessGroup, Sink, Stopped};
+use crate::base::signals;
+use crate::base::tail;
+use crate::server::server_owner::{self, OwnerPipe};
+use crate::traceln;
 
 pub const SERVER_PACKAGE: &str = "simd-r-drive-ws-server";
 /// Lines of the server's log shown when it fails.
@@ -345,7 +348,7 @@ impl Server {
             buffer.clear();
             log.read_to_end(&mut buffer)
                 .with_context(|| format!("cannot read {}", self.log))?;
-            crate::console::stderr_bytes(&buffer);
+            crate::base::console::stderr_bytes(&buffer);
             if buffer.is_empty() {
                 self.check_alive()?;
                 signals::sleep(Duration::from_millis(100))?;

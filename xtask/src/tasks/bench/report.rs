@@ -277,10 +277,11 @@ mod tests {
     /// Both sides must know every op by the same name, or the pairing fails after minutes.
     #[test]
     fn both_sides_measure_every_op() {
-        let root = crate::paths::project_root();
-        let python =
-            std::fs::read_to_string(crate::paths::bindings_dir().join("tests/test_benchmark.py"))
-                .unwrap();
+        let root = crate::base::paths::project_root();
+        let python = std::fs::read_to_string(
+            crate::base::paths::bindings_dir().join("tests/test_benchmark.py"),
+        )
+        .unwrap();
         let native = std::fs::read_to_string(
             root.join("experiments/bindings/ws-transport/examples/bench.rs"),
         )

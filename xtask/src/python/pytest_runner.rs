@@ -9,10 +9,11 @@ use camino::Utf8Path;
 use regex::Regex;
 use xshell::{Shell, cmd};
 
+use crate::base::paths;
+use crate::base::process::{self, Failed, Job, ProcessGroup, Sink};
 use crate::flags::Suite;
-use crate::process::{self, Failed, Job, ProcessGroup, Sink};
-use crate::test_server::{Address, Server};
-use crate::{paths, venv};
+use crate::python::venv;
+use crate::server::test_server::{Address, Server};
 
 /// Pytest's "no tests were collected".
 const NO_TESTS_COLLECTED: u8 = 5;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::signals::{self, CancelToken, Cancelled};
-use crate::steps::{self, Runner, State, Step};
+use crate::base::signals::{self, CancelToken, Cancelled};
+use crate::engine::steps::{self, Runner, State, Step};
 
 /// How often the scheduler looks for a signal while nodes run.
 const TICK: Duration = Duration::from_millis(50);
@@ -274,8 +274,8 @@ fn verdict(result: &Result<()>, already_failing: bool) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signals::Interrupted;
-    use crate::steps::Mode;
+    use crate::base::signals::Interrupted;
+    use crate::engine::steps::Mode;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;

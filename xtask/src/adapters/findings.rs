@@ -12,7 +12,7 @@ use cargo_metadata::Message;
 use cargo_metadata::diagnostic::{Diagnostic, DiagnosticLevel};
 use serde_json::Value;
 
-use crate::paths;
+use crate::base::paths;
 
 /// One problem, where it is, and how the tool showed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,13 +189,13 @@ pub fn annotation(finding: &Finding) -> String {
         "::error file={},line={}{column}::{}",
         escape_property(finding.file.as_str()),
         finding.line,
-        crate::steps::escape_data(&finding.message)
+        crate::engine::steps::escape_data(&finding.message)
     )
 }
 
 /// GitHub's escaping for a workflow command's property value.
 fn escape_property(value: &str) -> String {
-    crate::steps::escape_data(value)
+    crate::engine::steps::escape_data(value)
         .replace(':', "%3A")
         .replace(',', "%2C")
 }
