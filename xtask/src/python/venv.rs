@@ -232,7 +232,8 @@ pub fn ensure_lane(
 ) -> Result<Utf8PathBuf> {
     let bindings = checked_bindings()?;
     let dir = lane_dir(interpreter)?;
-    let _lock = lock(&dir.with_extension("lock"))?;
+    // Not `with_extension`: the name has dots (`py3.12-...`).
+    let _lock = lock(&Utf8PathBuf::from(format!("{dir}.lock")))?;
     let python = dir.join("bin/python");
     let stamp_path = dir.join(STAMP_FILE);
     let stamp = lane_stamp(&bindings, interpreter, install)?;

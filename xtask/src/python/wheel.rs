@@ -38,15 +38,15 @@ pub struct Built {
 /// Two commands, not `build --sdist`: that builds the wheel from the sdist unpacked in a new
 /// temp folder each time, so cargo compiles the bindings again on every run.
 pub fn build(sh: &Shell) -> Result<Built> {
+    // As `venv` does: the release library's name is shared by every worktree of this
+    // target dir; and no other build empties `dist` while this one fills it.
+    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let dist = wheel_dir()?.join("dist");
     paths::empty_of(&dist, "whl")?;
     paths::empty_of(&dist, "gz")?;
     let maturin = maturin()?;
     let target_dir = paths::target_dir()?;
     let _dir = sh.push_dir(paths::bindings_dir());
-    // As `venv` does: the release library's name is shared by every worktree of this
-    // target dir.
-    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let build = cmd!(
         sh,
         "{maturin} build --release --sdist --locked --out {dist} --target-dir {target_dir}"
