@@ -351,8 +351,9 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         format!("--report-log={events}"),
         format!("--junitxml={junit}"),
     ];
-    if lane.is_some() {
-        args.extend(["-o".to_owned(), format!("junit_suite_name=pytest {name}")]);
+    if let Some(lane) = lane {
+        let suite = format!("junit_suite_name=pytest {} ({})", stage.name(), lane.name);
+        args.extend(["-o".to_owned(), suite]);
     }
     args.extend(split_args(&ci.flags));
     let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
