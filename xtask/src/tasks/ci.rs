@@ -118,6 +118,14 @@ impl Ci {
         }
     }
 
+    /// Where the server of a step's lane is kept: the lane's own, or the run's.
+    fn server_of(&self, step: &Step) -> &OnceLock<Server> {
+        match self.lane(step) {
+            Some(lane) => &lane.server,
+            None => &self.server,
+        }
+    }
+
     /// The lane of a step that runs once per lane.
     fn lane(&self, step: &Step) -> Option<&lanes::Lane> {
         self.lanes.get(step.lane?)
@@ -366,11 +374,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let server = match lane {
-        Some(lane) => lane.server.get(),
-        None => ci.server.get(),
-    };
-    let target = match (stage, server) {
+    let target = match (stage, ci.server_of(step).get()) {
         (Suite::Unit, _) => Target::Nothing,
         (_, Some(server)) => Target::Guarded(server),
         (_, None) => anyhow::bail!("the server is not up"),
@@ -509,17 +513,18 @@ fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
     }
 }
 
-fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
+/// The run's server, or the lane's own.
+fn server_up(ci: &Ci, step: &mut Step) -> Result<()> {
     let sh = paths::shell()?;
     let binary = test_server::binary_built_by_tests(&sh)?;
     let server = test_server::start_for_tests(&sh, binary, 0, ci.flags.ready_timeout)?;
-    let _ = ci.server.set(server);
+    let _ = ci.server_of(step).set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
 fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
-    match ci.server.get() {
+    match ci.server_of(step).get() {
         Some(server) => server.stop_cleanly(),
         None => {
             step.note("no server to stop");

@@ -130,7 +130,7 @@ fn prepare(
     })?;
     let mut lanes: Lanes = Vec::new();
     for interpreter in interpreters {
-        let lane = format!("py{}", interpreter.version);
+        let lane = format!("py{}", interpreter.version.minor_name());
         let python = runner.step(&format!("venv ({lane})"), |_| {
             venv::ensure_lane(sh, interpreter, venv::Install::Editable)
         })?;
