@@ -45,6 +45,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::base::context::StepContext;
 use crate::base::{console, paths, process, signals};
 
 fn main() -> ExitCode {
@@ -74,7 +75,8 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     signals::install(process::stop_everything)?;
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
-    let sh = paths::shell()?;
+    // The one shell, handed down: each step of `ci` and `lint` gets a context made from it.
+    let sh = StepContext::terminal(paths::shell()?);
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),

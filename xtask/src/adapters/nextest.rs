@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::base::paths;
 use crate::base::tail::Lines;
-use crate::engine::steps::Counts;
+use crate::engine::events::Counts;
 use crate::python::venv;
 
 /// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.

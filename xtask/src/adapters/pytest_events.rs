@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::base::tail::Lines;
-use crate::engine::steps::Counts;
+use crate::engine::events::Counts;
 
 /// One finished test: its time over all phases, and whether it is marked `slow`.
 #[derive(Debug, Clone, PartialEq)]

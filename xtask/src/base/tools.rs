@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result, ensure};
 use camino::Utf8PathBuf;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::Job;
 use crate::traceln;
@@ -18,13 +19,13 @@ pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
 }
 
 /// `python3` from PATH, if it is 3.10 or newer, as the bindings need.
-pub fn python3(sh: &Shell) -> Result<Utf8PathBuf> {
+pub fn python3(sh: &StepContext) -> Result<Utf8PathBuf> {
     let python = require(
         &["python3", "python"],
         "install Python 3.10 or newer (e.g. `apt install python3 python3-pip`, or python.org)",
     )?;
     let script = "import sys; print('%d.%d' % sys.version_info[:2])";
-    let version = Job::new(cmd!(sh, "{python} -c {script}"))
+    let version = Job::new(sh, cmd!(sh, "{python} -c {script}"))
         .read()
         .with_context(|| format!("cannot run {python}"))?;
     let version = version.trim().to_owned();
@@ -42,7 +43,7 @@ pub fn python3(sh: &Shell) -> Result<Utf8PathBuf> {
 
 /// uv from PATH; otherwise the copy xtask installed from PyPI into `target/xtask/uv`,
 /// installing it first if needed.
-pub fn uv(sh: &Shell) -> Result<Utf8PathBuf> {
+pub fn uv(sh: &StepContext) -> Result<Utf8PathBuf> {
     if let Ok(uv) = require(&["uv"], "") {
         return Ok(uv);
     }
@@ -53,13 +54,17 @@ pub fn uv(sh: &Shell) -> Result<Utf8PathBuf> {
     }
     let python = python3(sh)?;
     traceln!(
+        sh,
         "uv is not on PATH: installing it from PyPI into {}",
         paths::display_path(&dir)
     );
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "{python} -m pip install --quiet --disable-pip-version-check --target {dir} uv"
-    ))
+        cmd!(
+            sh,
+            "{python} -m pip install --quiet --disable-pip-version-check --target {dir} uv"
+        ),
+    )
     .run()
     .context(
         "cannot install uv with pip; install uv yourself (https://docs.astral.sh/uv/) \

@@ -1,21 +1,18 @@
 //! A run as a graph of steps: each [`Node`] names the nodes it needs, and starts, on a
 //! thread of its own, as soon as they have all passed; independent nodes run side by side.
 //! The first failure or signal stops the run: every running node is stopped (its waits
-//! return [`Cancelled`] or [`Interrupted`], its children are stopped and reaped as it
+//! return [`Cancelled`](signals::Cancelled) or [`Interrupted`], its children are stopped and reaped as it
 //! unwinds), no other node starts, and then the `always` nodes (cleanup) run. How each node
 //! shows itself is the [`Runner`]'s business; failure detection is here, once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::base::signals::{self, CancelToken, Cancelled};
+use crate::base::context::StepContext;
+use crate::base::signals::{self, CancelToken, Interrupted};
 use crate::engine::steps::{self, Runner, State, Step};
-
-/// How often the scheduler looks for a signal while nodes run.
-const TICK: Duration = Duration::from_millis(50);
 
 /// One row of the table.
 pub struct Node<C> {
@@ -27,14 +24,16 @@ pub struct Node<C> {
     pub always: bool,
     /// The Python lane of a row that runs once per lane, handed to its body as `step.lane`.
     pub lane: Option<usize>,
-    pub body: fn(&C, &mut Step) -> Result<()>,
+    /// What the node does, handed its step's context (a shell of its own in the run's
+    /// folder, the step's log, its cancel token) and the step's face.
+    pub body: fn(&C, &StepContext, &mut Step) -> Result<()>,
 }
 
 impl<C> Node<C> {
     pub const fn new(
         name: &'static str,
         needs: &'static [&'static str],
-        body: fn(&C, &mut Step) -> Result<()>,
+        body: fn(&C, &StepContext, &mut Step) -> Result<()>,
     ) -> Node<C> {
         Node {
             name,
@@ -48,7 +47,7 @@ impl<C> Node<C> {
     pub const fn always(
         name: &'static str,
         needs: &'static [&'static str],
-        body: fn(&C, &mut Step) -> Result<()>,
+        body: fn(&C, &StepContext, &mut Step) -> Result<()>,
     ) -> Node<C> {
         Node {
             always: true,
@@ -133,6 +132,13 @@ fn position<C>(nodes: &[Node<C>], name: &str) -> Option<usize> {
         .position(|node| node.name == name || steps::slug(node.name) == name)
 }
 
+/// What wakes the scheduler.
+enum Wake {
+    /// A node ended: its index, its step, its result (boxed: a step is large).
+    Ended(Box<(usize, Step, Result<()>)>),
+    Signal,
+}
+
 /// Where a node is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -147,47 +153,67 @@ pub fn run<C: Sync>(
     nodes: &[Node<C>],
     selected: &[bool],
     context: &C,
+    sh: &StepContext,
     runner: &mut Runner,
 ) -> Result<()> {
     check(nodes)?;
+    let dir = sh.current_dir();
     let mut slots = vec![Slot::Waiting; nodes.len()];
     let mut running: Vec<(usize, CancelToken)> = Vec::new();
     let mut first_error: Option<anyhow::Error> = None;
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Step, Result<()>)>();
+    let mut interrupted: Option<anyhow::Error> = None;
+    // One channel wakes the scheduler: a node's end, or a signal.
+    let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
+    let _listening = signals::on_wake({
+        let wake = wake_tx.clone();
+        move || {
+            let _ = wake.send(Wake::Signal);
+        }
+    });
     std::thread::scope(|scope| {
         loop {
-            let stopping = first_error.is_some() || signals::received().is_some();
+            let stopping =
+                first_error.is_some() || interrupted.is_some() || signals::received().is_some();
             for index in ready(nodes, selected, &slots, stopping) {
                 let mut step = runner.begin(index + 1, nodes[index].name);
                 step.lane = nodes[index].lane;
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
                 slots[index] = Slot::Running;
-                let (done, body) = (done_tx.clone(), nodes[index].body);
+                let (done, body, dir) = (wake_tx.clone(), nodes[index].body, &dir);
                 scope.spawn(move || {
-                    token.install();
-                    let result = step.run(|step| {
-                        catch_unwind(AssertUnwindSafe(|| body(context, step)))
+                    let result = step.run(dir, token, |cx, step| {
+                        catch_unwind(AssertUnwindSafe(|| body(context, cx, step)))
                             .unwrap_or_else(|_| Err(anyhow!("the step panicked")))
                     });
-                    let _ = done.send((index, step, result));
+                    let _ = done.send(Wake::Ended(Box::new((index, step, result))));
                 });
             }
             if running.is_empty() {
                 break;
             }
-            let Ok((index, step, result)) = done_rx.recv_timeout(TICK) else {
+            let Ok(Wake::Ended(ended)) = wake_rx.recv() else {
+                // A signal: the loop looks again at what may start (cleanup only).
                 continue;
             };
+            let (index, step, result) = *ended;
             running.retain(|(i, _)| *i != index);
-            let state = verdict(&result, first_error.is_some());
+            let state = steps::state_of(&result);
             slots[index] = Slot::Ended(state);
             runner.finish(step, &result, state);
-            if let (Err(error), State::Failed, None) = (result, state, &first_error) {
-                first_error = Some(error);
+            let Err(error) = result else { continue };
+            // The first failure stops the run; so does an interruption that a node saw
+            // first (its wait returned it before the scheduler was woken).
+            let interrupts = error.chain().any(|e| e.is::<Interrupted>());
+            if state == State::Failed || interrupts {
                 for (_, token) in &running {
                     token.cancel();
                 }
+            }
+            match state {
+                State::Failed if first_error.is_none() => first_error = Some(error),
+                _ if interrupts && interrupted.is_none() => interrupted = Some(error),
+                _ => {}
             }
         }
     });
@@ -196,10 +222,10 @@ pub fn run<C: Sync>(
             runner.not_run(index + 1, node.name);
         }
     }
-    match (signals::received(), first_error) {
-        (Some(interrupted), _) => Err(interrupted.into()),
-        (None, Some(error)) => Err(error),
-        (None, None) => Ok(()),
+    match (signals::received(), first_error, interrupted) {
+        (Some(signal), ..) => Err(signal.into()),
+        (None, Some(error), _) | (None, None, Some(error)) => Err(error),
+        (None, None, None) => Ok(()),
     }
 }
 
@@ -254,31 +280,13 @@ fn needs<C>(nodes: &[Node<C>], index: usize, need: usize) -> bool {
     })
 }
 
-/// The state of a node that ended with `result`. A stop from outside only stopped it: the
-/// run's stop after another node's failure, or a signal once the run was already failing.
-/// The first node to see a signal failed: that is where the run ended.
-fn verdict(result: &Result<()>, already_failing: bool) -> State {
-    let Err(error) = result else {
-        return State::Passed;
-    };
-    let cancelled = error
-        .chain()
-        .any(|e| e.downcast_ref::<Cancelled>().is_some());
-    if cancelled || already_failing && signals::is_stop(error) {
-        State::Stopped
-    } else {
-        State::Failed
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::signals::Interrupted;
     use crate::engine::steps::Mode;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     /// What the nodes of a test share: the order things happened in.
     #[derive(Default)]
@@ -294,6 +302,10 @@ mod tests {
         fn events(&self) -> Vec<String> {
             self.events.lock().unwrap().clone()
         }
+    }
+
+    fn shell() -> StepContext {
+        StepContext::terminal(xshell::Shell::new().unwrap())
     }
 
     fn runner() -> (tempfile::TempDir, Runner) {
@@ -315,7 +327,7 @@ mod tests {
             if Instant::now() > deadline {
                 bail!("the other node never started");
             }
-            signals::sleep(Duration::from_millis(5))?;
+            signals::sleep(&Default::default(), Duration::from_millis(5))?;
         }
         Ok(())
     }
@@ -323,27 +335,27 @@ mod tests {
     #[test]
     fn a_node_starts_after_its_needs_and_independent_nodes_overlap() {
         const NODES: &[Node<Log>] = &[
-            Node::new("a", &[], |log, _| {
+            Node::new("a", &[], |log, _, _| {
                 log.started.fetch_add(1, Ordering::SeqCst);
                 // Passes only if `b` runs at the same time.
                 wait_for_started(log, 2)?;
                 log.push("a");
                 Ok(())
             }),
-            Node::new("b", &[], |log, _| {
+            Node::new("b", &[], |log, _, _| {
                 log.started.fetch_add(1, Ordering::SeqCst);
                 wait_for_started(log, 2)?;
                 log.push("b");
                 Ok(())
             }),
-            Node::new("c", &["a", "b"], |log, _| {
+            Node::new("c", &["a", "b"], |log, _, _| {
                 log.push("c");
                 Ok(())
             }),
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        run(NODES, &[true; 3], &log, &mut runner).unwrap();
+        run(NODES, &[true; 3], &log, &shell(), &mut runner).unwrap();
         let events = log.events();
         assert_eq!(events.len(), 3, "{events:?}");
         assert_eq!(events[2], "c", "c ran before what it needs: {events:?}");
@@ -351,19 +363,19 @@ mod tests {
     }
 
     const FAILING: &[Node<Log>] = &[
-        Node::new("long", &[], |log, _| {
+        Node::new("long", &[], |log, cx, _| {
             log.push("long started");
             // Runs until stopped: a stop ends this wait with `Cancelled`.
-            signals::sleep(Duration::from_secs(60))?;
+            cx.sleep(Duration::from_secs(60))?;
             log.push("long finished");
             Ok(())
         }),
-        Node::new("broken", &[], |_, _| bail!("it broke")),
-        Node::new("after broken", &["broken"], |log, _| {
+        Node::new("broken", &[], |_, _, _| bail!("it broke")),
+        Node::new("after broken", &["broken"], |log, _, _| {
             log.push("after broken");
             Ok(())
         }),
-        Node::always("cleanup", &["long", "after broken"], |log, _| {
+        Node::always("cleanup", &["long", "after broken"], |log, _, _| {
             log.push("cleanup");
             Ok(())
         }),
@@ -374,7 +386,7 @@ mod tests {
         let (_dir, mut runner) = runner();
         let log = Log::default();
         let started = Instant::now();
-        let error = run(FAILING, &[true; 4], &log, &mut runner).unwrap_err();
+        let error = run(FAILING, &[true; 4], &log, &shell(), &mut runner).unwrap_err();
         assert_eq!(error.to_string(), "it broke");
         assert!(started.elapsed() < Duration::from_secs(30), "not stopped");
         assert_eq!(
@@ -398,30 +410,32 @@ mod tests {
     #[test]
     fn cleanup_runs_after_an_interruption_too() {
         const NODES: &[Node<Log>] = &[
-            Node::new("start", &[], |log, _| {
+            Node::new("start", &[], |log, _, _| {
                 log.push("start");
                 Ok(())
             }),
             // What a node's wait returns when a signal comes.
-            Node::new("interrupted", &["start"], |_, _| {
+            Node::new("interrupted", &["start"], |_, _, _| {
                 Err(Interrupted(libc::SIGINT).into())
             }),
-            Node::new("later", &["interrupted"], |log, _| {
+            Node::new("later", &["interrupted"], |log, _, _| {
                 log.push("later");
                 Ok(())
             }),
-            Node::always("cleanup", &["start", "later"], |log, _| {
+            Node::always("cleanup", &["start", "later"], |log, _, _| {
                 log.push("cleanup");
                 Ok(())
             }),
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        let error = run(NODES, &[true; 4], &log, &mut runner).unwrap_err();
+        let error = run(NODES, &[true; 4], &log, &shell(), &mut runner).unwrap_err();
         assert!(error.downcast_ref::<Interrupted>().is_some(), "{error:#}");
         assert_eq!(log.events(), ["start", "cleanup"]);
-        assert_eq!(states(&runner)[1].1, State::Failed);
+        // An interruption is no failure: the node was stopped, and nothing failed.
+        assert_eq!(states(&runner)[1].1, State::Stopped);
         assert_eq!(states(&runner)[2].1, State::NotRun);
+        assert_eq!(runner.totals().failed, 0);
     }
 
     /// `--only user`: the cleanup does not name `user`, yet must not stop what `user` uses
@@ -429,11 +443,11 @@ mod tests {
     #[test]
     fn cleanup_waits_for_every_step_that_uses_what_it_cleans_up() {
         const NODES: &[Node<Log>] = &[
-            Node::new("server up", &[], |log, _| {
+            Node::new("server up", &[], |log, _, _| {
                 log.push("server up");
                 Ok(())
             }),
-            Node::new("user", &["server up"], |log, _| {
+            Node::new("user", &["server up"], |log, _, _| {
                 // Long enough for a cleanup that does not wait to show up.
                 let cleaned = |log: &Log| log.events().contains(&"server down".to_owned());
                 let early = (0..30).any(|_| {
@@ -446,8 +460,8 @@ mod tests {
                 log.push("user");
                 Ok(())
             }),
-            Node::new("last user", &["user"], |_, _| Ok(())),
-            Node::always("server down", &["server up", "last user"], |log, _| {
+            Node::new("last user", &["user"], |_, _, _| Ok(())),
+            Node::always("server down", &["server up", "last user"], |log, _, _| {
                 log.push("server down");
                 Ok(())
             }),
@@ -456,7 +470,7 @@ mod tests {
         let log = Log::default();
         let selected = select(NODES, &["user".to_owned()]).unwrap();
         assert_eq!(selected, [true, true, false, true]);
-        run(NODES, &selected, &log, &mut runner).unwrap();
+        run(NODES, &selected, &log, &shell(), &mut runner).unwrap();
         assert_eq!(log.events(), ["server up", "user", "server down"]);
     }
 
@@ -479,8 +493,8 @@ mod tests {
     #[test]
     fn a_table_out_of_order_is_refused() {
         let nodes: &[Node<Log>] = &[
-            Node::new("b", &["a"], |_, _| Ok(())),
-            Node::new("a", &[], |_, _| Ok(())),
+            Node::new("b", &["a"], |_, _, _| Ok(())),
+            Node::new("a", &[], |_, _, _| Ok(())),
         ];
         let error = check(nodes).unwrap_err().to_string();
         assert_eq!(error, "`b` needs `a`, which is not an earlier node");

@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::{Shell, cmd};
 
-use crate::base::console::Trace;
+use crate::base::context::StepContext;
 use crate::base::process::{Job, Sink};
 use crate::base::{paths, tools};
 use crate::errln;
@@ -204,7 +204,7 @@ fn not_found(wanted: &str, found: &[Interpreter]) -> String {
 
 /// Resolves `--python TEXT` on this machine. With `all`, names the claimed versions that
 /// are missing on a line of their own. What it runs goes to a log, not the terminal.
-pub fn resolve(sh: &Shell, text: &str) -> Result<Vec<Interpreter>> {
+pub fn resolve(sh: &StepContext, text: &str) -> Result<Vec<Interpreter>> {
     let requests = parse(text)?;
     let pyproject = paths::bindings_dir().join("pyproject.toml");
     let pyproject =
@@ -212,14 +212,14 @@ pub fn resolve(sh: &Shell, text: &str) -> Result<Vec<Interpreter>> {
     let minimum = required_minimum(&pyproject)?;
     let log = paths::xtask_dir()?.join("logs/python-discovery.log");
     let chosen = {
-        let _trace = Trace::to(&log, None).with_context(|| format!("cannot write {log}"))?;
+        let sh = &sh.logging_to(&log)?;
         // The real executables first; shims and uv's list (which runs every shim it sees,
         // seconds each) only when those do not have what is asked.
-        let mut found = probe_all(direct_candidates(sh), &log);
+        let mut found = probe_all(sh, direct_candidates(sh));
         match choose(&requests, &found, minimum, |path| probe(sh, path)) {
             Ok(chosen) if chosen.missing.is_empty() => chosen,
             _ => {
-                found.extend(probe_all(indirect_candidates(sh), &log));
+                found.extend(probe_all(sh, indirect_candidates(sh)));
                 let mut seen = BTreeSet::new();
                 found.retain(|i| seen.insert(i.path.clone()));
                 found.sort_by_key(|i| i.version);
@@ -244,14 +244,14 @@ pub fn resolve(sh: &Shell, text: &str) -> Result<Vec<Interpreter>> {
 
 /// The `python3` on PATH (3.10 or newer, as [`tools::python3`] checks), as an interpreter:
 /// the one lane of `ci --wheel` without `--python`.
-pub fn default_python(sh: &Shell) -> Result<Interpreter> {
+pub fn default_python(sh: &StepContext) -> Result<Interpreter> {
     let python = tools::python3(sh)?;
     probe(sh, &python).with_context(|| format!("{python} is not a CPython that runs"))
 }
 
 /// Executables that are what they say: the version folders of pyenv, mise and asdf, and
 /// PATH's `python3.X` outside a shims folder.
-fn direct_candidates(sh: &Shell) -> Vec<Utf8PathBuf> {
+fn direct_candidates(sh: &StepContext) -> Vec<Utf8PathBuf> {
     let mut candidates: Vec<Utf8PathBuf> = on_path().into_iter().filter(|p| !is_shim(p)).collect();
     for root in manager_roots(sh) {
         candidates.extend(in_versions_folder(&root));
@@ -260,7 +260,7 @@ fn direct_candidates(sh: &Shell) -> Vec<Utf8PathBuf> {
 }
 
 /// Shims (which run the selected version, or refuse) and what uv lists.
-fn indirect_candidates(sh: &Shell) -> Vec<Utf8PathBuf> {
+fn indirect_candidates(sh: &StepContext) -> Vec<Utf8PathBuf> {
     let mut candidates: Vec<Utf8PathBuf> = on_path().into_iter().filter(|p| is_shim(p)).collect();
     candidates.extend(from_uv(sh));
     candidates
@@ -270,19 +270,26 @@ fn is_shim(path: &Utf8Path) -> bool {
     path.parent().and_then(Utf8Path::file_name) == Some("shims")
 }
 
-/// Runs every candidate once, side by side (each is a Python start-up), tracing to `log`;
-/// the CPythons that ran, each real executable once, oldest first.
-fn probe_all(mut candidates: Vec<Utf8PathBuf>, log: &Utf8Path) -> Vec<Interpreter> {
+/// Runs every candidate once, side by side (each is a Python start-up), each echo in the
+/// log of `sh`; the CPythons that ran, each real executable once, oldest first.
+fn probe_all(sh: &StepContext, mut candidates: Vec<Utf8PathBuf>) -> Vec<Interpreter> {
     let mut unique = BTreeSet::new();
     candidates.retain(|path| unique.insert(path.clone()));
-    // A shell each: a `Shell` is not `Sync`.
+    let (log, cancel, dir) = (sh.log(), sh.cancel_token(), sh.current_dir());
+    // A context each: a `Shell` is not `Sync`.
     let probed: Vec<Option<Interpreter>> = std::thread::scope(|scope| {
         let probes: Vec<_> = candidates
             .iter()
             .map(|path| {
+                let dir = &dir;
                 scope.spawn(move || {
-                    let _trace = Trace::to(log, None).ok()?;
-                    probe(&Shell::new().ok()?, path)
+                    let cx = match log {
+                        Some(log) => {
+                            StepContext::for_step(dir.as_ref(), log.clone(), cancel.clone()).ok()?
+                        }
+                        None => StepContext::terminal(Shell::new().ok()?),
+                    };
+                    probe(&cx, path)
                 })
             })
             .collect();
@@ -303,9 +310,9 @@ fn probe_all(mut candidates: Vec<Utf8PathBuf>, log: &Utf8Path) -> Vec<Interprete
 
 /// Runs `path` to learn its version and real executable; `None` if it does not run (a shim
 /// of a version not selected) or is not CPython.
-pub fn probe(sh: &Shell, path: &Utf8Path) -> Option<Interpreter> {
+pub fn probe(sh: &StepContext, path: &Utf8Path) -> Option<Interpreter> {
     let script = "import sys; print(sys.implementation.name, '%d.%d.%d' % sys.version_info[:3], sys.executable)";
-    let said = Job::new(cmd!(sh, "{path} -I -S -c {script}"))
+    let said = Job::new(sh, cmd!(sh, "{path} -I -S -c {script}"))
         .stderr(Sink::Null)
         .read()
         .ok()?;
@@ -355,7 +362,7 @@ fn on_path() -> Vec<Utf8PathBuf> {
 }
 
 /// The interpreters uv knows, without downloading any.
-fn from_uv(sh: &Shell) -> Vec<Utf8PathBuf> {
+fn from_uv(sh: &StepContext) -> Vec<Utf8PathBuf> {
     let Ok(uv) = tools::uv(sh) else {
         return Vec::new();
     };
@@ -363,7 +370,7 @@ fn from_uv(sh: &Shell) -> Vec<Utf8PathBuf> {
         sh,
         "{uv} python list --only-installed --no-python-downloads --output-format json"
     );
-    let listed = Job::new(list)
+    let listed = Job::new(sh, list)
         .env("UV_PYTHON_DOWNLOADS", "never")
         .stderr(Sink::Null)
         .read()
@@ -383,13 +390,13 @@ fn uv_paths(json: &str) -> Vec<Utf8PathBuf> {
 
 /// The folders whose `<version>/bin/python3` are interpreters: pyenv's (`pyenv root`,
 /// `$PYENV_ROOT` or `~/.pyenv`), mise's and asdf's.
-fn manager_roots(sh: &Shell) -> Vec<Utf8PathBuf> {
+fn manager_roots(sh: &StepContext) -> Vec<Utf8PathBuf> {
     let home = std::env::var("HOME").map(Utf8PathBuf::from).ok();
     let env_dir = |name: &str| std::env::var(name).ok().map(Utf8PathBuf::from);
     let pyenv_root = tools::require(&["pyenv"], "")
         .ok()
         .and_then(|pyenv| {
-            Job::new(cmd!(sh, "{pyenv} root"))
+            Job::new(sh, cmd!(sh, "{pyenv} root"))
                 .stderr(Sink::Null)
                 .read()
                 .ok()

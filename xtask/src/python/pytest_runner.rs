@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, ProcessGroup, Sink};
 use crate::flags::Suite;
@@ -154,7 +155,7 @@ pub enum Report {
 
 /// Runs `python -m pytest ARGS` with the bindings' venv, as [`run_with`] does.
 pub fn run(
-    sh: &Shell,
+    sh: &StepContext,
     target: Target<'_>,
     args: &[String],
     env: &[(&str, String)],
@@ -168,7 +169,7 @@ pub fn run(
 /// bindings' own, or a lane's), pointed at `target`, with `env` added, its report going to
 /// `report`, calling `tick` while pytest runs.
 pub fn run_with(
-    sh: &Shell,
+    sh: &StepContext,
     python: &Utf8Path,
     target: Target<'_>,
     args: &[String],
@@ -177,7 +178,7 @@ pub fn run_with(
     mut tick: impl FnMut() -> Result<()>,
 ) -> Result<()> {
     let _dir = sh.push_dir(paths::bindings_dir());
-    let mut job = Job::new(cmd!(sh, "{python} -m pytest {args...}"));
+    let mut job = Job::new(sh, cmd!(sh, "{python} -m pytest {args...}"));
     if report == Report::OnTheTerminal {
         job = job.stdout(Sink::Terminal).stderr(Sink::Terminal);
     }

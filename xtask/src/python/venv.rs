@@ -13,12 +13,12 @@ use std::os::fd::AsRawFd;
 use anyhow::{Context, Result, bail, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::fingerprint::{self, Fnv};
 use crate::base::paths;
 use crate::base::process::Job;
-use crate::base::signals;
 use crate::base::tools;
 use crate::python::interpreters::{self, Interpreter};
 use crate::traceln;
@@ -54,13 +54,18 @@ impl Profile {
     }
 }
 
-pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile) -> Result<()> {
+pub fn ensure(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+    profile: Profile,
+) -> Result<()> {
     let bindings = checked_bindings()?;
-    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
     let venv = venv_dir();
     let stamp_path = venv.join(STAMP_FILE);
     if !recreate && is_current(python, profile)? {
-        traceln!("venv is up to date ({}/.venv)", paths::BINDINGS);
+        traceln!(sh, "venv is up to date ({}/.venv)", paths::BINDINGS);
         return Ok(());
     }
     // A refresh cut short must not look finished.
@@ -84,7 +89,7 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     let target_dir = paths::target_dir()?;
     // maturin installs the library that cargo copied to `<profile>/libNAME.so`, a name
     // every worktree sharing this target dir builds to: held from the build to the install.
-    let _built_library = lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
+    let _built_library = lock(sh, &paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let profile_name = profile.name();
     let develop = cmd!(
         sh,
@@ -92,14 +97,14 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     )
     .env("PATH", path)
     .env_remove("CONDA_PREFIX");
-    Job::new(develop)
+    Job::new(sh, develop)
         .env("VIRTUAL_ENV", venv.as_str())
         .run()
         .context("maturin could not build the bindings: see the compiler's errors above")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
     let stamp = self::stamp(&bindings, &venv, python, profile)?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
-    traceln!("venv is ready ({}/.venv)", paths::BINDINGS);
+    traceln!(sh, "venv is ready ({}/.venv)", paths::BINDINGS);
     Ok(())
 }
 
@@ -114,11 +119,14 @@ pub fn is_current(python: Option<&str>, profile: Profile) -> Result<bool> {
 /// `cargo xtask venv --deps-only`: uv (installed if missing), the venv and the locked dev
 /// group, but not the bindings. It needs no Rust build, so `ci` runs it while
 /// `cargo test` compiles.
-pub fn dependencies_only(sh: &Shell, python: Option<&str>) -> Result<()> {
+pub fn dependencies_only(sh: &StepContext, python: Option<&str>) -> Result<()> {
     checked_bindings()?;
-    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
     install_dependencies(sh, python, false)?;
-    traceln!("the venv's dependencies are installed; the bindings are not built");
+    traceln!(
+        sh,
+        "the venv's dependencies are installed; the bindings are not built"
+    );
     Ok(())
 }
 
@@ -135,7 +143,11 @@ fn checked_bindings() -> Result<Utf8PathBuf> {
 
 /// Makes the venv if needed and syncs the dev group into it; returns uv. The caller holds
 /// the venv lock.
-fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<Utf8PathBuf> {
+fn install_dependencies(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+) -> Result<Utf8PathBuf> {
     let venv = venv_dir();
     let uv = tools::uv(sh)?;
     let _dir = sh.push_dir(paths::bindings_dir());
@@ -150,14 +162,17 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
     let python_flag = interpreter.map(|p| format!("--python={p}"));
     let python_flag = python_flag.as_slice();
     if creating {
-        Job::new(cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
+        Job::new(sh, cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
             .run()
             .context("cannot create the venv")?;
     }
-    let (synced, said) = Job::new(cmd!(
+    let (synced, said) = Job::new(
         sh,
-        "{uv} sync --group dev --no-install-project --locked {python_flag...}"
-    ))
+        cmd!(
+            sh,
+            "{uv} sync --group dev --no-install-project --locked {python_flag...}"
+        ),
+    )
     .env("UV_PYTHON_DOWNLOADS", "never")
     .run_keeping_stderr();
     synced.with_context(|| uv_failure(&said, &uv))?;
@@ -166,7 +181,7 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
 
 /// The interpreter that `--python` names (a version such as `3.12`, or a path), found as
 /// the lanes of `ci --python` find theirs (see [`interpreters`]), never downloaded.
-fn find_python(sh: &Shell, request: &str) -> Result<String> {
+fn find_python(sh: &StepContext, request: &str) -> Result<String> {
     match interpreters::resolve(sh, request)?.as_slice() {
         [one] => Ok(one.path.to_string()),
         _ => bail!("--python {request}: name one Python for the venv, such as --python 3.12"),
@@ -226,19 +241,19 @@ pub fn lane_dir(interpreter: &Interpreter) -> Result<Utf8PathBuf> {
 /// from uv's cache, and the bindings as `install` says; returns its Python. A stamp skips
 /// all of it when nothing changed.
 pub fn ensure_lane(
-    sh: &Shell,
+    sh: &StepContext,
     interpreter: &Interpreter,
     install: Install<'_>,
 ) -> Result<Utf8PathBuf> {
     let bindings = checked_bindings()?;
     let dir = lane_dir(interpreter)?;
     // Not `with_extension`: the name has dots (`py3.12-...`).
-    let _lock = lock(&Utf8PathBuf::from(format!("{dir}.lock")))?;
+    let _lock = lock(sh, &Utf8PathBuf::from(format!("{dir}.lock")))?;
     let python = dir.join("bin/python");
     let stamp_path = dir.join(STAMP_FILE);
     let stamp = lane_stamp(&bindings, interpreter, install)?;
     if python.is_file() && std::fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
-        traceln!("the venv of {} is up to date ({dir})", interpreter.path);
+        traceln!(sh, "the venv of {} is up to date ({dir})", interpreter.path);
         return Ok(python);
     }
     let _ = std::fs::remove_file(&stamp_path);
@@ -246,10 +261,13 @@ pub fn ensure_lane(
     let _dir = sh.push_dir(&bindings);
     let interpreter_path = &interpreter.path;
     // uv makes the venv with this interpreter, or makes it again if it had another.
-    let (synced, said) = Job::new(cmd!(
+    let (synced, said) = Job::new(
         sh,
-        "{uv} sync --group dev --no-install-project --locked --python {interpreter_path}"
-    ))
+        cmd!(
+            sh,
+            "{uv} sync --group dev --no-install-project --locked --python {interpreter_path}"
+        ),
+    )
     .env("UV_PROJECT_ENVIRONMENT", dir.as_str())
     .env("UV_PYTHON_DOWNLOADS", "never")
     .run_keeping_stderr();
@@ -263,7 +281,7 @@ pub fn ensure_lane(
         }
         Install::Wheel(wheel) => {
             let _ = std::fs::remove_file(&pth);
-            Job::new(cmd!(
+            Job::new(sh, cmd!(
                 sh,
                 "{uv} pip install --python {python} --reinstall-package simd-r-drive-ws-client {wheel}"
             ))
@@ -274,7 +292,7 @@ pub fn ensure_lane(
     }
     check_imported_from(sh, &python, install, &bindings, &dir)?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
-    traceln!("the venv of {} is ready ({dir})", interpreter.path);
+    traceln!(sh, "the venv of {} is ready ({dir})", interpreter.path);
     Ok(python)
 }
 
@@ -312,14 +330,14 @@ fn site_packages(venv: &Utf8Path) -> Result<Utf8PathBuf> {
 /// Imports the package where pytest runs and checks it comes from what `install` says: a
 /// wheel lane that imported the source folder would test the wrong thing.
 fn check_imported_from(
-    sh: &Shell,
+    sh: &StepContext,
     python: &Utf8Path,
     install: Install<'_>,
     bindings: &Utf8Path,
     venv: &Utf8Path,
 ) -> Result<()> {
     let script = "import simd_r_drive_ws_client._native as m; print(m.__file__)";
-    let file = Job::new(cmd!(sh, "{python} -c {script}"))
+    let file = Job::new(sh, cmd!(sh, "{python} -c {script}"))
         .read()
         .context("the bindings do not import in the lane's venv")?;
     let expected = match install {
@@ -338,7 +356,7 @@ fn check_imported_from(
 /// thing at once: the venv (its lock is in the worktree's `target/xtask/`, as each worktree
 /// has a venv of its own), or a file of a target dir that worktrees share. The kernel
 /// releases it if xtask dies.
-pub fn lock(path: &Utf8Path) -> Result<File> {
+pub fn lock(sh: &StepContext, path: &Utf8Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
     }
@@ -363,7 +381,7 @@ pub fn lock(path: &Utf8Path) -> Result<File> {
             crate::errln!("waiting for another `cargo xtask`, which holds {path}");
             told = true;
         }
-        signals::sleep(std::time::Duration::from_millis(50))?;
+        sh.sleep(std::time::Duration::from_millis(50))?;
     }
 }
 

@@ -10,8 +10,9 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result, bail, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::fingerprint;
 use crate::base::paths;
 use crate::base::process::{self, Job};
@@ -37,10 +38,10 @@ pub struct Built {
 /// earlier build left there. Uses the tools venv's maturin (`cargo xtask venv --deps-only`).
 /// Two commands, not `build --sdist`: that builds the wheel from the sdist unpacked in a new
 /// temp folder each time, so cargo compiles the bindings again on every run.
-pub fn build(sh: &Shell) -> Result<Built> {
+pub fn build(sh: &StepContext) -> Result<Built> {
     // As `venv` does: the release library's name is shared by every worktree of this
     // target dir; and no other build empties `dist` while this one fills it.
-    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
+    let _built_library = venv::lock(sh, &paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let dist = wheel_dir()?.join("dist");
     paths::empty_of(&dist, "whl")?;
     paths::empty_of(&dist, "gz")?;
@@ -52,7 +53,7 @@ pub fn build(sh: &Shell) -> Result<Built> {
         "{maturin} build --release --sdist --locked --out {dist} --target-dir {target_dir}"
     )
     .env_remove("CONDA_PREFIX");
-    Job::new(build)
+    Job::new(sh, build)
         .run()
         .context("maturin could not build the release wheel: see its errors above")?;
     Ok(Built {
@@ -88,14 +89,17 @@ fn only_file(dir: &Utf8Path, suffix: &str) -> Result<Utf8PathBuf> {
 /// Checks the wheel at `wheel`: its name's tags, its metadata and its files (see
 /// [`check_unpacked`]), then its abi3 claim with abi3audit. The first problem fails in a
 /// line that names it.
-pub fn check(sh: &Shell, wheel: &Utf8Path) -> Result<()> {
+pub fn check(sh: &StepContext, wheel: &Utf8Path) -> Result<()> {
     let name = wheel.file_name().context("a wheel has a file name")?;
     check_name(name)?;
     // A folder of this run's own, so that two checks side by side never share one.
     let unpacked = Scratch(wheel_dir()?.join(process::unique_name("unpacked")));
     unpack(sh, wheel, &unpacked.0, "zipfile")?;
     check_unpacked(&unpacked.0, &paths::bindings_dir())?;
-    traceln!("{name}: tags, metadata and files are as the package claims");
+    traceln!(
+        sh,
+        "{name}: tags, metadata and files are as the package claims"
+    );
     audit_abi3(sh, wheel)
 }
 
@@ -137,13 +141,13 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// Unpacks an archive with Python's `zipfile` or `tarfile` command line into a fresh `into`.
-fn unpack(sh: &Shell, archive: &Utf8Path, into: &Utf8Path, module: &str) -> Result<()> {
+fn unpack(sh: &StepContext, archive: &Utf8Path, into: &Utf8Path, module: &str) -> Result<()> {
     if into.exists() {
         std::fs::remove_dir_all(into).with_context(|| format!("cannot remove {into}"))?;
     }
     std::fs::create_dir_all(into).with_context(|| format!("cannot create {into}"))?;
     let python = venv::python();
-    Job::new(cmd!(sh, "{python} -m {module} -e {archive} {into}"))
+    Job::new(sh, cmd!(sh, "{python} -m {module} -e {archive} {into}"))
         .run()
         .with_context(|| format!("cannot unpack {archive}"))
 }
@@ -264,14 +268,14 @@ fn files_under(dir: &Utf8Path) -> Result<BTreeSet<String>> {
 
 /// abi3audit (pinned in the dev group) on the wheel: every symbol the extension uses must
 /// be in the stable ABI of CPython 3.10. A symbol outside it fails, named.
-fn audit_abi3(sh: &Shell, wheel: &Utf8Path) -> Result<()> {
+fn audit_abi3(sh: &StepContext, wheel: &Utf8Path) -> Result<()> {
     let abi3audit = venv::venv_dir().join("bin/abi3audit");
     ensure!(
         abi3audit.is_file(),
         "no abi3audit at {abi3audit}: it comes with the dev group; run `cargo xtask venv \
          --deps-only`"
     );
-    let report = Job::new(cmd!(sh, "{abi3audit} --report {wheel}"))
+    let report = Job::new(sh, cmd!(sh, "{abi3audit} --report {wheel}"))
         .read()
         .context("abi3audit could not audit the wheel")?;
     let violations = abi3_violations(&report)?;
@@ -283,7 +287,7 @@ fn audit_abi3(sh: &Shell, wheel: &Utf8Path) -> Result<()> {
             paths::display_path(&abi3audit)
         );
     }
-    traceln!("abi3audit: every symbol is in the stable ABI");
+    traceln!(sh, "abi3audit: every symbol is in the stable ABI");
     Ok(())
 }
 
@@ -325,10 +329,10 @@ fn minor_of(version: &str) -> Option<u32> {
 
 /// Builds a wheel from the sdist, as an installer without a matching wheel would, with the
 /// venv's maturin and `--locked`; skipped when this very sdist built one before.
-pub fn check_sdist(sh: &Shell, sdist: &Utf8Path) -> Result<bool> {
+pub fn check_sdist(sh: &StepContext, sdist: &Utf8Path) -> Result<bool> {
     // Held from the unpacking to the stamp: the folder is fixed, so that cargo finds the
     // sdist's crates built before.
-    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
+    let _built_library = venv::lock(sh, &paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let unpacked = wheel_dir()?.join("sdist");
     unpack(sh, sdist, &unpacked, "tarfile")?;
     let root = only_dir(&unpacked)?;
@@ -351,7 +355,7 @@ pub fn check_sdist(sh: &Shell, sdist: &Utf8Path) -> Result<bool> {
         "{maturin} build --release --locked --out {out} --target-dir {target_dir}"
     )
     .env_remove("CONDA_PREFIX");
-    Job::new(build).run().with_context(|| {
+    Job::new(sh, build).run().with_context(|| {
         format!("the sdist does not build a wheel ({root}): see maturin's errors")
     })?;
     let wheel = only_file(&out, ".whl")?;

@@ -4,15 +4,15 @@
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::Shell;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::{flags, readme};
 
 /// The marker of the bindings' README tests: the stage that runs whole user workflows.
 const BINDINGS_MARKER: &str = "e2e";
 
-pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Extract) -> Result<()> {
     let readme = match &flags.readme {
         Some(path) => paths::from_user(path)?,
         None => default_readme(),
@@ -25,7 +25,7 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
     let generated = readme::compile(&readme, &paths::display_path(&readme), marker)?;
     let on_disk = std::fs::read_to_string(&out).ok();
     if on_disk.as_deref() == Some(generated.as_str()) {
-        crate::traceln!("{} is up to date", paths::display_path(&out));
+        crate::traceln!(sh, "{} is up to date", paths::display_path(&out));
         return Ok(());
     }
     if flags.check {
@@ -41,7 +41,7 @@ pub fn run(_sh: &Shell, flags: &flags::Extract) -> Result<()> {
         );
     }
     write_atomically(&out, &generated)?;
-    crate::traceln!("wrote {}", paths::display_path(&out));
+    crate::traceln!(sh, "wrote {}", paths::display_path(&out));
     Ok(())
 }
 
@@ -80,7 +80,7 @@ fn fix_command(flags: &flags::Extract) -> String {
 }
 
 /// Brings the default test file up to date; what `pytest` and `ci` call.
-pub fn ensure(sh: &Shell) -> Result<()> {
+pub fn ensure(sh: &StepContext) -> Result<()> {
     run(
         sh,
         &flags::Extract {

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::base::context::StepContext;
 use crate::traceln;
 
 /// The name of the file, in each temp store folder, that holds its xtask's pid.
@@ -92,7 +93,7 @@ pub fn mark_owner(dir: &Path) -> Result<()> {
 
 /// Removes the temp store folders (`PREFIX-*` in the temp dir) of xtasks that are gone,
 /// unless a server still holds their store. Best effort: a folder it cannot judge is left.
-pub fn remove_orphaned_stores(prefix: &str) {
+pub fn remove_orphaned_stores(sh: &StepContext, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -108,11 +109,12 @@ pub fn remove_orphaned_stores(prefix: &str) {
         }
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => traceln!(
+                sh,
                 "xtask: removed {}, the temp store of an xtask that is gone",
                 dir.display()
             ),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => traceln!("xtask: cannot remove {}: {e}", dir.display()),
+            Err(e) => traceln!(sh, "xtask: cannot remove {}: {e}", dir.display()),
         }
     }
 }
@@ -177,7 +179,10 @@ mod tests {
         // SAFETY: flock on a descriptor owned here.
         assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
 
-        remove_orphaned_stores(&prefix);
+        remove_orphaned_stores(
+            &StepContext::terminal(xshell::Shell::new().unwrap()),
+            &prefix,
+        );
         assert!(!dead.exists());
         for dir in [&live, &held, &unmarked] {
             assert!(dir.exists(), "{}", dir.display());

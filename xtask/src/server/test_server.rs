@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, ProcessGroup, Sink, Stopped};
 use crate::base::signals;
@@ -68,15 +69,15 @@ pub struct Server {
 }
 
 /// Builds the server and returns its binary; `XTASK_SERVER_BIN` names one to use instead.
-pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
-    if let Some(binary) = binary_from_env()? {
+pub fn build(sh: &StepContext, release: bool) -> Result<Utf8PathBuf> {
+    if let Some(binary) = binary_from_env(sh)? {
         return Ok(binary);
     }
     let release_flag = release.then_some("--release");
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "cargo build -p {SERVER_PACKAGE} {release_flag...}"
-    ))
+        cmd!(sh, "cargo build -p {SERVER_PACKAGE} {release_flag...}"),
+    )
     .run()
     .context("cannot build the server")?;
     let profile = if release { "release" } else { "debug" };
@@ -87,22 +88,23 @@ pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
 /// fresh build when there is none. `cargo build -p` would build it again even so: for one
 /// package, cargo resolves features apart from the rest of the workspace, which recompiles
 /// some 35 crates on a cold target dir (20 s measured).
-pub fn binary_built_by_tests(sh: &Shell) -> Result<Utf8PathBuf> {
+pub fn binary_built_by_tests(sh: &StepContext) -> Result<Utf8PathBuf> {
     let binary = paths::target_dir()?.join("debug").join(SERVER_PACKAGE);
     if std::env::var_os("XTASK_SERVER_BIN").is_some() || !binary.is_file() {
         return build(sh, false);
     }
     traceln!(
+        sh,
         "using {}, built by `cargo test --workspace`",
         paths::display_path(&binary)
     );
     Ok(binary)
 }
 
-fn binary_from_env() -> Result<Option<Utf8PathBuf>> {
+fn binary_from_env(sh: &StepContext) -> Result<Option<Utf8PathBuf>> {
     match std::env::var("XTASK_SERVER_BIN") {
         Ok(binary) => {
-            traceln!("using the server binary XTASK_SERVER_BIN={binary}");
+            traceln!(sh, "using the server binary XTASK_SERVER_BIN={binary}");
             Ok(Some(paths::from_user(Utf8Path::new(&binary))?))
         }
         Err(_) => Ok(None),
@@ -112,7 +114,7 @@ fn binary_from_env() -> Result<Option<Utf8PathBuf>> {
 /// A server on loopback, on `port` (0: ephemeral), with temp storage, for tests; says
 /// where it listens once it is ready.
 pub fn start_for_tests(
-    sh: &Shell,
+    sh: &StepContext,
     binary: Utf8PathBuf,
     port: u16,
     ready_timeout: u64,
@@ -129,6 +131,7 @@ pub fn start_for_tests(
         },
     )?;
     traceln!(
+        sh,
         "server ready at {} in {} ms",
         server.address,
         server.ready_after.as_millis()
@@ -192,7 +195,7 @@ pub fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
             .checked_duration_since(Instant::now())
             .filter(|left| !left.is_zero())
         {
-            signals::check()?;
+            signals::check_received()?;
             match TcpStream::connect_timeout(&candidate, left.min(Duration::from_millis(200))) {
                 Ok(_) => return Ok(()),
                 Err(error) if error.kind() == ErrorKind::TimedOut => continue,
@@ -208,9 +211,9 @@ pub fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
 }
 
 impl Server {
-    pub fn start(sh: &Shell, options: Options) -> Result<Server> {
+    pub fn start(sh: &StepContext, options: Options) -> Result<Server> {
         let group = ProcessGroup::new("the server");
-        server_owner::remove_orphaned_stores(TEMP_PREFIX);
+        server_owner::remove_orphaned_stores(sh, TEMP_PREFIX);
         let storage = match &options.storage {
             Some(path) => paths::from_user(path)?,
             None => {
@@ -226,10 +229,13 @@ impl Server {
         let (host, port) = (&options.host, options.port.to_string());
         let mut owner = OwnerPipe::new()?;
         let owner_fd = owner.read_fd().to_string();
-        let job = Job::new(cmd!(
+        let job = Job::new(
             sh,
-            "{binary} {storage} --host {host} --port {port} --owner-fd {owner_fd}"
-        ))
+            cmd!(
+                sh,
+                "{binary} {storage} --host {host} --port {port} --owner-fd {owner_fd}"
+            ),
+        )
         .note(format_args!("log: {}", paths::display_path(&log)))
         .stdout(Sink::Pipe)
         .stderr(Sink::File(log_file));
@@ -265,9 +271,9 @@ impl Server {
                 Ok(address) => return Ok(address),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 // Stdout closed: the server is exiting, or will never say it is ready.
-                Err(mpsc::RecvTimeoutError::Disconnected) => signals::sleep(TICK)?,
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.group.sleep(TICK)?,
             }
-            signals::check()?;
+            self.group.check()?;
             if let Some(status) = self.group.try_status() {
                 bail!(
                     "server exited before it was ready: {}{}",
@@ -351,7 +357,7 @@ impl Server {
             crate::base::console::stderr_bytes(&buffer);
             if buffer.is_empty() {
                 self.check_alive()?;
-                signals::sleep(Duration::from_millis(100))?;
+                self.group.sleep(Duration::from_millis(100))?;
             }
         }
     }
@@ -440,7 +446,7 @@ mod tests {
         storage: Option<Utf8PathBuf>,
         timeout_ms: u64,
     ) -> (Result<Server>, Record) {
-        let sh = Shell::new().unwrap();
+        let sh = StepContext::terminal(xshell::Shell::new().unwrap());
         let record = Record(std::env::temp_dir().join(process::unique_name("xtask-test")));
         std::fs::create_dir(&record.0).unwrap();
         sh.set_var("FAKE_MODE", mode);

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::Shell;
 
-use crate::base::console::Trace;
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::engine::steps::{Mode, Runner};
 use crate::errln;
@@ -22,7 +21,7 @@ use crate::server::test_server::{self, Server};
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     let suite = if flags.no_server {
         Suite::Unit
     } else {
@@ -71,10 +70,8 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
         // The command and its environment go to the log; pytest's report, as pytest prints
         // it, to the terminal.
         let log = xtask_dir.join("logs/pytest/pytest.log");
-        let _trace = (!flags.verbose)
-            .then(|| Trace::to(&log, None))
-            .transpose()
-            .with_context(|| format!("cannot write {log}"))?;
+        let logged = (!flags.verbose).then(|| sh.logging_to(&log)).transpose()?;
+        let sh = logged.as_ref().unwrap_or(sh);
         let ran = pytest_runner::run_with(
             sh,
             python,
@@ -116,7 +113,7 @@ type Lanes = Vec<(Option<String>, Utf8PathBuf)>;
 /// one already or none is needed, a server: a status line each (everything with
 /// --verbose), the details when one fails.
 fn prepare(
-    sh: &Shell,
+    sh: &StepContext,
     flags: &flags::Pytest,
     suite: Suite,
     external: bool,
@@ -125,13 +122,13 @@ fn prepare(
     let needs_server = suite != Suite::Unit && !external;
     let log_dir = paths::xtask_dir()?.join("logs/pytest");
     let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4 + interpreters.len())?;
-    runner.step("venv", |_| {
+    runner.step(sh, "venv", |sh, _| {
         venv::ensure(sh, None, false, venv::Profile::Dev)
     })?;
     let mut lanes: Lanes = Vec::new();
     for interpreter in interpreters {
         let lane = format!("py{}", interpreter.version.minor_name());
-        let python = runner.step(&format!("venv ({lane})"), |_| {
+        let python = runner.step(sh, &format!("venv ({lane})"), |sh, _| {
             venv::ensure_lane(sh, interpreter, venv::Install::Editable)
         })?;
         lanes.push((Some(lane), python));
@@ -139,12 +136,12 @@ fn prepare(
     if lanes.is_empty() {
         lanes.push((None, venv::python()));
     }
-    runner.step("extract", |_| extract::ensure(sh))?;
+    runner.step(sh, "extract", |sh, _| extract::ensure(sh))?;
     if !needs_server {
         return Ok((None, lanes));
     }
-    let binary = runner.step("build server", |_| test_server::build(sh, false))?;
-    let server = runner.step("server up", |_| {
+    let binary = runner.step(sh, "build server", |sh, _| test_server::build(sh, false))?;
+    let server = runner.step(sh, "server up", |sh, _| {
         test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)
     })?;
     Ok((Some(server), lanes))

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{Ci, NODES, PER_LANE};
-use crate::base::{paths, signals};
+use crate::base::context::StepContext;
 use crate::engine::graph::Node;
 use crate::engine::steps::Step;
 use crate::python::interpreters::Interpreter;
@@ -114,10 +114,9 @@ fn leak(needs: Vec<&'static str>) -> &'static [&'static str] {
 }
 
 /// `wheel`: the release wheel, built and checked as `cargo xtask wheel` does.
-fn build_wheel(ci: &Ci, step: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
-    let built = wheel::build(&sh)?;
-    wheel::check(&sh, &built.wheel)?;
+fn build_wheel(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    let built = wheel::build(sh)?;
+    wheel::check(sh, &built.wheel)?;
     step.note(built.wheel.file_name().unwrap_or_default());
     let _ = ci.sdist.set(built.sdist);
     let _ = ci.wheel.set(built.wheel);
@@ -125,22 +124,22 @@ fn build_wheel(ci: &Ci, step: &mut Step) -> Result<()> {
 }
 
 /// `sdist`: the sdist builds a wheel of its own (skipped when this sdist did before).
-fn check_sdist(ci: &Ci, step: &mut Step) -> Result<()> {
+fn check_sdist(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let sdist = ci.sdist.get().context("the sdist was not built")?;
-    if !wheel::check_sdist(&paths::shell()?, sdist)? {
+    if !wheel::check_sdist(sh, sdist)? {
         step.note("built a wheel before");
     }
     Ok(())
 }
 
 /// `venv (LANE)`: the lane's own venv, with the dev build or the wheel.
-fn lane_venv(ci: &Ci, step: &mut Step) -> Result<()> {
+fn lane_venv(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let lane = ci.lane(step).context("a lane's venv without a lane")?;
     let install = match ci.wheel.get() {
         Some(wheel) if ci.flags.wheel => venv::Install::Wheel(wheel),
         _ => venv::Install::Editable,
     };
-    let python = venv::ensure_lane(&paths::shell()?, &lane.interpreter, install)?;
+    let python = venv::ensure_lane(sh, &lane.interpreter, install)?;
     step.note(&format!(
         "{} {}",
         lane.interpreter.version, lane.interpreter.path
@@ -190,10 +189,10 @@ impl Slots {
     }
 
     /// Waits for a free slot; a stop or a signal ends the wait.
-    pub fn take(&self) -> Result<Slot<'_>> {
+    pub fn take(&self, cx: &StepContext) -> Result<Slot<'_>> {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            signals::check()?;
+            cx.check()?;
             if *free > 0 {
                 *free -= 1;
                 return Ok(Slot(self));

@@ -3,18 +3,20 @@
 //! progress, a JUnit report in the run's JUnit folder, and the budgets of [`nextest`].
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use crate::adapters::compiler;
 use crate::adapters::libtest::{self, Libtest};
 use crate::adapters::nextest;
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
-use crate::engine::steps::{Counts, Step};
+use crate::engine::events::Counts;
+use crate::engine::steps::Step;
 use crate::flags::Shard;
 use crate::traceln;
 
@@ -36,6 +38,7 @@ pub struct Run {
 /// counts; then its JUnit report, with the ignored tests added, goes to the JUnit folder,
 /// and the times in it are checked against the budgets.
 pub fn test_binaries(
+    sh: &StepContext,
     step: &mut Step,
     run: &Run,
     profile: &'static str,
@@ -49,11 +52,10 @@ pub fn test_binaries(
             .shard
             .map(|shard| format!("--partition=slice:{}/{}", shard.index, shard.count)),
     };
-    let sh = paths::shell()?;
-    let events = run_nextest(run, step, &sh, &tests)?;
+    let events = run_nextest(run, step, sh, &tests)?;
     // nextest reports an ignored test only from a binary that it runs; the list names them
     // all, this shard's part of them with --partition.
-    let ignored = tests.list(&sh, &["--run-ignored=only"], Part::Shard)?;
+    let ignored = tests.list(sh, &["--run-ignored=only"], Part::Shard)?;
     step.counts(Counts {
         skipped: ignored.len() as u64,
         ..events.counts
@@ -68,7 +70,7 @@ pub fn test_binaries(
         .to_string()
         .context("cannot write the JUnit report")?;
     std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
-    report_rust_times(&sh, step, &tests, &nextest::junit_times(&report))
+    report_rust_times(sh, step, &tests, &nextest::junit_times(&report))
 }
 
 /// What a nextest step runs: which nextest, which profile, the selection (packages,
@@ -99,13 +101,16 @@ impl Tests {
     }
 
     /// The tests of the selection that `filters` select, from `cargo nextest list`.
-    fn list(&self, sh: &Shell, filters: &[&str], part: Part) -> Result<Vec<nextest::TestId>> {
+    fn list(&self, sh: &StepContext, filters: &[&str], part: Part) -> Result<Vec<nextest::TestId>> {
         let (nextest, selection) = (&self.nextest, self.args(part));
         let profile = format!("--profile={}", self.profile);
-        let json = Job::new(cmd!(
+        let json = Job::new(
             sh,
-            "{nextest} nextest list {profile} --message-format=json {filters...} {selection...}"
-        ))
+            cmd!(
+                sh,
+                "{nextest} nextest list {profile} --message-format=json {filters...} {selection...}"
+            ),
+        )
         .read()?;
         nextest::listed(&json)
     }
@@ -113,7 +118,12 @@ impl Tests {
 
 /// `cargo nextest run`, its events followed for the progress line; returns them, or an
 /// error that names the failed tests.
-fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<nextest::Events> {
+fn run_nextest(
+    run: &Run,
+    step: &mut Step,
+    sh: &StepContext,
+    tests: &Tests,
+) -> Result<nextest::Events> {
     let profile = tests.profile;
     let events_file = paths::fresh_file(&run.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
     paths::fresh_file(&nextest::junit_path(profile))?;
@@ -129,7 +139,7 @@ fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<
     let file = std::fs::File::create(&events_file)
         .with_context(|| format!("cannot create {events_file}"))?;
     let nextest = &tests.nextest;
-    let job = Job::new(cmd!(sh, "{nextest} nextest run {args...}"))
+    let job = Job::new(sh, cmd!(sh, "{nextest} nextest run {args...}"))
         .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
         .stdout(Sink::File(file))
         .note(format!("events to {}", paths::display_path(&events_file)));
@@ -195,14 +205,14 @@ fn nextest_failure(
 /// The five slowest tests into the step's log, and a `slow:` warning for each test over
 /// its budget (unit 1 s, integration 5 s) that is not in the slow-by-design group.
 fn report_rust_times(
-    sh: &Shell,
+    sh: &StepContext,
     step: &mut Step,
     tests: &Tests,
     times: &[nextest::Timed],
 ) -> Result<()> {
-    traceln!("slowest tests:");
+    traceln!(sh, "slowest tests:");
     for test in nextest::slowest(times, 5) {
-        traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.id);
+        traceln!(sh, "  {:>7.2} s  {}", test.duration.as_secs_f64(), test.id);
     }
     let over = nextest::outliers(times, &Default::default());
     if over.is_empty() {
@@ -231,23 +241,35 @@ fn report_rust_times(
 
 /// The examples in the Rust documentation: nextest cannot run them, `cargo test --doc`
 /// does. They go whole to shard 1: splitting them would make every shard pay rustdoc's
-/// compile of them all. Their JUnit report is written from libtest's lines.
-pub fn doctests(step: &mut Step, junit_dir: &Utf8Path) -> Result<()> {
-    let sh = paths::shell()?;
+/// compile of them all. Their JUnit report is written from libtest's lines, which are read
+/// from a file of their own as they come (and copied to the step's log, for people).
+pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
+    let out = paths::fresh_file(&run.xtask_dir.join("doctests.out"))?;
+    let file = std::fs::File::create(&out).with_context(|| format!("cannot create {out}"))?;
+    let job = Job::new(sh, cmd!(sh, "cargo test --workspace --doc"))
+        .stdout(Sink::File(file))
+        .note(format!("stdout to {}", paths::display_path(&out)));
     let mut tests = Libtest::default();
-    let mut log = Tail::new(&step.log);
-    let result = Job::new(cmd!(sh, "cargo test --workspace --doc")).run_watching(|| {
-        tests.feed(&log.read_new());
+    let mut stdout = Tail::new(&out);
+    let mut output = Vec::new();
+    let mut follow = |step: &mut Step| {
+        let new = stdout.read_new();
+        sh.trace_bytes(&new);
+        tests.feed(&new);
+        output.extend(new);
         step.progress(tests.live, None, "");
+    };
+    let result = job.run_watching(|| {
+        follow(step);
         Ok(())
     });
-    tests.feed(&log.read_new());
+    follow(step);
     step.counts(tests.counts());
-    let junit = junit_dir.join("doctests.xml");
+    let junit = run.junit_dir.join("doctests.xml");
     std::fs::write(&junit, doctests_junit(&tests.finished)?)
         .with_context(|| format!("cannot write {junit}"))?;
     if result.is_err() {
-        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+        let output = String::from_utf8_lossy(&output);
         let excerpt = libtest::failure_excerpt(&output);
         step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
     }
