@@ -619,7 +619,7 @@ mod tests {
         std::fs::create_dir_all(root.join("empty/bin")).unwrap();
         let candidates = in_versions_folder(&root);
         assert_eq!(candidates.len(), 3, "{candidates:?}");
-        let sh = Shell::new().unwrap();
+        let sh = StepContext::terminal(Shell::new().unwrap());
         let found: Vec<String> = candidates
             .iter()
             .filter_map(|path| probe(&sh, path))
