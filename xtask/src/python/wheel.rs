@@ -50,12 +50,15 @@ pub fn build(sh: &StepContext) -> Result<Built> {
     let _dir = sh.push_dir(paths::bindings_dir());
     let build = cmd!(
         sh,
-        "{maturin} build --release --sdist --locked --out {dist} --target-dir {target_dir}"
+        "{maturin} build --release --locked --out {dist} --target-dir {target_dir}"
     )
     .env_remove("CONDA_PREFIX");
     Job::new(sh, build)
         .run()
         .context("maturin could not build the release wheel: see its errors above")?;
+    Job::new(sh, cmd!(sh, "{maturin} sdist --out {dist}"))
+        .run()
+        .context("maturin could not build the sdist: see its errors above")?;
     Ok(Built {
         wheel: only_file(&dist, ".whl")?,
         sdist: only_file(&dist, ".tar.gz")?,
