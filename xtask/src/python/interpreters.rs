@@ -483,6 +483,9 @@ mod tests {
         }
     }
 
+    /// `--python`, the paths chosen, the claimed versions missing.
+    type Case = (&'static str, &'static [&'static str], &'static [(u32, u32)]);
+
     #[test]
     fn requests_pick_the_newest_patch_and_all_names_what_is_missing() {
         let none = |_: &Utf8Path| None;
@@ -493,7 +496,7 @@ mod tests {
                 .map(|i| i.path.to_string())
                 .collect()
         };
-        let cases: &[(&str, &[&str], &[(u32, u32)])] = &[
+        let cases: &[Case] = &[
             ("3.11", &["/p/3.11.7/bin/python3.11"], &[]),
             ("3.11.2", &["/usr/bin/python3.11"], &[]),
             (
