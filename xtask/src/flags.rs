@@ -97,6 +97,17 @@ pub enum Command {
     /// `ci: N passed, N failed, N skipped`; with GITHUB_STEP_SUMMARY set, appends both to
     /// that file. Fails if any test or step failed.
     JunitMerge(JunitMerge),
+    /// Build the release wheel and sdist with maturin into target/xtask/wheel/dist, and check
+    /// them as a user meets them.
+    ///
+    /// Checks: the wheel's tags (`cp310-abi3-<platform>`: one wheel for CPython 3.10+); its
+    /// metadata (name, version and requires-python as pyproject.toml says, the README as the
+    /// long description); its files (the package's every file, the `.pyi` stubs and
+    /// `py.typed` among them, the `_native` extension, nothing else); its abi3 claim,
+    /// audited by abi3audit (pinned in the dev group); and that the sdist builds a wheel of
+    /// its own (skipped when the same sdist built one before). The first problem fails in
+    /// one line that names it.
+    Wheel(Wheel),
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +209,11 @@ pub struct Pytest {
     /// pyproject.toml.
     #[arg(long)]
     pub cov: bool,
+    /// Run the suite once per Python, one after the other, each in a venv of its own, as
+    /// for `cargo xtask ci --python`: a version (3.12), a list (3.10,3.13), a path, or
+    /// `all`.
+    #[arg(long, value_name = "VERSIONS", conflicts_with = "cov")]
+    pub python: Option<String>,
     /// Show everything the preparation runs and prints, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,
@@ -208,9 +224,17 @@ pub struct Pytest {
 
 #[derive(Debug, Clone, Args)]
 pub struct Ci {
-    /// Python version or interpreter for the venv, as for `cargo xtask venv --python`.
-    #[arg(long, value_name = "VERSION")]
+    /// Run the pytest stages once per Python, side by side, each in a venv of its own
+    /// (target/xtask/venvs/): a version (3.12), a list (3.10,3.13), a path, or `all` (every
+    /// version from requires-python to the newest found). Found on PATH, by uv, in pyenv's,
+    /// mise's and asdf's folders; never downloaded.
+    #[arg(long, value_name = "VERSIONS")]
     pub python: Option<String>,
+    /// Test the release wheel as users install it (not editable, not the debug build): build
+    /// and check it as `cargo xtask wheel` does, then install it into each Python lane's
+    /// venv.
+    #[arg(long)]
+    pub wheel: bool,
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,
@@ -330,6 +354,16 @@ pub struct Watch {
     /// bindings' folder).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Wheel {
+    /// Check this wheel instead of building one; the sdist is not checked.
+    #[arg(long, value_name = "WHEEL")]
+    pub check: Option<Utf8PathBuf>,
+    /// Do not build a wheel from the sdist.
+    #[arg(long, conflicts_with = "check")]
+    pub no_sdist: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,9 @@
 //! Which folder owns what; each layer uses the ones below it, never one above:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`); a module that one task
-//!   alone uses lives in the task's folder (`ci/rust_tests.rs`, `ci/changed.rs`, `bench/report.rs`,
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `wheel`); a module that one
+//!   task alone uses lives in the task's folder (`ci/rust_tests.rs`, `ci/changed.rs`,
+//!   `ci/lanes.rs`, `bench/report.rs`,
 //!   `watch/watcher.rs`). A task never imports another task.
 //! - `engine/`: the run engine: `graph.rs` (a run as a table of steps, each started once
 //!   what it needs has passed, side by side when independent, all stopped at the first
@@ -17,7 +18,9 @@
 //!   (`cargo_build.rs`, `compiler.rs`), nextest's events and JUnit (`nextest.rs`), the
 //!   doctests' libtest output (`libtest.rs`), pytest's report log (`pytest_events.rs`),
 //!   rustfmt/clippy/mypy findings (`findings.rs`), JUnit reports (`junit.rs`).
-//! - `python/`: the bindings' venv (`venv.rs`) and the pytest runner (`pytest_runner.rs`).
+//! - `python/`: the interpreters of this machine (`interpreters.rs`: `--python`), the
+//!   bindings' venvs, one per Python lane (`venv.rs`), the pytest runner
+//!   (`pytest_runner.rs`), and the release wheel's build and checks (`wheel.rs`).
 //! - `server/`: the server under test (`test_server.rs`: build, start, readiness line,
 //!   log, stop, its `ws://HOST:PORT`) and the owner process that reaps it (`server_owner.rs`).
 //! - `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
@@ -89,5 +92,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Lint(flags) => tasks::lint::run(&sh, &flags),
         flags::Command::Watch(flags) => tasks::watch::run(&sh, &flags),
         flags::Command::JunitMerge(flags) => tasks::junit_merge::run(&sh, &flags),
+        flags::Command::Wheel(flags) => tasks::wheel::run(&sh, &flags),
     }
 }

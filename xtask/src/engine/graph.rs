@@ -22,6 +22,8 @@ pub struct Node<C> {
     /// Cleanup: starts once its needs have ended, passed or not, after a failure or a
     /// signal too.
     pub always: bool,
+    /// The Python lane of a row that runs once per lane, handed to its body as `step.lane`.
+    pub lane: Option<usize>,
     /// What the node does, handed its step's context (a shell of its own in the run's
     /// folder, the step's log, its cancel token) and the step's face.
     pub body: fn(&C, &StepContext, &mut Step) -> Result<()>,
@@ -37,6 +39,7 @@ impl<C> Node<C> {
             name,
             needs,
             always: false,
+            lane: None,
             body,
         }
     }
@@ -173,6 +176,7 @@ pub fn run<C: Sync>(
                 first_error.is_some() || interrupted.is_some() || signals::received().is_some();
             for index in ready(nodes, selected, &slots, stopping) {
                 let mut step = runner.begin(index + 1, nodes[index].name);
+                step.lane = nodes[index].lane;
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
                 slots[index] = Slot::Running;

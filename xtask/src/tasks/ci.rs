@@ -3,7 +3,10 @@
 //! the run (see [`crate::engine::graph`]). It shows a line per step and a summary (see
 //! [`crate::engine::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
-//! The exit status is the first failing step's.
+//! The exit status is the first failing step's. With `--python` or `--wheel`, the pytest
+//! stages run once per Python lane (see [`lanes`]).
+
+mod lanes;
 
 mod changed;
 mod rust_tests;
@@ -29,6 +32,7 @@ use crate::engine::events::{CompilerError, Counts};
 use crate::engine::graph::{self, Node};
 use crate::engine::steps::{Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
+use crate::python::interpreters;
 use crate::python::pytest_runner::{self, Coverage, Target};
 use crate::python::venv;
 use crate::readme::extract;
@@ -75,6 +79,16 @@ const NODES: &[Node<Ci>] = &[
     Node::always("server down", &["server up", "pytest e2e"], server_down),
 ];
 
+/// The rows that run once per Python lane with `--python` or `--wheel`, each lane with a
+/// server of its own; their need of `bindings` becomes one of the lane's venv.
+const PER_LANE: &[&str] = &[
+    "pytest unit",
+    "server up",
+    "pytest integration",
+    "pytest e2e",
+    "server down",
+];
+
 /// What the steps share: the flags, and what one step makes for the next (each set once).
 struct Ci {
     flags: flags::Ci,
@@ -85,6 +99,13 @@ struct Ci {
     server: OnceLock<Server>,
     /// What the changes call for (`--changed`); everything otherwise.
     focus: Focus,
+    /// The Python lanes: none for a plain run, which tests in the bindings' venv.
+    lanes: Vec<lanes::Lane>,
+    /// How many pytest stages may run at once.
+    slots: lanes::Slots,
+    /// The release wheel and sdist (`--wheel`).
+    wheel: OnceLock<Utf8PathBuf>,
+    sdist: OnceLock<Utf8PathBuf>,
 }
 
 impl Ci {
@@ -95,6 +116,28 @@ impl Ci {
             junit_dir: self.junit_dir.clone(),
             shard: self.flags.shard,
         }
+    }
+
+    /// The `--python` of the bindings' venv: none with lanes, which have venvs of their own.
+    fn bindings_python(&self) -> Option<&str> {
+        if self.lanes.is_empty() {
+            self.flags.python.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// Where the server of a step's lane is kept: the lane's own, or the run's.
+    fn server_of(&self, step: &Step) -> &OnceLock<Server> {
+        match self.lane(step) {
+            Some(lane) => &lane.server,
+            None => &self.server,
+        }
+    }
+
+    /// The lane of a step that runs once per lane.
+    fn lane(&self, step: &Step) -> Option<&lanes::Lane> {
+        self.lanes.get(step.lane?)
     }
 }
 
@@ -115,13 +158,27 @@ enum RustTests {
 }
 
 pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
+    let lanes = lanes::lanes(match (&flags.python, flags.wheel) {
+        (Some(python), _) => interpreters::resolve(sh, python)?,
+        (None, true) => vec![interpreters::default_python(sh)?],
+        (None, false) => Vec::new(),
+    });
+    anyhow::ensure!(
+        !(flags.cov && lanes.len() > 1),
+        "--cov measures one Python: name one with --python"
+    );
+    let nodes = if lanes.is_empty() {
+        NODES
+    } else {
+        lanes::table(&lanes, flags.wheel)
+    };
     if flags.list {
-        outln!("{}", graph::list(NODES));
+        outln!("{}", graph::list(nodes));
         return Ok(());
     }
     let (selected, focus) = match &flags.changed {
-        Some(reference) => changed::select(sh, NODES, reference.as_deref())?,
-        None => (graph::select(NODES, &flags.only)?, Focus::everything()),
+        Some(reference) => changed::select(sh, nodes, reference.as_deref())?,
+        None => (graph::select(nodes, &flags.only)?, Focus::everything()),
     };
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
@@ -137,14 +194,18 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         built: OnceLock::new(),
         server: OnceLock::new(),
         focus,
+        lanes,
+        slots: lanes::Slots::for_cores(),
+        wheel: OnceLock::new(),
+        sdist: OnceLock::new(),
     };
     // Removed once every step ended, its children gone: what a stopped test leaves there
     // (a killed test's scratch) never outlives the run.
     let children_temp = ChildrenTemp::create("xtask-ci")?;
     let sh = &sh.with_children_temp(children_temp.path())?;
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &ci, sh, &mut runner);
-    let left_out = changed::left_out(NODES, &selected);
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
+    let result = graph::run(nodes, &selected, &ci, sh, &mut runner);
+    let left_out = changed::left_out(nodes, &selected);
     drop(ci);
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
@@ -193,7 +254,7 @@ fn mermaid() -> String {
 /// The venv and its locked dependencies, without the bindings: they need no Rust, so the
 /// download overlaps the compile.
 fn venv_deps(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     if venv::is_current(python, venv::Profile::Dev)? {
         step.note("up to date");
         return Ok(());
@@ -209,7 +270,7 @@ fn workflow_lint(_: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 }
 
 fn bindings(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     venv::ensure(sh, python, false, venv::Profile::Dev)
         .map_err(|error| maturin_failed(step, error, "the bindings do not build"))
 }
@@ -334,10 +395,15 @@ fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
 fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
-    let name = stage.name();
-    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {name}")) else {
+    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {}", stage.name())) else {
         step.note("no change affects its tests");
         return Ok(());
+    };
+    let lane = ci.lane(step);
+    // A lane's files are its own: `unit-py3.12.jsonl`, `pytest-unit-py3.12.xml`.
+    let name = match lane {
+        Some(lane) => format!("{}-{}", stage.name(), lane.name),
+        None => stage.name().to_owned(),
     };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
@@ -348,6 +414,10 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         format!("--report-log={events}"),
         format!("--junitxml={junit}"),
     ];
+    if let Some(lane) = lane {
+        let suite = format!("junit_suite_name=pytest {} ({})", stage.name(), lane.name);
+        args.extend(["-o".to_owned(), suite]);
+    }
     args.extend(split_args(&ci.flags));
     args.extend(paths);
     let mut env = vec![
@@ -366,15 +436,25 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, ci.server.get()) {
+    let target = match (stage, ci.server_of(step).get()) {
         (Suite::Unit, _) => Target::Nothing,
         (_, Some(server)) => Target::Guarded(server),
         (_, None) => anyhow::bail!("the server is not up"),
     };
+    let python = match lane {
+        Some(lane) => lane
+            .python
+            .get()
+            .context("the lane's venv is not made")?
+            .clone(),
+        None => venv::python(),
+    };
+    let _slot = ci.slots.take(sh)?;
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
-    let result = pytest_runner::run(
+    let result = pytest_runner::run_with(
         sh,
+        &python,
         target,
         &args,
         &env,
@@ -388,6 +468,9 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         },
     );
     tests.feed(&log.read_new());
+    if let Some(lane) = lane {
+        lanes::name_lane_in_junit(&junit, lane)?;
+    }
     let result = match result {
         Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
@@ -404,7 +487,10 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         }
         // Interrupted too, the failures so far are named, with the results.
         for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage) {
-            step.rerun(rerun);
+            step.rerun(match lane {
+                Some(lane) => lanes::rerun_in(&rerun, lane),
+                None => rerun,
+            });
         }
         annotate_readme_failures(ci.github, &tests, step);
     }
@@ -487,16 +573,17 @@ fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Sui
     }
 }
 
-fn server_up(ci: &Ci, sh: &StepContext, _: &mut Step) -> Result<()> {
+/// The run's server, or the lane's own.
+fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let binary = test_server::binary_built_by_tests(sh)?;
     let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
-    let _ = ci.server.set(server);
+    let _ = ci.server_of(step).set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
 fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
-    match ci.server.get() {
+    match ci.server_of(step).get() {
         Some(server) => server.stop_cleanly(),
         None => {
             step.note("no server to stop");

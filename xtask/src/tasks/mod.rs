@@ -10,4 +10,5 @@ pub mod pytest;
 pub mod server;
 pub mod venv;
 pub mod watch;
+pub mod wheel;
 pub mod workflow_lint;
