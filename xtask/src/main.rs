@@ -32,12 +32,15 @@
 //!   sends each thread's trace and its children's output to the log of the step it runs.
 //! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
 //!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
+//! - `coverage/`: `ci --coverage`: the LLVM tools, the instrumented run's environment, and
+//!   the report that attributes each line to the Rust tests or the Python tests.
 //! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
 
 mod bench_report;
 mod cargo_build;
 mod compiler;
 mod console;
+mod coverage;
 mod extract;
 mod findings;
 mod fingerprint;

@@ -14,6 +14,7 @@ use xshell::{Shell, cmd};
 
 use crate::cargo_build;
 use crate::compiler;
+use crate::coverage::{self, Profiles};
 use crate::flags::{self, Suite};
 use crate::graph::{self, Node};
 use crate::process::{self, Failed, Job, Reported, Sink};
@@ -60,6 +61,17 @@ const NODES: &[Node<Ci>] = &[
         pytest_stage(ci, step, Suite::E2e)
     }),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
+    Node::new(
+        "coverage",
+        &[
+            "rust tests",
+            "xtask venv tests",
+            "doctests",
+            "pytest e2e",
+            "server down",
+        ],
+        coverage_report,
+    ),
 ];
 
 /// What the steps share: the flags, and what one step makes for the next (each set once).
@@ -70,6 +82,10 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
+    /// With `--coverage`: where the instrumented run's profiles go.
+    coverage: Option<Profiles>,
+    /// With `--coverage`: the table, printed after the summary.
+    coverage_table: OnceLock<String>,
 }
 
 impl Ci {
@@ -87,6 +103,8 @@ impl Ci {
 /// `cargo test` and `--workspace` leave out (`-p xtask --test NAME ...`).
 struct Built {
     venv_tests: Vec<String>,
+    /// Every test executable, for the coverage report.
+    test_executables: Vec<Utf8PathBuf>,
 }
 
 /// Which Rust tests a nextest step runs, each with a profile of its own in
@@ -99,12 +117,16 @@ enum RustTests {
     Venv,
 }
 
-pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
+pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
     if flags.list {
         outln!("{}", graph::list(NODES));
         return Ok(());
     }
     let selected = graph::select(NODES, &flags.only)?;
+    let coverage = flags
+        .coverage
+        .then(|| coverage::instrumented_run(sh, flags.python.as_deref()))
+        .transpose()?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -118,11 +140,17 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
+        coverage,
+        coverage_table: OnceLock::new(),
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
     let result = graph::run(NODES, &selected, &ci, &mut runner);
+    let coverage_table = ci.coverage_table.get().cloned();
     drop(ci);
     errln!("{}", runner.summary());
+    if let Some(table) = coverage_table {
+        coverage::show_table(&table)?;
+    }
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
@@ -211,16 +239,15 @@ fn build_failed(
 fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
     let sh = paths::shell()?;
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
-    let tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
+    let mut tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
     let selection = cargo_build::opt_in_test_args(&sh)?;
-    let venv_tests = if selection.is_empty() {
-        Vec::new()
-    } else {
-        cargo_no_run(&sh, step, &selection, &json)?
-    };
-    step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
+    if !selection.is_empty() {
+        tests.extend(cargo_no_run(&sh, step, &selection, &json)?);
+    }
+    step.note(&format!("{} test binaries", tests.len()));
     let _ = ci.built.set(Built {
         venv_tests: selection,
+        test_executables: tests,
     });
     Ok(())
 }
@@ -289,10 +316,15 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     ];
     args.extend(split_args(&ci.flags));
     let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
-    if ci.flags.cov {
+    if let Some(profiles) = &ci.coverage {
+        // The bindings' extension, loaded by pytest, writes the Python side's profiles.
+        env.push(("LLVM_PROFILE_FILE", profiles.python_pattern()));
+    }
+    if ci.flags.cov || ci.coverage.is_some() {
         let part = match stage {
             Suite::Unit => Coverage::First,
-            Suite::E2e => Coverage::Last,
+            // With --coverage, the coverage step reports and holds the threshold.
+            Suite::E2e if ci.coverage.is_none() => Coverage::Last,
             _ => Coverage::Middle,
         };
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
@@ -420,6 +452,9 @@ fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
 
 fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
     let sh = paths::shell()?;
+    if let Some(profiles) = &ci.coverage {
+        sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
+    }
     let binary = test_server::binary_built_by_tests(&sh)?;
     let server = test_server::start_for_tests(&sh, binary, 0, ci.flags.ready_timeout)?;
     let _ = ci.server.set(server);
@@ -429,11 +464,40 @@ fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
 /// Cleanup after a failure too, so that the summary says how the server ended.
 fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
     match ci.server.get() {
-        Some(server) => server.stop_cleanly(),
+        Some(server) => {
+            let pid = server.pid();
+            server.stop_cleanly()?;
+            match (&ci.coverage, pid) {
+                (Some(profiles), Some(pid)) => coverage::check_server_profile(profiles, pid),
+                _ => Ok(()),
+            }
+        }
         None => {
             step.note("no server to stop");
             Ok(())
         }
+    }
+}
+
+/// With `--coverage`, once every test has run: the report of both sides, its table kept
+/// for the end of the run; a run below a threshold fails here.
+fn coverage_report(ci: &Ci, step: &mut Step) -> Result<()> {
+    let Some(profiles) = &ci.coverage else {
+        step.note("with --coverage");
+        return Ok(());
+    };
+    let built = ci.built.get().context("the Rust tests were not built")?;
+    let objects = coverage::objects(&built.test_executables)?;
+    let python_data = ci.xtask_dir.join(".coverage");
+    let summary = coverage::report(&paths::shell()?, profiles, objects, &python_data)?;
+    let _ = ci.coverage_table.set(summary.table);
+    match summary.below {
+        Some(below) => Err(Failed {
+            code: 1,
+            message: below,
+        }
+        .into()),
+        None => Ok(()),
     }
 }
 
