@@ -25,6 +25,16 @@ use report::Function;
 
 use crate::paths;
 
+/// The Rust tests that `ci --coverage` runs (a nextest filterset): the workspace's but
+/// xtask's own, and of those the coverage fixture test. xtask's tests start xtask runs
+/// that run the pytest suite against the server: counted as Rust tests, they would hide
+/// what only the Python tests reach. A plain `ci` runs them all.
+pub const RUST_TESTS_FILTER: &str = "not package(xtask) | test(/^coverage::fixture_test::/)";
+
+/// Why `ci --coverage` runs none of xtask's tests that need the venv.
+pub const XTASK_TESTS_LEFT_OUT: &str =
+    "not with --coverage: they run the pytest suite, which would count as Rust tests";
+
 /// In `ci --coverage`, before anything runs: this run's profiles if it is the instrumented
 /// run (an earlier run's profiles removed); otherwise the LLVM tools are found and this
 /// command runs again as the instrumented run, in place of this one.

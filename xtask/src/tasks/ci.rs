@@ -285,10 +285,17 @@ fn cargo_no_run(
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
 fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
-    let (profile, selection) = match which {
+    let (profile, mut selection) = match which {
         RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
+        RustTests::Venv if ci.coverage.is_some() => {
+            step.note(coverage::XTASK_TESTS_LEFT_OUT);
+            return Ok(());
+        }
         RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
     };
+    if ci.coverage.is_some() {
+        selection.extend(["-E".to_owned(), coverage::RUST_TESTS_FILTER.to_owned()]);
+    }
     rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)
 }
 
