@@ -52,7 +52,8 @@ pub fn instrumented_run(sh: &Shell, python: Option<&str>) -> Result<Profiles> {
 /// keeps the first object's record of a symbol, and a test executable holds unused copies
 /// (no counters) of the symbols that keep their name, such as `#[no_mangle]` functions.
 pub fn objects(test_executables: &[Utf8PathBuf]) -> Result<Vec<Utf8PathBuf>> {
-    let debug = instrument::target_dir()?.join("debug");
+    // This is the instrumented run: its target dir is the instrumented one.
+    let debug = paths::target_dir()?.join("debug");
     let library = if cfg!(target_os = "macos") {
         "libsimd_r_drive_ws_client.dylib"
     } else {

@@ -188,9 +188,8 @@ fn export(sh: &Shell, inputs: &RustInputs<'_>, profile: &Utf8Path) -> Result<Val
         sh,
         "{llvm_cov} export -format=text -skip-expansions -instr-profile={profile} {args...}"
     ))
-    .stderr(Sink::Null)
     .read()
-    .with_context(|| format!("llvm-cov cannot read {profile}"))?;
+    .with_context(|| format!("llvm-cov cannot read {}", paths::display_path(profile)))?;
     serde_json::from_str(&json).context("cannot read llvm-cov's JSON export")
 }
 
