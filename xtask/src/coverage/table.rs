@@ -24,7 +24,7 @@ pub fn rust_threshold(sh: &Shell) -> Result<f64> {
     let json = Job::new(cmd!(sh, "cargo metadata --no-deps --format-version 1")).read()?;
     let metadata: serde_json::Value =
         serde_json::from_str(&json).context("cannot read `cargo metadata`")?;
-    metadata["workspace_metadata"]["coverage"][RUST_KEY]
+    metadata["metadata"]["coverage"][RUST_KEY]
         .as_f64()
         .with_context(|| {
             format!("set `{RUST_KEY} = PERCENT` under [workspace.metadata.coverage] in Cargo.toml")
