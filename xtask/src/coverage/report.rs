@@ -223,13 +223,17 @@ fn ratio(summary: &Value) -> Ratio {
     }
 }
 
-/// Every function of the crates with its calls by each side, first file and name first.
+/// Every function of the crates with its calls by each side, in file and line order. A
+/// function is its place in the source, as llvm-cov's report counts it: the copies that
+/// several binaries hold and a generic's instantiations are one function, reached when any
+/// of them is; its name is the shortest of theirs.
 fn attribute(
     by_rust: &Value,
     by_python: &Value,
     crates: &[(String, Utf8PathBuf)],
 ) -> Vec<Function> {
-    let mut found: BTreeMap<(Utf8PathBuf, String), (u64, u64)> = BTreeMap::new();
+    type Place = (Utf8PathBuf, u64, u64);
+    let mut found: BTreeMap<Place, Function> = BTreeMap::new();
     for (side, export) in [by_rust, by_python].into_iter().enumerate() {
         let data = export["data"]
             .as_array()
@@ -239,32 +243,35 @@ fn attribute(
             .iter()
             .flat_map(|d| d["functions"].as_array().into_iter().flatten())
         {
-            let file = function["filenames"][0].as_str().unwrap_or_default();
-            if !crates
-                .iter()
-                .any(|(_, dir)| Utf8Path::new(file).starts_with(dir))
-            {
+            let file = Utf8PathBuf::from(function["filenames"][0].as_str().unwrap_or_default());
+            if !crates.iter().any(|(_, dir)| file.starts_with(dir)) {
                 continue;
             }
+            let start = &function["regions"][0];
+            let place = (
+                file.clone(),
+                start[0].as_u64().unwrap_or(0),
+                start[1].as_u64().unwrap_or(0),
+            );
             let name = demangle(function["name"].as_str().unwrap_or_default());
             let count = function["count"].as_u64().unwrap_or(0);
-            let calls = found.entry((file.into(), name)).or_default();
+            let entry = found.entry(place).or_insert_with(|| Function {
+                name: name.clone(),
+                file,
+                by_rust: 0,
+                by_python: 0,
+            });
+            if name.len() < entry.name.len() {
+                entry.name = name;
+            }
             if side == 0 {
-                calls.0 += count;
+                entry.by_rust += count;
             } else {
-                calls.1 += count;
+                entry.by_python += count;
             }
         }
     }
-    found
-        .into_iter()
-        .map(|((file, name), (by_rust, by_python))| Function {
-            name,
-            file,
-            by_rust,
-            by_python,
-        })
-        .collect()
+    found.into_values().collect()
 }
 
 /// A Rust symbol as people read it, for the list of functions: its identifiers joined by
@@ -333,7 +340,8 @@ fn v0_identifiers(mut rest: &str) -> Vec<&str> {
         if let Some((len, after)) = decimal(rest) {
             let after = after.strip_prefix('_').unwrap_or(after);
             let Some(ident) = after.get(..len) else { break };
-            idents.push(ident);
+            // A closure's identifier is empty.
+            idents.push(if ident.is_empty() { "{closure}" } else { ident });
             rest = &after[len..];
         } else if matches!(c, 's' | 'B' | 'L') {
             let base62 = rest[1..].find(|c: char| !c.is_ascii_alphanumeric());
