@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "src/fingerprint/fnv.rs"]
+#[path = "src/base/fingerprint/fnv.rs"]
 #[allow(dead_code)] // `Fnv::of` serves xtask, not this script.
 mod fnv;
 

@@ -1,75 +1,50 @@
 //! `cargo xtask`: the developer tasks of this workspace, in Rust, so that they run the same
 //! on every machine. See `cargo xtask --help`.
 //!
-//! Which file owns what:
+//! Which folder owns what; each layer uses the ones below it, never one above:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`). A task uses the shared modules below and never
-//!   another task.
-//! - `test_server.rs`: the server under test: build, start, readiness line, log, stop, and
-//!   its `ws://HOST:PORT` address.
-//! - `pytest_runner.rs`: runs pytest against a server; `venv.rs`: the bindings' venv;
-//!   `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
-//!   tests, the test file written around its Python runtime), which `extract.rs` brings up
-//!   to date; `workflow_lint.rs`: the checks of `.github/`; `findings.rs`: what rustfmt,
-//!   clippy and mypy found, as file:line findings, for `lint`;
-//!   `bench_report.rs`: the figures of `bench`, paired, saved and tabled.
-//! - `process.rs`: the one way to run a child (process group, `$ cmd` echo, stop on drop).
-//! - `graph.rs`: a run as a table of steps, each started once what it needs has passed,
-//!   side by side when independent, all stopped at the first failure; `ci` and `lint` are
-//!   graphs.
-//! - `signals.rs`: SIGINT, SIGTERM and SIGHUP as events that end every wait; imports
-//!   nothing of xtask's.
-//! - `steps.rs`: the face of a run (live display, a line per step, details on failure,
-//!   step logs, summary); `cargo_build.rs` reads the test binaries from cargo's JSON
-//!   messages, `nextest.rs` finds cargo-nextest and reads its events and JUnit (the Rust
-//!   tests' runner and budgets), `rust_tests.rs` runs `ci`'s Rust tests and doctests,
-//!   `libtest.rs` and `pytest_events.rs` read what the doctests
-//!   and pytest report as they run; `compiler.rs` finds the compiler's errors in a build's
-//!   output; `tail.rs` reads a file as it grows; `junit_merge.rs` sums the JUnit reports
-//!   of several shards.
-//! - `console.rs`: the one writer, which never panics on a closed stdout or stderr, and
-//!   sends each thread's trace and its children's output to the log of the step it runs.
-//! - `watcher.rs`: file changes from `notify`, without ignored paths, settled into batches;
-//!   `routing.rs`: which rebuilds and tests a batch of changes calls for (`watch`).
-//! - `coverage/`: `ci --coverage`: the LLVM tools, the instrumented run's environment, and
-//!   the report that attributes each line to the Rust tests or the Python tests.
-//! - `paths.rs`, `tools.rs`: where things live, and the outside tools xtask needs.
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`); a module that one task
+//!   alone uses lives in the task's folder (`ci/rust_tests.rs`, `ci/coverage/` for `ci --coverage`, `bench/report.rs`,
+//!   `watch/watcher.rs`). A task never imports another task.
+//! - `engine/`: the run engine: `graph.rs` (a run as a table of steps, each started once
+//!   what it needs has passed, side by side when independent, all stopped at the first
+//!   failure; `ci` and `lint` are graphs), `steps.rs` (the face of a run: live display,
+//!   a line per step, details on failure, step logs, summary), `routing.rs` (which
+//!   rebuilds and tests a batch of changes calls for).
+//! - `adapters/`: what a tool says, read into xtask's values: cargo's JSON messages
+//!   (`cargo_build.rs`, `compiler.rs`), nextest's events and JUnit (`nextest.rs`), the
+//!   doctests' libtest output (`libtest.rs`), pytest's report log (`pytest_events.rs`),
+//!   rustfmt/clippy/mypy findings (`findings.rs`), JUnit reports (`junit.rs`).
+//! - `python/`: the bindings' venv (`venv.rs`) and the pytest runner (`pytest_runner.rs`).
+//! - `server/`: the server under test (`test_server.rs`: build, start, readiness line,
+//!   log, stop, its `ws://HOST:PORT`) and the owner process that reaps it (`server_owner.rs`).
+//! - `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
+//!   tests, the test file written around its Python runtime) and `extract.rs`, which
+//!   brings a README's test file up to date.
+//! - `checks/`: checks of the repository's own files that several tasks run (`.github/`).
+//! - `base/`: what everything stands on: `process.rs` (the one way to run a child: process
+//!   group, `$ cmd` echo, stop on drop), `signals.rs` (SIGINT, SIGTERM and SIGHUP as events
+//!   that end every wait; imports nothing of xtask's), `console.rs` (the one writer, which
+//!   never panics on a closed stdout or stderr), `paths.rs`, `tools.rs`, `tail.rs` (a file
+//!   read as it grows), `fingerprint.rs`.
 
-mod bench_report;
-mod cargo_build;
-mod compiler;
-mod console;
-mod coverage;
-mod extract;
-mod findings;
-mod fingerprint;
+mod adapters;
+mod base;
+mod checks;
+mod engine;
 mod flags;
-mod graph;
-mod junit_merge;
-mod libtest;
-mod nextest;
-mod paths;
-mod process;
-mod pytest_events;
-mod pytest_runner;
+mod python;
 mod readme;
-mod routing;
-mod rust_tests;
-mod server_owner;
-mod signals;
-mod steps;
-mod tail;
+mod server;
 mod tasks;
-mod test_server;
-mod tools;
-mod venv;
-mod watcher;
-mod workflow_lint;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use crate::base::context::StepContext;
+use crate::base::{console, paths, process, signals};
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
@@ -98,7 +73,8 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     signals::install(process::stop_everything)?;
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
-    let sh = paths::shell()?;
+    // The one shell, handed down: each step of `ci` and `lint` gets a context made from it.
+    let sh = StepContext::terminal(paths::shell()?);
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),

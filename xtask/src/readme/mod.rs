@@ -1,10 +1,14 @@
 //! The README compiler: turns the Python examples of a Markdown file into a pytest file.
 //! Its stages are its modules: `markdown` reads the document with pulldown-cmark (and
-//! `info` and `directive`), `plan` decides the tests, `write` writes the file around
-//! `runtime.py`, which records each README test's lines for `cargo xtask ci` to point at.
+//! `info` the fences' info strings), `items` adds the directives of its comments
+//! (`directive`), `plan` decides the tests, `write` writes the file around `runtime.py`,
+//! which records each README test's lines for `cargo xtask ci` to point at; `extract`
+//! brings a README's test file up to date.
 
 mod directive;
+pub mod extract;
 mod info;
+mod items;
 mod markdown;
 mod plan;
 mod write;
@@ -18,7 +22,7 @@ use camino::Utf8Path;
 pub fn compile(path: &Utf8Path, shown: &Utf8Path, marker: Option<&str>) -> Result<String> {
     let markdown =
         std::fs::read_to_string(path).with_context(|| format!("cannot read the README {path}"))?;
-    let tests = markdown::parse(&markdown)
+    let tests = items::parse(&markdown)
         .and_then(plan::plan)
         .map_err(|e| anyhow!("{shown}:{}: {}", e.line, e.message))?;
     if tests.is_empty() {

@@ -145,7 +145,7 @@ pub fn py_str(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::readme::{markdown, plan};
+    use crate::readme::{items, plan};
 
     #[test]
     fn string_literals_are_exact() {
@@ -162,7 +162,7 @@ mod tests {
     }
 
     fn tests_of(md: &str) -> Vec<Test> {
-        plan::plan(markdown::parse(md).unwrap()).unwrap()
+        plan::plan(items::parse(md).unwrap()).unwrap()
     }
 
     #[test]

@@ -1,30 +1,40 @@
 //! `cargo xtask ci`: every check, as one graph ([`NODES`]): each step starts as soon as what
 //! it needs has passed, independent steps run side by side, and the first failure stops
-//! the run (see [`crate::graph`]). It shows a line per step and a summary (see
-//! [`crate::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
+//! the run (see [`crate::engine::graph`]). It shows a line per step and a summary (see
+//! [`crate::engine::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
 //! The exit status is the first failing step's.
+
+mod coverage;
+mod rust_tests;
 
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
-use crate::cargo_build;
-use crate::compiler;
-use crate::coverage::{self, Profiles};
+use crate::adapters::cargo_build;
+use crate::adapters::compiler;
+use crate::adapters::pytest_events::{self, PytestRun};
+use crate::base::context::StepContext;
+use crate::base::github;
+use crate::base::paths;
+use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::signals;
+use crate::base::tail::Tail;
+use crate::checks::workflow_lint;
+use crate::engine::events::{CompilerError, Counts};
+use crate::engine::graph::{self, Node};
+use crate::engine::steps::{Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
-use crate::graph::{self, Node};
-use crate::process::{self, Failed, Job, Reported, Sink};
-use crate::pytest_events::{self, PytestRun};
-use crate::pytest_runner::{self, Coverage, Target};
-use crate::rust_tests;
-use crate::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
-use crate::tail::Tail;
-use crate::test_server::{self, Server};
-use crate::{errln, extract, outln, paths, signals, traceln, venv, workflow_lint};
+use crate::python::pytest_runner::{self, Coverage, Target};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
+use crate::{errln, outln, traceln};
+use coverage::Profiles;
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -34,31 +44,33 @@ const FAILURE_LINES: usize = 100;
 /// what they need has ended, however it ended. The summary and the JUnit report follow
 /// this order; `cargo xtask ci --list` prints it, and the README's diagram is drawn from it.
 const NODES: &[Node<Ci>] = &[
-    Node::new("extract", &[], |_, _| extract::ensure(&paths::shell()?)),
+    Node::new("extract", &[], |_, sh, _| extract::ensure(sh)),
     Node::new("venv deps", &[], venv_deps),
     Node::new("rust build", &[], rust_build),
     Node::new("workflow lint", &["venv deps"], workflow_lint),
-    Node::new("rust tests", &["rust build", "venv deps"], |ci, step| {
-        rust_tests(ci, step, RustTests::Workspace)
-    }),
+    Node::new(
+        "rust tests",
+        &["rust build", "venv deps"],
+        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Workspace),
+    ),
     Node::new("doctests", &["rust build"], doctests),
     Node::new("bindings", &["venv deps", "rust build"], bindings),
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
-        |ci, step| rust_tests(ci, step, RustTests::Venv),
+        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Venv),
     ),
-    Node::new("pytest unit", &["extract", "bindings"], |ci, step| {
-        pytest_stage(ci, step, Suite::Unit)
+    Node::new("pytest unit", &["extract", "bindings"], |ci, sh, step| {
+        pytest_stage(ci, sh, step, Suite::Unit)
     }),
     Node::new("server up", &["rust build"], server_up),
     Node::new(
         "pytest integration",
         &["pytest unit", "server up"],
-        |ci, step| pytest_stage(ci, step, Suite::Integration),
+        |ci, sh, step| pytest_stage(ci, sh, step, Suite::Integration),
     ),
-    Node::new("pytest e2e", &["pytest integration"], |ci, step| {
-        pytest_stage(ci, step, Suite::E2e)
+    Node::new("pytest e2e", &["pytest integration"], |ci, sh, step| {
+        pytest_stage(ci, sh, step, Suite::E2e)
     }),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
     Node::new(
@@ -117,7 +129,7 @@ enum RustTests {
     Venv,
 }
 
-pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     if flags.list {
         outln!("{}", graph::list(NODES));
         return Ok(());
@@ -144,29 +156,29 @@ pub fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         coverage_table: OnceLock::new(),
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &ci, &mut runner);
+    let result = graph::run(NODES, &selected, &ci, sh, &mut runner);
     let coverage_table = ci.coverage_table.get().cloned();
     drop(ci);
-    errln!("{}", runner.summary());
-    if let Some(table) = coverage_table {
-        coverage::show_table(&table)?;
-    }
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
     errln!("JUnit reports: {}", paths::display_path(&junit_dir));
+    // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
+    // keeps them; progress and logs stay on stderr.
+    outln!("{}", runner.summary());
+    if let Some(table) = coverage_table {
+        coverage::show_table(&table)?;
+    }
     if flags.cov && result.is_ok() {
-        errln!(
+        outln!(
             "{}",
             pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
         );
     }
-    if let Err(error) = &result {
-        errln!("{}", runner.failed_line(error));
-    }
-    let totals = runner.totals();
     // The last line, whatever happened: CI log readers look for it.
-    errln!("{}", totals.line("ci"));
+    for line in runner.end_lines(result.as_ref().err(), runner.totals(), "ci") {
+        outln!("{line}");
+    }
     // The failure was shown under its step; main only passes its exit code on.
     result.map_err(|error| {
         Reported {
@@ -193,37 +205,54 @@ fn mermaid() -> String {
 
 /// The venv and its locked dependencies, without the bindings: they need no Rust, so the
 /// download overlaps the compile.
-fn venv_deps(ci: &Ci, step: &mut Step) -> Result<()> {
+fn venv_deps(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let python = ci.flags.python.as_deref();
     if venv::is_current(python, venv::Profile::Dev)? {
         step.note("up to date");
         return Ok(());
     }
-    venv::dependencies_only(&paths::shell()?, python)
+    venv::dependencies_only(sh, python)
 }
 
-fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
-    if !workflow_lint::run_unless_unchanged(&paths::shell()?)? {
+fn workflow_lint(_: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if !workflow_lint::run_unless_unchanged(sh)? {
         step.note("unchanged since it last passed");
     }
     Ok(())
 }
 
-fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
+fn bindings(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let python = ci.flags.python.as_deref();
-    venv::ensure(&paths::shell()?, python, false, venv::Profile::Dev)
-        .map_err(|error| build_failed(step, error, paths::BINDINGS, "the bindings do not build"))
+    venv::ensure(sh, python, false, venv::Profile::Dev)
+        .map_err(|error| maturin_failed(step, error, "the bindings do not build"))
 }
 
-/// A failed build shows the compiler's errors; its cause is the first of them, which
-/// says more than the build command's exit code (a signal stays the cause). `workspace`
-/// is the folder of the cargo workspace built, from the repository root.
+/// A failed build shows the compiler's errors; its cause is the first of them, with its
+/// place, which says more than the build command's exit code (a signal stays the cause).
 fn build_failed(
     step: &mut Step,
     error: anyhow::Error,
-    workspace: &str,
+    errors: &[CompilerError],
     what: &'static str,
 ) -> anyhow::Error {
+    let Some(first) = errors.first() else {
+        // Not the compiler's (a manifest cargo cannot read, say): the end of the log says.
+        return error.context(what);
+    };
+    let rendered: Vec<&str> = errors.iter().map(|e| e.rendered.trim_end()).collect();
+    let rendered = rendered.join("\n");
+    let lines: Vec<&str> = rendered.lines().take(compiler::SHOWN_LINES).collect();
+    step.details(lines.join("\n"));
+    if signals::is_stop(&error) {
+        return error.context(what);
+    }
+    anyhow::anyhow!(first.to_string()).context(what)
+}
+
+/// [`build_failed`] for maturin, which passes on cargo's rendered messages only: the
+/// errors are read out of the step's log.
+fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> anyhow::Error {
+    let workspace = paths::BINDINGS;
     let output = std::fs::read_to_string(&step.log).unwrap_or_default();
     step.details(compiler::shown(&output));
     let root = paths::project_root();
@@ -236,13 +265,12 @@ fn build_failed(
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
-fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
+fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
-    let mut tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
-    let selection = cargo_build::opt_in_test_args(&sh)?;
+    let mut tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
+    let selection = cargo_build::opt_in_test_args(sh)?;
     if !selection.is_empty() {
-        tests.extend(cargo_no_run(&sh, step, &selection, &json)?);
+        tests.extend(cargo_no_run(sh, step, &selection, &json)?);
     }
     step.note(&format!("{} test binaries", tests.len()));
     let _ = ci.built.set(Built {
@@ -255,35 +283,49 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
 /// `cargo test --no-run ARGS` with cargo's JSON messages in `json` (its diagnostics,
 /// rendered, go to the step's log); returns the test executables it built.
 fn cargo_no_run(
-    sh: &Shell,
+    sh: &StepContext,
     step: &mut Step,
     args: &[impl AsRef<str>],
     json: &Utf8Path,
 ) -> Result<Vec<Utf8PathBuf>> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let file = std::fs::File::create(json).with_context(|| format!("cannot create {json}"))?;
-    let job = Job::new(cmd!(
+    let job = Job::new(
         sh,
-        "cargo test --no-run --message-format=json-render-diagnostics {args...}"
-    ))
-    .stdout(Sink::File(file));
+        cmd!(sh, "cargo test --no-run --message-format=json {args...}"),
+    )
+    .stdout(Sink::File(file))
+    .note(format!("messages to {}", paths::display_path(json)));
     let mut messages = Tail::new(json);
-    let mut built = 0;
+    let mut build = cargo_build::Build::default();
+    let root = paths::project_root();
+    let mut follow = |step: &mut Step| {
+        for rendered in build.feed(&messages.read_new(), &root, &root) {
+            // The log is for people: the diagnostics as cargo would have shown them.
+            traceln!(sh, "{}", rendered.trim_end());
+        }
+        let built = format!("{} crates built", build.artifacts);
+        step.progress(Counts::default(), None, &built);
+    };
     let result = job.run_watching(|| {
-        let new = messages.read_new();
-        built += new.iter().filter(|&&b| b == b'\n').count();
-        step.progress(Counts::default(), None, &format!("{built} crates built"));
+        follow(step);
         Ok(())
     });
+    follow(step);
     if let Err(error) = result {
-        return Err(build_failed(step, error, "", "the Rust tests do not build"));
+        return Err(build_failed(
+            step,
+            error,
+            &build.errors,
+            "the Rust tests do not build",
+        ));
     }
     let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
     cargo_build::test_executables(&text)
 }
 
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
-fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
+fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
     let (profile, mut selection) = match which {
         RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
@@ -296,21 +338,21 @@ fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
     if ci.coverage.is_some() {
         selection.extend(["-E".to_owned(), coverage::RUST_TESTS_FILTER.to_owned()]);
     }
-    rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)
+    rust_tests::test_binaries(sh, step, &ci.rust_run(), profile, selection)
 }
 
 /// The doctests, whole in shard 1 (see [`rust_tests::doctests`]).
-fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
+fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     if ci.flags.shard.is_some_and(|shard| shard.index != 1) {
         step.note("in shard 1");
         return Ok(());
     }
-    rust_tests::doctests(step, &ci.junit_dir)
+    rust_tests::doctests(sh, step, &ci.rust_run())
 }
 
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
-fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
+fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
     let name = stage.name();
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
@@ -345,7 +387,7 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
     let result = pytest_runner::run(
-        &paths::shell()?,
+        sh,
         target,
         &args,
         &env,
@@ -370,20 +412,16 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
-        let reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
-        if excerpt.is_some() || !reruns.is_empty() {
-            let excerpt = excerpt.into_iter().chain(reruns.iter().cloned());
-            step.details(excerpt.collect::<Vec<_>>().join("\n"));
+        if let Some(excerpt) = excerpt {
+            step.details(excerpt);
         }
-        // Interrupted, the failures so far are still named.
-        if result.as_ref().is_err_and(signals::is_stop) {
-            for rerun in reruns {
-                step.warn(rerun);
-            }
+        // Interrupted too, the failures so far are named, with the results.
+        for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage) {
+            step.rerun(rerun);
         }
         annotate_readme_failures(ci.github, &tests, step);
     }
-    report_stage(step, &tests, stage);
+    report_stage(sh, step, &tests, stage);
     match (result, tests.failed.first()) {
         // The failed tests say more than pytest's exit code.
         (Err(error), Some(first)) if !signals::is_stop(&error) => Err(Failed {
@@ -437,11 +475,16 @@ fn place(tests: &PytestRun, nodeid: &str) -> String {
 }
 
 /// The stage's counts, its five slowest tests (into the log), and its outliers.
-fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
+fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Suite) {
     step.counts(tests.counts);
-    traceln!("slowest tests:");
+    traceln!(sh, "slowest tests:");
     for test in tests.slowest(5) {
-        traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.nodeid);
+        traceln!(
+            sh,
+            "  {:>7.2} s  {}",
+            test.duration.as_secs_f64(),
+            test.nodeid
+        );
     }
     let Some(budget) = stage.budget() else {
         return;
@@ -457,19 +500,19 @@ fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
     }
 }
 
-fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
+fn server_up(ci: &Ci, sh: &StepContext, _: &mut Step) -> Result<()> {
     if let Some(profiles) = &ci.coverage {
+        // The step's own shell: the server inherits it.
         sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
     }
-    let binary = test_server::binary_built_by_tests(&sh)?;
-    let server = test_server::start_for_tests(&sh, binary, 0, ci.flags.ready_timeout)?;
+    let binary = test_server::binary_built_by_tests(sh)?;
+    let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
     let _ = ci.server.set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
-fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
+fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
     match ci.server.get() {
         Some(server) => {
             let pid = server.pid();
@@ -488,7 +531,7 @@ fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
 
 /// With `--coverage`, once every test has run: the report of both sides, its table kept
 /// for the end of the run; a run below a threshold fails here.
-fn coverage_report(ci: &Ci, step: &mut Step) -> Result<()> {
+fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let Some(profiles) = &ci.coverage else {
         step.note("with --coverage");
         return Ok(());
@@ -496,7 +539,7 @@ fn coverage_report(ci: &Ci, step: &mut Step) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
     let objects = coverage::objects(&built.test_executables)?;
     let python_data = ci.xtask_dir.join(".coverage");
-    let summary = coverage::report(&paths::shell()?, profiles, objects, &python_data)?;
+    let summary = coverage::report(sh, profiles, objects, &python_data)?;
     let _ = ci.coverage_table.set(summary.table);
     match summary.below {
         Some(below) => Err(Failed {
@@ -525,7 +568,7 @@ fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
             }
             State::Stopped => {
                 let mut status = TestCaseStatus::skipped();
-                status.set_message("stopped: another step failed");
+                status.set_message(outcome.error.as_deref().unwrap_or("stopped"));
                 status
             }
             State::NotRun => {
@@ -556,7 +599,7 @@ fn annotate_readme_failures(github: bool, tests: &PytestRun, step: &mut Step) {
             let summary = format!("README example failed ({})", failure.test);
             outln!(
                 "::error file={file},line={line}::{}",
-                steps::escape_data(&summary)
+                github::escape_data(&summary)
             );
         } else {
             step.warn(failure.to_string());
@@ -649,6 +692,7 @@ mod tests {
             duration: (state != State::NotRun).then_some(Duration::from_millis(1500)),
             error: error.map(str::to_owned),
             counts: None,
+            reruns: Vec::new(),
         };
         let outcomes = [
             outcome("rust build", State::Passed, None),

@@ -6,19 +6,21 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::Utf8Path;
-use xshell::Shell;
 
-use crate::console::Trace;
+use crate::base::context::StepContext;
+use crate::base::paths;
+use crate::engine::steps::{Mode, Runner};
+use crate::errln;
 use crate::flags::{self, Suite};
-use crate::pytest_runner::{self, Coverage, Report, Target};
-use crate::steps::{Mode, Runner};
-use crate::test_server::{self, Server};
-use crate::{errln, extract, paths, venv};
+use crate::python::pytest_runner::{self, Coverage, Report, Target};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
 
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     let suite = if flags.no_server {
         Suite::Unit
     } else {
@@ -58,10 +60,8 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
         // The command and its environment go to the log; pytest's report, as pytest prints
         // it, to the terminal.
         let log = xtask_dir.join("logs/pytest/pytest.log");
-        let _trace = (!flags.verbose)
-            .then(|| Trace::to(&log, None))
-            .transpose()
-            .with_context(|| format!("cannot write {log}"))?;
+        let logged = (!flags.verbose).then(|| sh.logging_to(&log)).transpose()?;
+        let sh = logged.as_ref().unwrap_or(sh);
         pytest_runner::run(sh, target, &args, &env, Report::OnTheTerminal, || Ok(()))
     };
     if result.is_err() {
@@ -82,7 +82,7 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
 /// The venv, the README tests and, unless there is one already or none is needed, a
 /// server: a status line each (everything with --verbose), the details when one fails.
 fn prepare(
-    sh: &Shell,
+    sh: &StepContext,
     flags: &flags::Pytest,
     suite: Suite,
     external: bool,
@@ -90,15 +90,15 @@ fn prepare(
     let needs_server = suite != Suite::Unit && !external;
     let log_dir = paths::xtask_dir()?.join("logs/pytest");
     let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4)?;
-    runner.step("venv", |_| {
+    runner.step(sh, "venv", |sh, _| {
         venv::ensure(sh, None, false, venv::Profile::Dev)
     })?;
-    runner.step("extract", |_| extract::ensure(sh))?;
+    runner.step(sh, "extract", |sh, _| extract::ensure(sh))?;
     if !needs_server {
         return Ok(None);
     }
-    let binary = runner.step("build server", |_| test_server::build(sh, false))?;
-    let server = runner.step("server up", |_| {
+    let binary = runner.step(sh, "build server", |sh, _| test_server::build(sh, false))?;
+    let server = runner.step(sh, "server up", |sh, _| {
         test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)
     })?;
     Ok(Some(server))

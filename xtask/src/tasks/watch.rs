@@ -3,24 +3,31 @@
 //! against one server that stays up between runs: the changed test files first, then the
 //! rest of the suite, last failures first. Each run ends with a `watch:` line.
 
+mod watcher;
+
 use std::fmt;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use xshell::Shell;
 
-use crate::console::{self, Colour, Trace};
+use crate::adapters::compiler;
+use crate::adapters::pytest_events::{self, PytestRun};
+use crate::base::console::{self, Colour};
+use crate::base::context::StepContext;
+use crate::base::paths;
+use crate::base::signals;
+use crate::base::tail::Tail;
+use crate::engine::routing::{self, Plan, Rebuild, Scope};
+use crate::errln;
 use crate::flags::{self, Suite};
-use crate::pytest_events::{self, PytestRun};
-use crate::pytest_runner::{self, Report, Target};
-use crate::routing::{self, Plan, Rebuild, Scope};
-use crate::tail::Tail;
-use crate::test_server::{self, Server};
-use crate::watcher::Watcher;
-use crate::{compiler, errln, extract, paths, signals, venv};
+use crate::python::pytest_runner::{self, Report, Target};
+use crate::python::venv;
+use crate::readme::extract;
+use crate::server::test_server::{self, Server};
+use watcher::Watcher;
 
 /// Most lines of pytest's failure section shown after a run.
 const FAILURE_LINES: usize = 60;
@@ -29,12 +36,13 @@ const COMPILE_ERROR_LINES: usize = 30;
 /// How often the status line is redrawn at most.
 const STATUS_EVERY: Duration = Duration::from_millis(100);
 
-pub fn run(sh: &Shell, flags: &flags::Watch) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Watch) -> Result<()> {
     let xtask_dir = paths::xtask_dir()?;
     let log = paths::fresh_file(&xtask_dir.join("logs/watch/watch.log"))?;
     // Builds, pytest's own report, the `$ cmd` echoes: all into the log; what each run
     // shows is read back from it.
-    let _trace = Trace::to(&log, None).with_context(|| format!("cannot write {log}"))?;
+    let logged = sh.logging_to(&log)?;
+    let sh = &logged;
     // Watching starts before the first run, so that no change made during it is missed.
     let mut watcher = Watcher::new(sh, &paths::project_root())?;
     let mut session = Session {
@@ -100,7 +108,7 @@ enum Run {
 }
 
 struct Session<'a> {
-    sh: &'a Shell,
+    sh: &'a StepContext,
     flags: &'a flags::Watch,
     /// The warm server; `None` before it first starts, and after it died or failed.
     server: Option<Server>,

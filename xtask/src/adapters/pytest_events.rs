@@ -1,0 +1,366 @@
+//! pytest's event stream, read as it grows: the JSON lines that pytest-reportlog writes
+//! (`--report-log`), one per collection and per test phase. From them come the counts,
+//! the test that runs now, every test's time, the outliers against a stage's budget, and
+//! the README lines of the README tests that failed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::base::tail::Lines;
+use crate::engine::events::Counts;
+
+/// One finished test: its time over all phases, and whether it is marked `slow`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    pub nodeid: String,
+    pub duration: Duration,
+    pub slow: bool,
+}
+
+/// A failed README test: the generated tests record where they are (`readme_block`) and
+/// where they failed (`readme_failure`) as pytest user properties, which the report log
+/// carries, so that `ci` can point at the README line without reading the README again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadmeFailure {
+    /// The pytest test name, such as `test_readme_block_3_quick_start`.
+    pub test: String,
+    /// The README, as the generated file names it.
+    pub readme: String,
+    pub line: usize,
+}
+
+/// `README:LINE: README example failed (TEST)`, as `ci` and `watch` show it.
+impl std::fmt::Display for ReadmeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (readme, line, test) = (&self.readme, self.line, &self.test);
+        write!(f, "{readme}:{line}: README example failed ({test})")
+    }
+}
+
+/// The state of a pytest run, fed its report log in pieces.
+#[derive(Debug, Default)]
+pub struct PytestRun {
+    pub counts: Counts,
+    /// The README tests that failed, in the order they failed.
+    pub readme_failures: Vec<ReadmeFailure>,
+    /// The node ids of the tests that failed, in the order they failed.
+    pub failed: Vec<String>,
+    /// The test between its setup and its teardown.
+    pub running: Option<String>,
+    /// Finished tests, in the order they finished.
+    pub finished: Vec<Timed>,
+    /// Phases seen so far of the tests that have not finished.
+    open: BTreeMap<String, Phases>,
+    lines: Lines,
+}
+
+#[derive(Debug, Default)]
+struct Phases {
+    duration: Duration,
+    failed: bool,
+    skipped: bool,
+    /// Where it failed, for a README test.
+    readme: Option<ReadmeFailure>,
+}
+
+impl PytestRun {
+    /// Takes the next piece of the log; a line cut in two waits for its end. Lines that are
+    /// not JSON, or reports of a kind it does not know, are ignored, as reportlog asks.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for line in self.lines.push(bytes) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                self.event(&event);
+            }
+        }
+    }
+
+    fn event(&mut self, event: &Value) {
+        let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
+        match text("$report_type") {
+            // A module that cannot be imported: an error that counts as a failure.
+            "CollectReport" if text("outcome") == "failed" => self.counts.failed += 1,
+            "TestReport" => self.phase(event, text("nodeid"), text("when"), text("outcome")),
+            _ => {}
+        }
+    }
+
+    fn phase(&mut self, event: &Value, nodeid: &str, when: &str, outcome: &str) {
+        let seconds = event.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
+        let phases = self.open.entry(nodeid.to_owned()).or_default();
+        phases.duration += Duration::try_from_secs_f64(seconds).unwrap_or_default();
+        phases.failed |= outcome == "failed";
+        if outcome == "failed" && phases.readme.is_none() {
+            phases.readme = readme_failure(event, nodeid);
+        }
+        phases.skipped |= outcome == "skipped";
+        match when {
+            "setup" => self.running = Some(nodeid.to_owned()),
+            "teardown" => self.finish(nodeid, is_marked(event, "slow")),
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, nodeid: &str, slow: bool) {
+        let phases = self.open.remove(nodeid).unwrap_or_default();
+        if phases.failed {
+            self.counts.failed += 1;
+            self.failed.push(nodeid.to_owned());
+            self.readme_failures.extend(phases.readme);
+        } else if phases.skipped {
+            self.counts.skipped += 1;
+        } else {
+            self.counts.passed += 1;
+        }
+        if self.running.as_deref() == Some(nodeid) {
+            self.running = None;
+        }
+        self.finished.push(Timed {
+            nodeid: nodeid.to_owned(),
+            duration: phases.duration,
+            slow,
+        });
+    }
+
+    /// The `n` slowest finished tests, slowest first.
+    pub fn slowest(&self, n: usize) -> Vec<Timed> {
+        let mut tests = self.finished.clone();
+        tests.sort_by_key(|test| std::cmp::Reverse(test.duration));
+        tests.truncate(n);
+        tests
+    }
+
+    /// The tests over `budget` that are not marked `slow`.
+    pub fn outliers(&self, budget: Duration) -> Vec<Timed> {
+        self.finished
+            .iter()
+            .filter(|test| !test.slow && test.duration > budget)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Where a failed README test failed: its `readme_failure` property, else its block's.
+fn readme_failure(event: &Value, nodeid: &str) -> Option<ReadmeFailure> {
+    let properties = event.get("user_properties")?.as_array()?;
+    let property = |name: &str| {
+        properties
+            .iter()
+            .find_map(|pair| match pair.as_array()?.as_slice() {
+                [key, value] if key == name => value.as_str(),
+                _ => None,
+            })
+    };
+    let place = property("readme_failure").or_else(|| property("readme_block"))?;
+    let (readme, line) = place.rsplit_once(':')?;
+    Some(ReadmeFailure {
+        test: nodeid.rsplit("::").next().unwrap_or(nodeid).to_owned(),
+        readme: readme.to_owned(),
+        line: line.parse().ok()?,
+    })
+}
+
+/// Whether the test carries a marker (pytest lists markers among its keywords).
+fn is_marked(event: &Value, marker: &str) -> bool {
+    event
+        .get("keywords")
+        .and_then(Value::as_object)
+        .is_some_and(|keywords| keywords.contains_key(marker))
+}
+
+/// pytest's own account of what failed, from its terminal output: the FAILURES and ERRORS
+/// sections (assertion, traceback, captured server log) and the short test summary, up to
+/// `max_lines` (the head and the tail when longer). `None` when it has no such section.
+pub fn failure_excerpt(output: &str, max_lines: usize) -> Option<String> {
+    let lines: Vec<&str> = output.lines().collect();
+    let start = lines.iter().position(|line| {
+        let title = line.trim_matches(|c| c == '=' || c == ' ');
+        line.starts_with('=') && matches!(title, "FAILURES" | "ERRORS" | "short test summary info")
+    })?;
+    let shown = &lines[start..];
+    if shown.len() <= max_lines {
+        return Some(shown.join("\n"));
+    }
+    let tail = max_lines / 3;
+    let head = max_lines - tail;
+    let left_out = shown.len() - max_lines;
+    Some(format!(
+        "{}\n... ({left_out} lines left out; the step's log has them all)\n{}",
+        shown[..head].join("\n"),
+        shown[shown.len() - tail..].join("\n")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(nodeid: &str, when: &str, outcome: &str, duration: f64, marks: &[&str]) -> String {
+        let keywords: serde_json::Map<String, Value> = marks
+            .iter()
+            .map(|m| ((*m).to_owned(), Value::from(1)))
+            .collect();
+        serde_json::json!({
+            "$report_type": "TestReport", "nodeid": nodeid, "when": when,
+            "outcome": outcome, "duration": duration, "keywords": keywords,
+            "longrepr": null, "sections": [],
+        })
+        .to_string()
+            + "\n"
+    }
+
+    fn test(nodeid: &str, outcomes: [&str; 3], seconds: f64, marks: &[&str]) -> String {
+        ["setup", "call", "teardown"]
+            .iter()
+            .zip(outcomes)
+            .map(|(when, outcome)| report(nodeid, when, outcome, seconds / 3.0, marks))
+            .collect()
+    }
+
+    #[test]
+    fn failing_readme_tests_name_their_readme_line() {
+        let with_properties = |nodeid: &str, when: &str, outcome: &str, properties: Value| {
+            let mut event: Value =
+                serde_json::from_str(&report(nodeid, when, outcome, 0.1, &[])).unwrap();
+            event["user_properties"] = properties;
+            event.to_string() + "\n"
+        };
+        let block = |place: &str| serde_json::json!([["readme_block", place]]);
+        let failure = serde_json::json!([
+            ["readme_block", "docs/A & B.md:10"],
+            ["readme_failure", "docs/A & B.md:14"]
+        ]);
+        let log = [
+            with_properties(
+                "t.py::test_readme_block_1",
+                "call",
+                "passed",
+                block("README.md:3"),
+            ),
+            with_properties(
+                "t.py::test_readme_block_1",
+                "teardown",
+                "passed",
+                block("README.md:3"),
+            ),
+            with_properties(
+                "t.py::test_readme_block_2_quick_start",
+                "call",
+                "failed",
+                failure.clone(),
+            ),
+            with_properties(
+                "t.py::test_readme_block_2_quick_start",
+                "teardown",
+                "failed",
+                failure,
+            ),
+            // XPASS(strict): the block passed though it should not.
+            with_properties(
+                "t.py::test_readme_block_3",
+                "call",
+                "failed",
+                block("README.md:20"),
+            ),
+            with_properties(
+                "t.py::test_readme_block_3",
+                "teardown",
+                "passed",
+                block("README.md:20"),
+            ),
+            test("t.py::test_other", ["passed", "failed", "passed"], 0.1, &[]),
+        ]
+        .concat();
+        let mut run = PytestRun::default();
+        run.feed(log.as_bytes());
+        assert_eq!(
+            run.readme_failures,
+            [
+                ReadmeFailure {
+                    test: "test_readme_block_2_quick_start".into(),
+                    readme: "docs/A & B.md".into(),
+                    line: 14
+                },
+                ReadmeFailure {
+                    test: "test_readme_block_3".into(),
+                    readme: "README.md".into(),
+                    line: 20
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn counts_and_times_come_from_the_phases() {
+        let log = [
+            "{\"pytest_version\": \"9.2.0\", \"$report_type\": \"SessionStart\"}\n".to_owned(),
+            test("t.py::ok", ["passed", "passed", "passed"], 0.3, &["unit"]),
+            test("t.py::bad", ["passed", "failed", "passed"], 1.5, &["unit"]),
+            report("t.py::skipped", "setup", "skipped", 0.0, &["skip"]),
+            report("t.py::skipped", "teardown", "passed", 0.0, &["skip"]),
+            test("t.py::teardown", ["passed", "passed", "failed"], 0.1, &[]),
+            test("t.py::slow", ["passed", "passed", "passed"], 7.5, &["slow"]),
+            "{\"exitstatus\": 1, \"$report_type\": \"SessionFinish\"}\n".to_owned(),
+        ]
+        .concat();
+        let mut run = PytestRun::default();
+        for chunk in log.as_bytes().chunks(11) {
+            run.feed(chunk);
+        }
+        assert_eq!(
+            run.counts,
+            Counts {
+                passed: 2,
+                failed: 2,
+                skipped: 1
+            }
+        );
+        assert_eq!(run.running, None);
+        let slowest: Vec<_> = run.slowest(2).into_iter().map(|t| t.nodeid).collect();
+        assert_eq!(slowest, ["t.py::slow", "t.py::bad"]);
+        let outliers: Vec<_> = run.outliers(Duration::from_secs(1));
+        assert_eq!(outliers.len(), 1, "slow-marked tests have no budget");
+        assert_eq!(outliers[0].nodeid, "t.py::bad");
+        assert!((outliers[0].duration.as_secs_f64() - 1.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn an_interrupted_run_shows_the_running_test() {
+        let mut run = PytestRun::default();
+        run.feed(test("t.py::done", ["passed"; 3], 0.1, &[]).as_bytes());
+        run.feed(report("t.py::hangs", "setup", "passed", 0.1, &[]).as_bytes());
+        run.feed(b"{\"$report_type\": \"TestRep");
+        assert_eq!(run.running.as_deref(), Some("t.py::hangs"));
+        assert_eq!(run.counts.passed, 1);
+        assert_eq!(run.finished.len(), 1);
+    }
+
+    #[test]
+    fn a_collection_error_is_a_failure_and_noise_is_ignored() {
+        let mut run = PytestRun::default();
+        run.feed(b"not json\n{\"$report_type\": \"CollectReport\", \"outcome\": \"failed\", \"nodeid\": \"tests/test_x.py\"}\n{\"$report_type\": \"Warning\"}\n");
+        assert_eq!(run.counts.failed, 1);
+    }
+
+    #[test]
+    fn the_failure_excerpt_is_pytests_own() {
+        let output = "collected 3 items\n\ntests/test_a.py .F.\n\n\
+            =================================== FAILURES ===================================\n\
+            ___________________________________ test_b ____________________________________\n\
+            \n    def test_b():\n>       assert 1 == 2\nE       assert 1 == 2\n\n\
+            tests/test_a.py:5: AssertionError\n\
+            =========================== short test summary info ============================\n\
+            FAILED tests/test_a.py::test_b - assert 1 == 2\n\
+            ========================= 1 failed, 2 passed in 0.05s =========================\n";
+        let excerpt = failure_excerpt(output, 100).unwrap();
+        assert!(excerpt.starts_with("=================================== FAILURES"));
+        assert!(excerpt.contains("E       assert 1 == 2"));
+        assert!(excerpt.ends_with("1 failed, 2 passed in 0.05s ========================="));
+        assert!(!excerpt.contains("collected 3 items"));
+        let short = failure_excerpt(output, 6).unwrap();
+        assert_eq!(short.lines().count(), 7, "{short}");
+        assert!(short.contains("lines left out"));
+        assert_eq!(failure_excerpt("4 passed in 0.1s", 100), None);
+    }
+}

@@ -1,0 +1,576 @@
+//! The one way xtask runs a child. Every child (cargo, uv, maturin, pytest, the server)
+//! is described by a [`Job`], echoed as `$ cmd` when it starts, started as the leader of a
+//! process group of its own, and owned by a [`ProcessGroup`] whose `Drop` stops the whole
+//! group (SIGTERM, [`GRACE`], SIGKILL) and reaps it, like rust-analyzer's `JodChild`.
+//! A job is made from a [`StepContext`]: its echo and its output go to the context's trace, and
+//! its waits end at once with `Interrupted` on a signal, or `Cancelled` when the context's
+//! step is stopped.
+//!
+//! Live groups are also listed here, for [`stop_everything`]: the fallback that the signal
+//! handler runs when the main thread is stuck.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::base::console;
+use crate::base::context::{Log, StepContext};
+use crate::base::signals::{self, CancelToken, Interrupted};
+
+/// How long a group gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(2);
+/// How often a wait looks at its child; a signal does not wait for the tick.
+const TICK: Duration = Duration::from_millis(20);
+
+/// An error that carries the exit code xtask should exit with (pytest's, cargo's, ...).
+#[derive(Debug)]
+pub struct Failed {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// An error that was already shown in full (a ci run prints its failure before its
+/// summary), so that `main` only exits with its code.
+#[derive(Debug)]
+pub struct Reported {
+    pub code: u8,
+}
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("failed (see above)")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// The exit code for an error: 128 + the signal after a signal, the code of the tool that
+/// failed, or 1.
+pub fn exit_code_of(error: &anyhow::Error) -> u8 {
+    if let Some(interrupted) = error.chain().find_map(|e| e.downcast_ref::<Interrupted>()) {
+        return interrupted.exit_code();
+    }
+    if let Some(reported) = error.chain().find_map(|e| e.downcast_ref::<Reported>()) {
+        return reported.code;
+    }
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Failed>())
+        .map_or(1, |failed| failed.code)
+}
+
+/// "exit code 3" or "signal 9", as people say it.
+pub fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+/// The exit code a shell would report for `status`.
+pub fn shell_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
+/// Where a child's stdout or stderr goes.
+pub enum Sink {
+    /// xtask's trace: the log of the job's step, else the terminal.
+    Trace,
+    /// A pipe that xtask reads.
+    Pipe,
+    /// A file of the caller's, such as the server's log.
+    File(File),
+    /// Nowhere: noise that helps nobody (a probe's warnings).
+    Null,
+    /// xtask's own stderr or stdout, even while the trace goes to a log: what the user
+    /// asked to see (pytest's report under `cargo xtask pytest`).
+    Terminal,
+}
+
+/// A command to run: what to run, the environment it gets (shown in the echo), and where its
+/// output goes. Stdin is always closed: in a group of its own, a child that read the
+/// terminal would be stopped, and nothing may prompt.
+pub struct Job {
+    command: Command,
+    shown: String,
+    stdout: Sink,
+    stderr: Sink,
+    /// The trace of the context it was made in, where `Sink::Trace` and its echo go.
+    log: Option<Log>,
+    cancel: CancelToken,
+}
+
+impl Job {
+    /// `cmd`, run in `cx`: echoed to its trace, stopped with it.
+    pub fn new(cx: &StepContext, cmd: xshell::Cmd<'_>) -> Job {
+        Job {
+            shown: cmd.to_string(),
+            command: Command::from(cmd),
+            stdout: Sink::Trace,
+            stderr: Sink::Trace,
+            log: cx.log().cloned(),
+            cancel: cx.cancel_token().clone(),
+        }
+    }
+
+    /// Sets an environment variable and shows it in the echo, as `NAME=value cmd`.
+    pub fn env(mut self, name: &str, value: impl AsRef<str>) -> Job {
+        self.shown = format!("{name}={} {}", value.as_ref(), self.shown);
+        self.command.env(name, value.as_ref());
+        self
+    }
+
+    /// Adds a note to the echo, such as where the output goes.
+    pub fn note(mut self, note: impl fmt::Display) -> Job {
+        self.shown = format!("{}  ({note})", self.shown);
+        self
+    }
+
+    pub fn stdout(mut self, sink: Sink) -> Job {
+        self.stdout = sink;
+        self
+    }
+
+    pub fn stderr(mut self, sink: Sink) -> Job {
+        self.stderr = sink;
+        self
+    }
+
+    /// Runs to completion in a group of its own. A failure becomes [`Failed`] with the
+    /// command's own exit code.
+    pub fn run(self) -> Result<()> {
+        self.run_watching(|| Ok(()))
+    }
+
+    /// As [`Job::run`], calling `tick` while it runs (to show progress from its output).
+    pub fn run_watching(self, tick: impl FnMut() -> Result<()>) -> Result<()> {
+        let shown = self.shown.clone();
+        let group = ProcessGroup::new("the command");
+        group.spawn(self)?;
+        let status = group.wait_while(tick)?;
+        check_status(&shown, status)
+    }
+
+    /// Runs to completion and returns what it printed on stdout.
+    pub fn read(self) -> Result<String> {
+        let shown = self.shown.clone();
+        let group = ProcessGroup::new("the command");
+        let mut stdout = group
+            .spawn(self.stdout(Sink::Pipe))?
+            .expect("stdout is piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stdout.read_to_end(&mut text);
+            text
+        });
+        let status = group.wait()?;
+        // The group is gone, and with it every writer of the pipe.
+        let text = reader.join().unwrap_or_default();
+        check_status(&shown, status)?;
+        String::from_utf8(text).with_context(|| format!("`{shown}` printed something not UTF-8"))
+    }
+
+    /// Runs to completion, its stdout going where it goes, its stderr shown as usual (into
+    /// the trace) and also returned, for an error whose advice depends on what it said.
+    pub fn run_keeping_stderr(self) -> (Result<()>, String) {
+        let shown = self.shown.clone();
+        let mut copy = self.log.as_ref().and_then(Log::file);
+        let group = ProcessGroup::new("the command");
+        let stderr = match group.spawn(self.stderr(Sink::Pipe)) {
+            Ok(_) => group.take_stderr(),
+            Err(error) => return (Err(error), String::new()),
+        };
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut stderr) = stderr {
+                let mut buffer = [0; 8192];
+                while let Ok(n @ 1..) = stderr.read(&mut buffer) {
+                    match &mut copy {
+                        Some(log) => {
+                            let _ = std::io::Write::write_all(log, &buffer[..n]);
+                        }
+                        None => console::stderr_bytes(&buffer[..n]),
+                    }
+                    text.extend_from_slice(&buffer[..n]);
+                }
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        let status = group.wait();
+        let text = reader.join().unwrap_or_default();
+        (status.and_then(|status| check_status(&shown, status)), text)
+    }
+
+    /// The command with its output connected, for a spawn.
+    fn into_command(mut self) -> Result<Command> {
+        self.command.stdin(Stdio::null());
+        self.command.stdout(stdio(self.stdout, self.log.as_ref())?);
+        self.command.stderr(stdio(self.stderr, self.log.as_ref())?);
+        Ok(self.command)
+    }
+
+    /// A line of the trace of the job's context.
+    fn trace(&self, line: std::fmt::Arguments<'_>) {
+        trace_to(self.log.as_ref(), line);
+    }
+}
+
+fn trace_to(log: Option<&Log>, line: std::fmt::Arguments<'_>) {
+    match log {
+        Some(log) => log.line(line),
+        None => console::stderr_line(line),
+    }
+}
+
+fn stdio(sink: Sink, log: Option<&Log>) -> Result<Stdio> {
+    Ok(match sink {
+        Sink::Trace => match log.and_then(Log::file) {
+            Some(log) => Stdio::from(log),
+            None => Stdio::inherit(),
+        },
+        Sink::Pipe => Stdio::piped(),
+        Sink::File(file) => Stdio::from(file),
+        Sink::Null => Stdio::null(),
+        Sink::Terminal => Stdio::inherit(),
+    })
+}
+
+fn check_status(shown: &str, status: ExitStatus) -> Result<()> {
+    if status.success() {
+        return Ok(());
+    }
+    Err(Failed {
+        code: shell_code(status),
+        message: format!("`{shown}` failed: {}", describe(status)),
+    }
+    .into())
+}
+
+/// Owns at most one child, started in a process group of its own, and a temp dir to remove
+/// once that child is gone. Dropping it stops the child.
+pub struct ProcessGroup {
+    owned: Arc<Owned>,
+}
+
+struct Owned {
+    label: &'static str,
+    /// The signal that asks the group to stop: SIGTERM, or SIGINT for a child that reports
+    /// what it saw when interrupted (pytest prints its summary on Ctrl-C, not on SIGTERM).
+    stop_signal: AtomicI32,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    child: Option<Child>,
+    temp_dir: Option<PathBuf>,
+    /// The spawned job's: where the stop's notes go, and what ends its waits.
+    log: Option<Log>,
+    cancel: CancelToken,
+}
+
+/// Every live group, for the fallback; `CLOSED` once it ran, so that no child starts after.
+static LIVE: Mutex<Vec<Weak<Owned>>> = Mutex::new(Vec::new());
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+impl ProcessGroup {
+    /// Listed for the fallback from the start, so that nothing it later owns can be missed.
+    pub fn new(label: &'static str) -> ProcessGroup {
+        let owned = Arc::new(Owned {
+            label,
+            stop_signal: AtomicI32::new(libc::SIGTERM),
+            state: Mutex::default(),
+        });
+        live().push(Arc::downgrade(&owned));
+        ProcessGroup { owned }
+    }
+
+    /// Asks the group to stop with `signal` instead of SIGTERM (SIGKILL still follows the
+    /// grace period).
+    pub fn stopping_with(self, signal: libc::c_int) -> ProcessGroup {
+        self.owned.stop_signal.store(signal, Ordering::SeqCst);
+        self
+    }
+
+    /// Creates a private (0700) temp dir that is removed when this group is stopped.
+    pub fn create_temp_dir(&self, prefix: &str) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut state = self.owned.lock();
+        let dir = std::env::temp_dir().join(unique_name(prefix));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        state.temp_dir = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Echoes and spawns `job` as the leader of a new process group; returns its stdout if
+    /// piped. After a signal, nothing is spawned.
+    pub fn spawn(&self, job: Job) -> Result<Option<ChildStdout>> {
+        let shown = job.shown.clone();
+        let (log, cancel) = (job.log.clone(), job.cancel.clone());
+        job.trace(format_args!("$ {shown}"));
+        let mut command = job.into_command()?;
+        let mut state = self.owned.lock();
+        assert!(state.child.is_none(), "a ProcessGroup owns one child");
+        // Checked under the lock that a stop takes: a child is either spawned before that
+        // stop, which then ends it, or not at all.
+        signals::check(&cancel)?;
+        if CLOSED.load(Ordering::SeqCst) {
+            anyhow::bail!("xtask is stopping");
+        }
+        state.log = log;
+        state.cancel = cancel;
+        let mut child = command
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot run `{shown}`"))?;
+        let stdout = child.stdout.take();
+        state.child = Some(child);
+        Ok(stdout)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.owned.lock().child.as_ref().map(Child::id)
+    }
+
+    /// The child's stderr, if piped and not taken yet.
+    fn take_stderr(&self) -> Option<std::process::ChildStderr> {
+        self.owned.lock().child.as_mut()?.stderr.take()
+    }
+
+    /// The child's exit status if it has exited (it is then reaped), without blocking.
+    pub fn try_status(&self) -> Option<ExitStatus> {
+        let mut state = self.owned.lock();
+        state.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// `Err(Interrupted)` after a signal, `Err(Cancelled)` once the spawned job's step was
+    /// stopped: for a wait on something the child does (a readiness line, say).
+    pub fn check(&self) -> Result<()> {
+        signals::check(&self.owned.lock().cancel)
+    }
+
+    /// Sleeps for `duration`, or less: ended at once as [`ProcessGroup::check`] says.
+    pub fn sleep(&self, duration: Duration) -> Result<()> {
+        let cancel = self.owned.lock().cancel.clone();
+        signals::sleep(&cancel, duration)
+    }
+
+    /// Waits for the child to exit; a signal ends the wait with `Interrupted`.
+    pub fn wait(&self) -> Result<ExitStatus> {
+        self.wait_while(|| Ok(()))
+    }
+
+    /// Waits for the child to exit, calling `tick` between looks (to watch a server, or to
+    /// read a report as it grows); an error from `tick` or a signal ends the wait.
+    pub fn wait_while(&self, mut tick: impl FnMut() -> Result<()>) -> Result<ExitStatus> {
+        let cancel = self.owned.lock().cancel.clone();
+        loop {
+            if let Some(status) = self.try_status() {
+                return Ok(status);
+            }
+            tick()?;
+            signals::sleep(&cancel, TICK)?;
+        }
+    }
+
+    /// Stops the child and removes the temp dir; later calls do nothing. Returns how the
+    /// child ended, if this call stopped it.
+    pub fn stop(&self) -> Option<Stopped> {
+        stop_all(std::slice::from_ref(&self.owned), Notes::Print)
+            .pop()
+            .flatten()
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.stop();
+        live().retain(|weak| weak.strong_count() > 0 && !weak.ptr_eq(&Arc::downgrade(&self.owned)));
+    }
+}
+
+fn live() -> MutexGuard<'static, Vec<Weak<Owned>>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The fallback for a stuck main thread: stops every live group at once and removes their
+/// temp dirs; nothing can be spawned afterwards.
+pub fn stop_everything(_signal: libc::c_int) {
+    CLOSED.store(true, Ordering::SeqCst);
+    // The newest first: pytest before the server it talks to.
+    let groups: Vec<Arc<Owned>> = live().iter().rev().filter_map(Weak::upgrade).collect();
+    // Silent: the stuck main thread may hold stderr.
+    stop_all(&groups, Notes::Silent);
+}
+
+/// How a stopped child ended.
+pub struct Stopped {
+    pub status: ExitStatus,
+    /// True when SIGTERM was not enough.
+    pub killed: bool,
+    /// False when the child had exited by itself before the stop.
+    pub was_running: bool,
+}
+
+impl Owned {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not keep cleanup from running.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Stops all groups at once: SIGTERM to each, one shared grace period for the leaders,
+/// then SIGKILL to every group with a member left, and reap. A leader that exited may
+/// leave members behind (a grandchild that ignores SIGTERM); they get SIGKILL at once
+/// rather than a wait, as orphans cannot be told from zombies that init has yet to reap.
+/// Locks are held throughout, so a concurrent call waits for the first one to finish
+/// rather than returning while a child still runs. Not interruptible: this is the cleanup.
+fn stop_all(groups: &[Arc<Owned>], notes: Notes) -> Vec<Option<Stopped>> {
+    let mut states: Vec<_> = groups.iter().map(|group| group.lock()).collect();
+    let mut stopping: Vec<Option<Stopping>> = states
+        .iter_mut()
+        .zip(groups)
+        .map(|(state, group)| {
+            let signal = group.stop_signal.load(Ordering::SeqCst);
+            state
+                .child
+                .take()
+                .map(|child| Stopping::start(child, signal))
+        })
+        .collect();
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline && stopping.iter_mut().flatten().any(Stopping::alive) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let results = stopping
+        .into_iter()
+        .zip(groups)
+        .zip(&states)
+        .map(|((stopping, group), state)| {
+            let notes = (notes == Notes::Print).then_some(state.log.as_ref());
+            stopping.and_then(|s| s.finish(group.label, notes))
+        })
+        .collect();
+    for state in &mut states {
+        if let Some(dir) = state.temp_dir.take() {
+            if let Err(error) = std::fs::remove_dir_all(&dir) {
+                if error.kind() != std::io::ErrorKind::NotFound && notes == Notes::Print {
+                    let dir = dir.display();
+                    trace_to(
+                        state.log.as_ref(),
+                        format_args!("xtask: cannot remove {dir}: {error}"),
+                    );
+                }
+            }
+        }
+    }
+    results
+}
+
+/// Whether a stop may print what went wrong.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notes {
+    Print,
+    Silent,
+}
+
+/// One group on its way down: its leader, reaped as soon as it exits, and its id, which
+/// stays valid while any member is left.
+struct Stopping {
+    child: Child,
+    pgid: libc::pid_t,
+    status: Option<ExitStatus>,
+    was_running: bool,
+}
+
+impl Stopping {
+    fn start(mut child: Child, signal: libc::c_int) -> Stopping {
+        let was_running = matches!(child.try_wait(), Ok(None));
+        let pgid = child.id() as libc::pid_t;
+        if was_running || group_exists(pgid) {
+            signal_group(pgid, signal);
+        }
+        Stopping {
+            child,
+            pgid,
+            status: None,
+            was_running,
+        }
+    }
+
+    /// Whether the leader still runs.
+    fn alive(&mut self) -> bool {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status.is_none()
+    }
+
+    /// `notes`: where to say what went wrong (the trace of the group's job), if anywhere.
+    fn finish(mut self, label: &str, notes: Option<Option<&Log>>) -> Option<Stopped> {
+        let killed = self.alive();
+        if let (true, Some(log)) = (killed, notes) {
+            let note =
+                format_args!("xtask: {label} did not stop within {GRACE:?}; sending SIGKILL");
+            trace_to(log, note);
+        }
+        if killed || group_exists(self.pgid) {
+            signal_group(self.pgid, libc::SIGKILL);
+        }
+        let status = match self.status {
+            Some(status) => status,
+            None => self.child.wait().ok()?,
+        };
+        Some(Stopped {
+            status,
+            killed,
+            was_running: self.was_running,
+        })
+    }
+}
+
+fn group_exists(pgid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that a member of the group exists.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions. The group id cannot have been reused:
+    // a pid stays reserved while it names a group that has members, and `group_exists` is
+    // checked before a group whose leader was reaped is signalled.
+    unsafe { libc::kill(-pgid, signal) };
+}
+
+/// A name no other run of xtask, in this or another process, will pick.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::AtomicU32;
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
+}

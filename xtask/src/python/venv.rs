@@ -1,0 +1,541 @@
+//! The bindings' venv, made with uv, with the dev dependency group and
+//! the bindings built by `maturin develop`. Neither tool skips work on its own, so a stamp of
+//! the inputs and the build profile decides whether anything needs doing.
+//!
+//! Tests use the dev profile, built in the workspace's own target dir: the bindings then
+//! reuse the dependencies that `cargo test --workspace` compiled, and an edit of the
+//! bindings recompiles one crate incrementally (about 2 s instead of 13 s for a release
+//! build). `cargo xtask bench` asks for release.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use regex::Regex;
+use xshell::cmd;
+
+use crate::base::context::StepContext;
+use crate::base::fingerprint::{self, Fnv};
+use crate::base::paths;
+use crate::base::process::{Job, Sink};
+use crate::base::tools;
+use crate::traceln;
+
+/// Bump when the steps below change, so that old stamps no longer match.
+const STAMP_VERSION: u32 = 4;
+const STAMP_FILE: &str = ".xtask-stamp";
+
+pub fn venv_dir() -> Utf8PathBuf {
+    paths::bindings_dir().join(".venv")
+}
+
+/// The venv's interpreter.
+pub fn python() -> Utf8PathBuf {
+    venv_dir().join("bin/python")
+}
+
+/// The cargo profile the bindings are built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Fast to rebuild after an edit: what the tests use.
+    Dev,
+    /// Optimized: what users get, and what `bench` measures.
+    Release,
+}
+
+impl Profile {
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev",
+            Profile::Release => "release",
+        }
+    }
+}
+
+pub fn ensure(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+    profile: Profile,
+) -> Result<()> {
+    let bindings = checked_bindings()?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
+    let venv = venv_dir();
+    let stamp_path = venv.join(STAMP_FILE);
+    if !recreate && is_current(python, profile)? {
+        traceln!(sh, "venv is up to date ({}/.venv)", paths::BINDINGS);
+        return Ok(());
+    }
+    // A refresh cut short must not look finished.
+    let _ = std::fs::remove_file(&stamp_path);
+    let uv = install_dependencies(sh, python, recreate)?;
+    let _dir = sh.push_dir(&bindings);
+    let uv_bin = uv.parent().context("uv has no folder")?;
+    let path = std::env::join_paths(std::iter::once(uv_bin.as_std_path().to_owned()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
+    let maturin = venv.join("bin/maturin");
+    if !maturin.is_file() {
+        bail!(
+            "no maturin in the venv ({maturin}); it comes with the dev group of {}/pyproject.toml: \
+             run `cargo xtask venv --recreate`",
+            paths::BINDINGS
+        );
+    }
+    // The workspace's target dir, so that the dependencies `cargo test --workspace` built
+    // are reused; the profiles of the two manifests are kept equal for that (a test checks).
+    let target_dir = paths::target_dir()?;
+    // maturin installs the library that cargo copied to `<profile>/libNAME.so`, a name
+    // every worktree sharing this target dir builds to: held from the build to the install.
+    let _built_library = lock(sh, &paths::shared_lock_dir()?.join("bindings-library.lock"))?;
+    let profile_name = profile.name();
+    let develop = cmd!(
+        sh,
+        "{maturin} develop --uv --profile {profile_name} --target-dir {target_dir}"
+    )
+    .env("PATH", path)
+    .env_remove("CONDA_PREFIX");
+    Job::new(sh, develop)
+        .env("VIRTUAL_ENV", venv.as_str())
+        .run()
+        .context("maturin could not build the bindings: see the compiler's errors above")?;
+    // Hashed again: uv may have rewritten pyvenv.cfg.
+    let stamp = self::stamp(&bindings, &venv, python, profile)?;
+    std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
+    traceln!(sh, "venv is ready ({}/.venv)", paths::BINDINGS);
+    Ok(())
+}
+
+/// Whether the venv was built from the current inputs, for this profile and `python`.
+pub fn is_current(python: Option<&str>, profile: Profile) -> Result<bool> {
+    let venv = venv_dir();
+    let stamp = stamp(&paths::bindings_dir(), &venv, python, profile)?;
+    let old = std::fs::read_to_string(venv.join(STAMP_FILE)).unwrap_or_default();
+    Ok(same_build(&old, &stamp, python.is_some()))
+}
+
+/// `cargo xtask venv --deps-only`: uv (installed if missing), the venv and the locked dev
+/// group, but not the bindings. It needs no Rust build, so `ci` runs it while
+/// `cargo test` compiles.
+pub fn dependencies_only(sh: &StepContext, python: Option<&str>) -> Result<()> {
+    checked_bindings()?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
+    install_dependencies(sh, python, false)?;
+    traceln!(
+        sh,
+        "the venv's dependencies are installed; the bindings are not built"
+    );
+    Ok(())
+}
+
+fn checked_bindings() -> Result<Utf8PathBuf> {
+    let bindings = paths::bindings_dir();
+    if !bindings.join("pyproject.toml").is_file() {
+        bail!(
+            "no pyproject.toml in {}: are the bindings checked out?",
+            paths::BINDINGS
+        );
+    }
+    Ok(bindings)
+}
+
+/// Makes the venv if needed and syncs the dev group into it; returns uv. The caller holds
+/// the venv lock.
+fn install_dependencies(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+) -> Result<Utf8PathBuf> {
+    let venv = venv_dir();
+    let uv = tools::uv(sh)?;
+    let _dir = sh.push_dir(paths::bindings_dir());
+    let creating = recreate || !venv.join("pyvenv.cfg").is_file();
+    // A new venv without --python gets the python3 on PATH, checked to be new enough, not
+    // whichever one uv prefers: uv may pick another, or try to download one.
+    let interpreter = match python {
+        Some(python) => Some(find_python(sh, &uv, python)?),
+        None if creating => Some(tools::python3(sh)?.into_string()),
+        None => None,
+    };
+    let python_flag = interpreter.map(|p| format!("--python={p}"));
+    let python_flag = python_flag.as_slice();
+    if creating {
+        Job::new(sh, cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
+            .run()
+            .context("cannot create the venv")?;
+    }
+    let (synced, said) = Job::new(
+        sh,
+        cmd!(
+            sh,
+            "{uv} sync --group dev --no-install-project --locked {python_flag...}"
+        ),
+    )
+    .env("UV_PYTHON_DOWNLOADS", "never")
+    .run_keeping_stderr();
+    synced.with_context(|| uv_failure(&said, &uv))?;
+    Ok(uv)
+}
+
+/// The interpreter that `--python` names (a version such as `3.12`, or a path), found
+/// without downloading one; or an error that lists the Pythons there are.
+fn find_python(sh: &StepContext, uv: &Utf8Path, request: &str) -> Result<String> {
+    let find = cmd!(sh, "{uv} python find --no-python-downloads {request}");
+    if let Ok(found) = Job::new(sh, find).stderr(Sink::Null).read() {
+        return Ok(found.trim().to_owned());
+    }
+    let list = cmd!(
+        sh,
+        "{uv} python list --only-installed --no-python-downloads --output-format json"
+    );
+    let listed = Job::new(sh, list)
+        .stderr(Sink::Null)
+        .read()
+        .unwrap_or_default();
+    bail!(
+        "--python {request}: no such Python here (found: {}); install it (your package \
+         manager, pyenv, python.org) or name one that is, such as --python 3.11 or \
+         --python /usr/bin/python3",
+        installed_pythons(&listed)
+    )
+}
+
+/// "3.11.7, 3.11.2" from `uv python list --output-format json`: each version once.
+fn installed_pythons(json: &str) -> String {
+    let listed: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+    let mut versions: Vec<&str> = listed
+        .iter()
+        .filter_map(|python| python.get("version")?.as_str())
+        .collect();
+    versions.dedup();
+    if versions.is_empty() {
+        "none".to_owned()
+    } else {
+        versions.join(", ")
+    }
+}
+
+/// What to do about a failed `uv sync`, from what uv said: one line, true to the case.
+fn uv_failure(said: &str, uv: &Utf8Path) -> String {
+    let said = said.to_lowercase();
+    if said.contains("needs to be updated") {
+        format!(
+            "pyproject.toml and uv.lock disagree: update the lock with `{} lock` in {}",
+            paths::display_path(uv),
+            paths::BINDINGS
+        )
+    } else if [
+        "dns error",
+        "failed to lookup address",
+        "error sending request",
+        "connect",
+    ]
+    .iter()
+    .any(|clue| said.contains(clue))
+    {
+        "cannot reach the package index: uv downloads the dev dependencies once, then          reuses its cache; connect to the network, or set UV_OFFLINE=1 if the cache has them"
+            .to_owned()
+    } else if said.contains("no interpreter found") {
+        "uv found no such Python: see --python in `cargo xtask venv --help`".to_owned()
+    } else {
+        "cannot install the dev dependencies with uv (its error is above)".to_owned()
+    }
+}
+
+/// Holds an exclusive lock on `path` until dropped, so that two xtask runs never write one
+/// thing at once: the venv (its lock is in the worktree's `target/xtask/`, as each worktree
+/// has a venv of its own), or a file of a target dir that worktrees share. The kernel
+/// releases it if xtask dies.
+pub fn lock(sh: &StepContext, path: &Utf8Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {path}"))?;
+    let mut told = false;
+    loop {
+        // SAFETY: flock on a descriptor we own. Non-blocking, so that a signal is seen while
+        // another run holds the lock.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(file);
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::WouldBlock {
+            bail!("cannot lock {path}: {error}");
+        }
+        if !told {
+            crate::errln!("waiting for another `cargo xtask`, which holds {path}");
+            told = true;
+        }
+        sh.sleep(std::time::Duration::from_millis(50))?;
+    }
+}
+
+/// Whether a venv stamped `old` is what `new` asks for. Without `--python`, any interpreter
+/// the venv already has will do, so that `cargo xtask pytest` keeps a venv that
+/// `cargo xtask venv --python 3.13` made.
+fn same_build(old: &str, new: &str, python_given: bool) -> bool {
+    let without_python = |stamp: &str| -> Vec<String> {
+        stamp
+            .lines()
+            .filter(|line| !line.starts_with("python "))
+            .map(str::to_owned)
+            .collect()
+    };
+    if python_given {
+        old == new
+    } else {
+        !old.is_empty() && without_python(old) == without_python(new)
+    }
+}
+
+/// What the venv was built from: the bindings' inputs (see [`inputs`]), the interpreter,
+/// the flags and the profile.
+fn stamp(
+    bindings: &Utf8Path,
+    venv: &Utf8Path,
+    python: Option<&str>,
+    profile: Profile,
+) -> Result<String> {
+    stamp_in(&paths::project_root(), bindings, venv, python, profile)
+}
+
+fn stamp_in(
+    root: &Utf8Path,
+    bindings: &Utf8Path,
+    venv: &Utf8Path,
+    python: Option<&str>,
+    profile: Profile,
+) -> Result<String> {
+    let files = inputs(root, bindings)?;
+    let hash = fingerprint::of_files(&files)?;
+    let interpreter = std::fs::read(venv.join("pyvenv.cfg")).unwrap_or_default();
+    // An instrumented build (`ci --coverage`) goes to a target dir of its own through
+    // cargo-llvm-cov's wrapper: a plain run must not take its bindings for its own.
+    let wrapper = std::env::var("RUSTC_WRAPPER").unwrap_or_default();
+    Ok(format!(
+        "version {STAMP_VERSION}\ninputs {:016x} ({} files)\ninterpreter {:016x}\nprofile {}\npython {}\nbuild {} {wrapper}\n",
+        hash,
+        files.len(),
+        Fnv::of(&interpreter),
+        profile.name(),
+        python.unwrap_or("default"),
+        paths::target_dir()?,
+    ))
+}
+
+/// The files that can change the built bindings: their sources and those of their path
+/// dependencies, and the workspace manifest those inherit from. Not the workspace's
+/// Cargo.lock (the bindings have their own), the server, tests, examples, READMEs, nor the
+/// Python package, which the editable install reads from its folder.
+fn inputs(root: &Utf8Path, bindings: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let mut files = vec![root.join("Cargo.toml")];
+    collect_inputs(bindings, &mut files)?;
+    let manifest = std::fs::read_to_string(bindings.join("Cargo.toml")).unwrap_or_default();
+    let path_dep = Regex::new(r#"path\s*=\s*"([^"]+)""#).unwrap();
+    for captures in path_dep.captures_iter(&manifest) {
+        collect_inputs(&bindings.join(&captures[1]), &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Every file under `dir` that can change the built bindings; tests, examples, benches,
+/// docs and build output cannot.
+fn collect_inputs(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    const SKIPPED: &[&str] = &[
+        "target",
+        "tests",
+        "examples",
+        "benches",
+        "python",
+        "__pycache__",
+        "node_modules",
+    ];
+    let skipped = |name: &str| {
+        name.starts_with('.')
+            || SKIPPED.contains(&name)
+            || name.ends_with(".so")
+            || name.ends_with(".md")
+    };
+    fingerprint::files_under(dir, &skipped, files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_venv_made_for_one_python_serves_runs_that_name_none() {
+        let made = "version 3\ninputs 01 (3 files)\ninterpreter 02\npython 3.13\n";
+        let default = "version 3\ninputs 01 (3 files)\ninterpreter 02\npython default\n";
+        let changed = "version 3\ninputs 09 (3 files)\ninterpreter 02\npython default\n";
+        assert!(same_build(made, default, false));
+        assert!(!same_build(made, default, true));
+        assert!(same_build(made, made, true));
+        assert!(!same_build(made, changed, false));
+        assert!(!same_build("", default, false));
+    }
+
+    /// A fake checkout: the workspace manifest, the bindings with a path dependency, the
+    /// server, and what lies around them.
+    const TREE: &[&str] = &[
+        "Cargo.toml",
+        "Cargo.lock",
+        "README.md",
+        "server/src/main.rs",
+        "bindings/Cargo.toml",
+        "bindings/Cargo.lock",
+        "bindings/pyproject.toml",
+        "bindings/README.md",
+        "bindings/src/client.rs",
+        "bindings/python/pkg/__init__.py",
+        "bindings/python/pkg/_native.abi3.so",
+        "bindings/tests/test_client.py",
+        "bindings/target/debug/out.so",
+        "transport/Cargo.toml",
+        "transport/src/lib.rs",
+        "transport/tests/calls.rs",
+        "transport/examples/bench.rs",
+        "transport/benches/ops.rs",
+    ];
+
+    fn fake_tree() -> (tempfile::TempDir, Utf8PathBuf) {
+        let (guard, root) = paths::test_dir();
+        for file in TREE {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let text = if *file == "bindings/Cargo.toml" {
+                "[dependencies]\nt = { path = \"../transport\" }\n"
+            } else {
+                "original\n"
+            };
+            std::fs::write(&path, text).unwrap();
+        }
+        (guard, root)
+    }
+
+    fn inputs_hash(root: &Utf8Path) -> u64 {
+        fingerprint::of_files(&inputs(root, &root.join("bindings")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn uv_failures_get_the_advice_that_fits() {
+        let uv = Utf8Path::new("target/xtask/uv/bin/uv");
+        let cases = [
+            (
+                "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided.",
+                "pyproject.toml and uv.lock disagree: update the lock with `target/xtask/uv/bin/uv lock`",
+            ),
+            (
+                "error: Failed to fetch: `https://pypi.org/simple/maturin/`\n  Caused by: dns error: failed to lookup address information",
+                "cannot reach the package index",
+            ),
+            (
+                "error: something else",
+                "cannot install the dev dependencies with uv",
+            ),
+        ];
+        for (said, advice) in cases {
+            let got = uv_failure(said, uv);
+            assert!(got.starts_with(advice), "{said:?} gave {got:?}");
+            assert!(!got.contains('\n'), "one line: {got:?}");
+        }
+        assert!(!uv_failure("dns error", uv).contains("uv lock"));
+    }
+
+    #[test]
+    fn the_pythons_found_are_listed_once_each() {
+        let json = r#"[{"version":"3.11.7","path":"/a"},{"version":"3.11.7","path":"/b"},{"version":"3.12.1","path":"/c"}]"#;
+        assert_eq!(installed_pythons(json), "3.11.7, 3.12.1");
+        assert_eq!(installed_pythons("not json"), "none");
+    }
+
+    #[test]
+    fn only_what_builds_the_bindings_rebuilds_them() {
+        let (_guard, root) = fake_tree();
+        let before = inputs_hash(&root);
+        for (file, rebuilds) in [
+            ("Cargo.toml", true),
+            ("bindings/Cargo.toml", true),
+            ("bindings/Cargo.lock", true),
+            ("bindings/pyproject.toml", true),
+            ("bindings/src/client.rs", true),
+            ("transport/Cargo.toml", true),
+            ("transport/src/lib.rs", true),
+            ("Cargo.lock", false),
+            ("README.md", false),
+            ("server/src/main.rs", false),
+            ("bindings/README.md", false),
+            ("bindings/python/pkg/__init__.py", false),
+            ("bindings/python/pkg/_native.abi3.so", false),
+            ("bindings/tests/test_client.py", false),
+            ("bindings/target/debug/out.so", false),
+            ("transport/tests/calls.rs", false),
+            ("transport/examples/bench.rs", false),
+            ("transport/benches/ops.rs", false),
+        ] {
+            let path = root.join(file);
+            let original = std::fs::read(&path).unwrap();
+            let mut edited = original.clone();
+            edited.extend_from_slice(b"// one more line\n");
+            std::fs::write(&path, &edited).unwrap();
+            let changed = inputs_hash(&root) != before;
+            std::fs::write(&path, &original).unwrap();
+            assert_eq!(changed, rebuilds, "an edit of {file}");
+        }
+    }
+
+    #[test]
+    fn switching_the_profile_rebuilds_once_then_stays_put() {
+        let (_guard, root) = fake_tree();
+        let bindings = root.join("bindings");
+        let venv = bindings.join(".venv");
+        let stamp_of = |profile| stamp_in(&root, &bindings, &venv, None, profile).unwrap();
+        let dev = stamp_of(Profile::Dev);
+        let release = stamp_of(Profile::Release);
+        assert!(
+            !same_build(&dev, &release, false),
+            "dev to release rebuilds"
+        );
+        assert!(same_build(&release, &stamp_of(Profile::Release), false));
+        assert!(
+            !same_build(&release, &dev, false),
+            "release to dev rebuilds"
+        );
+        assert!(same_build(&dev, &stamp_of(Profile::Dev), false));
+    }
+
+    /// The bindings reuse the workspace's compiled dependencies only if both manifests ask
+    /// for the same profiles.
+    #[test]
+    fn the_bindings_build_with_the_workspace_profiles() {
+        let profiles = |manifest: &Utf8Path| -> String {
+            let text = std::fs::read_to_string(manifest).unwrap();
+            let mut keep = false;
+            let mut out = String::new();
+            for line in text.lines() {
+                if line.starts_with('[') {
+                    keep = line.starts_with("[profile");
+                }
+                if keep && !line.trim_start().starts_with('#') && !line.trim().is_empty() {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            out
+        };
+        let root = paths::project_root();
+        assert_eq!(
+            profiles(&root.join("Cargo.toml")),
+            profiles(&paths::bindings_dir().join("Cargo.toml")),
+            "copy the root Cargo.toml's [profile.*] sections into the bindings' Cargo.toml"
+        );
+    }
+}

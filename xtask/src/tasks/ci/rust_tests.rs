@@ -1,0 +1,319 @@
+//! The Rust tests of a `ci` run: the test binaries through cargo-nextest (the shard's part
+//! of them with `--shard`), the doctests through `cargo test --doc`; each with live
+//! progress, a JUnit report in the run's JUnit folder, and the budgets of [`nextest`].
+
+use anyhow::{Context, Result};
+use camino::Utf8PathBuf;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use xshell::cmd;
+
+use crate::adapters::compiler;
+use crate::adapters::libtest::{self, Libtest};
+use crate::adapters::nextest;
+use crate::base::context::StepContext;
+use crate::base::paths;
+use crate::base::process::{self, Failed, Job, Sink};
+use crate::base::signals;
+use crate::base::tail::Tail;
+use crate::engine::events::Counts;
+use crate::engine::steps::Step;
+use crate::flags::Shard;
+use crate::traceln;
+
+/// Lines of the failed tests' output shown under the step, for the first three of them
+/// together; the log has all of it.
+const FAILURE_LINES: usize = 100;
+
+/// Where a run's reports go, and which shard it runs.
+pub struct Run {
+    /// xtask's folder of the worktree: nextest's events go to its `nextest/`.
+    pub xtask_dir: Utf8PathBuf,
+    /// The run's JUnit folder.
+    pub junit_dir: Utf8PathBuf,
+    pub shard: Option<Shard>,
+}
+
+/// Runs the `selection` (cargo's package and target arguments) with nextest's `profile`,
+/// the shard's part of it with a shard, following its events for the display and the
+/// counts; then its JUnit report, with the ignored tests added, goes to the JUnit folder,
+/// and the times in it are checked against the budgets.
+pub fn test_binaries(
+    sh: &StepContext,
+    step: &mut Step,
+    run: &Run,
+    profile: &'static str,
+    selection: Vec<String>,
+) -> Result<()> {
+    let tests = Tests {
+        nextest: nextest::binary()?,
+        profile,
+        selection,
+        partition: run
+            .shard
+            .map(|shard| format!("--partition=slice:{}/{}", shard.index, shard.count)),
+    };
+    let events = run_nextest(run, step, sh, &tests)?;
+    // nextest reports an ignored test only from a binary that it runs; the list names them
+    // all, this shard's part of them with --partition.
+    let ignored = tests.list(sh, &["--run-ignored=only"], Part::Shard)?;
+    step.counts(Counts {
+        skipped: ignored.len() as u64,
+        ..events.counts
+    });
+    let junit = nextest::junit_path(profile);
+    let report = std::fs::read_to_string(&junit)
+        .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
+    let mut report = nextest::read_junit(&report)?;
+    nextest::add_ignored(&mut report, &ignored);
+    let copy = run.junit_dir.join(format!("nextest-{profile}.xml"));
+    let xml = report
+        .to_string()
+        .context("cannot write the JUnit report")?;
+    std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
+    report_rust_times(sh, step, &tests, &nextest::junit_times(&report))
+}
+
+/// What a nextest step runs: which nextest, which profile, the selection (packages,
+/// targets) and this shard's partition of it.
+struct Tests {
+    nextest: Utf8PathBuf,
+    profile: &'static str,
+    selection: Vec<String>,
+    partition: Option<String>,
+}
+
+/// Whether nextest's arguments name this shard's part of the selection or all of it.
+#[derive(Clone, Copy)]
+enum Part {
+    Shard,
+    /// For questions about given tests (is it slow by design, how to rerun it), which a
+    /// partition of a filtered list would answer for other tests.
+    All,
+}
+
+impl Tests {
+    fn args(&self, part: Part) -> Vec<String> {
+        let partition = match part {
+            Part::Shard => self.partition.clone(),
+            Part::All => None,
+        };
+        self.selection.iter().cloned().chain(partition).collect()
+    }
+
+    /// The tests of the selection that `filters` select, from `cargo nextest list`.
+    fn list(&self, sh: &StepContext, filters: &[&str], part: Part) -> Result<Vec<nextest::TestId>> {
+        let (nextest, selection) = (&self.nextest, self.args(part));
+        let profile = format!("--profile={}", self.profile);
+        let json = Job::new(
+            sh,
+            cmd!(
+                sh,
+                "{nextest} nextest list {profile} --message-format=json {filters...} {selection...}"
+            ),
+        )
+        .read()?;
+        nextest::listed(&json)
+    }
+}
+
+/// `cargo nextest run`, its events followed for the progress line; returns them, or an
+/// error that names the failed tests.
+fn run_nextest(
+    run: &Run,
+    step: &mut Step,
+    sh: &StepContext,
+    tests: &Tests,
+) -> Result<nextest::Events> {
+    let profile = tests.profile;
+    let events_file = paths::fresh_file(&run.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
+    paths::fresh_file(&nextest::junit_path(profile))?;
+    let mut args = vec![
+        format!("--profile={profile}"),
+        "--message-format=libtest-json-plus".to_owned(),
+    ];
+    if tests.partition.is_some() {
+        // A shard may draw none of a small selection.
+        args.push("--no-tests=pass".to_owned());
+    }
+    args.extend(tests.args(Part::Shard));
+    let file = std::fs::File::create(&events_file)
+        .with_context(|| format!("cannot create {events_file}"))?;
+    let nextest = &tests.nextest;
+    let job = Job::new(sh, cmd!(sh, "{nextest} nextest run {args...}"))
+        .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
+        .stdout(Sink::File(file))
+        .note(format!("events to {}", paths::display_path(&events_file)));
+    let mut events_tail = Tail::new(&events_file);
+    let mut events = nextest::Events::default();
+    let result = job.run_watching(|| {
+        events.feed(&events_tail.read_new());
+        step.progress(events.counts, None, events.running.as_deref().unwrap_or(""));
+        Ok(())
+    });
+    let stopped = matches!(&result, Err(error) if signals::is_stop(error));
+    if !stopped {
+        // After a stop, nextest reports the tests it killed as failed: they were stopped.
+        events.feed(&events_tail.read_new());
+    }
+    step.counts(events.counts);
+    match result {
+        Ok(()) => Ok(events),
+        Err(error) if signals::is_stop(&error) => Err(error),
+        Err(error) => Err(nextest_failure(step, tests, &events, error)),
+    }
+}
+
+/// The failed tests' output under the step, and an error that names them and how to rerun
+/// the first.
+fn nextest_failure(
+    step: &mut Step,
+    tests: &Tests,
+    events: &nextest::Events,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    let Some(first) = events.failures.first() else {
+        // No test failed: a build error, or nextest's own; its log says which.
+        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+        step.details(compiler::shown(&output));
+        return error.context("nextest failed before any test failed");
+    };
+    let mut details = Vec::new();
+    for failure in events.failures.iter().take(3) {
+        let lines: Vec<&str> = failure.output.trim_end().lines().collect();
+        let shown = &lines[lines.len().saturating_sub(FAILURE_LINES / 3)..];
+        details.push(format!("--- {} ---\n{}", failure.id, shown.join("\n")));
+    }
+    // Without the partition, which could leave the test out.
+    let rerun = format!(
+        "{} nextest run {} -E '{}'",
+        paths::display_path(&tests.nextest),
+        tests.args(Part::All).join(" "),
+        first.id.filterset()
+    );
+    details.push(format!("rerun: {rerun}"));
+    step.details(details.join("\n"));
+    Failed {
+        code: process::exit_code_of(&error),
+        message: format!(
+            "{} failed, {} the first; rerun: {rerun}",
+            events.counts.failed, first.id
+        ),
+    }
+    .into()
+}
+
+/// The five slowest tests into the step's log, and a `slow:` warning for each test over
+/// its budget (unit 1 s, integration 5 s) that is not in the slow-by-design group.
+fn report_rust_times(
+    sh: &StepContext,
+    step: &mut Step,
+    tests: &Tests,
+    times: &[nextest::Timed],
+) -> Result<()> {
+    traceln!(sh, "slowest tests:");
+    for test in nextest::slowest(times, 5) {
+        traceln!(sh, "  {:>7.2} s  {}", test.duration.as_secs_f64(), test.id);
+    }
+    let over = nextest::outliers(times, &Default::default());
+    if over.is_empty() {
+        return Ok(());
+    }
+    // Asked only when a test is over its budget: listing runs every test binary.
+    let groups = nextest::SLOW_GROUPS.map(|group| format!("group({group})"));
+    let filter = groups.join(" | ");
+    let slow_by_design = tests.list(sh, &["-E", &filter], Part::All)?;
+    let slow_by_design = slow_by_design.into_iter().collect();
+    for test in nextest::outliers(times, &slow_by_design) {
+        let kind = if test.id.budget() == nextest::UNIT_BUDGET {
+            "unit"
+        } else {
+            "integration"
+        };
+        step.warn(format!(
+            "slow: {} took {:.2} s (rust {kind} budget {} s)",
+            test.id,
+            test.duration.as_secs_f64(),
+            test.id.budget().as_secs()
+        ));
+    }
+    Ok(())
+}
+
+/// The examples in the Rust documentation: nextest cannot run them, `cargo test --doc`
+/// does. They go whole to shard 1: splitting them would make every shard pay rustdoc's
+/// compile of them all. Their JUnit report is written from libtest's lines, which are read
+/// from a file of their own as they come (and copied to the step's log, for people).
+pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
+    let out = paths::fresh_file(&run.xtask_dir.join("doctests.out"))?;
+    let file = std::fs::File::create(&out).with_context(|| format!("cannot create {out}"))?;
+    let job = Job::new(sh, cmd!(sh, "cargo test --workspace --doc"))
+        .stdout(Sink::File(file))
+        .note(format!("stdout to {}", paths::display_path(&out)));
+    let mut tests = Libtest::default();
+    let mut stdout = Tail::new(&out);
+    let mut output = Vec::new();
+    let mut follow = |step: &mut Step| {
+        let new = stdout.read_new();
+        sh.trace_bytes(&new);
+        tests.feed(&new);
+        output.extend(new);
+        step.progress(tests.live, None, "");
+    };
+    let result = job.run_watching(|| {
+        follow(step);
+        Ok(())
+    });
+    follow(step);
+    step.counts(tests.counts());
+    let junit = run.junit_dir.join("doctests.xml");
+    std::fs::write(&junit, doctests_junit(&tests.finished)?)
+        .with_context(|| format!("cannot write {junit}"))?;
+    if result.is_err() {
+        let output = String::from_utf8_lossy(&output);
+        let excerpt = libtest::failure_excerpt(&output);
+        step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
+    }
+    result
+}
+
+/// `src/lib.rs - Store::get (line 12)` → a test case of class `src/lib.rs`.
+fn doctests_junit(finished: &[(String, libtest::Verdict)]) -> Result<String> {
+    let mut suite = TestSuite::new("doctests");
+    for (name, verdict) in finished {
+        let status = match verdict {
+            libtest::Verdict::Passed => TestCaseStatus::success(),
+            libtest::Verdict::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            libtest::Verdict::Ignored => TestCaseStatus::skipped(),
+        };
+        let mut case = TestCase::new(name.as_str(), status);
+        case.set_classname(name.split(" - ").next().unwrap_or("doctests"));
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("cargo test --doc");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .context("cannot write the doctests' JUnit report")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In a shard, whether a test is slow by design was asked of the shard's part of the
+    /// slow-by-design tests, not of all of them: a shard named them as outliers.
+    #[test]
+    fn questions_about_given_tests_leave_the_partition_out() {
+        let tests = Tests {
+            nextest: "cargo-nextest".into(),
+            profile: "ci",
+            selection: vec!["--workspace".to_owned()],
+            partition: Some("--partition=slice:1/2".to_owned()),
+        };
+        assert_eq!(
+            tests.args(Part::Shard),
+            ["--workspace", "--partition=slice:1/2"]
+        );
+        assert_eq!(tests.args(Part::All), ["--workspace"]);
+    }
+}
