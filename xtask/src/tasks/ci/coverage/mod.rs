@@ -166,7 +166,8 @@ fn write_pages(out: &Utf8Path, table: &str, functions: &[Function]) -> Result<()
     let index_path = out.join("index.html");
     std::fs::write(&index_path, index).with_context(|| format!("cannot write {index_path}"))?;
     let mut page = String::from("# Rust functions by who reaches them\n");
-    let groups: [(&str, fn(&Function) -> bool); 2] = [
+    type Keep = fn(&Function) -> bool;
+    let groups: [(&str, Keep); 2] = [
         ("Reached only by the Python tests", |f| {
             f.by_python > 0 && f.by_rust == 0
         }),
