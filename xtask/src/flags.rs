@@ -242,6 +242,14 @@ pub struct Ci {
     /// `cargo xtask pytest --cov`.
     #[arg(long)]
     pub cov: bool,
+    /// Measure what the tests cover: the server, the transport and the bindings' extension
+    /// built instrumented (in target/llvm-cov-target), the Rust tests' and the pytest stages'
+    /// profiles kept apart, and the Python package through pytest-cov. Prints a table of
+    /// lines and functions covered by the Rust tests, the Python tests and either; writes
+    /// HTML and LCOV to target/xtask/coverage/; fails below a threshold. Needs llvm-cov and
+    /// llvm-profdata of rustc's LLVM (`apt-get install llvm-22`, or rustup's llvm-tools).
+    #[arg(long, conflicts_with_all = ["shard", "store_durations"])]
+    pub coverage: bool,
     /// Stream every step's whole output as it comes, each line after its step's name,
     /// instead of a line per step.
     #[arg(short, long)]

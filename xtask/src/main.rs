@@ -6,7 +6,7 @@
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
 //!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `wheel`); a module that one
 //!   task alone uses lives in the task's folder (`ci/rust_tests.rs`, `ci/changed.rs`,
-//!   `ci/lanes.rs`, `bench/report.rs`,
+//!   `ci/lanes.rs`, `ci/coverage/` for `ci --coverage`, `bench/report.rs`,
 //!   `watch/watcher.rs`). A task never imports another task.
 //! - `engine/`: the run engine: `graph.rs` (a run as a table of steps, each started once
 //!   what it needs has passed, side by side when independent, all stopped at the first

@@ -260,7 +260,9 @@ fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool
         .collect()
 }
 
-/// The steps that need, directly or not, a need of the `always` step at `cleanup`.
+/// The steps that need, directly or not, a need of the `always` step at `cleanup`, but not
+/// the cleanup itself: a step after the cleanup (a report of what the server did, say)
+/// cannot be waited for by it.
 fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize> + '_ {
     let made_by: Vec<usize> = nodes[cleanup]
         .needs
@@ -268,7 +270,9 @@ fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize>
         .map(|need| position(nodes, need).expect("checked"))
         .collect();
     (0..nodes.len()).filter(move |&index| {
-        !nodes[index].always && made_by.iter().any(|&need| needs(nodes, index, need))
+        !nodes[index].always
+            && !needs(nodes, index, cleanup)
+            && made_by.iter().any(|&need| needs(nodes, index, need))
     })
 }
 
@@ -472,6 +476,35 @@ mod tests {
         assert_eq!(selected, [true, true, false, true]);
         run(NODES, &selected, &log, &shell(), &mut runner).unwrap();
         assert_eq!(log.events(), ["server up", "user", "server down"]);
+    }
+
+    /// A step after the cleanup that also uses what it cleaned up (the coverage report,
+    /// which reads the server's profile) once waited for the cleanup while the cleanup
+    /// waited for it: neither ran, and the run passed.
+    #[test]
+    fn a_step_after_the_cleanup_runs_after_it() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("server up", &[], |log, _, _| {
+                log.push("server up");
+                Ok(())
+            }),
+            Node::new("user", &["server up"], |log, _, _| {
+                log.push("user");
+                Ok(())
+            }),
+            Node::always("server down", &["server up", "user"], |log, _, _| {
+                log.push("server down");
+                Ok(())
+            }),
+            Node::new("report", &["user", "server down"], |log, _, _| {
+                log.push("report");
+                Ok(())
+            }),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        run(NODES, &[true; 4], &log, &shell(), &mut runner).unwrap();
+        assert_eq!(log.events(), ["server up", "user", "server down", "report"]);
     }
 
     #[test]

@@ -424,8 +424,12 @@ fn stamp_in(
     let files = inputs(root, bindings)?;
     let hash = fingerprint::of_files(&files)?;
     let interpreter = std::fs::read(venv.join("pyvenv.cfg")).unwrap_or_default();
+    // An instrumented build (`ci --coverage`) goes through cargo-llvm-cov's wrapper: a
+    // plain run must not take its bindings for its own. Not the target dir: a test's
+    // scratch target dir builds the same bindings.
+    let wrapper = std::env::var("RUSTC_WRAPPER").unwrap_or_default();
     Ok(format!(
-        "version {STAMP_VERSION}\ninputs {:016x} ({} files)\ninterpreter {:016x}\nprofile {}\npython {}\n",
+        "version {STAMP_VERSION}\ninputs {:016x} ({} files)\ninterpreter {:016x}\nprofile {}\npython {}\nwrapper {wrapper}\n",
         hash,
         files.len(),
         Fnv::of(&interpreter),

@@ -291,7 +291,7 @@ impl Server {
         }
     }
 
-    #[cfg(test)]
+    /// The server's pid, until it is stopped.
     pub fn pid(&self) -> Option<u32> {
         self.group.pid()
     }

@@ -6,9 +6,9 @@
 //! The exit status is the first failing step's. With `--python` or `--wheel`, the pytest
 //! stages run once per Python lane (see [`lanes`]).
 
-mod lanes;
-
 mod changed;
+mod coverage;
+mod lanes;
 mod rust_tests;
 
 use std::sync::OnceLock;
@@ -39,6 +39,7 @@ use crate::readme::extract;
 use crate::server::test_server::{self, Server};
 use crate::{errln, outln, traceln};
 use changed::Focus;
+use coverage::Profiles;
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -77,6 +78,17 @@ const NODES: &[Node<Ci>] = &[
         pytest_stage(ci, sh, step, Suite::E2e)
     }),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
+    Node::new(
+        "coverage",
+        &[
+            "rust tests",
+            "xtask venv tests",
+            "doctests",
+            "pytest e2e",
+            "server down",
+        ],
+        coverage_report,
+    ),
 ];
 
 /// The rows that run once per Python lane with `--python` or `--wheel`, each lane with a
@@ -106,6 +118,10 @@ struct Ci {
     /// The release wheel and sdist (`--wheel`).
     wheel: OnceLock<Utf8PathBuf>,
     sdist: OnceLock<Utf8PathBuf>,
+    /// With `--coverage`: where the instrumented run's profiles go.
+    coverage: Option<Profiles>,
+    /// With `--coverage`: the table, printed after the summary.
+    coverage_table: OnceLock<String>,
 }
 
 impl Ci {
@@ -145,6 +161,8 @@ impl Ci {
 /// `cargo test` and `--workspace` leave out (`-p xtask --test NAME ...`).
 struct Built {
     venv_tests: Vec<String>,
+    /// Every test executable, for the coverage report.
+    test_executables: Vec<Utf8PathBuf>,
 }
 
 /// Which Rust tests a nextest step runs, each with a profile of its own in
@@ -167,6 +185,10 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         !(flags.cov && lanes.len() > 1),
         "--cov measures one Python: name one with --python"
     );
+    anyhow::ensure!(
+        !(flags.coverage && (!lanes.is_empty() || flags.changed.is_some())),
+        "--coverage runs every step in the bindings' venv: leave out --python, --wheel and --changed"
+    );
     let nodes = if lanes.is_empty() {
         NODES
     } else {
@@ -180,6 +202,10 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         Some(reference) => changed::select(sh, nodes, reference.as_deref())?,
         None => (graph::select(nodes, &flags.only)?, Focus::everything()),
     };
+    let coverage = flags
+        .coverage
+        .then(|| coverage::instrumented_run(sh, flags.python.as_deref()))
+        .transpose()?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -198,6 +224,8 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         slots: lanes::Slots::for_cores(),
         wheel: OnceLock::new(),
         sdist: OnceLock::new(),
+        coverage,
+        coverage_table: OnceLock::new(),
     };
     // Removed once every step ended, its children gone: what a stopped test leaves there
     // (a killed test's scratch) never outlives the run.
@@ -206,6 +234,7 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
     let result = graph::run(nodes, &selected, &ci, sh, &mut runner);
     let left_out = changed::left_out(nodes, &selected);
+    let coverage_table = ci.coverage_table.get().cloned();
     drop(ci);
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
@@ -216,6 +245,9 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     outln!("{}", runner.summary());
     if flags.changed.is_some() {
         outln!("left out, as no change affects them: {left_out}");
+    }
+    if let Some(table) = coverage_table {
+        coverage::show_table(&table)?;
     }
     if flags.cov && result.is_ok() {
         outln!(
@@ -315,16 +347,15 @@ fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> 
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
 fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
-    let tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
+    let mut tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
     let selection = cargo_build::opt_in_test_args(sh)?;
-    let venv_tests = if selection.is_empty() {
-        Vec::new()
-    } else {
-        cargo_no_run(sh, step, &selection, &json)?
-    };
-    step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
+    if !selection.is_empty() {
+        tests.extend(cargo_no_run(sh, step, &selection, &json)?);
+    }
+    step.note(&format!("{} test binaries", tests.len()));
     let _ = ci.built.set(Built {
         venv_tests: selection,
+        test_executables: tests,
     });
     Ok(())
 }
@@ -376,10 +407,17 @@ fn cargo_no_run(
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
 fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
-    let (profile, selection) = match which {
+    let (profile, mut selection) = match which {
         RustTests::Workspace => ("ci", ci.focus.rust_selection()),
+        RustTests::Venv if ci.coverage.is_some() => {
+            step.note(coverage::XTASK_TESTS_LEFT_OUT);
+            return Ok(());
+        }
         RustTests::Venv => ("ci-venv", ci.focus.venv_selection(&built.venv_tests)),
     };
+    if ci.coverage.is_some() {
+        selection.extend(["-E".to_owned(), coverage::RUST_TESTS_FILTER.to_owned()]);
+    }
     rust_tests::test_binaries(sh, step, &ci.rust_run(), profile, selection)
 }
 
@@ -427,10 +465,15 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
             ci.focus.first_files(&paths::bindings_dir()),
         ),
     ];
-    if ci.flags.cov {
+    if let Some(profiles) = &ci.coverage {
+        // The bindings' extension, loaded by pytest, writes the Python side's profiles.
+        env.push(("LLVM_PROFILE_FILE", profiles.python_pattern()));
+    }
+    if ci.flags.cov || ci.coverage.is_some() {
         let part = match stage {
             Suite::Unit => Coverage::First,
-            Suite::E2e => Coverage::Last,
+            // With --coverage, the coverage step reports and holds the threshold.
+            Suite::E2e if ci.coverage.is_none() => Coverage::Last,
             _ => Coverage::Middle,
         };
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
@@ -575,6 +618,10 @@ fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Sui
 
 /// The run's server, or the lane's own.
 fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if let Some(profiles) = &ci.coverage {
+        // The step's own shell: the server inherits it.
+        sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
+    }
     let binary = test_server::binary_built_by_tests(sh)?;
     let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
     let _ = ci.server_of(step).set(server);
@@ -584,11 +631,40 @@ fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 /// Cleanup after a failure too, so that the summary says how the server ended.
 fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
     match ci.server_of(step).get() {
-        Some(server) => server.stop_cleanly(),
+        Some(server) => {
+            let pid = server.pid();
+            server.stop_cleanly()?;
+            match (&ci.coverage, pid) {
+                (Some(profiles), Some(pid)) => coverage::check_server_profile(profiles, pid),
+                _ => Ok(()),
+            }
+        }
         None => {
             step.note("no server to stop");
             Ok(())
         }
+    }
+}
+
+/// With `--coverage`, once every test has run: the report of both sides, its table kept
+/// for the end of the run; a run below a threshold fails here.
+fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    let Some(profiles) = &ci.coverage else {
+        step.note("with --coverage");
+        return Ok(());
+    };
+    let built = ci.built.get().context("the Rust tests were not built")?;
+    let objects = coverage::objects(&built.test_executables)?;
+    let python_data = ci.xtask_dir.join(".coverage");
+    let summary = coverage::report(sh, profiles, objects, &python_data)?;
+    let _ = ci.coverage_table.set(summary.table);
+    match summary.below {
+        Some(below) => Err(Failed {
+            code: 1,
+            message: below,
+        }
+        .into()),
+        None => Ok(()),
     }
 }
 
