@@ -24,7 +24,8 @@ pub enum Command {
     ///
     /// Once the server is ready, prints its address and lines to paste into another shell:
     /// `export TEST_SERVER_HOST=... TEST_SERVER_PORT=...`, and the `cargo xtask pytest
-    /// --server ws://HOST:PORT` command that tests against this server.
+    /// --server ws://HOST:PORT` command that tests against this server. The server's log
+    /// goes to target/xtask/logs/server-*.log; the newest 10 are kept.
     Server(Server),
     /// Turn the Python code blocks and sessions of a README (the bindings') into pytest tests.
     Extract(Extract),
@@ -115,6 +116,17 @@ pub enum Command {
     /// listed when it passed in one run and failed in another, or passed only on a retry
     /// (flaky); a skip is not compared. Each is shown with its outcomes, newest first.
     Flaky(Flaky),
+    /// Build the release wheel and sdist with maturin into target/xtask/wheel/dist, and check
+    /// them as a user meets them.
+    ///
+    /// Checks: the wheel's tags (`cp310-abi3-<platform>`: one wheel for CPython 3.10+); its
+    /// metadata (name, version and requires-python as pyproject.toml says, the README as the
+    /// long description); its files (the package's every file, the `.pyi` stubs and
+    /// `py.typed` among them, the `_native` extension, nothing else); its abi3 claim,
+    /// audited by abi3audit (pinned in the dev group); and that the sdist builds a wheel of
+    /// its own (skipped when the same sdist built one before). The first problem fails in
+    /// one line that names it.
+    Wheel(Wheel),
 }
 
 #[derive(Debug, Args)]
@@ -125,7 +137,9 @@ pub struct Server {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 34129)]
     pub port: u16,
-    /// Storage file to serve; it is kept. Default: a private temp file, removed on exit.
+    /// Storage file to serve; it is kept, with the server's record of acknowledged writes
+    /// beside it (PATH.acked, see the server's README). Default: a private temp file,
+    /// removed on exit.
     #[arg(long, value_name = "PATH")]
     pub storage: Option<Utf8PathBuf>,
     /// Build and run the server with optimizations.
@@ -138,10 +152,11 @@ pub struct Server {
 
 #[derive(Debug, Args)]
 pub struct Extract {
-    /// README to read. Default: the bindings' README.md.
+    /// README to read. Default: the bindings' README.md; another README needs --out.
     #[arg(long, value_name = "PATH")]
     pub readme: Option<Utf8PathBuf>,
-    /// Test file to write. Default: the bindings' tests/test_readme_blocks.py.
+    /// Test file to write, new or one that extract wrote (any other file is refused).
+    /// Default, for the bindings' README only: its tests/test_readme_blocks.py.
     #[arg(long, value_name = "PATH")]
     pub out: Option<Utf8PathBuf>,
     /// pytest marker for every test. Default: `e2e` for the bindings' README, none for
@@ -213,6 +228,11 @@ pub struct Pytest {
     /// pyproject.toml.
     #[arg(long)]
     pub cov: bool,
+    /// Run the suite once per Python, one after the other, each in a venv of its own, as
+    /// for `cargo xtask ci --python`: a version (3.12), a list (3.10,3.13), a path, or
+    /// `all`.
+    #[arg(long, value_name = "VERSIONS", conflicts_with = "cov")]
+    pub python: Option<String>,
     /// Show everything the preparation runs and prints, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,
@@ -225,9 +245,17 @@ pub struct Pytest {
 
 #[derive(Debug, Clone, Args)]
 pub struct Ci {
-    /// Python version or interpreter for the venv, as for `cargo xtask venv --python`.
-    #[arg(long, value_name = "VERSION")]
+    /// Run the pytest stages once per Python, side by side, each in a venv of its own
+    /// (target/xtask/venvs/): a version (3.12), a list (3.10,3.13), a path, or `all` (every
+    /// version from requires-python to the newest found). Found on PATH, by uv, in pyenv's,
+    /// mise's and asdf's folders; never downloaded.
+    #[arg(long, value_name = "VERSIONS")]
     pub python: Option<String>,
+    /// Test the release wheel as users install it (not editable, not the debug build): build
+    /// and check it as `cargo xtask wheel` does, then install it into each Python lane's
+    /// venv.
+    #[arg(long)]
+    pub wheel: bool,
     /// Seconds to wait for the server's `listening on` line.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ready_timeout: u64,
@@ -235,6 +263,14 @@ pub struct Ci {
     /// `cargo xtask pytest --cov`.
     #[arg(long)]
     pub cov: bool,
+    /// Measure what the tests cover: the server, the transport and the bindings' extension
+    /// built instrumented (in target/llvm-cov-target), the Rust tests' and the pytest stages'
+    /// profiles kept apart, and the Python package through pytest-cov. Prints a table of
+    /// lines and functions covered by the Rust tests, the Python tests and either; writes
+    /// HTML and LCOV to target/xtask/coverage/; fails below a threshold. Needs llvm-cov and
+    /// llvm-profdata of rustc's LLVM (`apt-get install llvm-22`, or rustup's llvm-tools).
+    #[arg(long, conflicts_with_all = ["shard", "store_durations"])]
+    pub coverage: bool,
     /// Stream every step's whole output as it comes, each line after its step's name,
     /// instead of a line per step.
     #[arg(short, long)]
@@ -395,6 +431,16 @@ pub struct Flaky {
     /// How many of each commit's last runs to compare.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub runs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct Wheel {
+    /// Check this wheel instead of building one; the sdist is not checked.
+    #[arg(long, value_name = "WHEEL")]
+    pub check: Option<Utf8PathBuf>,
+    /// Do not build a wheel from the sdist.
+    #[arg(long, conflicts_with = "check")]
+    pub no_sdist: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,9 +4,9 @@
 //! Which folder owns what; each layer uses the ones below it, never one above:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `stress`, `flaky`); a module
-//!   that one task alone uses lives in the task's folder (`ci/rust_tests.rs`,
-//!   `ci/changed.rs`, `bench/report.rs`,
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `wheel`, `stress`, `flaky`); a module
+//!   that one task alone uses lives in the task's folder (`ci/rust_tests.rs`, `ci/changed.rs`,
+//!   `ci/lanes.rs`, `ci/coverage/` for `ci --coverage`, `bench/report.rs`,
 //!   `watch/watcher.rs`). A task never imports another task.
 //! - `engine/`: the run engine: `graph.rs` (a run as a table of steps, each started once
 //!   what it needs has passed, side by side when independent, all stopped at the first
@@ -20,7 +20,9 @@
 //!   doctests' libtest output (`libtest.rs`), pytest's report log (`pytest_events.rs`),
 //!   rustfmt/clippy/mypy findings (`findings.rs`), JUnit reports (`junit.rs`), a pytest
 //!   stage's JUnit report with every attempt of a test run again (`pytest_junit.rs`).
-//! - `python/`: the bindings' venv (`venv.rs`) and the pytest runner (`pytest_runner.rs`).
+//! - `python/`: the interpreters of this machine (`interpreters.rs`: `--python`), the
+//!   bindings' venvs, one per Python lane (`venv.rs`), the pytest runner
+//!   (`pytest_runner.rs`), and the release wheel's build and checks (`wheel.rs`).
 //! - `server/`: the server under test (`test_server.rs`: build, start, readiness line,
 //!   log, stop, its `ws://HOST:PORT`) and the owner process that reaps it (`server_owner.rs`).
 //! - `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
@@ -79,6 +81,8 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     // to resolve the paths it is given.
     // The one shell, handed down: each step of `ci` and `lint` gets a context made from it.
     let sh = StepContext::terminal(paths::shell()?);
+    // Every run, not only a server's start: a killed run's temp store goes at the next one.
+    server::server_owner::remove_orphaned_stores(&sh, server::test_server::TEMP_PREFIX);
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),
@@ -92,5 +96,6 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::JunitMerge(flags) => tasks::junit_merge::run(&sh, &flags),
         flags::Command::Stress(flags) => tasks::stress::run(&sh, &flags),
         flags::Command::Flaky(flags) => tasks::flaky::run(&sh, &flags),
+        flags::Command::Wheel(flags) => tasks::wheel::run(&sh, &flags),
     }
 }

@@ -349,7 +349,6 @@ impl ProcessGroup {
         Ok(stdout)
     }
 
-    #[cfg(test)]
     pub fn pid(&self) -> Option<u32> {
         self.owned.lock().child.as_ref().map(Child::id)
     }

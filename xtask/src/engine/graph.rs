@@ -29,6 +29,8 @@ pub struct Node<C> {
     /// Cleanup: starts once its needs have ended, passed or not, after a failure or a
     /// signal too.
     pub always: bool,
+    /// The Python lane of a row that runs once per lane, handed to its body as `step.lane`.
+    pub lane: Option<usize>,
     /// What the node does, handed its step's context (a shell of its own in the run's
     /// folder, the step's log, its cancel token) and the step's face.
     pub body: fn(&C, &StepContext, &mut Step) -> Result<()>,
@@ -45,6 +47,7 @@ impl<C> Node<C> {
             needs,
             after: &[],
             always: false,
+            lane: None,
             body,
         }
     }
@@ -198,6 +201,7 @@ pub fn run<C: Sync>(
             let stopping = failed || interrupted.is_some() || signals::received().is_some();
             for index in ready(nodes, selected, &slots, stopping, fail_fast) {
                 let mut step = runner.begin(index + 1, nodes[index].name);
+                step.lane = nodes[index].lane;
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
                 slots[index] = Slot::Running;
@@ -294,7 +298,9 @@ fn ready<C>(
         .collect()
 }
 
-/// The steps that need, directly or not, a need of the `always` step at `cleanup`.
+/// The steps that need, directly or not, a need of the `always` step at `cleanup`, but not
+/// the cleanup itself: a step after the cleanup (a report of what the server did, say)
+/// cannot be waited for by it.
 fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize> + '_ {
     let made_by: Vec<usize> = nodes[cleanup]
         .needs
@@ -302,7 +308,9 @@ fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize>
         .map(|need| position(nodes, need).expect("checked"))
         .collect();
     (0..nodes.len()).filter(move |&index| {
-        !nodes[index].always && made_by.iter().any(|&need| needs(nodes, index, need))
+        !nodes[index].always
+            && !needs(nodes, index, cleanup)
+            && made_by.iter().any(|&need| needs(nodes, index, need))
     })
 }
 
@@ -579,6 +587,35 @@ mod tests {
         assert_eq!(selected, [true, true, false, true]);
         run(NODES, &selected, FailFast::Yes, &log, &shell(), &mut runner).unwrap();
         assert_eq!(log.events(), ["server up", "user", "server down"]);
+    }
+
+    /// A step after the cleanup that also uses what it cleaned up (the coverage report,
+    /// which reads the server's profile) once waited for the cleanup while the cleanup
+    /// waited for it: neither ran, and the run passed.
+    #[test]
+    fn a_step_after_the_cleanup_runs_after_it() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("server up", &[], |log, _, _| {
+                log.push("server up");
+                Ok(())
+            }),
+            Node::new("user", &["server up"], |log, _, _| {
+                log.push("user");
+                Ok(())
+            }),
+            Node::always("server down", &["server up", "user"], |log, _, _| {
+                log.push("server down");
+                Ok(())
+            }),
+            Node::new("report", &["user", "server down"], |log, _, _| {
+                log.push("report");
+                Ok(())
+            }),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        run(NODES, &[true; 4], &log, &shell(), &mut runner).unwrap();
+        assert_eq!(log.events(), ["server up", "user", "server down", "report"]);
     }
 
     #[test]

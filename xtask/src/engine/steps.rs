@@ -116,6 +116,8 @@ pub struct Runner {
 /// the thread that runs it.
 pub struct Step {
     pub log: Utf8PathBuf,
+    /// Which Python lane the step belongs to, for a step that runs once per lane.
+    pub lane: Option<usize>,
     index: usize,
     name: String,
     /// `--verbose`: the prefix of its lines, copied to stderr as they come.
@@ -185,6 +187,7 @@ impl Runner {
         }
         Step {
             log,
+            lane: None,
             index,
             name: name.to_owned(),
             echo: (self.mode == Mode::Verbose).then(|| format!("[{name}] ")),

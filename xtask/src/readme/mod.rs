@@ -13,6 +13,8 @@ mod markdown;
 mod plan;
 mod write;
 
+pub use write::GENERATED;
+
 use anyhow::{Context, Result, anyhow, bail};
 use camino::Utf8Path;
 

@@ -3,9 +3,12 @@
 //! the run (see [`crate::engine::graph`]). It shows a line per step and a summary (see
 //! [`crate::engine::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
-//! The exit status is the first failing step's.
+//! The exit status is the first failing step's. With `--python` or `--wheel`, the pytest
+//! stages run once per Python lane (see [`lanes`]).
 
 mod changed;
+mod coverage;
+mod lanes;
 mod rust_tests;
 
 use std::sync::OnceLock;
@@ -32,12 +35,14 @@ use crate::engine::graph::{self, FailFast, Node};
 use crate::engine::history;
 use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
+use crate::python::interpreters;
 use crate::python::pytest_runner::{self, Coverage, Target};
 use crate::python::venv;
 use crate::readme::extract;
 use crate::server::test_server::{self, Server};
 use crate::{errln, outln, traceln};
 use changed::Focus;
+use coverage::Profiles;
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -82,6 +87,27 @@ const NODES: &[Node<Ci>] = &[
     )
     .after(&["pytest integration"]),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
+    Node::new(
+        "coverage",
+        &[
+            "rust tests",
+            "xtask venv tests",
+            "doctests",
+            "pytest e2e",
+            "server down",
+        ],
+        coverage_report,
+    ),
+];
+
+/// The rows that run once per Python lane with `--python` or `--wheel`, each lane with a
+/// server of its own; their need of `bindings` becomes one of the lane's venv.
+const PER_LANE: &[&str] = &[
+    "pytest unit",
+    "server up",
+    "pytest integration",
+    "pytest e2e",
+    "server down",
 ];
 
 /// What the steps share: the flags, and what one step makes for the next (each set once).
@@ -94,6 +120,17 @@ struct Ci {
     server: OnceLock<Server>,
     /// What the changes call for (`--changed`); everything otherwise.
     focus: Focus,
+    /// The Python lanes: none for a plain run, which tests in the bindings' venv.
+    lanes: Vec<lanes::Lane>,
+    /// How many pytest stages may run at once.
+    slots: lanes::Slots,
+    /// The release wheel and sdist (`--wheel`).
+    wheel: OnceLock<Utf8PathBuf>,
+    sdist: OnceLock<Utf8PathBuf>,
+    /// With `--coverage`: where the instrumented run's profiles go.
+    coverage: Option<Profiles>,
+    /// With `--coverage`: the table, printed after the summary.
+    coverage_table: OnceLock<String>,
 }
 
 impl Ci {
@@ -107,12 +144,36 @@ impl Ci {
             fail_fast: !self.flags.no_fail_fast,
         }
     }
+
+    /// The `--python` of the bindings' venv: none with lanes, which have venvs of their own.
+    fn bindings_python(&self) -> Option<&str> {
+        if self.lanes.is_empty() {
+            self.flags.python.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// Where the server of a step's lane is kept: the lane's own, or the run's.
+    fn server_of(&self, step: &Step) -> &OnceLock<Server> {
+        match self.lane(step) {
+            Some(lane) => &lane.server,
+            None => &self.server,
+        }
+    }
+
+    /// The lane of a step that runs once per lane.
+    fn lane(&self, step: &Step) -> Option<&lanes::Lane> {
+        self.lanes.get(step.lane?)
+    }
 }
 
 /// What `rust build` found: the selection of the xtask tests that need the venv, which
 /// `cargo test` and `--workspace` leave out (`-p xtask --test NAME ...`).
 struct Built {
     venv_tests: Vec<String>,
+    /// Every test executable, for the coverage report.
+    test_executables: Vec<Utf8PathBuf>,
 }
 
 /// Which Rust tests a nextest step runs, each with a profile of its own in
@@ -126,14 +187,36 @@ enum RustTests {
 }
 
 pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
+    let lanes = lanes::lanes(match (&flags.python, flags.wheel) {
+        (Some(python), _) => interpreters::resolve(sh, python)?,
+        (None, true) => vec![interpreters::default_python(sh)?],
+        (None, false) => Vec::new(),
+    });
+    anyhow::ensure!(
+        !(flags.cov && lanes.len() > 1),
+        "--cov measures one Python: name one with --python"
+    );
+    anyhow::ensure!(
+        !(flags.coverage && (!lanes.is_empty() || flags.changed.is_some())),
+        "--coverage runs every step in the bindings' venv: leave out --python, --wheel and --changed"
+    );
+    let nodes = if lanes.is_empty() {
+        NODES
+    } else {
+        lanes::table(&lanes, flags.wheel)
+    };
     if flags.list {
-        outln!("{}", graph::list(NODES));
+        outln!("{}", graph::list(nodes));
         return Ok(());
     }
     let (selected, focus) = match &flags.changed {
-        Some(reference) => changed::select(sh, NODES, reference.as_deref())?,
-        None => (graph::select(NODES, &flags.only)?, Focus::everything()),
+        Some(reference) => changed::select(sh, nodes, reference.as_deref())?,
+        None => (graph::select(nodes, &flags.only)?, Focus::everything()),
     };
+    let coverage = flags
+        .coverage
+        .then(|| coverage::instrumented_run(sh, flags.python.as_deref()))
+        .transpose()?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -148,19 +231,26 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         built: OnceLock::new(),
         server: OnceLock::new(),
         focus,
+        lanes,
+        slots: lanes::Slots::for_cores(),
+        wheel: OnceLock::new(),
+        sdist: OnceLock::new(),
+        coverage,
+        coverage_table: OnceLock::new(),
     };
     // Removed once every step ended, its children gone: what a stopped test leaves there
     // (a killed test's scratch) never outlives the run.
     let children_temp = ChildrenTemp::create("xtask-ci")?;
     let sh = &sh.with_children_temp(children_temp.path())?;
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
     let fail_fast = if flags.no_fail_fast {
         FailFast::No
     } else {
         FailFast::Yes
     };
-    let result = graph::run(NODES, &selected, fail_fast, &ci, sh, &mut runner);
-    let left_out = changed::left_out(NODES, &selected);
+    let result = graph::run(nodes, &selected, fail_fast, &ci, sh, &mut runner);
+    let left_out = changed::left_out(nodes, &selected);
+    let coverage_table = ci.coverage_table.get().cloned();
     drop(ci);
     // From the tests' ends as the steps told them, not from the reports.
     if let Err(error) = history::record_run(sh, &runner.tests()) {
@@ -175,6 +265,9 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     outln!("{}", runner.summary());
     if flags.changed.is_some() {
         outln!("left out, as no change affects them: {left_out}");
+    }
+    if let Some(table) = coverage_table {
+        coverage::show_table(&table)?;
     }
     if flags.cov && result.is_ok() {
         outln!(
@@ -220,7 +313,7 @@ fn mermaid() -> String {
 /// The venv and its locked dependencies, without the bindings: they need no Rust, so the
 /// download overlaps the compile.
 fn venv_deps(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     if venv::is_current(python, venv::Profile::Dev)? {
         step.note("up to date");
         return Ok(());
@@ -236,7 +329,7 @@ fn workflow_lint(_: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 }
 
 fn bindings(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     venv::ensure(sh, python, false, venv::Profile::Dev)
         .map_err(|error| maturin_failed(step, error, "the bindings do not build"))
 }
@@ -281,16 +374,15 @@ fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> 
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
 fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
-    let tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
+    let mut tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
     let selection = cargo_build::opt_in_test_args(sh)?;
-    let venv_tests = if selection.is_empty() {
-        Vec::new()
-    } else {
-        cargo_no_run(sh, step, &selection, &json)?
-    };
-    step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
+    if !selection.is_empty() {
+        tests.extend(cargo_no_run(sh, step, &selection, &json)?);
+    }
+    step.note(&format!("{} test binaries", tests.len()));
     let _ = ci.built.set(Built {
         venv_tests: selection,
+        test_executables: tests,
     });
     Ok(())
 }
@@ -342,10 +434,17 @@ fn cargo_no_run(
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
 fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
-    let (profile, selection) = match which {
+    let (profile, mut selection) = match which {
         RustTests::Workspace => ("ci", ci.focus.rust_selection()),
+        RustTests::Venv if ci.coverage.is_some() => {
+            step.note(coverage::XTASK_TESTS_LEFT_OUT);
+            return Ok(());
+        }
         RustTests::Venv => ("ci-venv", ci.focus.venv_selection(&built.venv_tests)),
     };
+    if ci.coverage.is_some() {
+        selection.extend(["-E".to_owned(), coverage::RUST_TESTS_FILTER.to_owned()]);
+    }
     rust_tests::test_binaries(sh, step, &ci.rust_run(), profile, selection)
 }
 
@@ -361,10 +460,15 @@ fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
 fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
-    let name = stage.name();
-    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {name}")) else {
+    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {}", stage.name())) else {
         step.note("no change affects its tests");
         return Ok(());
+    };
+    let lane = ci.lane(step);
+    // A lane's files are its own: `unit-py3.12.jsonl`, `pytest-unit-py3.12.xml`.
+    let name = match lane {
+        Some(lane) => format!("{}-{}", stage.name(), lane.name),
+        None => stage.name().to_owned(),
     };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
@@ -386,24 +490,39 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
             ci.focus.first_files(&paths::bindings_dir()),
         ),
     ];
-    if ci.flags.cov {
+    if let Some(profiles) = &ci.coverage {
+        // The bindings' extension, loaded by pytest, writes the Python side's profiles.
+        env.push(("LLVM_PROFILE_FILE", profiles.python_pattern()));
+    }
+    if ci.flags.cov || ci.coverage.is_some() {
         let part = match stage {
             Suite::Unit => Coverage::First,
-            Suite::E2e => Coverage::Last,
+            // With --coverage, the coverage step reports and holds the threshold.
+            Suite::E2e if ci.coverage.is_none() => Coverage::Last,
             _ => Coverage::Middle,
         };
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, ci.server.get()) {
+    let target = match (stage, ci.server_of(step).get()) {
         (Suite::Unit, _) => Target::Nothing,
         (_, Some(server)) => Target::Guarded(server),
         (_, None) => anyhow::bail!("the server is not up"),
     };
+    let python = match lane {
+        Some(lane) => lane
+            .python
+            .get()
+            .context("the lane's venv is not made")?
+            .clone(),
+        None => venv::python(),
+    };
+    let _slot = ci.slots.take(sh)?;
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
-    let result = pytest_runner::run(
+    let result = pytest_runner::run_with(
         sh,
+        &python,
         target,
         &args,
         &env,
@@ -417,6 +536,9 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         },
     );
     tests.feed(&log.read_new());
+    if let Some(lane) = lane {
+        lanes::name_lane_in_junit(&junit, lane)?;
+    }
     let result = match result {
         Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
@@ -433,14 +555,21 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         }
         // Interrupted too, the failures so far are named, with the results.
         for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage) {
-            step.rerun(rerun);
+            step.rerun(match lane {
+                Some(lane) => lanes::rerun_in(&rerun, lane),
+                None => rerun,
+            });
         }
         annotate_readme_failures(ci.github, &tests, step);
     }
     report_stage(sh, step, &tests, stage);
     // Written from the report log, with each test's failed attempts (pytest's own
     // `--junitxml` writes a test that ran again twice, and no attempt).
-    std::fs::write(&junit, pytest_junit::xml(name, &tests)?)
+    let suite = match lane {
+        Some(lane) => format!("{} ({})", stage.name(), lane.name),
+        None => stage.name().to_owned(),
+    };
+    std::fs::write(&junit, pytest_junit::xml(&suite, &tests)?)
         .with_context(|| format!("cannot write {junit}"))?;
     for test in tests.flaky() {
         step.flaky(
@@ -449,7 +578,7 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         );
     }
     for test in &tests.finished {
-        step.test_ended(pytest_ended(test));
+        step.test_ended(pytest_ended(test, lane.map(|lane| lane.name.as_str())));
     }
     let flaky_fails = ci.flags.retries.flaky_fails;
     match (result, tests.failed.first(), tests.flaky().next()) {
@@ -463,8 +592,9 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
     }
 }
 
-/// A pytest test's end for the tests' history, named from the repository root.
-fn pytest_ended(test: &pytest_events::Timed) -> TestEnded {
+/// A pytest test's end for the tests' history, named from the repository root, and for a
+/// Python lane with the lane after it (each lane's run of a test is a test of its own).
+fn pytest_ended(test: &pytest_events::Timed, lane: Option<&str>) -> TestEnded {
     let outcome = match test.outcome {
         pytest_events::Outcome::Passed if test.is_flaky() => TestOutcome::Flaky,
         pytest_events::Outcome::Passed => TestOutcome::Passed,
@@ -472,7 +602,10 @@ fn pytest_ended(test: &pytest_events::Timed) -> TestEnded {
         pytest_events::Outcome::Skipped => TestOutcome::Skipped,
     };
     TestEnded {
-        test: format!("{}/{}", paths::BINDINGS, test.nodeid),
+        test: match lane {
+            Some(lane) => format!("{}/{} ({lane})", paths::BINDINGS, test.nodeid),
+            None => format!("{}/{}", paths::BINDINGS, test.nodeid),
+        },
         outcome,
         duration: test.duration,
         attempt: test.attempts(),
@@ -559,21 +692,55 @@ fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Sui
     }
 }
 
-fn server_up(ci: &Ci, sh: &StepContext, _: &mut Step) -> Result<()> {
+/// The run's server, or the lane's own.
+fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if let Some(profiles) = &ci.coverage {
+        // The step's own shell: the server inherits it.
+        sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
+    }
     let binary = test_server::binary_built_by_tests(sh)?;
     let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
-    let _ = ci.server.set(server);
+    let _ = ci.server_of(step).set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
 fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
-    match ci.server.get() {
-        Some(server) => server.stop_cleanly(),
+    match ci.server_of(step).get() {
+        Some(server) => {
+            let pid = server.pid();
+            server.stop_cleanly()?;
+            match (&ci.coverage, pid) {
+                (Some(profiles), Some(pid)) => coverage::check_server_profile(profiles, pid),
+                _ => Ok(()),
+            }
+        }
         None => {
             step.note("no server to stop");
             Ok(())
         }
+    }
+}
+
+/// With `--coverage`, once every test has run: the report of both sides, its table kept
+/// for the end of the run; a run below a threshold fails here.
+fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    let Some(profiles) = &ci.coverage else {
+        step.note("with --coverage");
+        return Ok(());
+    };
+    let built = ci.built.get().context("the Rust tests were not built")?;
+    let objects = coverage::objects(&built.test_executables)?;
+    let python_data = ci.xtask_dir.join(".coverage");
+    let summary = coverage::report(sh, profiles, objects, &python_data)?;
+    let _ = ci.coverage_table.set(summary.table);
+    match summary.below {
+        Some(below) => Err(Failed {
+            code: 1,
+            message: below,
+        }
+        .into()),
+        None => Ok(()),
     }
 }
 

@@ -12,4 +12,5 @@ pub mod server;
 pub mod stress;
 pub mod venv;
 pub mod watch;
+pub mod wheel;
 pub mod workflow_lint;

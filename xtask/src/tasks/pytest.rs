@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::adapters::pytest_events::PytestRun;
 use crate::adapters::pytest_junit;
@@ -18,6 +18,7 @@ use crate::engine::steps::{Mode, Runner};
 use crate::errln;
 use crate::flags::{self, Suite};
 use crate::outln;
+use crate::python::interpreters::{self, Interpreter};
 use crate::python::pytest_runner::{self, Coverage, Report, Target};
 use crate::python::venv;
 use crate::readme::extract;
@@ -56,7 +57,11 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
         args.extend(pytest_runner::coverage_args(Coverage::Whole, &xtask_dir));
         env.push(("COVERAGE_FILE", xtask_dir.join(".coverage").to_string()));
     }
-    let server = prepare(sh, flags, suite, external.is_some())?;
+    let interpreters = match &flags.python {
+        Some(python) => interpreters::resolve(sh, python)?,
+        None => Vec::new(),
+    };
+    let (server, pythons) = prepare(sh, flags, suite, external.is_some(), &interpreters)?;
     let target = match (&external, &server) {
         (Some(address), _) => Target::External(address),
         (None, Some(server)) => Target::Guarded(server),
@@ -68,14 +73,36 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     // Its folder made: conftest.py appends to it, and a fresh target dir has no such folder.
     let failed_file = paths::fresh_file(&xtask_dir.join("pytest/failed.txt"))?;
     env.push(("XTASK_FAILED_FILE", failed_file.to_string()));
-    let result = {
+    let mut failed_lanes = Vec::new();
+    let mut result = Ok(());
+    for (lane, python) in &pythons {
+        if let Some(lane) = lane {
+            errln!("pytest on {lane}");
+        }
         // The command and its environment go to the log; pytest's report, as pytest prints
         // it, to the terminal.
         let log = xtask_dir.join("logs/pytest/pytest.log");
         let logged = (!flags.verbose).then(|| sh.logging_to(&log)).transpose()?;
         let sh = logged.as_ref().unwrap_or(sh);
-        pytest_runner::run(sh, target, &args, &env, Report::OnTheTerminal, || Ok(()))
-    };
+        let ran = pytest_runner::run_with(
+            sh,
+            python,
+            target,
+            &args,
+            &env,
+            Report::OnTheTerminal,
+            || Ok(()),
+        );
+        if let (Err(_), Some(lane)) = (&ran, lane) {
+            failed_lanes.push(lane.clone());
+        }
+        if result.is_ok() {
+            result = ran;
+        }
+    }
+    if !failed_lanes.is_empty() && pythons.len() > 1 {
+        errln!("failed on: {}", failed_lanes.join(", "));
+    }
     if result.is_err() {
         let failed = std::fs::read_to_string(&failed_file).unwrap_or_default();
         for line in pytest_runner::rerun_lines(&failed, suite) {
@@ -127,29 +154,45 @@ fn report_attempts(report_log: &Utf8Path, junit: &Utf8Path) -> Result<usize> {
     Ok(flaky)
 }
 
-/// The venv, the README tests and, unless there is one already or none is needed, a
-/// server: a status line each (everything with --verbose), the details when one fails.
+/// A lane's name (none without `--python`) and the Python of its venv.
+type Lanes = Vec<(Option<String>, Utf8PathBuf)>;
+
+/// The venv (and a venv per `--python` interpreter), the README tests and, unless there is
+/// one already or none is needed, a server: a status line each (everything with
+/// --verbose), the details when one fails.
 fn prepare(
     sh: &StepContext,
     flags: &flags::Pytest,
     suite: Suite,
     external: bool,
-) -> Result<Option<Server>> {
+    interpreters: &[Interpreter],
+) -> Result<(Option<Server>, Lanes)> {
     let needs_server = suite != Suite::Unit && !external;
     let log_dir = paths::xtask_dir()?.join("logs/pytest");
-    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4)?;
+    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4 + interpreters.len())?;
     runner.step(sh, "venv", |sh, _| {
         venv::ensure(sh, None, false, venv::Profile::Dev)
     })?;
+    let mut lanes: Lanes = Vec::new();
+    for interpreter in interpreters {
+        let lane = format!("py{}", interpreter.version.minor_name());
+        let python = runner.step(sh, &format!("venv ({lane})"), |sh, _| {
+            venv::ensure_lane(sh, interpreter, venv::Install::Editable)
+        })?;
+        lanes.push((Some(lane), python));
+    }
+    if lanes.is_empty() {
+        lanes.push((None, venv::python()));
+    }
     runner.step(sh, "extract", |sh, _| extract::ensure(sh))?;
     if !needs_server {
-        return Ok(None);
+        return Ok((None, lanes));
     }
     let binary = runner.step(sh, "build server", |sh, _| test_server::build(sh, false))?;
     let server = runner.step(sh, "server up", |sh, _| {
         test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)
     })?;
-    Ok(Some(server))
+    Ok((Some(server), lanes))
 }
 
 /// Pytest runs in the bindings' folder, so paths the user gave relative to their own

@@ -121,7 +121,14 @@ pub fn select<C>(
         n => format!("{n} changed files"),
     };
     errln!("ci --changed: {count} since {}", changes.base);
-    let wanted = focus.steps(nodes.iter().map(|node| node.name));
+    let asked = focus.steps(nodes.iter().map(|node| node.name));
+    // A Python lane's row (`pytest unit (py3.12)`) is asked for by its step's name.
+    let wanted: Vec<String> = nodes
+        .iter()
+        .map(|node| node.name)
+        .filter(|name| asked.iter().any(|a| a == name || a == unlaned(name)))
+        .map(str::to_owned)
+        .collect();
     // An empty selection would be taken for every node.
     let selected = match wanted.is_empty() {
         true => vec![false; nodes.len()],
@@ -133,9 +140,14 @@ pub fn select<C>(
     Ok((selected, focus))
 }
 
+/// A step's name without its Python lane: `pytest unit (py3.12)` is `pytest unit`.
+fn unlaned(name: &str) -> &str {
+    name.split(" (").next().unwrap_or(name)
+}
+
 /// Why a selected node runs: a change asked for it, or a later node needs it.
 fn why<C>(nodes: &[Node<C>], node: &Node<C>, focus: &Focus, selected: &[bool]) -> String {
-    if let Some(why) = focus.why(node.name) {
+    if let Some(why) = focus.why(unlaned(node.name)) {
         return why;
     }
     if node.always {
@@ -146,7 +158,7 @@ fn why<C>(nodes: &[Node<C>], node: &Node<C>, focus: &Focus, selected: &[bool]) -
         .zip(selected)
         .find(|(user, s)| **s && user.needs.contains(&node.name));
     let user = user.map_or("a later step", |(user, _)| user.name);
-    if step::PYTEST.contains(&node.name) {
+    if step::PYTEST.contains(&unlaned(node.name)) {
         format!("{user} comes after it; runs none of its tests, no change affects them")
     } else {
         format!("{user} needs it")
