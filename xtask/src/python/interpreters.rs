@@ -275,17 +275,17 @@ fn is_shim(path: &Utf8Path) -> bool {
 fn probe_all(sh: &StepContext, mut candidates: Vec<Utf8PathBuf>) -> Vec<Interpreter> {
     let mut unique = BTreeSet::new();
     candidates.retain(|path| unique.insert(path.clone()));
-    let (log, cancel, dir) = (sh.log(), sh.cancel_token(), sh.current_dir());
+    let (log, cancel, seed) = (sh.log(), sh.cancel_token(), sh.seed());
     // A context each: a `Shell` is not `Sync`.
     let probed: Vec<Option<Interpreter>> = std::thread::scope(|scope| {
         let probes: Vec<_> = candidates
             .iter()
             .map(|path| {
-                let dir = &dir;
+                let seed = &seed;
                 scope.spawn(move || {
                     let cx = match log {
                         Some(log) => {
-                            StepContext::for_step(dir.as_ref(), log.clone(), cancel.clone()).ok()?
+                            StepContext::for_step(seed, log.clone(), cancel.clone()).ok()?
                         }
                         None => StepContext::terminal(Shell::new().ok()?),
                     };
