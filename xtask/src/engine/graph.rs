@@ -614,7 +614,15 @@ mod tests {
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        run(NODES, &[true; 4], &log, &shell(), &mut runner).unwrap();
+        run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap();
         assert_eq!(log.events(), ["server up", "user", "server down", "report"]);
     }
 

@@ -103,9 +103,13 @@ pub fn table(lanes: &[Lane], wheel: bool) -> &'static [Node<Ci>] {
                     need => need,
                 })
                 .collect();
+            // The stage a stage comes after (`--no-fail-fast`'s order) is the lane's own.
+            let after: Vec<&'static str> =
+                node.after.iter().map(|row| lane_row(row, lane)).collect();
             table.push(Node {
                 name: lane_row(node.name, lane),
                 needs: leak(needs),
+                after: leak(after),
                 lane: Some(index),
                 ..*node
             });
@@ -276,6 +280,8 @@ mod tests {
                 .unwrap();
             assert_eq!(unit.needs, ["extract", "venv (py3.12)"]);
             assert_eq!(unit.lane, Some(1));
+            let e2e = table.iter().find(|n| n.name == "pytest e2e (py3.10)");
+            assert_eq!(e2e.unwrap().after, ["pytest integration (py3.10)"]);
             let venv = table.iter().find(|n| n.name == "venv (py3.10)").unwrap();
             assert_eq!(venv.needs, [if wheel { "wheel" } else { "bindings" }]);
             let down = table
