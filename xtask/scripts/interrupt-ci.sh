@@ -15,11 +15,16 @@
 # Prints a line per stop and exits non-zero if any check failed.
 #
 #   xtask/scripts/interrupt-ci.sh [EXTRA CI ARGS...]
+#   WHOLE=300 xtask/scripts/interrupt-ci.sh    # spread the stops over 300 s, no whole run
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 work=$PWD/target/interrupt-ci
 rm -rf "$work"
 mkdir -p "$work"
+# The runs' TMPDIRs are outside the worktree, as /tmp is: a test that names its scratch
+# files from the repository root would name them otherwise inside it.
+tmp_root=$(mktemp -d "${TMPDIR:-/tmp}/interrupt-ci.XXXXXX")
+trap 'rm -rf "$tmp_root"' EXIT
 [ -z "$(git status --porcelain)" ] || { echo "commit or stash first: the check compares git status"; exit 2; }
 cargo build -q -p xtask || exit 2
 
@@ -29,9 +34,10 @@ xtask_in_tmp() { ls -A /tmp | grep -i 'xtask' | sort; }
 # Runs ci with TMPDIR and a marker of run $1; stops it after $2 seconds (none if empty).
 run_ci() {
     local run=$1 after=$2 dir=$work/run-$1
-    mkdir -p "$dir/tmp"
+    mkdir -p "$dir" "$tmp_root/run-$1"
+    ln -s "$tmp_root/run-$1" "$dir/tmp"
     set -m
-    XTASK_INTERRUPT_RUN="interrupt-ci-$$-$run" TMPDIR="$dir/tmp" \
+    XTASK_INTERRUPT_RUN="interrupt-ci-$$-$run" TMPDIR="$tmp_root/run-$run" \
         cargo xtask ci "${@:3}" >"$dir/stdout" 2>"$dir/stderr" </dev/null &
     local pid=$!
     set +m
@@ -49,7 +55,7 @@ check_run() {
     local status; status=$(cat "$dir/status")
     [ "$status" = 130 ] || problems+=("exit status $status, not 130")
     [ -z "$(git status --porcelain)" ] || problems+=("git status: $(git status --porcelain | tr '\n' ' ')")
-    [ -z "$(ls -A "$dir/tmp")" ] || problems+=("left in TMPDIR: $(ls -A "$dir/tmp" | tr '\n' ' ')")
+    [ -z "$(ls -A "$dir/tmp/")" ] || problems+=("left in TMPDIR: $(ls -A "$dir/tmp/" | tr '\n' ' ')")
     # Other runs on the machine make /tmp entries too: shown, for a person to judge.
     local new_tmp; new_tmp=$(comm -13 "$work/tmp-before" <(xtask_in_tmp))
     [ -z "$new_tmp" ] || echo "  note: new in /tmp since the start (this run's or another's): $(echo "$new_tmp" | tr '\n' ' ')"
@@ -70,13 +76,18 @@ check_run() {
 }
 
 xtask_in_tmp >"$work/tmp-before"
-start=$(date +%s.%N)
-run_ci 0 "" "$@"
-whole=$(echo "$(date +%s.%N) - $start" | bc)
-echo "whole run: exit $(cat "$work/run-0/status") in ${whole} s: $(tail -n 1 "$work/run-0/stdout")"
-if [ "$(cat "$work/run-0/status")" != 0 ]; then
-    # The stops below are still checked; their moments are spread over this shorter run.
-    echo "note: ci failed without an interrupt: $(grep -a '^failed:' "$work/run-0/stdout" "$work/run-0/stderr" | head -n 1)"
+if [ -n "${WHOLE:-}" ]; then
+    # Told how long a whole run takes: the stops are spread over that, without a whole run.
+    whole=$WHOLE
+else
+    start=$(date +%s.%N)
+    run_ci 0 "" "$@"
+    whole=$(echo "$(date +%s.%N) - $start" | bc)
+    echo "whole run: exit $(cat "$work/run-0/status") in ${whole} s: $(tail -n 1 "$work/run-0/stdout")"
+    if [ "$(cat "$work/run-0/status")" != 0 ]; then
+        # The stops below are still checked; their moments are spread over this run.
+        echo "note: ci failed without an interrupt: $(grep -a '^failed:' "$work/run-0/stdout" "$work/run-0/stderr" | head -n 1)"
+    fi
 fi
 for k in 1 2 3 4 5 6 7 8 9 10; do
     after=$(echo "scale=2; $whole * $k / 11" | bc)

@@ -9,7 +9,7 @@ use std::fmt::Arguments;
 use std::fs::File;
 use std::io::Write;
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +24,15 @@ pub struct StepContext {
     sh: xshell::Shell,
     log: Option<Log>,
     cancel: CancelToken,
+    /// The children's `TMPDIR`, if the run gives them one of its own.
+    children_tmp: Option<PathBuf>,
+}
+
+/// What a step's context is made from, on the step's own thread (a shell stays on one).
+#[derive(Debug, Clone)]
+pub struct Seed {
+    dir: PathBuf,
+    children_tmp: Option<PathBuf>,
 }
 
 /// A step's log file, shared by its trace and its children.
@@ -73,25 +82,51 @@ impl StepContext {
             sh,
             log: None,
             cancel: CancelToken::default(),
+            children_tmp: None,
         }
     }
 
-    /// For a step: a shell of its own in `dir` (a shell stays on one thread), its trace
-    /// and its children's output into `log`, stopped by `cancel` or a signal.
-    pub fn for_step(dir: &Path, log: Log, cancel: CancelToken) -> Result<StepContext> {
+    /// For a step: a shell of its own in the seed's folder (a shell stays on one thread),
+    /// its trace and its children's output into `log`, stopped by `cancel` or a signal.
+    pub fn for_step(seed: &Seed, log: Log, cancel: CancelToken) -> Result<StepContext> {
         let sh = xshell::Shell::new().context("cannot make a shell for the step")?;
-        sh.change_dir(dir);
+        sh.change_dir(&seed.dir);
+        if let Some(tmp) = &seed.children_tmp {
+            sh.set_var("TMPDIR", tmp);
+        }
         Ok(StepContext {
             sh,
             log: Some(log),
             cancel,
+            children_tmp: seed.children_tmp.clone(),
+        })
+    }
+
+    /// What the contexts of this one's steps are made from.
+    pub fn seed(&self) -> Seed {
+        Seed {
+            dir: self.current_dir(),
+            children_tmp: self.children_tmp.clone(),
+        }
+    }
+
+    /// This context, its children's `TMPDIR` being `dir` (a `process::ChildrenTemp`'s).
+    pub fn with_children_temp(&self, dir: &Path) -> Result<StepContext> {
+        let sh = xshell::Shell::new().context("cannot make a shell")?;
+        sh.change_dir(self.current_dir());
+        sh.set_var("TMPDIR", dir);
+        Ok(StepContext {
+            sh,
+            log: self.log.clone(),
+            cancel: self.cancel.clone(),
+            children_tmp: Some(dir.to_owned()),
         })
     }
 
     /// A context like this one whose trace goes to the log at `path` (a task that keeps its
     /// commands out of the terminal: `pytest`, `watch`).
     pub fn logging_to(&self, path: &Utf8Path) -> Result<StepContext> {
-        StepContext::for_step(&self.current_dir(), Log::open(path)?, self.cancel.clone())
+        StepContext::for_step(&self.seed(), Log::open(path)?, self.cancel.clone())
     }
 
     /// A line of xtask's trace (`$ cmd`, "venv is up to date"): into the step's log, or on

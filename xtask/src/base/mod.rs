@@ -6,7 +6,6 @@ pub mod fingerprint;
 pub mod github;
 pub mod paths;
 pub mod process;
-pub mod run_temp;
 pub mod signals;
 pub mod tail;
 pub mod tools;

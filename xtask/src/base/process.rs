@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::base::console;
 use crate::base::context::{Log, StepContext};
 use crate::base::signals::{self, CancelToken, Interrupted};
-use crate::base::{console, run_temp};
 
 /// How long a group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);
@@ -124,16 +124,9 @@ pub struct Job {
 impl Job {
     /// `cmd`, run in `cx`: echoed to its trace, stopped with it.
     pub fn new(cx: &StepContext, cmd: xshell::Cmd<'_>) -> Job {
-        let shown = cmd.to_string();
-        let mut command = Command::from(cmd);
-        // What a child leaves in its temp dir goes with the run (see `run_temp`).
-        let own_tmpdir = command.get_envs().any(|(name, _)| name == "TMPDIR");
-        if let (Some(dir), false) = (run_temp::dir(), own_tmpdir) {
-            command.env("TMPDIR", dir);
-        }
         Job {
-            shown,
-            command,
+            shown: cmd.to_string(),
+            command: Command::from(cmd),
             stdout: Sink::Trace,
             stderr: Sink::Trace,
             log: cx.log().cloned(),
@@ -356,7 +349,6 @@ impl ProcessGroup {
         Ok(stdout)
     }
 
-    #[cfg(test)]
     pub fn pid(&self) -> Option<u32> {
         self.owned.lock().child.as_ref().map(Child::id)
     }
@@ -572,6 +564,69 @@ fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
     unsafe { libc::kill(-pgid, signal) };
 }
 
+/// A folder that the children of a run get as their `TMPDIR`, removed with all it holds
+/// when dropped: a test process that a stop kills (SIGKILL after the grace period) leaves
+/// its scratch there, not in the user's temp dir.
+pub struct ChildrenTemp(PathBuf);
+
+impl ChildrenTemp {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A private (0700) folder in the temp dir, named `PREFIX-PID-...`. The folders of
+    /// `PREFIX` that a run killed outright left (its process is gone) go first.
+    pub fn create(prefix: &str) -> Result<ChildrenTemp> {
+        ChildrenTemp::create_in(&std::env::temp_dir(), prefix)
+    }
+
+    fn create_in(parent: &std::path::Path, prefix: &str) -> Result<ChildrenTemp> {
+        use std::os::unix::fs::DirBuilderExt;
+        remove_gone_runs(parent, prefix);
+        let dir = parent.join(unique_name(prefix));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(ChildrenTemp(dir))
+    }
+}
+
+impl Drop for ChildrenTemp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes the folders `PREFIX-PID-...` under `parent` that are ours and whose run is gone.
+/// The temp dir is shared: a symlink or another user's folder is left alone.
+fn remove_gone_runs(parent: &std::path::Path, prefix: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = parent.read_dir() else {
+        return;
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(prefix)?.strip_prefix('-'))
+            .and_then(|rest| rest.split('-').next()?.parse::<libc::pid_t>().ok());
+        let ours = std::fs::symlink_metadata(entry.path())
+            .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid);
+        if ours && pid.is_some_and(|pid| pid > 0 && !process_runs(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn process_runs(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the process exists; EPERM means it does.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// A name no other run of xtask, in this or another process, will pick.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::AtomicU32;
@@ -581,4 +636,32 @@ pub fn unique_name(prefix: &str) -> String {
         .map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{nanos}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::paths;
+
+    #[test]
+    fn a_gone_runs_temp_is_removed_and_a_live_ones_kept() {
+        let (_guard, parent) = paths::test_dir();
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let gone_dir = parent.join(format!("xtask-run-{}-1-0", gone.id()));
+        let live = std::os::unix::process::parent_id();
+        let live_dir = parent.join(format!("xtask-run-{live}-1-0"));
+        let other = parent.join(format!("other-{}-1-0", gone.id()));
+        for dir in [&gone_dir, &live_dir, &other] {
+            std::fs::create_dir_all(dir.join("left/behind")).unwrap();
+        }
+        let run = ChildrenTemp::create_in(parent.as_std_path(), "xtask-run").unwrap();
+        assert!(run.path().is_dir());
+        assert!(!gone_dir.exists(), "a gone run's folder is kept");
+        assert!(live_dir.exists() && other.exists());
+        std::fs::write(run.path().join("file"), "").unwrap();
+        let ours = run.path().to_owned();
+        drop(run);
+        assert!(!ours.exists(), "the run's folder outlives it");
+    }
 }

@@ -2,6 +2,7 @@
 //! the JUnit writer and the totals read: the adapters import this, never the display.
 
 use std::ops::Add;
+use std::time::Duration;
 
 /// Test counts.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,49 @@ impl Counts {
             shown.join(", ")
         }
     }
+}
+
+/// How a test ended, over all its attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TestOutcome {
+    Passed,
+    /// Failed, then passed on a retry.
+    Flaky,
+    Failed,
+    Skipped,
+}
+
+impl TestOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            TestOutcome::Passed => "passed",
+            TestOutcome::Flaky => "flaky",
+            TestOutcome::Failed => "failed",
+            TestOutcome::Skipped => "skipped",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<TestOutcome> {
+        use TestOutcome::*;
+        [Passed, Flaky, Failed, Skipped]
+            .into_iter()
+            .find(|outcome| outcome.name() == name)
+    }
+}
+
+/// A test that finished, as its runner's adapter tells it (nextest's events, pytest's
+/// report log, the doctests' libtest lines): what the tests' history records, read from
+/// the run as it happens rather than from its reports afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestEnded {
+    /// As its runner names it: nextest's `BINARY_ID NAME`, pytest's node id from the
+    /// repository root, a doctest's `FILE - ITEM (line N)`.
+    pub test: String,
+    pub outcome: TestOutcome,
+    /// Its last attempt's time.
+    pub duration: Duration,
+    /// The attempt it ended on: 1 without retries.
+    pub attempt: usize,
 }
 
 /// An error of the compiler's, as cargo's JSON messages give it.

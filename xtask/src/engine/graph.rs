@@ -1,8 +1,11 @@
 //! A run as a graph of steps: each [`Node`] names the nodes it needs, and starts, on a
 //! thread of its own, as soon as they have all passed; independent nodes run side by side.
 //! The first failure or signal stops the run: every running node is stopped (its waits
-//! return [`Cancelled`](signals::Cancelled) or [`Interrupted`], its children are stopped and reaped as it
-//! unwinds), no other node starts, and then the `always` nodes (cleanup) run. How each node
+//! return [`Cancelled`](signals::Cancelled) or [`Interrupted`], its children are stopped and
+//! reaped as it unwinds), no other node starts, and then the `always` nodes (cleanup) run.
+//! Without fail-fast ([`FailFast::No`]), a failure stops nothing: every node whose needs
+//! passed still runs, and a node that only comes `after` another runs once that one has
+//! ended. How each node
 //! shows itself is the [`Runner`]'s business; failure detection is here, once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -17,15 +20,17 @@ use crate::engine::steps::{self, Runner, State, Step};
 /// One row of the table.
 pub struct Node<C> {
     pub name: &'static str,
-    /// The nodes that must pass before this one starts; each comes earlier in the table.
+    /// The nodes that must pass before this one starts (it uses what they make); each
+    /// comes earlier in the table.
     pub needs: &'static [&'static str],
-    /// Nodes that, when they run too, this one starts after, without needing them: what
-    /// `--only` selects stays small, and a full run keeps its order (two builds into one
-    /// target dir, say). Each comes earlier in the table.
+    /// The nodes that come first only so that a failure shows sooner (the pytest stages'
+    /// order): under fail-fast they must pass too; without, they must only have ended.
     pub after: &'static [&'static str],
     /// Cleanup: starts once its needs have ended, passed or not, after a failure or a
     /// signal too.
     pub always: bool,
+    /// The Python lane of a row that runs once per lane, handed to its body as `step.lane`.
+    pub lane: Option<usize>,
     /// What the node does, handed its step's context (a shell of its own in the run's
     /// folder, the step's log, its cancel token) and the step's face.
     pub body: fn(&C, &StepContext, &mut Step) -> Result<()>,
@@ -42,11 +47,12 @@ impl<C> Node<C> {
             needs,
             after: &[],
             always: false,
+            lane: None,
             body,
         }
     }
 
-    /// The same node, started after `after` when they run (see [`Node::after`]).
+    /// This node, coming after `after` (see [`Node::after`]).
     pub const fn after(self, after: &'static [&'static str]) -> Node<C> {
         Node { after, ..self }
     }
@@ -96,10 +102,11 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
         })?;
         selected[index] = true;
     }
-    // Needs come earlier in the table: one pass from the end reaches them all.
+    // Needs come earlier in the table: one pass from the end reaches them all. What a node
+    // comes after is selected too, as it always ran before it.
     for index in (0..nodes.len()).rev() {
         if selected[index] {
-            for need in nodes[index].needs {
+            for need in nodes[index].needs.iter().chain(nodes[index].after) {
                 selected[position(nodes, need).expect("checked")] = true;
             }
         }
@@ -126,22 +133,11 @@ pub fn list<C>(nodes: &[Node<C>]) -> String {
 pub fn list_selected<C>(nodes: &[Node<C>], selected: &[bool]) -> String {
     let chosen = nodes.iter().zip(selected).filter(|(_, chosen)| **chosen);
     let lines = chosen.map(|(node, _)| {
-        let mut needs = match node.needs {
+        let needs: Vec<&str> = node.needs.iter().chain(node.after).copied().collect();
+        let needs = match needs.as_slice() {
             [] => "needs nothing: starts at once".to_owned(),
             needs => format!("after {}", needs.join(", ")),
         };
-        let after: Vec<&str> = node
-            .after
-            .iter()
-            .copied()
-            .filter(|name| {
-                let index = position(nodes, name).expect("checked");
-                selected[index]
-            })
-            .collect();
-        if !after.is_empty() {
-            needs.push_str(&format!(" (and {})", after.join(", ")));
-        }
         let always = if node.always {
             " (always: runs after a failure too)"
         } else {
@@ -156,6 +152,15 @@ fn position<C>(nodes: &[Node<C>], name: &str) -> Option<usize> {
     nodes
         .iter()
         .position(|node| node.name == name || steps::slug(node.name) == name)
+}
+
+/// Whether the first failure stops the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailFast {
+    /// It does: running nodes are stopped and no other starts but the cleanup.
+    Yes,
+    /// It does not: every node whose needs passed still runs (`ci --no-fail-fast`).
+    No,
 }
 
 /// What wakes the scheduler.
@@ -178,12 +183,13 @@ enum Slot {
 pub fn run<C: Sync>(
     nodes: &[Node<C>],
     selected: &[bool],
+    fail_fast: FailFast,
     context: &C,
     sh: &StepContext,
     runner: &mut Runner,
 ) -> Result<()> {
     check(nodes)?;
-    let dir = sh.current_dir();
+    let seed = sh.seed();
     let mut slots = vec![Slot::Waiting; nodes.len()];
     let mut running: Vec<(usize, CancelToken)> = Vec::new();
     let mut first_error: Option<anyhow::Error> = None;
@@ -198,16 +204,17 @@ pub fn run<C: Sync>(
     });
     std::thread::scope(|scope| {
         loop {
-            let stopping =
-                first_error.is_some() || interrupted.is_some() || signals::received().is_some();
-            for index in ready(nodes, selected, &slots, stopping) {
+            let failed = first_error.is_some() && fail_fast == FailFast::Yes;
+            let stopping = failed || interrupted.is_some() || signals::received().is_some();
+            for index in ready(nodes, selected, &slots, stopping, fail_fast) {
                 let mut step = runner.begin(index + 1, nodes[index].name);
+                step.lane = nodes[index].lane;
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
                 slots[index] = Slot::Running;
-                let (done, body, dir) = (wake_tx.clone(), nodes[index].body, &dir);
+                let (done, body, seed) = (wake_tx.clone(), nodes[index].body, &seed);
                 scope.spawn(move || {
-                    let result = step.run(dir, token, |cx, step| {
+                    let result = step.run(seed, token, |cx, step| {
                         catch_unwind(AssertUnwindSafe(|| body(context, cx, step)))
                             .unwrap_or_else(|_| Err(anyhow!("the step panicked")))
                     });
@@ -227,10 +234,12 @@ pub fn run<C: Sync>(
             slots[index] = Slot::Ended(state);
             runner.finish(step, &result, state);
             let Err(error) = result else { continue };
-            // The first failure stops the run; so does an interruption that a node saw
-            // first (its wait returned it before the scheduler was woken).
+            // The first failure stops the run (unless fail-fast is off); so does an
+            // interruption that a node saw first (its wait returned it before the scheduler
+            // was woken).
             let interrupts = error.chain().any(|e| e.is::<Interrupted>());
-            if state == State::Failed || interrupts {
+            let fails = state == State::Failed && fail_fast == FailFast::Yes;
+            if fails || interrupts {
                 for (_, token) in &running {
                     token.cancel();
                 }
@@ -256,8 +265,15 @@ pub fn run<C: Sync>(
 
 /// The nodes that can start now: selected, waiting, and with every need passed; or, for an
 /// `always` node, with every need ended, however it ended. While the run stops, only
-/// `always` nodes start, and a need that never started counts as ended.
-fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool) -> Vec<usize> {
+/// `always` nodes start, and a need that never started counts as ended. A node waits for
+/// what it comes `after` to pass, or without fail-fast only to end.
+fn ready<C>(
+    nodes: &[Node<C>],
+    selected: &[bool],
+    slots: &[Slot],
+    stopping: bool,
+    fail_fast: FailFast,
+) -> Vec<usize> {
     let slot_of = |name: &str| {
         let index = position(nodes, name).expect("checked");
         (selected[index], slots[index])
@@ -279,13 +295,19 @@ fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool
                 let users = users_of(nodes, index).map(|user| nodes[user].name);
                 node.needs.iter().all(ended) && users.collect::<Vec<_>>().iter().all(ended)
             } else {
-                !stopping && node.needs.iter().all(passed) && node.after.iter().all(ended)
+                let before = |name: &&str| match fail_fast {
+                    FailFast::Yes => passed(name),
+                    FailFast::No => ended(name),
+                };
+                !stopping && node.needs.iter().all(passed) && node.after.iter().all(before)
             }
         })
         .collect()
 }
 
-/// The steps that need, directly or not, a need of the `always` step at `cleanup`.
+/// The steps that need, directly or not, a need of the `always` step at `cleanup`, but not
+/// the cleanup itself: a step after the cleanup (a report of what the server did, say)
+/// cannot be waited for by it.
 fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize> + '_ {
     let made_by: Vec<usize> = nodes[cleanup]
         .needs
@@ -293,7 +315,9 @@ fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize>
         .map(|need| position(nodes, need).expect("checked"))
         .collect();
     (0..nodes.len()).filter(move |&index| {
-        !nodes[index].always && made_by.iter().any(|&need| needs(nodes, index, need))
+        !nodes[index].always
+            && !needs(nodes, index, cleanup)
+            && made_by.iter().any(|&need| needs(nodes, index, need))
     })
 }
 
@@ -380,7 +404,15 @@ mod tests {
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        run(NODES, &[true; 3], &log, &shell(), &mut runner).unwrap();
+        run(
+            NODES,
+            &[true; 3],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap();
         let events = log.events();
         assert_eq!(events.len(), 3, "{events:?}");
         assert_eq!(events[2], "c", "c ran before what it needs: {events:?}");
@@ -411,7 +443,15 @@ mod tests {
         let (_dir, mut runner) = runner();
         let log = Log::default();
         let started = Instant::now();
-        let error = run(FAILING, &[true; 4], &log, &shell(), &mut runner).unwrap_err();
+        let error = run(
+            FAILING,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
         assert_eq!(error.to_string(), "it broke");
         assert!(started.elapsed() < Duration::from_secs(30), "not stopped");
         assert_eq!(
@@ -430,6 +470,55 @@ mod tests {
             1,
             "a failed step counts as a failure"
         );
+    }
+
+    #[test]
+    fn without_fail_fast_a_failure_stops_nothing_and_what_comes_after_it_runs() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("broken", &[], |log, _, _| {
+                log.push("broken");
+                bail!("it broke")
+            }),
+            Node::new("slow", &[], |log, cx, _| {
+                // Still running when `broken` has failed: stopped under fail-fast alone.
+                while !log.events().contains(&"broken".to_owned()) {
+                    cx.sleep(Duration::from_millis(5))?;
+                }
+                cx.sleep(Duration::from_millis(600))?;
+                log.push("slow");
+                Ok(())
+            }),
+            Node::new("needs broken", &["broken"], |log, _, _| {
+                log.push("needs broken");
+                Ok(())
+            }),
+            Node::new("after broken", &["slow"], |log: &Log, _, _| {
+                log.push("after broken");
+                Ok(())
+            })
+            .after(&["broken"]),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        let error = run(NODES, &[true; 4], FailFast::No, &log, &shell(), &mut runner).unwrap_err();
+        assert_eq!(error.to_string(), "it broke");
+        assert_eq!(log.events(), ["broken", "slow", "after broken"]);
+        let states: Vec<State> = states(&runner).into_iter().map(|(_, s)| s).collect();
+        use State::*;
+        assert_eq!(states, [Failed, Passed, NotRun, Passed]);
+        // Fail-fast, the same table stops `slow` and runs nothing after `broken`.
+        let (_other_dir, mut runner) = super::tests::runner();
+        let log = Log::default();
+        run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
+        assert_eq!(log.events(), ["broken"]);
     }
 
     #[test]
@@ -454,7 +543,15 @@ mod tests {
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        let error = run(NODES, &[true; 4], &log, &shell(), &mut runner).unwrap_err();
+        let error = run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
         assert!(error.downcast_ref::<Interrupted>().is_some(), "{error:#}");
         assert_eq!(log.events(), ["start", "cleanup"]);
         // An interruption is no failure: the node was stopped, and nothing failed.
@@ -495,8 +592,45 @@ mod tests {
         let log = Log::default();
         let selected = select(NODES, &["user".to_owned()]).unwrap();
         assert_eq!(selected, [true, true, false, true]);
-        run(NODES, &selected, &log, &shell(), &mut runner).unwrap();
+        run(NODES, &selected, FailFast::Yes, &log, &shell(), &mut runner).unwrap();
         assert_eq!(log.events(), ["server up", "user", "server down"]);
+    }
+
+    /// A step after the cleanup that also uses what it cleaned up (the coverage report,
+    /// which reads the server's profile) once waited for the cleanup while the cleanup
+    /// waited for it: neither ran, and the run passed.
+    #[test]
+    fn a_step_after_the_cleanup_runs_after_it() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("server up", &[], |log, _, _| {
+                log.push("server up");
+                Ok(())
+            }),
+            Node::new("user", &["server up"], |log, _, _| {
+                log.push("user");
+                Ok(())
+            }),
+            Node::always("server down", &["server up", "user"], |log, _, _| {
+                log.push("server down");
+                Ok(())
+            }),
+            Node::new("report", &["user", "server down"], |log, _, _| {
+                log.push("report");
+                Ok(())
+            }),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap();
+        assert_eq!(log.events(), ["server up", "user", "server down", "report"]);
     }
 
     #[test]
@@ -528,35 +662,6 @@ mod tests {
         assert!(
             all.contains(&listed),
             "the order is the table's:\n{all}\n{listed}"
-        );
-    }
-
-    #[test]
-    fn after_orders_nodes_that_run_without_selecting_them() {
-        const AFTER: &[Node<Log>] = &[
-            Node::new("first", &[], |log, cx, _| {
-                // Long enough that `second`, started at once, would end first.
-                cx.sleep(Duration::from_millis(200))?;
-                log.push("first");
-                Ok(())
-            }),
-            Node::new("second", &[], |log: &Log, _, _| {
-                log.push("second");
-                Ok(())
-            })
-            .after(&["first"]),
-        ];
-        check(AFTER).unwrap();
-        assert_eq!(
-            select(AFTER, &["second".to_owned()]).unwrap(),
-            [false, true]
-        );
-        let (_dir, mut runner) = runner();
-        let log = Log::default();
-        run(AFTER, &[true, true], &log, &shell(), &mut runner).unwrap();
-        assert_eq!(log.events(), ["first", "second"]);
-        assert!(
-            list(AFTER).contains("second               needs nothing: starts at once (and first)")
         );
     }
 

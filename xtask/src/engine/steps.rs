@@ -10,7 +10,6 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -18,13 +17,13 @@ use camino::Utf8PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::base::console::{self, Colour, Echo, paint};
-use crate::base::context::{Log, StepContext};
+use crate::base::context::{Log, Seed, StepContext};
 use crate::base::github::escape_data;
 use crate::base::paths;
 use crate::base::process::{self, Reported};
 use crate::base::signals::{self, CancelToken, Interrupted};
 use crate::base::tail;
-use crate::engine::events::Counts;
+use crate::engine::events::{Counts, TestEnded};
 use crate::{errln, outln};
 
 /// Lines of a failed step's log shown when nothing better is known.
@@ -79,6 +78,10 @@ pub struct Outcome {
     pub duration: Option<Duration>,
     pub error: Option<String>,
     pub counts: Option<Counts>,
+    /// Its tests that failed, then passed on a retry.
+    pub flaky: u64,
+    /// Its tests, as they ended.
+    pub tests: Vec<TestEnded>,
     /// How to rerun each test that failed, as the results name them.
     pub reruns: Vec<String>,
 }
@@ -113,6 +116,8 @@ pub struct Runner {
 /// the thread that runs it.
 pub struct Step {
     pub log: Utf8PathBuf,
+    /// Which Python lane the step belongs to, for a step that runs once per lane.
+    pub lane: Option<usize>,
     index: usize,
     name: String,
     /// `--verbose`: the prefix of its lines, copied to stderr as they come.
@@ -125,6 +130,8 @@ pub struct Step {
     note: Option<String>,
     details: Option<String>,
     warnings: Vec<String>,
+    flaky: u64,
+    tests: Vec<TestEnded>,
 }
 
 impl Runner {
@@ -153,8 +160,8 @@ impl Runner {
     ) -> Result<T> {
         let mut step = self.begin(self.outcomes.len() + 1, name);
         let mut value = None;
-        let (dir, cancel) = (sh.current_dir(), sh.cancel_token().clone());
-        let result = step.run(&dir, cancel, |cx, step| {
+        let (seed, cancel) = (sh.seed(), sh.cancel_token().clone());
+        let result = step.run(&seed, cancel, |cx, step| {
             value = Some(body(cx, step)?);
             Ok(())
         });
@@ -180,6 +187,7 @@ impl Runner {
         }
         Step {
             log,
+            lane: None,
             index,
             name: name.to_owned(),
             echo: (self.mode == Mode::Verbose).then(|| format!("[{name}] ")),
@@ -190,6 +198,8 @@ impl Runner {
             note: None,
             details: None,
             warnings: Vec::new(),
+            flaky: 0,
+            tests: Vec::new(),
         }
     }
 
@@ -224,6 +234,8 @@ impl Runner {
             duration: Some(duration),
             error: result.as_ref().err().map(|e| format!("{e:#}")),
             counts: step.counts,
+            flaky: step.flaky,
+            tests: step.tests,
             reruns: step.reruns,
         });
     }
@@ -290,6 +302,8 @@ impl Runner {
             duration: None,
             error: None,
             counts: None,
+            flaky: 0,
+            tests: Vec::new(),
             reruns: Vec::new(),
         });
     }
@@ -304,6 +318,17 @@ impl Runner {
                 ..o.counts.unwrap_or_default()
             })
             .fold(Counts::default(), std::ops::Add::add)
+    }
+
+    /// How many tests of every step failed, then passed on a retry.
+    pub fn flaky(&self) -> u64 {
+        self.outcomes.iter().map(|o| o.flaky).sum()
+    }
+
+    /// Every test of every step, as it ended, in the order of the table.
+    pub fn tests(&self) -> Vec<TestEnded> {
+        let outcomes = self.in_order().into_iter();
+        outcomes.flat_map(|o| o.tests.iter().cloned()).collect()
     }
 
     /// The last lines of a run, for stdout after the summary: how to rerun each failed
@@ -412,11 +437,11 @@ impl Runner {
 impl Step {
     /// Runs `body` on this thread, with this thread's trace and the output of the children
     /// it starts going to the step's log.
-    /// Runs `body` on this thread, handed the step's context: a shell in `dir`, the step's
+    /// Runs `body` on this thread, handed the step's context: a shell as `seed` says, the step's
     /// log for its trace and its children's output, and `cancel`, which stops its waits.
     pub fn run(
         &mut self,
-        dir: &Path,
+        seed: &Seed,
         cancel: CancelToken,
         body: impl FnOnce(&StepContext, &mut Step) -> Result<()>,
     ) -> Result<()> {
@@ -428,7 +453,7 @@ impl Step {
             ),
             None => None,
         };
-        let cx = StepContext::for_step(dir, log, cancel)?;
+        let cx = StepContext::for_step(seed, log, cancel)?;
         body(&cx, self)
     }
 
@@ -488,6 +513,18 @@ impl Step {
     pub fn warn(&mut self, warning: String) {
         self.warnings.push(warning);
     }
+
+    /// A test that failed, then passed on attempt `attempts`: a `flaky:` warning (yellow on
+    /// a terminal, an annotation on GitHub Actions), counted for the line before the totals.
+    pub fn flaky(&mut self, test: &str, attempts: usize) {
+        self.flaky += 1;
+        self.warn(flaky_line(test, attempts));
+    }
+
+    /// A test of this step ended: kept for the tests' history.
+    pub fn test_ended(&mut self, test: TestEnded) {
+        self.tests.push(test);
+    }
 }
 
 /// How a step that ended with `result` ended: an error that only says the run was stopped
@@ -507,6 +544,22 @@ fn bar_style() -> ProgressStyle {
     )
     .expect("the template is valid")
     .progress_chars("=> ")
+}
+
+/// The line before the totals when tests passed only on a retry.
+pub fn flaky_count(flaky: u64, fail: bool) -> String {
+    let tests = if flaky == 1 { "test" } else { "tests" };
+    let verdict = if fail {
+        "which fails the run (--flaky-fails)"
+    } else {
+        "named above; --flaky-fails makes that fail the run"
+    };
+    format!("flaky: {flaky} {tests} failed, then passed on a retry, {verdict}")
+}
+
+/// `flaky: TEST failed, then passed on attempt N`.
+pub fn flaky_line(test: &str, attempts: usize) -> String {
+    format!("flaky: {test} failed, then passed on attempt {attempts}")
 }
 
 /// `pytest integration` → `pytest-integration`: a step's name in its log file and in

@@ -157,17 +157,30 @@ pub enum Report {
     OnTheTerminal,
 }
 
-/// Runs `python -m pytest ARGS` in the bindings' folder, pointed at `target`, with `env`
-/// added, its report going to `report`, calling `tick` while pytest runs.
+/// Runs `python -m pytest ARGS` with the bindings' venv, as [`run_with`] does.
 pub fn run(
     sh: &StepContext,
     target: Target<'_>,
     args: &[String],
     env: &[(&str, String)],
     report: Report,
+    tick: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    run_with(sh, &venv::python(), target, args, env, report, tick)
+}
+
+/// Runs `PYTHON -m pytest ARGS` in the bindings' folder (`python` is a venv's: the
+/// bindings' own, or a lane's), pointed at `target`, with `env` added, its report going to
+/// `report`, calling `tick` while pytest runs.
+pub fn run_with(
+    sh: &StepContext,
+    python: &Utf8Path,
+    target: Target<'_>,
+    args: &[String],
+    env: &[(&str, String)],
+    report: Report,
     mut tick: impl FnMut() -> Result<()>,
 ) -> Result<()> {
-    let python = venv::python();
     let _dir = sh.push_dir(paths::bindings_dir());
     let mut job = Job::new(sh, cmd!(sh, "{python} -m pytest {args...}"));
     if report == Report::OnTheTerminal {

@@ -22,7 +22,11 @@ pub fn run(sh: &StepContext, flags: &flags::Extract) -> Result<()> {
     };
     let out = match &flags.out {
         Some(path) => paths::from_user(path)?,
-        None => default_out(),
+        None if flags.readme.is_none() => default_out(),
+        None => bail!(
+            "--readme needs --out: the default test file, {}, is the bindings' README's; name the file to write, such as --out tests/test_my_readme.py",
+            paths::display_path(&default_out())
+        ),
     };
     let marker = marker_for(&readme, flags.marker.as_deref())?;
     let compiled = readme::compile(&readme, &paths::display_path(&readme), marker)?;
@@ -50,6 +54,7 @@ pub fn run(sh: &StepContext, flags: &flags::Extract) -> Result<()> {
             fix_command(flags)
         );
     }
+    refuse_to_replace_another_file(&out, on_disk.as_deref())?;
     write_atomically(&out, generated)?;
     crate::traceln!(sh, "wrote {}", paths::display_path(&out));
     Ok(())
@@ -158,6 +163,22 @@ pub fn default_out() -> Utf8PathBuf {
     paths::bindings_dir().join("tests/test_readme_blocks.py")
 }
 
+/// Only a file that `extract` wrote may be replaced: `--out README.md` (or any file of the
+/// user's) is refused, untouched.
+fn refuse_to_replace_another_file(out: &Utf8Path, on_disk: Option<&str>) -> Result<()> {
+    // A folder there is left to the write, which fails with its own error.
+    let unreadable = on_disk.is_none() && out.is_file();
+    let foreign = on_disk.is_some_and(|text| !text.starts_with(readme::GENERATED));
+    if unreadable || foreign {
+        bail!(
+            "refusing to replace {}: it is not a test file that `cargo xtask extract` wrote (those begin with `{}`); give --out a new path, or remove that file first",
+            paths::display_path(out),
+            readme::GENERATED
+        );
+    }
+    Ok(())
+}
+
 /// Writes through a temp file and a rename, so that a concurrent run never reads half a file.
 fn write_atomically(path: &Utf8Path, contents: &str) -> Result<()> {
     let dir = path.parent().context("the output path has no folder")?;
@@ -172,4 +193,43 @@ fn write_atomically(path: &Utf8Path, contents: &str) -> Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(readme: Option<&Utf8Path>, out: Option<&Utf8Path>) -> Result<()> {
+        let flags = flags::Extract {
+            readme: readme.map(Utf8Path::to_path_buf),
+            out: out.map(Utf8Path::to_path_buf),
+            marker: None,
+            check: false,
+        };
+        run(&StepContext::terminal(xshell::Shell::new()?), &flags)
+    }
+
+    /// Issue 31 item 7 and issue 32 item 5: `--out` replaces only a generated file, and
+    /// another README needs an `--out` of its own (it overwrote the bindings' test file).
+    #[test]
+    fn only_generated_files_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let readme = dir.join("other.md");
+        std::fs::write(&readme, "# Other\n\n```python\nassert 1 + 1 == 2\n```\n").unwrap();
+        let err = extract(Some(&readme), None).unwrap_err().to_string();
+        assert!(err.contains("--readme needs --out"), "{err}");
+
+        let mine = dir.join("notes.md");
+        std::fs::write(&mine, "my own notes\n").unwrap();
+        let err = extract(Some(&readme), Some(&mine)).unwrap_err().to_string();
+        assert!(err.contains("refusing to replace"), "{err}");
+        assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own notes\n");
+
+        let out = dir.join("test_other.py");
+        extract(Some(&readme), Some(&out)).unwrap();
+        std::fs::write(&readme, "# Other\n\n```python\nassert 2 + 2 == 4\n```\n").unwrap();
+        extract(Some(&readme), Some(&out)).expect("a generated file is replaced");
+        assert!(std::fs::read_to_string(&out).unwrap().contains("2 + 2"));
+    }
 }

@@ -16,6 +16,7 @@ mod syntax;
 mod write;
 
 pub use syntax::{SCRIPT as SYNTAX_CHECK, TOO_OLD as SYNTAX_CHECK_TOO_OLD};
+pub use write::GENERATED;
 
 use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};

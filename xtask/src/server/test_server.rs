@@ -31,7 +31,7 @@ const LOG_TAIL: usize = 20;
 /// How often the readiness wait looks at the server.
 const TICK: Duration = Duration::from_millis(20);
 /// The start of the name of each temp store folder.
-const TEMP_PREFIX: &str = "xtask-server";
+pub const TEMP_PREFIX: &str = "xtask-server";
 
 pub struct Options {
     pub binary: Utf8PathBuf,
@@ -291,7 +291,7 @@ impl Server {
         }
     }
 
-    #[cfg(test)]
+    /// The server's pid, until it is stopped.
     pub fn pid(&self) -> Option<u32> {
         self.group.pid()
     }
@@ -372,7 +372,32 @@ fn create_log(dir: &Utf8Path) -> Result<(Utf8PathBuf, File)> {
         .append(true)
         .open(&log)
         .with_context(|| format!("cannot create {log}"))?;
+    remove_old_logs(dir, &log, KEPT_LOGS);
     Ok((log, file))
+}
+
+/// How many server logs `target/xtask/logs/` keeps: the newest, this run's included.
+pub const KEPT_LOGS: usize = 10;
+
+/// Removes all but the `keep` newest server logs of `dir` (`current` always kept), so
+/// that they do not pile up. Best effort: a log another run removed first is skipped.
+fn remove_old_logs(dir: &Utf8Path, current: &Utf8Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut logs: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("server-") && name.ends_with(".log") && e.path() != current
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    logs.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    for (_, old) in logs.into_iter().skip(keep.saturating_sub(1)) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 /// Reads the server's stdout on a thread: sends the address once the readiness line comes,
@@ -404,6 +429,22 @@ fn watch_stdout(
 
 #[cfg(test)]
 mod tests {
+    /// Issue 32 item 13: server logs no longer pile up; the newest are kept.
+    #[test]
+    fn only_the_newest_server_logs_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = camino::Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("other.log"), b"not a server's").unwrap();
+        let mut made = Vec::new();
+        for _ in 0..super::KEPT_LOGS + 5 {
+            made.push(super::create_log(dir).unwrap().0);
+        }
+        let left: Vec<_> = made.iter().filter(|log| log.exists()).collect();
+        assert_eq!(left.len(), super::KEPT_LOGS);
+        assert!(made.last().unwrap().exists(), "this run's log is kept");
+        assert!(dir.join("other.log").exists());
+    }
+
     use super::*;
 
     #[test]

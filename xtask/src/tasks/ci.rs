@@ -3,8 +3,12 @@
 //! the run (see [`crate::engine::graph`]). It shows a line per step and a summary (see
 //! [`crate::engine::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
-//! The exit status is the first failing step's.
+//! The exit status is the first failing step's. With `--python` or `--wheel`, the pytest
+//! stages run once per Python lane (see [`lanes`]).
 
+mod changed;
+mod coverage;
+mod lanes;
 mod rust_tests;
 
 use std::sync::OnceLock;
@@ -17,6 +21,8 @@ use xshell::cmd;
 use crate::adapters::cargo_build;
 use crate::adapters::compiler;
 use crate::adapters::pytest_events::{self, PytestRun};
+use crate::adapters::pytest_junit;
+use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::github;
 use crate::base::paths;
@@ -24,15 +30,19 @@ use crate::base::process::{self, Failed, Job, Reported, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
-use crate::engine::events::{CompilerError, Counts};
-use crate::engine::graph::{self, Node};
-use crate::engine::steps::{Mode, Outcome, Runner, State, Step};
+use crate::engine::events::{CompilerError, Counts, TestEnded, TestOutcome};
+use crate::engine::graph::{self, FailFast, Node};
+use crate::engine::history;
+use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
+use crate::python::interpreters;
 use crate::python::pytest_runner::{self, Coverage, Target};
 use crate::python::venv;
 use crate::readme::extract;
 use crate::server::test_server::{self, Server};
 use crate::{errln, outln, traceln};
+use changed::Focus;
+use coverage::Profiles;
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -52,9 +62,8 @@ const NODES: &[Node<Ci>] = &[
         |ci, sh, step| rust_tests(ci, sh, step, RustTests::Workspace),
     ),
     Node::new("doctests", &["rust build"], doctests),
-    // After `rust build` when it runs (both build into one target dir, and the bindings
-    // reuse what it compiled), without needing it: `--only pytest-unit` builds no Rust test.
-    Node::new("bindings", &["venv deps"], bindings).after(&["rust build"]),
+    // After `rust build` when both run (see `builds_in_turn`).
+    Node::new("bindings", &["venv deps"], bindings),
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
@@ -64,16 +73,68 @@ const NODES: &[Node<Ci>] = &[
         pytest_stage(ci, sh, step, Suite::Unit)
     }),
     Node::new("server up", &["rust build"], server_up),
+    // The stages come one after the other so that a failure shows sooner; with
+    // `--no-fail-fast`, a stage runs after a failed one too.
     Node::new(
         "pytest integration",
-        &["pytest unit", "server up"],
+        &["extract", "bindings", "server up"],
         |ci, sh, step| pytest_stage(ci, sh, step, Suite::Integration),
-    ),
-    Node::new("pytest e2e", &["pytest integration"], |ci, sh, step| {
-        pytest_stage(ci, sh, step, Suite::E2e)
-    }),
+    )
+    .after(&["pytest unit"]),
+    Node::new(
+        "pytest e2e",
+        &["extract", "bindings", "server up"],
+        |ci, sh, step| pytest_stage(ci, sh, step, Suite::E2e),
+    )
+    .after(&["pytest integration"]),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
+    Node::new(
+        "coverage",
+        &[
+            "rust tests",
+            "xtask venv tests",
+            "doctests",
+            "pytest e2e",
+            "server down",
+        ],
+        coverage_report,
+    ),
 ];
+
+/// The rows that run once per Python lane with `--python` or `--wheel`, each lane with a
+/// server of its own; their need of `bindings` becomes one of the lane's venv.
+const PER_LANE: &[&str] = &[
+    "pytest unit",
+    "server up",
+    "pytest integration",
+    "pytest e2e",
+    "server down",
+];
+
+/// The table with `bindings` after `rust build` when both run (both build into one target
+/// dir, the bindings reuse what it compiled, and `pytest unit` then never overlaps a Rust
+/// build). Not in the table itself: what a node comes `after` is selected with it, and
+/// `--only pytest-unit` builds no Rust test.
+fn builds_in_turn(nodes: &'static [Node<Ci>], selected: &[bool]) -> &'static [Node<Ci>] {
+    let runs = |name: &str| {
+        let mut chosen = nodes.iter().zip(selected);
+        chosen.any(|(node, chosen)| *chosen && node.name == name)
+    };
+    if !(runs("rust build") && runs("bindings")) {
+        return nodes;
+    }
+    let table: Vec<Node<Ci>> = nodes
+        .iter()
+        .map(|node| match node.name {
+            "bindings" => Node {
+                after: Box::leak([node.after, &["rust build"]].concat().into_boxed_slice()),
+                ..*node
+            },
+            _ => Node { ..*node },
+        })
+        .collect();
+    Box::leak(table.into_boxed_slice())
+}
 
 /// What the steps share: the flags, and what one step makes for the next (each set once).
 struct Ci {
@@ -83,6 +144,19 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
+    /// What the changes call for (`--changed`); everything otherwise.
+    focus: Focus,
+    /// The Python lanes: none for a plain run, which tests in the bindings' venv.
+    lanes: Vec<lanes::Lane>,
+    /// How many pytest stages may run at once.
+    slots: lanes::Slots,
+    /// The release wheel and sdist (`--wheel`).
+    wheel: OnceLock<Utf8PathBuf>,
+    sdist: OnceLock<Utf8PathBuf>,
+    /// With `--coverage`: where the instrumented run's profiles go.
+    coverage: Option<Profiles>,
+    /// With `--coverage`: the table, printed after the summary.
+    coverage_table: OnceLock<String>,
 }
 
 impl Ci {
@@ -92,7 +166,31 @@ impl Ci {
             xtask_dir: self.xtask_dir.clone(),
             junit_dir: self.junit_dir.clone(),
             shard: self.flags.shard,
+            retries: self.flags.retries,
+            fail_fast: !self.flags.no_fail_fast,
         }
+    }
+
+    /// The `--python` of the bindings' venv: none with lanes, which have venvs of their own.
+    fn bindings_python(&self) -> Option<&str> {
+        if self.lanes.is_empty() {
+            self.flags.python.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// Where the server of a step's lane is kept: the lane's own, or the run's.
+    fn server_of(&self, step: &Step) -> &OnceLock<Server> {
+        match self.lane(step) {
+            Some(lane) => &lane.server,
+            None => &self.server,
+        }
+    }
+
+    /// The lane of a step that runs once per lane.
+    fn lane(&self, step: &Step) -> Option<&lanes::Lane> {
+        self.lanes.get(step.lane?)
     }
 }
 
@@ -100,6 +198,8 @@ impl Ci {
 /// `cargo test` and `--workspace` leave out (`-p xtask --test NAME ...`).
 struct Built {
     venv_tests: Vec<String>,
+    /// Every test executable, for the coverage report.
+    test_executables: Vec<Utf8PathBuf>,
 }
 
 /// Which Rust tests a nextest step runs, each with a profile of its own in
@@ -113,11 +213,40 @@ enum RustTests {
 }
 
 pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
-    let selected = graph::select(NODES, &flags.only)?;
+    let lanes = lanes::lanes(match (&flags.python, flags.wheel) {
+        (Some(python), _) => interpreters::resolve(sh, python)?,
+        (None, true) => vec![interpreters::default_python(sh)?],
+        (None, false) => Vec::new(),
+    });
+    anyhow::ensure!(
+        !(flags.cov && lanes.len() > 1),
+        "--cov measures one Python: name one with --python"
+    );
+    anyhow::ensure!(
+        !(flags.coverage && (!lanes.is_empty() || flags.changed.is_some())),
+        "--coverage runs every step in the bindings' venv: leave out --python, --wheel and --changed"
+    );
+    let nodes = if lanes.is_empty() {
+        NODES
+    } else {
+        lanes::table(&lanes, flags.wheel)
+    };
     if flags.list {
-        outln!("{}", graph::list_selected(NODES, &selected));
+        // With `--only`, a dry run: what would run, in the order it can.
+        let selected = graph::select(nodes, &flags.only)?;
+        let nodes = builds_in_turn(nodes, &selected);
+        outln!("{}", graph::list_selected(nodes, &selected));
         return Ok(());
     }
+    let (selected, focus) = match &flags.changed {
+        Some(reference) => changed::select(sh, nodes, reference.as_deref())?,
+        None => (graph::select(nodes, &flags.only)?, Focus::everything()),
+    };
+    let nodes = builds_in_turn(nodes, &selected);
+    let coverage = flags
+        .coverage
+        .then(|| coverage::instrumented_run(sh, flags.python.as_deref()))
+        .transpose()?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -131,10 +260,28 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
+        focus,
+        lanes,
+        slots: lanes::Slots::for_cores(),
+        wheel: OnceLock::new(),
+        sdist: OnceLock::new(),
+        coverage,
+        coverage_table: OnceLock::new(),
     };
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &ci, sh, &mut runner);
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
+    let fail_fast = if flags.no_fail_fast {
+        FailFast::No
+    } else {
+        FailFast::Yes
+    };
+    let result = graph::run(nodes, &selected, fail_fast, &ci, sh, &mut runner);
+    let left_out = changed::left_out(nodes, &selected);
+    let coverage_table = ci.coverage_table.get().cloned();
     drop(ci);
+    // From the tests' ends as the steps told them, not from the reports.
+    if let Err(error) = history::record_run(sh, &runner.tests()) {
+        errln!("warning: this run is not in the tests' history: {error:#}");
+    }
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
@@ -142,6 +289,12 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
     // keeps them; progress and logs stay on stderr.
     outln!("{}", runner.summary());
+    if flags.changed.is_some() {
+        outln!("left out, as no change affects them: {left_out}");
+    }
+    if let Some(table) = coverage_table {
+        coverage::show_table(&table)?;
+    }
     if flags.cov && result.is_ok() {
         outln!(
             "{}",
@@ -149,7 +302,14 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         );
     }
     // The last line, whatever happened: CI log readers look for it.
-    for line in runner.end_lines(result.as_ref().err(), runner.totals(), "ci") {
+    let mut lines = runner.end_lines(result.as_ref().err(), runner.totals(), "ci");
+    if runner.flaky() > 0 {
+        // On the line before the totals: the last line keeps its exact form.
+        let count = steps::flaky_count(runner.flaky(), flags.retries.flaky_fails);
+        let at = lines.len() - 1;
+        lines.insert(at, console::paint_stdout(&count, Colour::Yellow));
+    }
+    for line in lines {
         outln!("{line}");
     }
     // The failure was shown under its step; main only passes its exit code on.
@@ -166,14 +326,12 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
 fn mermaid() -> String {
     let id = |name: &str| name.replace(' ', "_");
     let mut lines = vec!["flowchart LR".to_owned()];
-    for node in NODES {
+    // A full run's table: `bindings` after `rust build` too.
+    for node in builds_in_turn(NODES, &[true; NODES.len()]) {
         lines.push(format!("    {}[\"{}\"]", id(node.name), node.name));
-        for need in node.needs {
+        for need in node.needs.iter().chain(node.after) {
             let arrow = if node.always { "-.->" } else { "-->" };
             lines.push(format!("    {} {arrow} {}", id(need), id(node.name)));
-        }
-        for before in node.after {
-            lines.push(format!("    {} -- after --> {}", id(before), id(node.name)));
         }
     }
     lines.join("\n")
@@ -182,7 +340,7 @@ fn mermaid() -> String {
 /// The venv and its locked dependencies, without the bindings: they need no Rust, so the
 /// download overlaps the compile.
 fn venv_deps(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     if venv::is_current(python, venv::Profile::Dev)? {
         step.note("up to date");
         return Ok(());
@@ -198,7 +356,7 @@ fn workflow_lint(_: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 }
 
 fn bindings(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+    let python = ci.bindings_python();
     venv::ensure(sh, python, false, venv::Profile::Dev)
         .map_err(|error| maturin_failed(step, error, "the bindings do not build"))
 }
@@ -243,16 +401,15 @@ fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> 
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
 fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
-    let tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
+    let mut tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
     let selection = cargo_build::opt_in_test_args(sh)?;
-    let venv_tests = if selection.is_empty() {
-        Vec::new()
-    } else {
-        cargo_no_run(sh, step, &selection, &json)?
-    };
-    step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
+    if !selection.is_empty() {
+        tests.extend(cargo_no_run(sh, step, &selection, &json)?);
+    }
+    step.note(&format!("{} test binaries", tests.len()));
     let _ = ci.built.set(Built {
         venv_tests: selection,
+        test_executables: tests,
     });
     Ok(())
 }
@@ -304,10 +461,17 @@ fn cargo_no_run(
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
 fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
-    let (profile, selection) = match which {
-        RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
-        RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
+    let (profile, mut selection) = match which {
+        RustTests::Workspace => ("ci", ci.focus.rust_selection()),
+        RustTests::Venv if ci.coverage.is_some() => {
+            step.note(coverage::XTASK_TESTS_LEFT_OUT);
+            return Ok(());
+        }
+        RustTests::Venv => ("ci-venv", ci.focus.venv_selection(&built.venv_tests)),
     };
+    if ci.coverage.is_some() {
+        selection.extend(["-E".to_owned(), coverage::RUST_TESTS_FILTER.to_owned()]);
+    }
     rust_tests::test_binaries(sh, step, &ci.rust_run(), profile, selection)
 }
 
@@ -323,7 +487,16 @@ fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
 fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
-    let name = stage.name();
+    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {}", stage.name())) else {
+        step.note("no change affects its tests");
+        return Ok(());
+    };
+    let lane = ci.lane(step);
+    // A lane's files are its own: `unit-py3.12.jsonl`, `pytest-unit-py3.12.xml`.
+    let name = match lane {
+        Some(lane) => format!("{}-{}", stage.name(), lane.name),
+        None => stage.name().to_owned(),
+    };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
     let junit = ci.junit_dir.join(format!("pytest-{name}.xml"));
@@ -331,28 +504,52 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         "-m".to_owned(),
         stage.marker_expression().to_owned(),
         format!("--report-log={events}"),
-        format!("--junitxml={junit}"),
     ];
+    if ci.flags.retries.retries > 0 {
+        args.push(format!("--reruns={}", ci.flags.retries.retries));
+    }
     args.extend(split_args(&ci.flags));
-    let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
-    if ci.flags.cov {
+    args.extend(paths);
+    let mut env = vec![
+        ("XTASK_COLLECTED_FILE", collected.to_string()),
+        (
+            "XTASK_FIRST_FILES",
+            ci.focus.first_files(&paths::bindings_dir()),
+        ),
+    ];
+    if let Some(profiles) = &ci.coverage {
+        // The bindings' extension, loaded by pytest, writes the Python side's profiles.
+        env.push(("LLVM_PROFILE_FILE", profiles.python_pattern()));
+    }
+    if ci.flags.cov || ci.coverage.is_some() {
         let part = match stage {
             Suite::Unit => Coverage::First,
-            Suite::E2e => Coverage::Last,
+            // With --coverage, the coverage step reports and holds the threshold.
+            Suite::E2e if ci.coverage.is_none() => Coverage::Last,
             _ => Coverage::Middle,
         };
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, ci.server.get()) {
+    let target = match (stage, ci.server_of(step).get()) {
         (Suite::Unit, _) => Target::Nothing,
         (_, Some(server)) => Target::Guarded(server),
         (_, None) => anyhow::bail!("the server is not up"),
     };
+    let python = match lane {
+        Some(lane) => lane
+            .python
+            .get()
+            .context("the lane's venv is not made")?
+            .clone(),
+        None => venv::python(),
+    };
+    let _slot = ci.slots.take(sh)?;
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
-    let result = pytest_runner::run(
+    let result = pytest_runner::run_with(
         sh,
+        &python,
         target,
         &args,
         &env,
@@ -366,6 +563,9 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         },
     );
     tests.feed(&log.read_new());
+    if let Some(lane) = lane {
+        lanes::name_lane_in_junit(&junit, lane)?;
+    }
     let result = match result {
         Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
@@ -382,19 +582,73 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         }
         // Interrupted too, the failures so far are named, with the results.
         for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage, None) {
-            step.rerun(rerun);
+            step.rerun(match lane {
+                Some(lane) => lanes::rerun_in(&rerun, lane),
+                None => rerun,
+            });
         }
         annotate_readme_failures(ci.github, &tests, step);
     }
     report_stage(sh, step, &tests, stage);
-    match (result, tests.failed.first()) {
+    // Written from the report log, with each test's failed attempts (pytest's own
+    // `--junitxml` writes a test that ran again twice, and no attempt).
+    let suite = match lane {
+        Some(lane) => format!("{} ({})", stage.name(), lane.name),
+        None => stage.name().to_owned(),
+    };
+    std::fs::write(&junit, pytest_junit::xml(&suite, &tests)?)
+        .with_context(|| format!("cannot write {junit}"))?;
+    for test in tests.flaky() {
+        step.flaky(
+            &format!("{}/{}", paths::BINDINGS, test.nodeid),
+            test.attempts(),
+        );
+    }
+    for test in &tests.finished {
+        step.test_ended(pytest_ended(test, lane.map(|lane| lane.name.as_str())));
+    }
+    let flaky_fails = ci.flags.retries.flaky_fails;
+    match (result, tests.failed.first(), tests.flaky().next()) {
+        (Ok(()), None, Some(first)) if flaky_fails => Err(anyhow::anyhow!(
+            "{} flaky (--flaky-fails), {}/{} the first",
+            tests.flaky().count(),
+            paths::BINDINGS,
+            first.nodeid
+        )),
+        (result, first, _) => stage_result(result, first, &tests),
+    }
+}
+
+/// A pytest test's end for the tests' history, named from the repository root, and for a
+/// Python lane with the lane after it (each lane's run of a test is a test of its own).
+fn pytest_ended(test: &pytest_events::Timed, lane: Option<&str>) -> TestEnded {
+    let outcome = match test.outcome {
+        pytest_events::Outcome::Passed if test.is_flaky() => TestOutcome::Flaky,
+        pytest_events::Outcome::Passed => TestOutcome::Passed,
+        pytest_events::Outcome::Failed => TestOutcome::Failed,
+        pytest_events::Outcome::Skipped => TestOutcome::Skipped,
+    };
+    TestEnded {
+        test: match lane {
+            Some(lane) => format!("{}/{} ({lane})", paths::BINDINGS, test.nodeid),
+            None => format!("{}/{}", paths::BINDINGS, test.nodeid),
+        },
+        outcome,
+        duration: test.duration,
+        attempt: test.attempts(),
+    }
+}
+
+/// A stage's verdict: the failed tests say more than pytest's exit code.
+fn stage_result(result: Result<()>, first: Option<&String>, tests: &PytestRun) -> Result<()> {
+    match (result, first) {
         // The failed tests say more than pytest's exit code.
         (Err(error), Some(first)) if !signals::is_stop(&error) => Err(Failed {
             code: process::exit_code_of(&error),
             message: format!(
                 "{} failed, the first {}",
                 tests.counts.failed,
-                place(&tests, first)
+                place(tests, first)
             ),
         }
         .into()),
@@ -465,21 +719,55 @@ fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Sui
     }
 }
 
-fn server_up(ci: &Ci, sh: &StepContext, _: &mut Step) -> Result<()> {
+/// The run's server, or the lane's own.
+fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if let Some(profiles) = &ci.coverage {
+        // The step's own shell: the server inherits it.
+        sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
+    }
     let binary = test_server::binary_built_by_tests(sh)?;
     let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
-    let _ = ci.server.set(server);
+    let _ = ci.server_of(step).set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
 fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
-    match ci.server.get() {
-        Some(server) => server.stop_cleanly(),
+    match ci.server_of(step).get() {
+        Some(server) => {
+            let pid = server.pid();
+            server.stop_cleanly()?;
+            match (&ci.coverage, pid) {
+                (Some(profiles), Some(pid)) => coverage::check_server_profile(profiles, pid),
+                _ => Ok(()),
+            }
+        }
         None => {
             step.note("no server to stop");
             Ok(())
         }
+    }
+}
+
+/// With `--coverage`, once every test has run: the report of both sides, its table kept
+/// for the end of the run; a run below a threshold fails here.
+fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    let Some(profiles) = &ci.coverage else {
+        step.note("with --coverage");
+        return Ok(());
+    };
+    let built = ci.built.get().context("the Rust tests were not built")?;
+    let objects = coverage::objects(&built.test_executables)?;
+    let python_data = ci.xtask_dir.join(".coverage");
+    let summary = coverage::report(sh, profiles, objects, &python_data)?;
+    let _ = ci.coverage_table.set(summary.table);
+    match summary.below {
+        Some(below) => Err(Failed {
+            code: 1,
+            message: below,
+        }
+        .into()),
+        None => Ok(()),
     }
 }
 
@@ -568,6 +856,19 @@ mod tests {
         assert_eq!(cleanup, ["server down"]);
     }
 
+    /// The routes name steps of this table (`ci --changed` selects them by name).
+    #[test]
+    fn the_routes_name_steps_of_the_table() {
+        use crate::engine::routing::{Area, CiWork, ROUTES};
+        for route in ROUTES {
+            if let CiWork::Steps(selection) = route.area.ci() {
+                let names: Vec<String> = selection.steps.iter().map(|s| (*s).to_owned()).collect();
+                graph::select(NODES, &names).unwrap();
+            }
+        }
+        assert_eq!(Area::Runner.ci(), CiWork::Everything);
+    }
+
     #[test]
     fn cheap_checks_need_nothing() {
         let first: Vec<_> = NODES
@@ -624,6 +925,8 @@ mod tests {
             duration: (state != State::NotRun).then_some(Duration::from_millis(1500)),
             error: error.map(str::to_owned),
             counts: None,
+            flaky: 0,
+            tests: Vec::new(),
             reruns: Vec::new(),
         };
         let outcomes = [

@@ -17,7 +17,7 @@ use crate::base::process::{self, Job, Reported, Sink};
 use crate::base::signals;
 use crate::checks::workflow_lint;
 use crate::engine::events::Counts;
-use crate::engine::graph::{self, Node};
+use crate::engine::graph::{self, FailFast, Node};
 use crate::engine::steps::{Mode, Runner, State, Step};
 use crate::python::venv;
 use crate::{errln, flags, outln, traceln};
@@ -155,7 +155,7 @@ pub fn run(sh: &StepContext, flags: &flags::Lint) -> Result<()> {
         return Err(interrupted.into());
     }
     let mut runner = Runner::new(mode, logs.join("lint"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &lint, sh, &mut runner);
+    let result = graph::run(NODES, &selected, FailFast::Yes, &lint, sh, &mut runner);
     errln!("logs: {}", paths::display_path(&logs.join("lint")));
     // The last line, whatever happened: CI log readers look for it.
     for line in runner.end_lines(result.as_ref().err(), totals(&runner), "lint") {
@@ -186,7 +186,7 @@ fn fix(
         })
         .collect();
     let mut runner = Runner::new(mode, logs.clone(), FIXES.len())?;
-    let result = graph::run(FIXES, &selected, lint, sh, &mut runner);
+    let result = graph::run(FIXES, &selected, FailFast::Yes, lint, sh, &mut runner);
     if let Err(error) = &result {
         if let Some(line) = runner.failed_line(error) {
             outln!("{line}");

@@ -4,14 +4,21 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::adapters::pytest_events::PytestRun;
+use crate::adapters::pytest_junit;
+use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
-use crate::base::paths;
 use crate::base::process::{self, Failed};
+use crate::base::{github, paths};
+use crate::engine::steps;
 use crate::engine::steps::{Mode, Runner};
 use crate::errln;
 use crate::flags::{self, Suite};
+use crate::outln;
+use crate::python::interpreters::{self, Interpreter};
 use crate::python::pytest_runner::{self, Coverage, Report, Target};
 use crate::python::venv;
 use crate::readme::extract;
@@ -39,12 +46,22 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     args.extend(pytest_runner::benchmark_args(&flags.pytest_args));
     args.extend(pytest_runner::user_args(&flags.tests, &flags.pytest_args)?);
     let xtask_dir = paths::xtask_dir()?;
+    // Every attempt of every test, for the flaky ones and the JUnit report.
+    let report_log = paths::fresh_file(&xtask_dir.join("pytest/pytest.jsonl"))?;
+    args.push(format!("--report-log={report_log}"));
+    if flags.retries.retries > 0 {
+        args.push(format!("--reruns={}", flags.retries.retries));
+    }
     let mut env = Vec::new();
     if flags.cov {
         args.extend(pytest_runner::coverage_args(Coverage::Whole, &xtask_dir));
         env.push(("COVERAGE_FILE", xtask_dir.join(".coverage").to_string()));
     }
-    let server = prepare(sh, flags, suite, external.is_some())?;
+    let interpreters = match &flags.python {
+        Some(python) => interpreters::resolve(sh, python)?,
+        None => Vec::new(),
+    };
+    let (server, pythons) = prepare(sh, flags, suite, external.is_some(), &interpreters)?;
     let target = match (&external, &server) {
         (Some(address), _) => Target::External(address),
         (None, Some(server)) => Target::Guarded(server),
@@ -56,14 +73,36 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     // Its folder made: conftest.py appends to it, and a fresh target dir has no such folder.
     let failed_file = paths::fresh_file(&xtask_dir.join("pytest/failed.txt"))?;
     env.push(("XTASK_FAILED_FILE", failed_file.to_string()));
-    let result = {
+    let mut failed_lanes = Vec::new();
+    let mut result = Ok(());
+    for (lane, python) in &pythons {
+        if let Some(lane) = lane {
+            errln!("pytest on {lane}");
+        }
         // The command and its environment go to the log; pytest's report, as pytest prints
         // it, to the terminal.
         let log = xtask_dir.join("logs/pytest/pytest.log");
         let logged = (!flags.verbose).then(|| sh.logging_to(&log)).transpose()?;
         let sh = logged.as_ref().unwrap_or(sh);
-        pytest_runner::run(sh, target, &args, &env, Report::OnTheTerminal, || Ok(()))
-    };
+        let ran = pytest_runner::run_with(
+            sh,
+            python,
+            target,
+            &args,
+            &env,
+            Report::OnTheTerminal,
+            || Ok(()),
+        );
+        if let (Err(_), Some(lane)) = (&ran, lane) {
+            failed_lanes.push(lane.clone());
+        }
+        if result.is_ok() {
+            result = ran;
+        }
+    }
+    if !failed_lanes.is_empty() && pythons.len() > 1 {
+        errln!("failed on: {}", failed_lanes.join(", "));
+    }
     if result.is_err() {
         let failed = std::fs::read_to_string(&failed_file).unwrap_or_default();
         for line in pytest_runner::rerun_lines(&failed, suite, flags.server.as_deref()) {
@@ -89,30 +128,82 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
             .into());
         }
     }
-    result
+    let flaky = report_attempts(&report_log, &xtask_dir.join("pytest/junit.xml"))?;
+    match result {
+        Ok(()) if flaky > 0 && flags.retries.flaky_fails => Err(Failed {
+            code: 1,
+            message: format!("{flaky} flaky (--flaky-fails)"),
+        }
+        .into()),
+        result => result,
+    }
 }
 
-/// The venv, the README tests and, unless there is one already or none is needed, a
-/// server: a status line each (everything with --verbose), the details when one fails.
+/// The JUnit report of the run, written from its report log with each test's failed
+/// attempts, and a `flaky:` line for each test that passed only on a retry; returns how
+/// many did.
+fn report_attempts(report_log: &Utf8Path, junit: &Utf8Path) -> Result<usize> {
+    let mut tests = PytestRun::default();
+    tests.feed(&std::fs::read(report_log).unwrap_or_default());
+    std::fs::write(junit, pytest_junit::xml("pytest", &tests)?)
+        .with_context(|| format!("cannot write {junit}"))?;
+    let github = Mode::detect(false) == Mode::GitHub;
+    for test in tests.flaky() {
+        // As pytest names it: from the bindings' folder, or from the folder of the tests'
+        // own pytest settings.
+        let line = steps::flaky_line(&test.nodeid, test.attempts());
+        if github {
+            outln!("::warning::{}", github::escape_data(&line));
+        } else {
+            errln!("{}", console::paint(&line, Colour::Yellow));
+        }
+    }
+    let flaky = tests.flaky().count();
+    if flaky > 0 {
+        let count = steps::flaky_count(flaky as u64, false);
+        errln!("{}", console::paint(&count, Colour::Yellow));
+    }
+    errln!("JUnit report: {}", paths::display_path(junit));
+    Ok(flaky)
+}
+
+/// A lane's name (none without `--python`) and the Python of its venv.
+type Lanes = Vec<(Option<String>, Utf8PathBuf)>;
+
+/// The venv (and a venv per `--python` interpreter), the README tests and, unless there is
+/// one already or none is needed, a server: a status line each (everything with
+/// --verbose), the details when one fails.
 fn prepare(
     sh: &StepContext,
     flags: &flags::Pytest,
     suite: Suite,
     external: bool,
-) -> Result<Option<Server>> {
+    interpreters: &[Interpreter],
+) -> Result<(Option<Server>, Lanes)> {
     let needs_server = suite != Suite::Unit && !external;
     let log_dir = paths::xtask_dir()?.join("logs/pytest");
-    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4)?;
+    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4 + interpreters.len())?;
     runner.step(sh, "venv", |sh, _| {
         venv::ensure(sh, None, false, venv::Profile::Dev)
     })?;
+    let mut lanes: Lanes = Vec::new();
+    for interpreter in interpreters {
+        let lane = format!("py{}", interpreter.version.minor_name());
+        let python = runner.step(sh, &format!("venv ({lane})"), |sh, _| {
+            venv::ensure_lane(sh, interpreter, venv::Install::Editable)
+        })?;
+        lanes.push((Some(lane), python));
+    }
+    if lanes.is_empty() {
+        lanes.push((None, venv::python()));
+    }
     runner.step(sh, "extract", |sh, _| extract::ensure(sh))?;
     if !needs_server {
-        return Ok(None);
+        return Ok((None, lanes));
     }
     let binary = runner.step(sh, "build server", |sh, _| test_server::build(sh, false))?;
     let server = runner.step(sh, "server up", |sh, _| {
         test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)
     })?;
-    Ok(Some(server))
+    Ok((Some(server), lanes))
 }

@@ -2,6 +2,8 @@
 //! of them with `--shard`), the doctests through `cargo test --doc`; each with live
 //! progress, a JUnit report in the run's JUnit folder, and the budgets of [`nextest`].
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -15,9 +17,9 @@ use crate::base::paths;
 use crate::base::process::{self, Failed, Job, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
-use crate::engine::events::Counts;
+use crate::engine::events::{Counts, TestEnded, TestOutcome};
 use crate::engine::steps::Step;
-use crate::flags::Shard;
+use crate::flags::{Retries, Shard};
 use crate::traceln;
 
 /// Lines of the failed tests' output shown under the step, for the first three of them
@@ -31,6 +33,9 @@ pub struct Run {
     /// The run's JUnit folder.
     pub junit_dir: Utf8PathBuf,
     pub shard: Option<Shard>,
+    pub retries: Retries,
+    /// Whether nextest stops at the first failed test (the `ci` profile's default).
+    pub fail_fast: bool,
 }
 
 /// Runs the `selection` (cargo's package and target arguments) with nextest's `profile`,
@@ -60,6 +65,18 @@ pub fn test_binaries(
         skipped: ignored.len() as u64,
         ..events.counts
     });
+    // For the history too, those of binaries that did not run (the others told theirs).
+    for id in &ignored {
+        let test = id.to_string();
+        if !events.ended.iter().any(|ended| ended.test == test) {
+            step.test_ended(TestEnded {
+                test,
+                outcome: TestOutcome::Skipped,
+                duration: Duration::ZERO,
+                attempt: 1,
+            });
+        }
+    }
     let junit = nextest::junit_path(profile);
     let report = std::fs::read_to_string(&junit)
         .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
@@ -70,7 +87,18 @@ pub fn test_binaries(
         .to_string()
         .context("cannot write the JUnit report")?;
     std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
-    report_rust_times(sh, step, &tests, &nextest::junit_times(&report))
+    report_rust_times(sh, step, &tests, &nextest::junit_times(&report))?;
+    match events.flaky.first() {
+        Some((first, _)) if run.retries.flaky_fails => Err(Failed {
+            code: 1,
+            message: format!(
+                "{} flaky (--flaky-fails), {first} the first",
+                events.flaky.len()
+            ),
+        }
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// What a nextest step runs: which nextest, which profile, the selection (packages,
@@ -135,6 +163,12 @@ fn run_nextest(
         // A shard may draw none of a small selection.
         args.push("--no-tests=pass".to_owned());
     }
+    if run.retries.retries > 0 {
+        args.push(format!("--retries={}", run.retries.retries));
+    }
+    if !run.fail_fast {
+        args.push("--no-fail-fast".to_owned());
+    }
     args.extend(tests.args(Part::Shard));
     let file = std::fs::File::create(&events_file)
         .with_context(|| format!("cannot create {events_file}"))?;
@@ -156,6 +190,12 @@ fn run_nextest(
         events.feed(&events_tail.read_new());
     }
     step.counts(events.counts);
+    for (id, attempt) in &events.flaky {
+        step.flaky(&id.to_string(), *attempt);
+    }
+    for test in &events.ended {
+        step.test_ended(test.clone());
+    }
     match result {
         Ok(()) => Ok(events),
         Err(error) if signals::is_stop(&error) => Err(error),
@@ -260,6 +300,9 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
     });
     follow(step);
     step.counts(tests.counts());
+    for (name, verdict) in &tests.finished {
+        step.test_ended(doctest_ended(name, *verdict));
+    }
     let junit = run.junit_dir.join("doctests.xml");
     std::fs::write(&junit, doctests_junit(&tests.finished)?)
         .with_context(|| format!("cannot write {junit}"))?;
@@ -269,6 +312,21 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
         step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
     }
     result
+}
+
+/// A doctest's end for the tests' history: libtest's lines give no time.
+fn doctest_ended(name: &str, verdict: libtest::Verdict) -> TestEnded {
+    let outcome = match verdict {
+        libtest::Verdict::Passed => TestOutcome::Passed,
+        libtest::Verdict::Failed => TestOutcome::Failed,
+        libtest::Verdict::Ignored => TestOutcome::Skipped,
+    };
+    TestEnded {
+        test: name.to_owned(),
+        outcome,
+        duration: Duration::ZERO,
+        attempt: 1,
+    }
 }
 
 /// `src/lib.rs - Store::get (line 12)` → a test case of class `src/lib.rs`.
