@@ -24,7 +24,8 @@ pub enum Command {
     ///
     /// Once the server is ready, prints its address and lines to paste into another shell:
     /// `export TEST_SERVER_HOST=... TEST_SERVER_PORT=...`, and the `cargo xtask pytest
-    /// --server ws://HOST:PORT` command that tests against this server.
+    /// --server ws://HOST:PORT` command that tests against this server. The server's log
+    /// goes to target/xtask/logs/server-*.log; the newest 10 are kept.
     Server(Server),
     /// Turn the Python code blocks and sessions of a README (the bindings') into pytest tests.
     Extract(Extract),
@@ -35,7 +36,8 @@ pub enum Command {
     /// The preparation (venv, README tests, server build) shows one status line per step
     /// unless --verbose is given or it fails; pytest's own output follows.
     Pytest(Pytest),
-    /// Run every check as CI does, fail-fast, showing progress and a summary.
+    /// Run every check as CI does, fail-fast unless --no-fail-fast, showing progress and a
+    /// summary.
     ///
     /// Steps: the Rust tests, built once and run by cargo-nextest (pinned in the bindings'
     /// dev group, installed into the venv), and the doctests (`cargo test --doc`); extract;
@@ -96,6 +98,35 @@ pub enum Command {
     /// `ci: N passed, N failed, N skipped`; with GITHUB_STEP_SUMMARY set, appends both to
     /// that file. Fails if any test or step failed.
     JunitMerge(JunitMerge),
+    /// Run one test many times, side by side, to learn whether it is flaky.
+    ///
+    /// TEST is a Rust test, as nextest names it (`BINARY_ID NAME`, such as `xtask::server_owner
+    /// sigkill_of_xtask_leaves_no_server_and_the_next_run_removes_its_store`) or by a part of
+    /// its name that no other test has, run through nextest (ignored tests too); or a pytest
+    /// node id (`tests/test_errors.py::test_x`, its file from here, the repository root or
+    /// the bindings' folder), each worker's runs against a server of the worker's own.
+    /// Prints how many runs passed and failed, the first failure's output and the slowest
+    /// run, and ends with `stress: N passed, N failed, N skipped`; fails if any run failed.
+    Stress(Stress),
+    /// List the tests whose outcomes differ across the last `ci` runs of one commit, newest
+    /// commit first.
+    ///
+    /// Every `cargo xtask ci` appends each test's outcome and duration, with the commit (and
+    /// a hash of the uncommitted changes, if any), to target/xtask/history.jsonl. A test is
+    /// listed when it passed in one run and failed in another, or passed only on a retry
+    /// (flaky); a skip is not compared. Each is shown with its outcomes, newest first.
+    Flaky(Flaky),
+    /// Build the release wheel and sdist with maturin into target/xtask/wheel/dist, and check
+    /// them as a user meets them.
+    ///
+    /// Checks: the wheel's tags (`cp310-abi3-<platform>`: one wheel for CPython 3.10+); its
+    /// metadata (name, version and requires-python as pyproject.toml says, the README as the
+    /// long description); its files (the package's every file, the `.pyi` stubs and
+    /// `py.typed` among them, the `_native` extension, nothing else); its abi3 claim,
+    /// audited by abi3audit (pinned in the dev group); and that the sdist builds a wheel of
+    /// its own (skipped when the same sdist built one before). The first problem fails in
+    /// one line that names it.
+    Wheel(Wheel),
 }
 
 #[derive(Debug, Args)]
@@ -104,25 +135,34 @@ pub struct Server {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on; 0 picks a free one.
-    #[arg(long, default_value_t = 34129)]
+    #[arg(long, default_value_t = 34129, value_parser = port, allow_hyphen_values = true)]
     pub port: u16,
-    /// Storage file to serve; it is kept. Default: a private temp file, removed on exit.
+    /// Storage file to serve; it is kept, with the server's record of acknowledged writes
+    /// beside it (PATH.acked, see the server's README). Default: a private temp file,
+    /// removed on exit.
     #[arg(long, value_name = "PATH")]
     pub storage: Option<Utf8PathBuf>,
     /// Build and run the server with optimizations.
     #[arg(long)]
     pub release: bool,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct Extract {
-    /// README to read. Default: the bindings' README.md.
+    /// README to read. Default: the bindings' README.md; another README needs --out.
     #[arg(long, value_name = "PATH")]
     pub readme: Option<Utf8PathBuf>,
-    /// Test file to write. Default: the bindings' tests/test_readme_blocks.py.
+    /// Test file to write, new or one that extract wrote (any other file is refused).
+    /// Default, for the bindings' README only: its tests/test_readme_blocks.py.
     #[arg(long, value_name = "PATH")]
     pub out: Option<Utf8PathBuf>,
     /// pytest marker for every test. Default: `e2e` for the bindings' README, none for
@@ -176,10 +216,16 @@ pub struct Pytest {
     #[arg(long, conflicts_with = "suite")]
     pub no_server: bool,
     /// Port for the server; 0 (the default) picks a free one.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = port, allow_hyphen_values = true)]
     pub port: u16,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
     /// Test against a server that is already running, such as `cargo xtask server`'s; it is
     /// neither started nor stopped.
@@ -194,36 +240,71 @@ pub struct Pytest {
     /// pyproject.toml.
     #[arg(long)]
     pub cov: bool,
+    /// Run the suite once per Python, one after the other, each in a venv of its own, as
+    /// for `cargo xtask ci --python`: a version (3.12), a list (3.10,3.13), a path, or
+    /// `all`.
+    #[arg(long, value_name = "VERSIONS", conflicts_with = "cov")]
+    pub python: Option<String>,
     /// Show everything the preparation runs and prints, not just a line per step.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Arguments for pytest, after `--`: paths, `-k EXPR`, `-x`, ...
+    #[command(flatten)]
+    pub retries: Retries,
+    /// Test files, folders or node ids to run, such as `tests/test_errors.py::test_x`,
+    /// relative to the current folder.
+    #[arg(value_name = "TESTS")]
+    pub tests: Vec<String>,
+    /// Arguments for pytest, after `--`: `-k EXPR`, `-x`, paths (relative to the current
+    /// folder), ...
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct Ci {
-    /// Python version or interpreter for the venv, as for `cargo xtask venv --python`.
-    #[arg(long, value_name = "VERSION")]
+    /// Run the pytest stages once per Python, side by side, each in a venv of its own
+    /// (target/xtask/venvs/): a version (3.12), a list (3.10,3.13), a path, or `all` (every
+    /// version from requires-python to the newest found). Found on PATH, by uv, in pyenv's,
+    /// mise's and asdf's folders; never downloaded.
+    #[arg(long, value_name = "VERSIONS")]
     pub python: Option<String>,
+    /// Test the release wheel as users install it (not editable, not the debug build): build
+    /// and check it as `cargo xtask wheel` does, then install it into each Python lane's
+    /// venv.
+    #[arg(long)]
+    pub wheel: bool,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
     /// Measure the Python package's line coverage over the three pytest stages, as for
     /// `cargo xtask pytest --cov`.
     #[arg(long)]
     pub cov: bool,
+    /// Measure what the tests cover: the server, the transport and the bindings' extension
+    /// built instrumented (in target/llvm-cov-target), the Rust tests' and the pytest stages'
+    /// profiles kept apart, and the Python package through pytest-cov. Prints a table of
+    /// lines and functions covered by the Rust tests, the Python tests and either; writes
+    /// HTML and LCOV to target/xtask/coverage/; fails below a threshold. Needs llvm-cov and
+    /// llvm-profdata of rustc's LLVM (`apt-get install llvm-22`, or rustup's llvm-tools).
+    #[arg(long, conflicts_with_all = ["shard", "store_durations"])]
+    pub coverage: bool,
     /// Stream every step's whole output as it comes, each line after its step's name,
     /// instead of a line per step.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Print the steps, with what each needs, and run nothing.
+    /// Print the steps, with what each needs, in an order they can run in, and run
+    /// nothing; with `--only`, those that would run (a dry run).
     #[arg(long)]
     pub list: bool,
     /// Run only this step and what it needs (and the cleanup of what they start), such as
     /// `--only pytest-unit`; repeat it for several. `--list` names the steps.
-    #[arg(long, value_name = "STEP", conflicts_with = "list")]
+    #[arg(long, value_name = "STEP")]
     pub only: Vec<String>,
     /// Run the K-th of N shards of every test stage, such as `--shard 1/2`, as CI's shard
     /// jobs do: the Rust tests by nextest's `--partition slice:K/N`, each pytest stage by
@@ -235,6 +316,24 @@ pub struct Ci {
     /// `--shard` splits by; commit the file.
     #[arg(long, conflicts_with = "shard")]
     pub store_durations: bool,
+    /// Run only the steps and tests that the files changed since REF can affect (default:
+    /// the merge base with the upstream branch, else HEAD; uncommitted and untracked files
+    /// count), each step's line saying which change calls for it. A file that no route
+    /// knows runs everything; the README lists the routes.
+    #[arg(
+        long,
+        value_name = "REF",
+        num_args = 0..=1,
+        conflicts_with_all = ["list", "only", "store_durations", "cov"]
+    )]
+    pub changed: Option<Option<String>>,
+    #[command(flatten)]
+    pub retries: Retries,
+    /// Run every step that can still run after a failure, instead of stopping at the
+    /// first: only a step whose needs failed does not run (the pytest stages still need
+    /// the server and the bindings). The summary shows each step's outcome.
+    #[arg(long)]
+    pub no_fail_fast: bool,
     /// Build what the test stages need and write it to DIR instead of testing: nextest's
     /// archives of the Rust tests, the release server, the bindings' release wheel and
     /// sdist, and a manifest with the commit and each file's sha256. Runs the doctests,
@@ -242,15 +341,54 @@ pub struct Ci {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with_all = ["from", "only", "shard", "store_durations", "cov"]
+        conflicts_with_all = [
+            "from", "only", "shard", "store_durations", "cov", "coverage", "changed", "python",
+            "wheel"
+        ]
     )]
     pub archive: Option<Utf8PathBuf>,
     /// Run every test stage of the archive in DIR on this checkout, compiling nothing: the
     /// Rust tests from nextest's archives, pytest against the archive's server with its
     /// wheel installed into the venv. Refused if the archive is of another commit or
     /// target, or damaged.
-    #[arg(long, value_name = "DIR", conflicts_with = "store_durations")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["store_durations", "coverage", "changed"]
+    )]
     pub from: Option<Utf8PathBuf>,
+}
+
+/// Retries of failed tests, for `ci` and `pytest`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Retries {
+    /// Run a failed test again, up to N times (nextest's retries, pytest-rerunfailures). A
+    /// test that fails and then passes is flaky: named on a `flaky:` line with its
+    /// attempts, counted, and recorded in the JUnit reports (`flakyFailure`).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Fail the run when a test is flaky (it passed only on a retry).
+    #[arg(long)]
+    pub flaky_fails: bool,
+}
+
+/// `--port`: what a port is, said for `-1` or `70000` too (clap alone takes `-1` for a
+/// flag).
+fn port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a port: give 0 (any free port) to 65535"))
+}
+
+/// `--ready-timeout`: whole seconds, at least one; 0 would give up before the server
+/// could print its first line.
+fn ready_timeout(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 s leaves the server no time to start: give 1 or more seconds".to_owned()),
+        Ok(seconds) => Ok(seconds),
+        Err(_) => Err(format!(
+            "`{text}` is not a number of seconds: give 1 or more, such as 30"
+        )),
+    }
 }
 
 /// One of N shards: `index` counts from 1.
@@ -322,15 +460,63 @@ pub struct Watch {
     #[arg(long)]
     pub restart: bool,
     /// Port for the warm server, kept when it restarts; 0 (the default) picks a free one.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = port, allow_hyphen_values = true)]
     pub port: u16,
     /// Seconds to wait for the server's `listening on` line.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = ready_timeout,
+        allow_hyphen_values = true
+    )]
     pub ready_timeout: u64,
-    /// Arguments for pytest, after `--`: `-k EXPR`, `-x`, ... (paths relative to the
-    /// bindings' folder).
+    /// Test files, folders or node ids to run after each change instead of the whole
+    /// suite, relative to the current folder.
+    #[arg(value_name = "TESTS")]
+    pub tests: Vec<String>,
+    /// Arguments for pytest, after `--`: `-k EXPR`, `-x`, paths (relative to the current
+    /// folder), ...
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Stress {
+    /// The test: a Rust test (`BINARY_ID NAME`, or a unique part of its name) or a pytest
+    /// node id.
+    #[arg(value_name = "TEST")]
+    pub test: String,
+    /// How many times to run it.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub count: u32,
+    /// Busy loops (`yes > /dev/null`) to run beside it, as a loaded machine would; xtask
+    /// starts them and stops them when it ends.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub load: u32,
+    /// Runs side by side. Default: the number of CPUs.
+    #[arg(long, value_name = "J")]
+    pub jobs: Option<u32>,
+    /// Seconds to wait for a Python test's server's `listening on` line.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub ready_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct Flaky {
+    /// How many of each commit's last runs to compare.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub runs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct Wheel {
+    /// Check this wheel instead of building one; the sdist is not checked.
+    #[arg(long, value_name = "WHEEL")]
+    pub check: Option<Utf8PathBuf>,
+    /// Do not build a wheel from the sdist.
+    #[arg(long, conflicts_with = "check")]
+    pub no_sdist: bool,
 }
 
 #[derive(Debug, Args)]
@@ -338,4 +524,44 @@ pub struct JunitMerge {
     /// Folders of JUnit reports, such as the shards' downloaded artifacts.
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<Utf8PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(args: &[&str]) -> String {
+        let args = ["cargo xtask"].iter().chain(args);
+        Xtask::try_parse_from(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_bad_port_or_timeout_says_what_to_give() {
+        let negative = error_of(&["server", "--port", "-1"]);
+        assert!(
+            negative.contains("`-1` is not a port: give 0"),
+            "{negative}"
+        );
+        let large = error_of(&["pytest", "--port", "70000"]);
+        assert!(large.contains("`70000` is not a port"), "{large}");
+        let zero = error_of(&["watch", "--ready-timeout", "0"]);
+        assert!(zero.contains("give 1 or more seconds"), "{zero}");
+        assert!(Xtask::try_parse_from(["cargo xtask", "server", "--port", "0"]).is_ok());
+    }
+
+    #[test]
+    fn tests_only_and_list_parse() {
+        let parsed =
+            Xtask::try_parse_from(["cargo xtask", "ci", "--only", "pytest-unit", "--list"]);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let parsed =
+            Xtask::try_parse_from(["cargo xtask", "pytest", "tests/test_a.py::t", "--", "-x"]);
+        match parsed.unwrap().command {
+            Command::Pytest(pytest) => {
+                assert_eq!(pytest.tests, ["tests/test_a.py::t"]);
+                assert_eq!(pytest.pytest_args, ["-x"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

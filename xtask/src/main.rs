@@ -4,19 +4,25 @@
 //! Which folder owns what; each layer uses the ones below it, never one above:
 //! - `main.rs` parses the flags and dispatches; `flags.rs` declares every command and flag.
 //! - `tasks/`: one module per subcommand (`server`, `extract`, `venv`, `pytest`, `ci`,
-//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`); a module that one task
-//!   alone uses lives in the task's folder (`ci/rust_tests.rs`, `bench/report.rs`,
+//!   `bench`, `workflow-lint`, `lint`, `watch`, `junit-merge`, `wheel`, `stress`, `flaky`); a module
+//!   that one task alone uses lives in the task's folder (`ci/rust_tests.rs`, `ci/changed.rs`,
+//!   `ci/lanes.rs`, `ci/coverage/` for `ci --coverage`, `bench/report.rs`,
 //!   `watch/watcher.rs`). A task never imports another task.
 //! - `engine/`: the run engine: `graph.rs` (a run as a table of steps, each started once
 //!   what it needs has passed, side by side when independent, all stopped at the first
 //!   failure; `ci` and `lint` are graphs), `steps.rs` (the face of a run: live display,
-//!   a line per step, details on failure, step logs, summary), `routing.rs` (which
-//!   rebuilds and tests a batch of changes calls for).
+//!   a line per step, details on failure, step logs, summary), `routing.rs` (the one
+//!   table of routes from a changed file to what it affects: `watch`'s rebuilds and tests,
+//!   `ci --changed`'s steps), `history.rs` (each `ci` run's test
+//!   outcomes, kept for `flaky`).
 //! - `adapters/`: what a tool says, read into xtask's values: cargo's JSON messages
 //!   (`cargo_build.rs`, `compiler.rs`), nextest's events and JUnit (`nextest.rs`), the
 //!   doctests' libtest output (`libtest.rs`), pytest's report log (`pytest_events.rs`),
-//!   rustfmt/clippy/mypy findings (`findings.rs`), JUnit reports (`junit.rs`).
-//! - `python/`: the bindings' venv (`venv.rs`) and the pytest runner (`pytest_runner.rs`).
+//!   rustfmt/clippy/mypy findings (`findings.rs`), JUnit reports (`junit.rs`), a pytest
+//!   stage's JUnit report with every attempt of a test run again (`pytest_junit.rs`).
+//! - `python/`: the interpreters of this machine (`interpreters.rs`: `--python`), the
+//!   bindings' venvs, one per Python lane (`venv.rs`), the pytest runner
+//!   (`pytest_runner.rs`), and the release wheel's build and checks (`wheel.rs`).
 //! - `server/`: the server under test (`test_server.rs`: build, start, readiness line,
 //!   log, stop, its `ws://HOST:PORT`) and the owner process that reaps it (`server_owner.rs`).
 //! - `readme/`: the README compiler (Markdown read with pulldown-cmark, blocks planned into
@@ -45,7 +51,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::base::context::StepContext;
+use crate::base::process::ChildrenTemp;
 use crate::base::{console, paths, process, signals};
+
+/// The prefix of the run's children's temp folder in the system's temp dir.
+const CHILDREN_TEMP: &str = "xtask-run";
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
@@ -74,7 +85,14 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
     signals::install(process::stop_everything)?;
     // Only the shell moves: the process keeps the caller's directory, which `pytest` needs
     // to resolve the paths it is given.
-    let sh = paths::shell()?;
+    // The one shell, handed down: each step of `ci` and `lint` gets a context made from it.
+    let sh = StepContext::terminal(paths::shell()?);
+    // Every run, not only a server's start: a killed run's temp store goes at the next one.
+    server::server_owner::remove_orphaned_stores(&sh, server::test_server::TEMP_PREFIX);
+    // Dropped when the command returns, after a signal too: what the children left in
+    // their temp dir goes with it (a run killed outright leaves it to the next run).
+    let children_temp = ChildrenTemp::create(CHILDREN_TEMP)?;
+    let sh = sh.with_children_temp(children_temp.path())?;
     match flags.command {
         flags::Command::Server(flags) => tasks::server::run(&sh, &flags),
         flags::Command::Extract(flags) => tasks::extract::run(&sh, &flags),
@@ -86,5 +104,8 @@ fn try_main(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Command::Lint(flags) => tasks::lint::run(&sh, &flags),
         flags::Command::Watch(flags) => tasks::watch::run(&sh, &flags),
         flags::Command::JunitMerge(flags) => tasks::junit_merge::run(&sh, &flags),
+        flags::Command::Stress(flags) => tasks::stress::run(&sh, &flags),
+        flags::Command::Flaky(flags) => tasks::flaky::run(&sh, &flags),
+        flags::Command::Wheel(flags) => tasks::wheel::run(&sh, &flags),
     }
 }

@@ -306,7 +306,7 @@ fn directives_run_as_documented() {
         format!(
             "{folder}/README.md:{expected_line}: block 2 did not print what its `output` block says"
         ),
-        format!("--- expected ({}", readme.display()),
+        format!("--- expected ({}", shown(&readme).display()),
         "+++ printed".to_owned(),
         "-line one".to_owned(),
         "+line 1".to_owned(),
@@ -446,10 +446,20 @@ fn syntax_errors_name_their_readme_line() {
     let dir = scratch_dir("syntax");
     let (readme, out) = (dir.join("README.md"), dir.join("test_syntax.py"));
     std::fs::write(&readme, "# S\n\ntext\n\n```py\nx = 1\ny = (\n```\n").unwrap();
+    // Another README than the bindings' is not parsed by `extract` (it may be written for
+    // a newer Python): its tests find the error, at its README line.
     assert!(extract(&readme, &out, &[]).status.success());
     let (code, stdout) = pytest(&python, &out, &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("README.md\", line 7"), "{stdout}");
+}
+
+/// `path` as xtask shows it: from the workspace root when inside it (the temp dir of a
+/// run under `cargo xtask ci` is), else as it is.
+fn shown(path: &Path) -> PathBuf {
+    let manifest_dir = common::manifest_dir();
+    let root = manifest_dir.parent().unwrap();
+    path.strip_prefix(root).unwrap_or(path).to_path_buf()
 }
 
 /// Extracts `md` (with `extra` flags) and runs pytest on it: `(exit code, stdout, folder)`.
@@ -514,9 +524,36 @@ fn a_failing_assert_shows_its_values() {
     assert!(stdout.contains("README.md:5"), "{stdout}");
 }
 
+/// Issue 32: a short example's failing comparison is shown whole, not cut to 80 columns
+/// (`[b'value of a...e of c', None]` on both sides); another test's stays pytest's.
+#[test]
+fn a_readme_comparison_is_shown_untruncated() {
+    let md = "# Values\n\n```python\n\
+        got = [b\"value of a, value of b, value of c\", None]\n\
+        assert got == [b\"value of a, value of B, value of c\", None]\n```\n";
+    let (code, stdout, dir) = run_markdown("assert-whole", md, &[], &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let whole = "assert [b'value of a, value of b, value of c', None] == \
+        [b'value of a, value of B, value of c', None]";
+    assert!(stdout.contains(whole), "{stdout}");
+    // In one session with the README's tests, a plain test keeps pytest's explanation.
+    let long = "[\"value of a, value of b, value of c, value of d\"]";
+    let plain = format!("def test_plain():\n    assert {long} == [\"x\"]\n");
+    std::fs::write(dir.join("test_zz_plain.py"), plain).unwrap();
+    let (code, stdout) = pytest(&python_with_pytest(), &dir, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("2 failed"), "{stdout}");
+    assert!(stdout.contains(whole), "{stdout}");
+    assert!(
+        stdout.contains("AssertionError: assert ['value of a,..., value of d'] == ['x']"),
+        "a plain test's comparison is not pytest's: {stdout}"
+    );
+}
+
 #[test]
 fn a_syntax_error_is_reported_once() {
-    let md = "# S\n\ntext that is not code\n\n```py\nx = 1\ny = (\n```\n";
+    // One that parses, which `extract` lets through, and the compiler rejects.
+    let md = "# S\n\ntext that is not code\n\n```py\nx = 1\nreturn x\n```\n";
     let (code, stdout, _dir) = run_markdown("syntax-once", md, &[], &["--tb=long"]);
     assert_eq!(code, Some(1), "{stdout}");
     let failure = stdout.split("= FAILURES =").nth(1).unwrap();
@@ -527,7 +564,7 @@ fn a_syntax_error_is_reported_once() {
         "no xtask frames:\n{stdout}"
     );
     assert!(
-        failure.contains("README.md\", line 7\n    y = (\n        ^"),
+        failure.contains("README.md\", line 7\n    return x\n    ^"),
         "{stdout}"
     );
 }
@@ -786,7 +823,7 @@ fn the_junit_report_names_the_failing_readme_line() {
     assert_eq!(code, Some(1), "{stdout}");
     assert!(!stdout.contains("warning"), "{stdout}");
     let report = std::fs::read_to_string(&xml).unwrap();
-    let shown = readme.display().to_string();
+    let shown = shown(&readme).display().to_string();
     for property in [
         format!(r#"<property name="readme_block" value="{shown}:4" />"#),
         format!(r#"<property name="readme_block" value="{shown}:8" />"#),

@@ -163,3 +163,61 @@ fn sigkill_of_xtask_leaves_no_server_and_the_next_run_removes_its_store() {
     assert!(second.terminate(), "xtask server exits on SIGTERM");
     assert!(!second.storage.exists());
 }
+
+/// Issue 31 item 5: every xtask run reaps, not only a server's start, and what another user
+/// can plant in the temp dir (a FIFO as a store, `owner.pid` as a link to `/dev/zero`)
+/// neither blocks it nor is removed. `cargo xtask extract` starts no server.
+#[test]
+fn any_xtask_run_reaps_and_planted_fifos_do_not_block_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let gone = child.id().to_string();
+    child.wait().unwrap();
+    let folder = |name: &str| {
+        let dir = tmp.path().join(format!("xtask-server-{name}"));
+        std::fs::create_dir(&dir).unwrap();
+        dir
+    };
+    let dead = folder("dead");
+    std::fs::write(dead.join("owner.pid"), &gone).unwrap();
+    std::fs::write(dead.join("store.bin"), b"").unwrap();
+    let fifo = folder("fifo");
+    std::fs::write(fifo.join("owner.pid"), &gone).unwrap();
+    let name = std::ffi::CString::new(fifo.join("store.bin").into_os_string().into_encoded_bytes());
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.unwrap().as_ptr(), 0o600) }, 0);
+    let zero = folder("zero");
+    std::os::unix::fs::symlink("/dev/zero", zero.join("owner.pid")).unwrap();
+
+    let mut run = common::xtask()
+        .arg("extract")
+        .arg("--out")
+        .arg(tmp.path().join("test_readme_blocks.py"))
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .dies_with_the_test()
+        .spawn()
+        .unwrap();
+    let finished = common::wait_until(READY, || !matches!(run.try_wait(), Ok(None)));
+    if !finished {
+        let _ = run.kill();
+        // Unblock an open() of the FIFO, so that the killed run can be reaped.
+        let _ = std::fs::File::options()
+            .write(true)
+            .open(fifo.join("store.bin"));
+    }
+    let status = run.wait().unwrap();
+    assert!(
+        finished,
+        "xtask blocked on what was planted in its temp dir"
+    );
+    assert!(status.success(), "{status}");
+    assert!(!dead.exists(), "the dead run's store is removed");
+    assert!(
+        fifo.exists() && zero.exists(),
+        "what it cannot judge is left"
+    );
+}

@@ -142,10 +142,16 @@ impl Drop for Watch {
     }
 }
 
-/// A file this test writes in the workspace, removed when dropped.
+/// A file this test writes in the workspace, removed when dropped, and also when a signal
+/// stops the test process (see [`remove_on_signal`]).
 struct Scratch(PathBuf);
 
 impl Scratch {
+    fn new(path: PathBuf) -> Scratch {
+        remove_on_signal(&path);
+        Scratch(path)
+    }
+
     fn write(&self, text: &str) {
         std::fs::write(&self.0, text).unwrap();
     }
@@ -155,6 +161,30 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// The workspace files of the tests that run, removed if a signal stops this process: `ci`
+/// stopped by Ctrl-C, SIGTERM or another step's failure stops nextest, which stops this
+/// test with SIGINT or SIGTERM, and no `Drop` would run. (A SIGKILL leaves them to the next
+/// run's [`remove_orphans`], and conftest.py and mypy ignore them meanwhile.)
+static ON_SIGNAL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn remove_on_signal(path: &Path) {
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    HANDLER.call_once(|| {
+        ctrlc::set_handler(|| {
+            let paths = ON_SIGNAL.lock().unwrap_or_else(|p| p.into_inner());
+            for path in paths.iter() {
+                let _ = std::fs::remove_file(path);
+            }
+            // The `xtask watch` children get SIGTERM from the kernel as this process ends
+            // (`dies_with_the_test`).
+            std::process::exit(130);
+        })
+        .expect("cannot install the scratch files' signal handler");
+    });
+    let mut paths = ON_SIGNAL.lock().unwrap_or_else(|p| p.into_inner());
+    paths.push(path.to_owned());
 }
 
 /// A name no other run of these tests uses at the same time; the process id comes first,
@@ -171,7 +201,7 @@ fn test_file(id: &str, suffix: &str) -> (Scratch, String) {
     remove_orphans();
     let name = format!("test_{id}{suffix}.py");
     let path = common::bindings_dir().join("tests").join(&name);
-    (Scratch(path), format!("tests/{name}"))
+    (Scratch::new(path), format!("tests/{name}"))
 }
 
 /// Removes the scratch files of test processes that are gone: one killed mid-test (ci stops
@@ -275,7 +305,7 @@ fn the_scratch_files_of_a_killed_test_process_are_removed_by_the_next() {
         common::bindings_dir().join(format!("tests/test_watch_scratch_{}_1_x.py", gone.id())),
         server_dir().join(format!("watch_scratch_{}_1_x.txt", gone.id())),
     ];
-    let ours = Scratch(server_dir().join(format!("{}.txt", unique_id("ours"))));
+    let ours = Scratch::new(server_dir().join(format!("{}.txt", unique_id("ours"))));
     for path in orphans.iter().chain([&ours.0]) {
         std::fs::write(path, "").unwrap();
     }
@@ -294,7 +324,7 @@ fn a_saved_test_runs_first_a_burst_runs_once_the_server_restarts_on_its_port_and
     let (test, test_name) = test_file(&id, "");
     let (later, later_name) = test_file(&id, "_later");
     let server_name = format!("experiments/simd-r-drive-ws-server/{id}.txt");
-    let server_file = Scratch(server_dir().join(format!("{id}.txt")));
+    let server_file = Scratch::new(server_dir().join(format!("{id}.txt")));
     let mut watch = Watch::start(&id, &["--suite", "fast", "--", "-k", &id]);
     let (at, line) = watch.wait_for(0, "`server: ... ready`", |l| l.starts_with("server: "));
     let (address, first_store) = server_line(&line);
@@ -466,5 +496,37 @@ fn restart_stops_the_run_and_starts_over_and_sighup_cleans_up() {
         status.signal(),
         None,
         "xtask exits by itself, not by the signal"
+    );
+}
+
+#[test]
+fn after_a_failing_edit_the_last_line_says_failed_until_the_test_passes() {
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let id = unique_id("red");
+    let (test, test_name) = test_file(&id, "");
+    let mut watch = Watch::start(&id, &["--suite", "unit", "--", "-k", &id]);
+    let (at, _) = watch.wait_for_run(0, "start");
+
+    test.write(&format!(
+        "{HEADER}def test_fails():\n    assert [b\"a\"] == [b\"b\"]\n"
+    ));
+    let (at, own) = watch.wait_for_run(at, &format!("{test_name}: its tests"));
+    assert!(own.starts_with("watch: 0 passed, 1 failed"), "{own}");
+    // The rest of the suite leaves the changed file out and passes; the failure stays last.
+    let (at, rest) = watch.wait_for_run(at, &test_name);
+    assert!(rest.contains(" 0 failed"), "{rest}");
+    let still = format!("watch: 1 failed test has not passed since: {test_name}::test_fails");
+    let (at, _) = watch.wait_for(at, &format!("`{still}`"), |l| l == still);
+    assert_eq!(watch.lines().len(), at + 1, "{:#?}", &watch.lines()[at..]);
+
+    test.write(&passing());
+    let (at, own) = watch.wait_for_run(at, &format!("{test_name}: its tests"));
+    assert!(own.starts_with("watch: 1 passed, 0 failed"), "{own}");
+    let (at, rest) = watch.wait_for_run(at, &test_name);
+    assert!(rest.contains(" 0 failed"), "{rest}");
+    let after = &watch.lines()[at..];
+    assert!(
+        !after.iter().any(|l| l.contains("not passed since")),
+        "a test that passed is still named: {after:#?}"
     );
 }

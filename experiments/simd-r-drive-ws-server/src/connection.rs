@@ -14,7 +14,7 @@
 //! is closed after the idle timeout like a silent one.
 
 use crate::frame_check::frames;
-use crate::requests::{self, Refusal, Requests};
+use crate::requests::{self, Budget, Refusal, Requests};
 use crate::{MAX_VALUE_SIZE, Timeouts};
 use futures_util::{SinkExt, StreamExt};
 use muxio_core::rpc::RpcDispatcher;
@@ -56,14 +56,18 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
+    shared: Shared,
     shutdown: watch::Receiver<bool>,
 ) {
+    let Shared { origins, budget } = shared;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_SIZE))
         .max_frame_size(Some(MAX_MESSAGE_SIZE))
         .max_write_buffer_size(MAX_UNREAD);
-    let handshake =
-        tokio_tungstenite::accept_hdr_async_with_config(tcp, only_rpc_path, Some(config));
+    // tungstenite's `Callback` signature; its error type is not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let check = move |request: &Request, response: Response| admit(request, response, &origins);
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, check, Some(config));
     let socket = match timeout(timeouts.handshake, handshake).await {
         Ok(Ok(socket)) => socket,
         Ok(Err(e)) => return tracing::debug!(%peer, "WebSocket handshake failed: {e}"),
@@ -82,21 +86,66 @@ pub(crate) async fn serve(
         endpoint,
         timeouts,
         dispatcher: RpcDispatcher::new_with_id_space(IdSpace::Server),
-        requests: Requests::default(),
+        requests: Requests::new(budget),
     };
     connection.run(shutdown).await;
 }
 
-/// The RPC endpoint lives at `/ws`, where every client of the service definition connects.
+/// What every connection shares with the others.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    /// The origins whose pages may connect (`--allow-origin`).
+    pub(crate) origins: Arc<[String]>,
+    /// What the unfinished requests of all connections may hold (`--request-budget`).
+    pub(crate) budget: Arc<Budget>,
+}
+
+/// The RPC endpoint lives at `/ws`, where every client of the service definition connects;
+/// a handshake with an `Origin` header (a browser's: a web page's script) is refused unless
+/// that origin is allowed (see [`crate::Access`]).
 // The signature is tungstenite's `Callback`; its error type is not ours to shrink.
 #[allow(clippy::result_large_err)]
-fn only_rpc_path(request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-    if request.uri().path() == "/ws" {
+fn admit(
+    request: &Request,
+    response: Response,
+    origins: &[String],
+) -> Result<Response, ErrorResponse> {
+    use tokio_tungstenite::tungstenite::http::StatusCode;
+    if request.uri().path() != "/ws" {
+        return Err(refusal(
+            StatusCode::NOT_FOUND,
+            "the RPC endpoint is /ws\n".into(),
+        ));
+    }
+    let Some(origin) = request.headers().get("origin") else {
+        return Ok(response);
+    };
+    if origins
+        .iter()
+        .any(|allowed| origin.as_bytes() == allowed.as_bytes())
+    {
         return Ok(response);
     }
-    let mut refusal = ErrorResponse::new(Some("the RPC endpoint is /ws\n".into()));
-    *refusal.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND;
-    Err(refusal)
+    let shown = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    tracing::warn!(
+        "refused a WebSocket handshake from a web page of origin {shown:?}; start the server with --allow-origin {shown:?} to allow it"
+    );
+    Err(refusal(
+        StatusCode::FORBIDDEN,
+        format!(
+            "web pages may not connect (origin {shown}); the server allows them with --allow-origin\n"
+        ),
+    ))
+}
+
+#[allow(clippy::result_large_err)]
+fn refusal(
+    status: tokio_tungstenite::tungstenite::http::StatusCode,
+    body: String,
+) -> ErrorResponse {
+    let mut refusal = ErrorResponse::new(Some(body));
+    *refusal.status_mut() = status;
+    refusal
 }
 
 struct Connection {
@@ -137,7 +186,11 @@ impl Connection {
                     // Silence is counted from the end of the call: a long call is the
                     // server's time, not the client's.
                     Ok(Received::Heard) => heard = Instant::now(),
-                    Ok(Received::Other) => {}
+                    Ok(Received::Other) => {
+                        if let Err(closing) = self.answered(heard + self.timeouts.idle, &mut shutdown).await {
+                            break Some(closing);
+                        }
+                    }
                     Ok(Received::Gone) => break None,
                     Err(closing) => break Some(closing),
                 },
@@ -150,7 +203,7 @@ impl Connection {
                     code: CloseCode::Away,
                     reason: format!("no request and no Pong for {:?}", self.timeouts.idle),
                 }),
-                () = crate::accept::stopped(&mut shutdown) => break Some(Closing {
+                () = crate::shutdown::stopped(&mut shutdown) => break Some(Closing {
                     code: CloseCode::Away,
                     reason: "the server is shutting down".into(),
                 }),
@@ -160,6 +213,31 @@ impl Connection {
             self.close(closing).await;
         }
         tracing::debug!(peer = %self.peer, "client disconnected");
+    }
+
+    /// Waits until the answer to a client's Ping (its Pong, queued by tungstenite) has left,
+    /// before anything more is read: a client that sends Pings and does not read the Pongs
+    /// fills its socket, and from then on costs nothing until the idle `deadline` closes it.
+    /// (Reading on instead kept a core busy: tungstenite replaces a Pong it cannot send with
+    /// the next one, so the Pings went on being read, 200 MiB in 30 s.)
+    async fn answered(
+        &mut self,
+        deadline: Instant,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), Closing> {
+        let flushed = tokio::time::timeout_at(deadline, self.socket.flush());
+        tokio::select! {
+            flushed = flushed => match flushed {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(WsError::WriteBufferFull(_))) | Err(_) => Err(not_reading()),
+                // The client is gone; the next read says so.
+                Ok(Err(_)) => Ok(()),
+            },
+            () = crate::shutdown::stopped(shutdown) => Err(Closing {
+                code: CloseCode::Away,
+                reason: "the server is shutting down".into(),
+            }),
+        }
     }
 
     /// Sends the keep-alive Ping: `Ok(false)` when the client is gone. A client that does
@@ -293,6 +371,7 @@ fn refused(refusal: Refusal) -> Closing {
         Refusal::Malformed(reason) => (CloseCode::Invalid, reason),
         Refusal::TooBig(reason) => (CloseCode::Size, reason),
         Refusal::TooMany(reason) => (CloseCode::Policy, reason),
+        Refusal::Busy(reason) => (CloseCode::Again, reason),
     };
     Closing { code, reason }
 }

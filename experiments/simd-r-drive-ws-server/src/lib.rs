@@ -5,7 +5,9 @@
 
 mod accept;
 mod acked;
+mod beside;
 mod connection;
+mod cutting;
 mod decoded_size;
 mod frame_check;
 mod handlers;
@@ -14,6 +16,7 @@ pub mod owner;
 mod repair;
 mod reply;
 mod requests;
+mod shutdown;
 mod startup;
 mod store;
 mod store_check;
@@ -67,6 +70,44 @@ pub struct Options {
     /// Check the checksum of every entry at startup, not only the newest one's, and refuse
     /// a file with a damaged entry.
     pub verify: bool,
+    /// Who may connect: by default only this machine, and no web page.
+    pub access: Access,
+    /// What all connections together may cost.
+    pub limits: Limits,
+}
+
+/// Bounds over all connections together, beside those of each one (see the README's
+/// "Limits").
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections open at once (`--max-connections`); one more is answered 503 and closed.
+    pub connections: usize,
+    /// Bytes the unfinished requests of all connections may hold (`--request-budget`); a
+    /// connection whose request would go over it is closed with 1013 (try again later).
+    pub request_budget: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections: 128,
+            request_budget: 256 << 20,
+        }
+    }
+}
+
+/// Who may reach the store. There is no authentication: whoever completes a handshake can
+/// read, write and delete every key. So by default the server listens on loopback only, and
+/// refuses a handshake that carries an `Origin` header, which browsers send (and scripts of
+/// any web page could otherwise reach `ws://127.0.0.1:PORT/ws`, since browsers do not ask
+/// before a cross-origin WebSocket).
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Listen on an address that is not loopback (`--allow-remote`).
+    pub remote: bool,
+    /// Origins whose pages may connect (`--allow-origin`), compared exactly, as the browser
+    /// sends them (`http://localhost:8000`).
+    pub origins: Vec<String>,
 }
 
 /// How long the server waits for a client before it drops the connection.
@@ -118,7 +159,13 @@ impl RunningServer {
     pub async fn start_with(config: Config, options: Options) -> anyhow::Result<RunningServer> {
         let lock = open_storage_folder(&config.storage)?;
         let store = Arc::new(open_store(&config, &options)?);
-        let listener = listener::bind(&config.host, config.port, config.tcp_nodelay).await?;
+        let listener = listener::bind(
+            &config.host,
+            config.port,
+            config.tcp_nodelay,
+            options.access.remote,
+        )
+        .await?;
         let local_addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
@@ -131,6 +178,11 @@ impl RunningServer {
             endpoint,
             timeouts: options.timeouts,
             tcp_nodelay: config.tcp_nodelay,
+            shared: connection::Shared {
+                origins: options.access.origins.clone().into(),
+                budget: Arc::new(requests::Budget::new(options.limits.request_budget)),
+            },
+            connections: Arc::new(tokio::sync::Semaphore::new(options.limits.connections)),
             shutdown: stopped.clone(),
         };
         let task = tokio::spawn(serving.run(listener));

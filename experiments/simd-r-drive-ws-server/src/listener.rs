@@ -8,8 +8,19 @@ use tokio::net::{TcpListener, TcpSocket};
 /// Binds `host:port` with TCP_NODELAY set on the listening socket. The accept loop sets it
 /// on every accepted socket as well; Linux and the BSDs (macOS included) would copy it from
 /// the listener anyway, but not every system does.
-pub(crate) async fn bind(host: &str, port: u16, tcp_nodelay: bool) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(
+    host: &str,
+    port: u16,
+    tcp_nodelay: bool,
+    allow_remote: bool,
+) -> anyhow::Result<TcpListener> {
     let addr = resolve(host, port).await?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        bail!(
+            "--host {host} is not a loopback address: anyone who can reach {} could read, write and delete every key, since the server has no authentication; add --allow-remote to listen there anyway (on a network you trust, or behind a proxy that authenticates)",
+            addr.ip()
+        );
+    }
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use simd_r_drive_ws_server::owner::OwnerPipe;
-use simd_r_drive_ws_server::{Config, Options, RunningServer, Timeouts};
+use simd_r_drive_ws_server::{Access, Config, Limits, Options, RunningServer, Timeouts};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,9 +24,19 @@ use tokio::signal::unix::{SignalKind, signal};
 struct Cli {
     /// Storage file; created if missing (its folder must exist).
     storage: PathBuf,
-    /// Address to listen on: an IP address or a host name.
+    /// Address to listen on: an IP address or a host name. One that is not loopback needs
+    /// --allow-remote: the server has no authentication.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Listen on a --host that is not loopback, where anyone who can reach it can read,
+    /// write and delete every key.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Let web pages of this origin connect (as the browser sends it, for example
+    /// `http://localhost:8000`); repeat for more. Handshakes with any other Origin header
+    /// are refused (403), so that no web page open in a browser can reach the store.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// Port to listen on; 0 picks a free ephemeral port (read it from the readiness line).
     #[arg(long, default_value_t = 34129)]
     port: u16,
@@ -52,6 +62,13 @@ struct Cli {
     /// survive a power cut, not only a crash (slower: see the README's "Durability").
     #[arg(long)]
     sync: bool,
+    /// Connections open at once; one more is answered 503 and closed at once.
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// MiB that the unfinished requests of all connections may hold together; a connection
+    /// whose request would go over it is closed with 1013 (try again later).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(66..))]
+    request_budget: u32,
     /// Seconds a new connection has to finish the WebSocket handshake.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
     handshake_timeout: Duration,
@@ -130,6 +147,14 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         },
         repair_discard_entries: cli.repair_discard_entries,
         verify: cli.verify,
+        access: Access {
+            remote: cli.allow_remote,
+            origins: cli.allow_origin,
+        },
+        limits: Limits {
+            connections: cli.max_connections as usize,
+            request_budget: (cli.request_budget as usize) << 20,
+        },
     };
     let mut server = RunningServer::start_with(config, options).await?;
     announce(&cli.host, server.local_addr())?;

@@ -26,12 +26,26 @@ impl OwnerPipe {
         if fd <= 2 {
             bail!(wrong("0, 1 and 2 are stdin, stdout and stderr"));
         }
-        // SAFETY: F_GETFD only reads the descriptor's flags; it fails if `fd` is not open.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        // Checked before the descriptor is taken: one that is not the read end of a pipe is
+        // not ours to close, so an error leaves it open.
+        // SAFETY: fstat writes into the struct it is given; it fails if `fd` is not open.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd, &mut stat) } == -1 {
             bail!(wrong("no such open file descriptor"));
         }
-        // SAFETY: `fd` is open (checked above) and nothing else in this process uses it:
-        // it was inherited for this purpose, and only this call takes it.
+        if stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
+            bail!(wrong("it is not a pipe"));
+        }
+        // SAFETY: F_GETFL only reads the descriptor's status flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags == -1 || flags & libc::O_ACCMODE == libc::O_WRONLY {
+            bail!(wrong(
+                "it is not open for reading (the write end of the pipe?)"
+            ));
+        }
+        // SAFETY: `fd` is open and the read end of a pipe (checked above), and nothing else
+        // in this process uses it: it was inherited for this purpose, and only this call
+        // takes it.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         let receiver = pipe::Receiver::from_owned_fd(owned).with_context(|| wrong("not a pipe"))?;
         Ok(OwnerPipe(receiver))
@@ -46,5 +60,23 @@ impl OwnerPipe {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// Issue 31 item 9: a descriptor that is not a pipe is refused, and left open.
+    #[tokio::test]
+    async fn a_descriptor_that_is_not_a_pipe_is_refused_and_left_open() {
+        let file = tempfile::tempfile().unwrap();
+        let fd = file.as_raw_fd();
+        let err = OwnerPipe::adopt(fd).err().expect("refused").to_string();
+        assert!(err.contains("not a pipe"), "{err}");
+        // SAFETY: F_GETFD only reads the flags of a descriptor this test owns.
+        assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1, "still open");
+        drop(file);
     }
 }

@@ -9,14 +9,12 @@
 //! cut is first copied to `STORE.cut-OFFSET-TIME` beside the store.
 
 use crate::acked::{self, Acked, Found};
-use crate::startup;
+use crate::cutting;
 use crate::store_check::{self, Behind};
 use anyhow::{Context, bail};
 use std::fmt;
 use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What a cut removes.
 #[derive(Debug, Default)]
@@ -94,8 +92,7 @@ pub(crate) fn run(
             "--repair would cut storage file {shown} by {plan}: more than a torn tail, so it was left untouched (add --repair-discard-entries to cut it anyway, keeping a copy of the cut bytes beside the store)"
         );
     }
-    let copy = save_cut(path, file, plan.at, len)?;
-    startup::cut(path, plan.at)?;
+    let copy = cutting::keep_and_cut(path, file, plan.at, len)?;
     let acked = Acked::read_from(file, plan.at).with_context(|| format!("cannot read {shown}"))?;
     acked::reset(path, &acked)?;
     tracing::warn!(
@@ -105,9 +102,9 @@ pub(crate) fn run(
     Ok(acked)
 }
 
-/// The record's tail when it can be believed about this file: the record is readable and
-/// the metadata at its tail is the one recorded (or it lies past the end of the file, whose
-/// bytes are then all acknowledged).
+/// The record's tail when it can be believed about this file: the record is readable, the
+/// metadata at its tail is the one recorded (or it lies past the end of the file, whose
+/// bytes are then all acknowledged), and bytes after it come from a write it saw begin.
 fn trusted_record(path: &Path, file: &File, len: u64) -> anyhow::Result<Option<u64>> {
     let shown = acked::path_for(path);
     let shown = shown.display();
@@ -117,9 +114,15 @@ fn trusted_record(path: &Path, file: &File, len: u64) -> anyhow::Result<Option<u
             tracing::warn!("--repair: the record {shown} is damaged; going by the file alone");
             Ok(None)
         }
-        Found::At(acked) if acked.tail > len => Ok(Some(acked.tail)),
-        Found::At(acked) if startup::matches(file, &acked)? => Ok(Some(acked.tail)),
-        Found::At(_) => {
+        Found::At { acked, .. } if acked.tail > len => Ok(Some(acked.tail)),
+        Found::At { acked, under_way } if acked.tail < len && !under_way => {
+            tracing::warn!(
+                "--repair: the record {shown} is out of date (the file goes on after it, and it shows no write under way); going by the file alone"
+            );
+            Ok(None)
+        }
+        Found::At { acked, .. } if acked.matches(file)? => Ok(Some(acked.tail)),
+        Found::At { .. } => {
             tracing::warn!(
                 "--repair: the record {shown} does not match the file; going by the file alone"
             );
@@ -169,31 +172,4 @@ fn describe(
         vanished: cut.len() - reverted,
         acknowledged,
     })
-}
-
-/// Copies bytes `from..len` to a new file beside the store, fsynced, before they are cut.
-fn save_cut(path: &Path, file: &File, from: u64, len: u64) -> anyhow::Result<PathBuf> {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".cut-{from}-{secs}"));
-    let copy = PathBuf::from(name);
-    let shown = copy.display();
-    let write = || -> std::io::Result<()> {
-        let mut out = File::options().write(true).create_new(true).open(&copy)?;
-        let mut buf = vec![0; (len - from).min(1 << 20) as usize];
-        let mut at = from;
-        while at < len {
-            let n = buf.len().min((len - at) as usize);
-            file.read_exact_at(&mut buf[..n], at)?;
-            out.write_all(&buf[..n])?;
-            at += n as u64;
-        }
-        out.sync_all()
-    };
-    write().with_context(|| {
-        format!("cannot keep a copy of the bytes to cut in {shown}; nothing was cut")
-    })?;
-    Ok(copy)
 }

@@ -17,6 +17,8 @@ use crate::MAX_VALUE_SIZE;
 use crate::frame_check::{Frame, HEADER_SIZE, Kind};
 use muxio_core::rpc::RpcRequest;
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The most one request may carry, frame headers included: a value at the limit plus
 /// 1 MiB for keys and framing (a batch's values together count against it). The decoded
@@ -49,6 +51,8 @@ pub(crate) enum Refusal {
     TooBig(String),
     /// Too many unfinished requests (1008).
     TooMany(String),
+    /// The server-wide budget is spent: try again later (1013).
+    Busy(String),
 }
 
 /// The unfinished requests of one connection, by stream id.
@@ -57,6 +61,58 @@ pub(crate) struct Requests {
     open: HashMap<u32, Partial>,
     /// What the open requests cost together, as counted against the limits.
     held: usize,
+    /// The server-wide budget that `held` is also counted against.
+    budget: Arc<Budget>,
+}
+
+/// What the unfinished requests of every connection may hold together (`--request-budget`):
+/// without it, a few dozen connections each within their own limit hold gigabytes.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: usize,
+    held: AtomicUsize,
+}
+
+impl Default for Budget {
+    /// No server-wide bound, for tests of one connection's limits.
+    fn default() -> Budget {
+        Budget::new(usize::MAX)
+    }
+}
+
+impl Budget {
+    pub(crate) fn new(limit: usize) -> Budget {
+        Budget {
+            limit,
+            held: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes `cost` bytes if they fit; nothing if they do not.
+    fn take(&self, cost: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(cost).filter(|&after| after <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give(&self, cost: usize) {
+        self.held.fetch_sub(cost, Ordering::AcqRel);
+    }
+
+    /// What every connection's unfinished requests hold now.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Requests {
+    /// A connection that ends (or is closed) gives back what its requests held.
+    fn drop(&mut self) {
+        self.budget.give(self.held);
+    }
 }
 
 /// A request whose End frame has not come yet.
@@ -72,6 +128,15 @@ struct Partial {
 pub(crate) type Request = (u32, RpcRequest);
 
 impl Requests {
+    /// The requests of a new connection, counted against `budget` as well.
+    pub(crate) fn new(budget: Arc<Budget>) -> Requests {
+        Requests {
+            open: HashMap::new(),
+            held: 0,
+            budget,
+        }
+    }
+
     /// Takes one frame; returns the request it completes, if it does.
     pub(crate) fn take(&mut self, frame: Frame<'_>) -> Result<Option<Request>, Refusal> {
         match frame.kind {
@@ -97,6 +162,7 @@ impl Requests {
     fn forget(&mut self, stream_id: u32) {
         if let Some(partial) = self.open.remove(&stream_id) {
             self.held -= partial.cost;
+            self.budget.give(partial.cost);
         }
     }
 
@@ -113,6 +179,9 @@ impl Requests {
             )));
         }
         let cost = HEADER_SIZE + frame.payload.len();
+        if !self.budget.take(cost) {
+            return Err(busy(&self.budget));
+        }
         partial.next_seq = partial.next_seq.wrapping_add(1);
         partial.cost += cost;
         self.held += cost;
@@ -149,6 +218,9 @@ impl Requests {
                 "over {MAX_PENDING_REQUESTS} unfinished requests on this connection; end or cancel each request"
             )));
         }
+        if !self.budget.take(REQUEST_OVERHEAD) {
+            return Err(busy(&self.budget));
+        }
         let partial = Partial {
             next_seq: 0,
             bytes: Vec::new(),
@@ -163,8 +235,16 @@ impl Requests {
     fn finish(&mut self, stream_id: u32) -> Result<Request, Refusal> {
         let partial = self.open.remove(&stream_id).expect("appended to above");
         self.held -= partial.cost;
+        self.budget.give(partial.cost);
         parse(partial.bytes)
     }
+}
+
+fn busy(budget: &Budget) -> Refusal {
+    Refusal::Busy(format!(
+        "the unfinished requests of all connections hold the server's budget of {} bytes (--request-budget); try again later",
+        budget.limit
+    ))
 }
 
 /// Splits a request's bytes into its header's fields, its metadata (the arguments of a
@@ -275,6 +355,29 @@ mod tests {
         assert_eq!(feed(&mut requests, &message), Ok(vec![]));
         let refused = feed(&mut requests, &frame(u32::MAX, 0, 0, b""));
         assert!(matches!(refused, Err(Refusal::TooMany(_))), "{refused:?}");
+    }
+
+    /// Issue 31 item 4: the unfinished requests of all connections share one budget; a
+    /// connection over it is refused, and one that ends gives back what it held.
+    #[test]
+    fn connections_share_one_budget_and_give_it_back() {
+        let budget = Arc::new(Budget::new(10_000));
+        let mut first = Requests::new(budget.clone());
+        let mut second = Requests::new(budget.clone());
+        let open = |stream: u32| frame(stream, 0, 0, &header(1, 5, &[7; 100]));
+        let big = |stream: u32, seq: u32| frame(stream, seq, 1, &[1; 4_000]);
+        assert_eq!(feed(&mut first, &[open(1), big(1, 1)].concat()), Ok(vec![]));
+        assert_eq!(
+            feed(&mut second, &[open(2), big(2, 1)].concat()),
+            Ok(vec![])
+        );
+        let refused = feed(&mut second, &big(2, 2));
+        assert!(matches!(refused, Err(Refusal::Busy(_))), "{refused:?}");
+        let held = budget.held();
+        drop(first);
+        assert!(budget.held() < held / 2 + 300, "{}", budget.held());
+        drop(second);
+        assert_eq!(budget.held(), 0);
     }
 
     #[test]

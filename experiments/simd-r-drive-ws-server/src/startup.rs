@@ -1,18 +1,22 @@
 //! What the server does with a storage file before the engine opens it: a plain start, with
 //! no flag, after any crash of the server.
 //!
-//! The record of the last acknowledged write ([`acked`]) says where the store ends. Bytes
-//! after it were never acknowledged (a write cut short by a crash, or one whose reply never
-//! went out): they are cut, with one log line, without being read as entries. Anything
-//! else that is wrong (an entry at or before the record that fails its check, a file
-//! shorter than the record, a record that does not match the file) is refused, the file
-//! untouched; `--repair` (see [`repair`]) says what it would cut.
+//! The record of the last acknowledged write ([`acked`]) says where the store ends, and
+//! whether a write had begun after it. Only then are the bytes after it cut: they are what
+//! that one write left (cut short by a crash, or whole but never acknowledged), and they
+//! are cut without being read as entries, a copy kept beside the store (see [`cutting`]).
+//! Bytes after a record that shows no write under way were written past the record
+//! (through another name of the file, or in a copy put back without its record): the record
+//! is out of date, so the file is checked as a store without one and nothing is cut.
+//! Anything else that is wrong (an entry at or before the record that fails its check, a
+//! file shorter than the record, a record that does not match the file) is refused, the
+//! file untouched; `--repair` (see [`repair`]) says what it would cut.
 //!
 //! A store without a record (made before records were kept) is checked as it always was:
 //! its newest entry must be whole; then the record is written.
 
 use crate::acked::{self, Acked, Found};
-use crate::{repair, store_check};
+use crate::{cutting, repair, store_check};
 use anyhow::{Context, bail};
 use std::fs::File;
 use std::path::Path;
@@ -20,7 +24,7 @@ use std::path::Path;
 /// How the file may be changed at startup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Only a tail past the last acknowledged write is cut.
+    /// Only what one unacknowledged write left after the record is cut.
     Plain,
     /// `--repair`: cut back to the last valid entry; `discard_entries` allows a cut that
     /// removes whole entries (`--repair-discard-entries`).
@@ -44,62 +48,50 @@ fn plain(path: &Path, file: &File, len: u64) -> anyhow::Result<Acked> {
     let shown = path.display();
     let record = acked::path_for(path);
     let record = record.display();
-    let acked = match acked::read(path)? {
-        Found::Missing => {
-            store_check::verify_intact(path)?;
-            return Acked::read_from(file, len).with_context(|| format!("cannot read {shown}"));
-        }
+    let (acked, under_way) = match acked::read(path)? {
+        Found::Missing => return by_the_file_alone(path, file, len),
         Found::Damaged => bail!(
             "the record of acknowledged writes {record} is damaged, so storage file {shown} cannot be checked; both were left untouched (start with --repair to check the file and write the record anew)"
         ),
-        Found::At(acked) => acked,
+        Found::At { acked, under_way } => (acked, under_way),
     };
     if acked.tail > len {
         bail!(
-            "storage file {shown} ends at {len} bytes, before its last acknowledged write (which ended at {}): acknowledged writes are missing (a power cut without --sync?); it was left untouched (start with --repair, which says what it would cut before it cuts)",
+            "storage file {shown} ends at {len} bytes, before its last acknowledged write (which ended at {}): acknowledged writes are missing (a power cut without --sync, or an older copy put back?); it was left untouched (start with --repair, which says what it would cut before it cuts)",
             acked.tail
         );
     }
-    if !matches(file, &acked)? {
+    if !acked.matches(file)? {
         bail!(
             "the record of acknowledged writes {record} does not match storage file {shown} (was another store copied over it?); both were left untouched (remove the record to check the file as a store without one, or start with --repair)"
         );
     }
     store_check::verify_prefix(path, file, acked.tail)?;
-    if acked.tail == 0 && len > 0 && store_check::verify_intact(path).is_ok() {
-        bail!(
-            "storage file {shown} holds a whole store, but its record {record} says it is empty (was a store copied over it?); both were left untouched (remove the record if this store was put there on purpose)"
+    if acked.tail < len && !under_way {
+        tracing::warn!(
+            "storage file {shown} goes on for {} bytes after the last write its record {record} knows of, and the record shows no write under way: they were written under another name of the file or in a copy put back; going by the file alone, nothing is cut",
+            len - acked.tail
         );
+        return by_the_file_alone(path, file, len).with_context(|| format!(
+            "the record of acknowledged writes {record} is out of date (the file goes on after it, and it shows no write under way), so nothing was cut"
+        ));
     }
     if acked.tail < len {
-        cut(path, acked.tail)?;
+        let copy = cutting::keep_and_cut(path, file, acked.tail, len)?;
         tracing::warn!(
-            "storage file {shown}: cut {} bytes after the last acknowledged write (at {}), the rest of a write that a crash cut short or that was never acknowledged",
+            "storage file {shown}: cut {} bytes after the last acknowledged write (at {}), the rest of a write that a crash cut short or that was never acknowledged; they are kept in {}",
             len - acked.tail,
-            acked.tail
+            acked.tail,
+            copy.display()
         );
     }
     Ok(acked)
 }
 
-/// Whether the metadata record that ends at the acknowledged tail is the one recorded.
-pub(crate) fn matches(file: &File, acked: &Acked) -> anyhow::Result<bool> {
-    let found = Acked::read_from(file, acked.tail).context("cannot read the storage file")?;
-    Ok(found == *acked)
-}
-
-/// Cuts the file to `len` bytes, durably.
-pub(crate) fn cut(path: &Path, len: u64) -> anyhow::Result<()> {
-    File::options()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_len(len).and_then(|()| f.sync_all()))
-        .with_context(|| {
-            format!(
-                "cannot cut storage file {} back to {len} bytes",
-                path.display()
-            )
-        })
+/// A store with no record to go by (or none to trust): it must be whole as it is.
+fn by_the_file_alone(path: &Path, file: &File, len: u64) -> anyhow::Result<Acked> {
+    store_check::verify_prefix(path, file, len)?;
+    Acked::read_from(file, len).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// `--verify`: reads every entry and refuses the file if one fails its checksum.

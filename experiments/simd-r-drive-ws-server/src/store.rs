@@ -11,8 +11,9 @@
 //!   newest entry is a tombstone, so `len` is kept here: counted from the file at open, then
 //!   changed by each acknowledged write.
 //! - **The end of the last acknowledged write is recorded** beside the file (see
-//!   [`acked`]) before the reply goes out, so that a restart after a crash knows which
-//!   bytes at the end were never acknowledged.
+//!   [`acked`]) before the reply goes out, and that a write is under way before it
+//!   begins, so that a restart after a crash knows which bytes at the end were never
+//!   acknowledged, and that no other bytes are.
 //! - **Reads check what they return**: a value whose payload fails its CRC32 is an error
 //!   naming the key, never bytes that were not written.
 //! - **`--sync`** fsyncs the file, then the record, before a write is acknowledged.
@@ -122,6 +123,7 @@ impl Store {
         let slot = self.engine.read().unwrap_or_else(|p| p.into_inner());
         let engine = engine(&slot)?;
         let (added, removed) = count_change(engine, &change)?;
+        writer.record.begin_write()?;
         let written = op(engine).and_then(|new_tail| self.acknowledge(&mut writer, new_tail));
         match written {
             Ok(new_tail) => {
@@ -130,10 +132,17 @@ impl Store {
                 Ok(new_tail)
             }
             // The engine checks its input before it writes a byte; nothing to undo.
-            Err(e) if e.kind() == ErrorKind::InvalidInput => Err(e),
+            Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                writer.record.settle()?;
+                Err(e)
+            }
             Err(e) => {
                 drop(slot);
-                Err(self.undo(writer.tail, e))
+                let undone = self.undo(writer.tail, e);
+                if let Err(e) = writer.record.settle() {
+                    tracing::warn!("cannot record that the failed write was undone: {e}");
+                }
+                Err(undone)
             }
         }
     }
@@ -154,6 +163,7 @@ impl Store {
     /// recorded. Until the record is written, a restart cuts the write.
     fn acknowledge(&self, writer: &mut Writer, new_tail: u64) -> io::Result<u64> {
         if new_tail == writer.tail {
+            writer.record.settle()?;
             return Ok(new_tail);
         }
         if self.sync {

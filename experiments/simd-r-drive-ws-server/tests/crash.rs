@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{Server, append, assert_fails_with, connect, runtime};
+use common::{
+    Server, append, assert_fails_with, connect, mark_write_under_way, record_path, runtime,
+};
 use simd_r_drive::{METADATA_SIZE, PAYLOAD_ALIGNMENT, compute_hash};
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter};
 use std::path::{Path, PathBuf};
@@ -95,6 +97,7 @@ fn a_restart_after_a_write_cut_short_needs_no_flag() {
     // The start of a 1 MiB write: its pre-pad and 300,000 bytes of its payload.
     let mut torn = pre_pad(acked);
     torn.extend(std::iter::repeat_n(0x5A_u8, 300_000));
+    mark_write_under_way(&storage);
     append(&storage, &torn);
 
     let server = Server::start(&storage);
@@ -103,7 +106,10 @@ fn a_restart_after_a_write_cut_short_needs_no_flag() {
     let cut = format!("cut {} bytes after the last acknowledged write", torn.len());
     assert_eq!(log.matches(&cut).count(), 1, "{log}");
     assert_eq!(len(&storage), acked);
-    assert!(cut_copies(&storage).is_empty());
+    // Whatever a start cuts, it keeps.
+    let copies = cut_copies(&storage);
+    assert_eq!(copies.len(), 1);
+    assert_eq!(std::fs::read(&copies[0]).unwrap(), torn);
 
     // The next start has nothing to cut.
     let server = Server::start(&storage);
@@ -120,6 +126,7 @@ fn repair_of_a_torn_tail_cuts_it_and_keeps_a_copy() {
     let acked = *store_killed_after(&storage, 8, 1).last().unwrap();
     let mut torn = pre_pad(acked);
     torn.extend_from_slice(&[0xC3; 5000]);
+    mark_write_under_way(&storage);
     append(&storage, &torn);
 
     let server = Server::start_with(&storage, &["--port", "0", "--repair"]);
@@ -143,11 +150,7 @@ fn repair_of_a_torn_tail_cuts_it_and_keeps_a_copy() {
 fn repair_names_a_whole_unacknowledged_write_it_cuts() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store.bin");
-    let record = {
-        let mut name = storage.clone().into_os_string();
-        name.push(".acked");
-        PathBuf::from(name)
-    };
+    let record = record_path(&storage);
     let write = |key: &str| {
         let server = Server::start(&storage);
         let tail = runtime().block_on(async {
@@ -158,10 +161,12 @@ fn repair_names_a_whole_unacknowledged_write_it_cuts() {
         tail
     };
     let acked = write("key-0");
-    let vouching_for_the_first = std::fs::read(&record).unwrap();
+    mark_write_under_way(&storage);
+    let under_way_after_the_first = std::fs::read(&record).unwrap();
     write("key-1");
-    // The second write is whole, but the record no longer vouches for it.
-    std::fs::write(&record, vouching_for_the_first).unwrap();
+    // The second write is whole, but the record says it was under way when the server
+    // stopped: it was never acknowledged.
+    std::fs::write(&record, under_way_after_the_first).unwrap();
     let cut = len(&storage) - acked;
 
     let server = Server::start_with(&storage, &["--port", "0", "--repair"]);
@@ -182,6 +187,7 @@ fn damage_before_the_acknowledged_end_is_refused_untouched() {
     let storage = dir.path().join("store.bin");
     let tails = store_killed_after(&storage, 5, 1);
     let acked = *tails.last().unwrap();
+    mark_write_under_way(&storage);
     let mut bytes = std::fs::read(&storage).unwrap();
     bytes[acked as usize - METADATA_SIZE - 3] ^= 0x01;
     bytes.extend_from_slice(&pre_pad(acked));
@@ -276,6 +282,7 @@ fn bytes_inside_a_torn_value_are_never_read_as_entries() {
 
     // A plain start, and --repair too, cut the torn value whole.
     for args in [&["--port", "0"][..], &["--port", "0", "--repair"]] {
+        mark_write_under_way(&storage);
         append(&storage, &torn);
         let server = Server::start_with(&storage, args);
         runtime().block_on(async {

@@ -245,7 +245,7 @@ fn bad_host_is_a_clear_error() {
     );
     assert_fails_with(
         &storage,
-        &["--port", "0", "--host", "192.0.2.1"],
+        &["--port", "0", "--host", "192.0.2.1", "--allow-remote"],
         "not an address of this machine",
     );
 }

@@ -414,3 +414,81 @@ fn a_cancelled_request_leaves_the_connection_usable() {
         "{log}"
     );
 }
+
+/// Issue 31 item 4: a client that sends Pings and never reads is no longer read from once
+/// its Pongs cannot leave: its sends stall for good (the kernel's buffers full both ways)
+/// long before the idle timeout. Before, the server went on reading its Pings, a core busy
+/// for the whole idle timeout (9 to 10 s of CPU in 30 s).
+#[test]
+fn the_server_stops_reading_a_client_that_does_not_read() {
+    // The kernel's buffers on loopback take about 10 MB of Pings and Pongs.
+    const MAX_FLOOD: usize = 128 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--port", "0", "--idle-timeout", "120"];
+    let server = Server::start_with(&dir.path().join("store.bin"), &args);
+    let mut flood = raw_websocket(server.port);
+    flood.set_nonblocking(true).unwrap();
+    let pings: Vec<u8> = (0..1024)
+        .flat_map(|_| client_frame(0x9, &[0x50; 100]))
+        .collect();
+    let (mut sent, mut at) = (0, 0);
+    let mut progress = Instant::now();
+    let stalled = loop {
+        match flood.write(&pings[at..]) {
+            Ok(n) => {
+                (sent, at) = (sent + n, (at + n) % pings.len());
+                progress = Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("the connection failed after {sent} bytes: {e}"),
+        }
+        // Two seconds without taking a byte: the server has stopped reading.
+        if progress.elapsed() > Duration::from_secs(2) {
+            break true;
+        }
+        if sent > MAX_FLOOD {
+            break false;
+        }
+    };
+    assert!(stalled, "the server read {sent} bytes of Pings and goes on");
+    println!("the server stopped reading after {sent} bytes of Pings");
+}
+
+/// Issue 31 item 4: at most `--max-connections` are open; one more is answered 503 and
+/// closed at once, and once one closes a new one is served.
+#[test]
+fn connections_over_the_limit_are_refused_with_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--port", "0", "--max-connections", "2"];
+    let server = Server::start_with(&dir.path().join("store.bin"), &args);
+    let first = raw_websocket(server.port);
+    let _second = raw_websocket(server.port);
+    let mut third = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    third.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("--max-connections"), "{answer}");
+    drop(first);
+    // The server sees the first one go and frees its place.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut probe = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        probe.set_read_timeout(Some(PATIENCE)).unwrap();
+        let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13";
+        write!(
+            probe,
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{key}\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        probe.read_exact(&mut head).unwrap();
+        if head.starts_with(b"HTTP/1.1 101") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no place freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

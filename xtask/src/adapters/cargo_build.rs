@@ -1,16 +1,71 @@
-//! The Rust test binaries, as cargo reports them in its JSON messages
-//! (`cargo test --no-run --message-format=json-render-diagnostics`), and the test targets
+//! A cargo build as its JSON messages tell it (`cargo test --no-run --message-format=json`):
+//! the crates built, the compiler's errors with their places, the test binaries; and the
+//! test targets
 //! that `cargo test` leaves out by default (`test = false`), from `cargo metadata`. Both are
 //! formats cargo promises to keep; its human `Running ...` lines are not.
 
 use std::io::BufReader;
 
 use anyhow::{Context, Result};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
+use cargo_metadata::diagnostic::DiagnosticLevel;
 use cargo_metadata::{Message, Metadata, TargetKind};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
+use crate::base::paths;
 use crate::base::process::Job;
+use crate::base::tail::Lines;
+use crate::engine::events::CompilerError;
+
+/// A build followed through its JSON messages as they come.
+#[derive(Debug, Default)]
+pub struct Build {
+    /// Artifacts built or found fresh so far.
+    pub artifacts: u64,
+    /// The compiler's errors, in the order it reported them.
+    pub errors: Vec<CompilerError>,
+    lines: Lines,
+}
+
+impl Build {
+    /// Takes the next piece of the messages; returns the diagnostics they complete (warnings
+    /// too) as rendered for people, for the step's log. `workspace` is the folder cargo
+    /// built in, from which rustc names files, `root` the folder they are named from instead.
+    pub fn feed(&mut self, bytes: &[u8], workspace: &Utf8Path, root: &Utf8Path) -> Vec<String> {
+        let mut rendered_now = Vec::new();
+        for line in self.lines.push(bytes) {
+            match serde_json::from_str::<Message>(&line) {
+                Ok(Message::CompilerArtifact(_)) => self.artifacts += 1,
+                Ok(Message::CompilerMessage(message)) => {
+                    let diagnostic = message.message;
+                    let rendered = diagnostic.rendered.clone().unwrap_or_default();
+                    if diagnostic.level == DiagnosticLevel::Error {
+                        let code = diagnostic.code.as_ref().map(|c| format!("[{}]", c.code));
+                        let span = diagnostic.spans.iter().find(|span| span.is_primary);
+                        let place = span.map(|span| {
+                            let file = Utf8Path::new(&span.file_name);
+                            let file = paths::relative(workspace, root, file);
+                            format!("{file}:{}:{}", span.line_start, span.column_start)
+                        });
+                        self.errors.push(CompilerError {
+                            message: format!(
+                                "error{}: {}",
+                                code.unwrap_or_default(),
+                                diagnostic.message
+                            ),
+                            place,
+                            rendered: rendered.clone(),
+                        });
+                    }
+                    rendered_now.push(rendered);
+                }
+                _ => {}
+            }
+        }
+        rendered_now
+    }
+}
 
 /// The test executables among cargo's JSON messages, in the order cargo built them
 /// (`rust build` counts them; nextest finds and runs them itself).
@@ -42,8 +97,8 @@ pub fn opt_in_tests(metadata: &Metadata) -> Vec<(String, String)> {
 /// The arguments that select [`opt_in_tests`] for a cargo command (`-p PACKAGE --test
 /// NAME ...`), from `cargo metadata`; empty when there are none. `--all-targets` leaves
 /// those targets out, so `ci` builds them and `lint` checks them with these.
-pub fn opt_in_test_args(sh: &Shell) -> Result<Vec<String>> {
-    let metadata = Job::new(cmd!(sh, "cargo metadata --no-deps --format-version 1")).read()?;
+pub fn opt_in_test_args(sh: &StepContext) -> Result<Vec<String>> {
+    let metadata = Job::new(sh, cmd!(sh, "cargo metadata --no-deps --format-version 1")).read()?;
     let metadata =
         cargo_metadata::MetadataCommand::parse(metadata).context("cannot read `cargo metadata`")?;
     let mut args = Vec::new();

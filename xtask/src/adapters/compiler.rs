@@ -50,6 +50,24 @@ pub fn first_error(output: &str, workspace: &Utf8Path, root: &Utf8Path) -> Optio
     })
 }
 
+/// `errors` (rustc's, from a build of the workspace in `workspace`) with each `--> FILE`
+/// named from `root`, as [`first_error`] names it: the same file gets the same name whichever
+/// workspace failed to build.
+pub fn named_from_root(errors: &str, workspace: &Utf8Path, root: &Utf8Path) -> String {
+    let lines = errors.lines().map(|line| {
+        let trimmed = line.trim_start();
+        match trimmed.strip_prefix("--> ") {
+            Some(place) => {
+                let indent = &line[..line.len() - trimmed.len()];
+                let place = paths::relative(workspace, root, Utf8Path::new(place));
+                format!("{indent}--> {place}")
+            }
+            None => line.to_owned(),
+        }
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}
+
 /// rustc's own errors, not cargo's summary of them.
 fn is_compiler_error(line: &str) -> bool {
     line.starts_with("error")
@@ -106,6 +124,10 @@ mod tests {
         assert_eq!(
             first_error(transport, &bindings, root).unwrap(),
             "experiments/bindings/ws-transport/src/lib.rs:1:1: error[E0308]: x"
+        );
+        assert_eq!(
+            named_from_root(&errors(MATURIN, 2).unwrap(), &bindings, root),
+            "error[E0308]: mismatched types\n  --> experiments/bindings/python-ws-client/src/lib.rs:3:5"
         );
         let elsewhere = "error[E0308]: x\n  --> /abs/x.rs:1:1\n";
         assert_eq!(

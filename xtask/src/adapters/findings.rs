@@ -189,13 +189,13 @@ pub fn annotation(finding: &Finding) -> String {
         "::error file={},line={}{column}::{}",
         escape_property(finding.file.as_str()),
         finding.line,
-        crate::engine::steps::escape_data(&finding.message)
+        crate::base::github::escape_data(&finding.message)
     )
 }
 
 /// GitHub's escaping for a workflow command's property value.
 fn escape_property(value: &str) -> String {
-    crate::engine::steps::escape_data(value)
+    crate::base::github::escape_data(value)
         .replace(':', "%3A")
         .replace(',', "%2C")
 }

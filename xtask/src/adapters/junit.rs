@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{Report, TestCaseStatus};
 
 use crate::base::fingerprint;
-use crate::engine::steps::Counts;
+use crate::engine::events::Counts;
 
 /// The steps' report that `ci` writes beside the test reports.
 const STEPS_REPORT: &str = "ci.xml";

@@ -4,7 +4,7 @@
 //! output in one log, so a reader takes the output of several.
 
 use crate::base::tail::Lines;
-use crate::engine::steps::Counts;
+use crate::engine::events::Counts;
 
 /// The state of test binaries' output, fed in pieces.
 #[derive(Debug, Default)]

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::base::paths;
 use crate::base::tail::Lines;
-use crate::engine::steps::Counts;
+use crate::engine::events::{Counts, TestEnded, TestOutcome};
 use crate::python::venv;
 
 /// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.
@@ -81,9 +81,22 @@ impl TestId {
         }
     }
 
-    /// The filterset that selects this test alone, for a rerun.
+    /// The filterset that selects this test alone (`cargo xtask stress`).
     pub fn filterset(&self) -> String {
         format!("binary_id({}) & test(={})", self.binary_id, self.name)
+    }
+
+    /// The `cargo test` command that runs this test alone, from the workspace root: short,
+    /// and it needs no nextest (which lives in the venv).
+    pub fn cargo_test(&self) -> String {
+        let target = match self.binary_id.split_once("::") {
+            None => format!("-p {} --lib", self.binary_id),
+            Some((package, rest)) => match rest.split_once('/') {
+                Some((kind, name)) => format!("-p {package} --{kind} {name}"),
+                None => format!("-p {package} --test {rest}"),
+            },
+        };
+        format!("cargo test {target} -- '{}' --exact", self.name)
     }
 }
 
@@ -101,6 +114,10 @@ pub struct Events {
     /// The test that started last and has not finished, for the progress line.
     pub running: Option<String>,
     pub failures: Vec<Failure>,
+    /// The tests that failed, then passed on a retry, with the attempt that passed.
+    pub flaky: Vec<(TestId, usize)>,
+    /// Every test that ended, for the tests' history.
+    pub ended: Vec<TestEnded>,
     /// `crate::binary` (the prefix of a test's name) to the binary's id.
     binaries: BTreeMap<String, String>,
     lines: Lines,
@@ -121,18 +138,48 @@ impl Events {
         match (field("type"), field("event")) {
             ("suite", "started") => self.suite(event),
             ("test", "started") => self.running = Some(self.id(field("name")).to_string()),
-            ("test", "ok") => self.counts.passed += 1,
+            ("test", "ok") => {
+                self.counts.passed += 1;
+                let (id, attempt) = self.attempt(field("name"));
+                let outcome = match attempt {
+                    1 => TestOutcome::Passed,
+                    _ => TestOutcome::Flaky,
+                };
+                self.ended(&id, outcome, event, attempt);
+                if attempt > 1 {
+                    self.flaky.push((id, attempt));
+                }
+            }
             // Only from a binary that runs: a binary whose tests are all ignored reports
             // none (`cargo nextest list --run-ignored=only` names them all).
-            ("test", "ignored") => self.counts.skipped += 1,
+            ("test", "ignored") => {
+                self.counts.skipped += 1;
+                let (id, attempt) = self.attempt(field("name"));
+                self.ended(&id, TestOutcome::Skipped, event, attempt);
+            }
             ("test", "failed") => {
                 self.counts.failed += 1;
+                let (id, attempt) = self.attempt(field("name"));
+                self.ended(&id, TestOutcome::Failed, event, attempt);
                 let id = self.id(field("name"));
                 let output = field("stdout").to_owned();
                 self.failures.push(Failure { id, output });
             }
             _ => {}
         }
+    }
+
+    /// A test's end, its time from the event's `exec_time`.
+    fn ended(&mut self, id: &TestId, outcome: TestOutcome, event: &Value, attempt: usize) {
+        let seconds = event.get("exec_time").and_then(Value::as_f64);
+        self.ended.push(TestEnded {
+            test: id.to_string(),
+            outcome,
+            duration: seconds
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .unwrap_or_default(),
+            attempt,
+        });
     }
 
     /// A binary's first event: its crate, name and kind, from which its id follows.
@@ -150,14 +197,34 @@ impl Events {
         self.binaries.insert(format!("{krate}::{binary}"), id);
     }
 
-    /// `crate::binary$test::path` as a [`TestId`].
+    /// `crate::binary$test::path#N`, a retry's event, as its test and attempt N (1 when
+    /// the name has no `#N`).
+    fn attempt(&self, full: &str) -> (TestId, usize) {
+        let (test, attempt) = split_attempt(full);
+        (self.id(test), attempt)
+    }
+
+    /// `crate::binary$test::path` (or a retry's `...#N`) as a [`TestId`].
     fn id(&self, full: &str) -> TestId {
+        let full = split_attempt(full).0;
         let (prefix, name) = full.split_once('$').unwrap_or(("", full));
         let binary_id = self.binaries.get(prefix).map_or(prefix, String::as_str);
         TestId {
             binary_id: binary_id.to_owned(),
             name: name.to_owned(),
         }
+    }
+}
+
+/// `name#N` as `(name, N)`: nextest's libtest-json names a retry's event so; `(name, 1)`
+/// for a first attempt.
+fn split_attempt(full: &str) -> (&str, usize) {
+    match full.rsplit_once('#') {
+        Some((test, n)) => match n.parse() {
+            Ok(attempt) => (test, attempt),
+            Err(_) => (full, 1),
+        },
+        None => (full, 1),
     }
 }
 
@@ -308,6 +375,29 @@ mod tests {
         );
     }
 
+    /// Recorded from cargo-nextest 0.9.148 with `--retries 1` on a test that fails its
+    /// first attempt: only the attempt that passed is an event, named `...#2`.
+    #[test]
+    fn a_test_that_passed_on_a_retry_is_flaky() {
+        let events_of_a_retry = concat!(
+            r#"{"type":"suite","event":"started","test_count":2,"nextest":{"crate":"xtask","test_binary":"stress","kind":"test"}}"#,
+            "\n",
+            r#"{"type":"test","event":"started","name":"xtask::stress$demos::demo_fails_its_first_attempt"}"#,
+            "\n",
+            r#"{"type":"test","event":"ok","name":"xtask::stress$demos::demo_fails_its_first_attempt#2","exec_time":0.312109143}"#,
+            "\n",
+            r#"{"type":"test","event":"failed","name":"xtask::stress$other#2","exec_time":0.1,"stdout":"x"}"#,
+            "\n",
+        );
+        let mut events = Events::default();
+        events.feed(events_of_a_retry.as_bytes());
+        assert_eq!((events.counts.passed, events.counts.failed), (1, 1));
+        let demo = id("xtask::stress", "demos::demo_fails_its_first_attempt");
+        assert_eq!(events.flaky, [(demo, 2)]);
+        assert_eq!(events.failures[0].id, id("xtask::stress", "other"));
+        assert_eq!(split_attempt("a#b"), ("a#b", 1));
+    }
+
     #[test]
     fn events_cut_anywhere_are_read_whole() {
         let mut events = Events::default();
@@ -383,5 +473,22 @@ mod tests {
             "a::bin/a":{"binary-id":"a::bin/a","testcases":{}}}}"#;
         assert_eq!(listed(json).unwrap(), [id("a", "x")]);
         assert!(listed("{}").is_err());
+    }
+
+    #[test]
+    fn a_rerun_is_a_cargo_test_of_the_one_test() {
+        let id = |binary_id: &str| id(binary_id, "mod::a_test");
+        assert_eq!(
+            id("simd-r-drive-ws-server").cargo_test(),
+            "cargo test -p simd-r-drive-ws-server --lib -- 'mod::a_test' --exact"
+        );
+        assert_eq!(
+            id("xtask::watch").cargo_test(),
+            "cargo test -p xtask --test watch -- 'mod::a_test' --exact"
+        );
+        assert_eq!(
+            id("xtask::bin/xtask").cargo_test(),
+            "cargo test -p xtask --bin xtask -- 'mod::a_test' --exact"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! pytest's event stream, read as it grows: the JSON lines that pytest-reportlog writes
 //! (`--report-log`), one per collection and per test phase. From them come the counts,
-//! the test that runs now, every test's time, the outliers against a stage's budget, and
-//! the README lines of the README tests that failed.
+//! the test that runs now, every test's time and outcome, the outliers against a stage's
+//! budget, the README lines of the README tests that failed, and the attempts of a test
+//! that pytest-rerunfailures ran again (a failed attempt's phase says `rerun`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,14 +10,40 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::base::tail::Lines;
-use crate::engine::steps::Counts;
+use crate::engine::events::Counts;
 
-/// One finished test: its time over all phases, and whether it is marked `slow`.
+/// One finished test: its time over all phases (of its last attempt), whether it is
+/// marked `slow`, how it ended, and its attempts that failed before the last.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timed {
     pub nodeid: String,
     pub duration: Duration,
     pub slow: bool,
+    pub outcome: Outcome,
+    /// Why the last attempt failed or was skipped (pytest's crash line), if it did.
+    pub message: Option<String>,
+    /// Why each earlier attempt failed, in order: a test that passed after any is flaky.
+    pub reruns: Vec<String>,
+}
+
+impl Timed {
+    /// Failed, then passed on a retry.
+    pub fn is_flaky(&self) -> bool {
+        self.outcome == Outcome::Passed && !self.reruns.is_empty()
+    }
+
+    /// How many times it ran.
+    pub fn attempts(&self) -> usize {
+        self.reruns.len() + 1
+    }
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
 }
 
 /// A failed README test: the generated tests record where they are (`readme_block`) and
@@ -61,6 +88,12 @@ struct Phases {
     duration: Duration,
     failed: bool,
     skipped: bool,
+    /// The first failure's or skip's crash line.
+    message: Option<String>,
+    /// Set by a phase of this attempt that failed and will run again.
+    rerun: Option<String>,
+    /// The earlier attempts' failures.
+    reruns: Vec<String>,
     /// Where it failed, for a README test.
     readme: Option<ReadmeFailure>,
 }
@@ -79,8 +112,12 @@ impl PytestRun {
     fn event(&mut self, event: &Value) {
         let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
         match text("$report_type") {
-            // A module that cannot be imported: an error that counts as a failure.
-            "CollectReport" if text("outcome") == "failed" => self.counts.failed += 1,
+            // A module that cannot be imported: an error that counts as a failure, named by
+            // its file's node id (rerun, it fails again until it imports).
+            "CollectReport" if text("outcome") == "failed" => {
+                self.counts.failed += 1;
+                self.failed.push(text("nodeid").to_owned());
+            }
             "TestReport" => self.phase(event, text("nodeid"), text("when"), text("outcome")),
             _ => {}
         }
@@ -90,6 +127,12 @@ impl PytestRun {
         let seconds = event.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
         let phases = self.open.entry(nodeid.to_owned()).or_default();
         phases.duration += Duration::try_from_secs_f64(seconds).unwrap_or_default();
+        if matches!(outcome, "failed" | "skipped" | "rerun") && phases.message.is_none() {
+            phases.message = Some(crash_line(event));
+        }
+        if outcome == "rerun" {
+            phases.rerun = phases.message.take();
+        }
         phases.failed |= outcome == "failed";
         if outcome == "failed" && phases.readme.is_none() {
             phases.readme = readme_failure(event, nodeid);
@@ -97,6 +140,14 @@ impl PytestRun {
         phases.skipped |= outcome == "skipped";
         match when {
             "setup" => self.running = Some(nodeid.to_owned()),
+            // A failed attempt that runs again: the test goes on, its time starts over.
+            "teardown" if phases.rerun.is_some() => {
+                let failure = phases.rerun.take().unwrap_or_default();
+                let reruns = std::mem::take(&mut phases.reruns);
+                *phases = Phases::default();
+                phases.reruns = reruns;
+                phases.reruns.push(failure);
+            }
             "teardown" => self.finish(nodeid, is_marked(event, "slow")),
             _ => {}
         }
@@ -104,15 +155,18 @@ impl PytestRun {
 
     fn finish(&mut self, nodeid: &str, slow: bool) {
         let phases = self.open.remove(nodeid).unwrap_or_default();
-        if phases.failed {
+        let outcome = if phases.failed {
             self.counts.failed += 1;
             self.failed.push(nodeid.to_owned());
             self.readme_failures.extend(phases.readme);
+            Outcome::Failed
         } else if phases.skipped {
             self.counts.skipped += 1;
+            Outcome::Skipped
         } else {
             self.counts.passed += 1;
-        }
+            Outcome::Passed
+        };
         if self.running.as_deref() == Some(nodeid) {
             self.running = None;
         }
@@ -120,7 +174,15 @@ impl PytestRun {
             nodeid: nodeid.to_owned(),
             duration: phases.duration,
             slow,
+            outcome,
+            message: phases.message,
+            reruns: phases.reruns,
         });
+    }
+
+    /// The tests that failed, then passed on a retry.
+    pub fn flaky(&self) -> impl Iterator<Item = &Timed> {
+        self.finished.iter().filter(|test| test.is_flaky())
     }
 
     /// The `n` slowest finished tests, slowest first.
@@ -159,6 +221,29 @@ fn readme_failure(event: &Value, nodeid: &str) -> Option<ReadmeFailure> {
         readme: readme.to_owned(),
         line: line.parse().ok()?,
     })
+}
+
+/// pytest's one line on why a phase failed or skipped: the crash's message (`longrepr`'s
+/// `reprcrash`), a skip's reason, or the first line of a plain-text report.
+fn crash_line(event: &Value) -> String {
+    let longrepr = event.get("longrepr");
+    let crash = longrepr.and_then(|l| l.pointer("/reprcrash/message"));
+    let text = match (crash.and_then(Value::as_str), longrepr) {
+        (Some(message), _) => message.to_owned(),
+        // A skip: `[path, line, reason]`.
+        (None, Some(Value::Array(parts))) => parts
+            .last()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        (None, Some(Value::String(text))) => text.clone(),
+        _ => String::new(),
+    };
+    let first = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    first.trim().to_owned()
 }
 
 /// Whether the test carries a marker (pytest lists markers among its keywords).
@@ -325,6 +410,52 @@ mod tests {
         assert!((outliers[0].duration.as_secs_f64() - 1.5).abs() < 1e-6);
     }
 
+    /// pytest-rerunfailures' report log: each attempt has its three phases; a failed attempt
+    /// that runs again says `rerun` instead of `failed`.
+    #[test]
+    fn a_test_run_again_is_one_test_flaky_if_it_passed_in_the_end() {
+        let rerun = |nodeid: &str| {
+            let crash = serde_json::json!({
+                "$report_type": "TestReport", "nodeid": nodeid, "when": "call",
+                "outcome": "rerun", "duration": 0.5,
+                "longrepr": {"reprcrash": {"path": "t.py", "lineno": 3,
+                    "message": "AssertionError: demo failure\nassert 1 > 1"}},
+            });
+            report(nodeid, "setup", "passed", 0.0, &[])
+                + &crash.to_string()
+                + "\n"
+                + &report(nodeid, "teardown", "passed", 0.0, &[])
+        };
+        let mut run = PytestRun::default();
+        run.feed(rerun("t.py::flaky").as_bytes());
+        assert_eq!(
+            run.counts,
+            Counts::default(),
+            "an attempt that runs again is not an end"
+        );
+        assert_eq!(run.running.as_deref(), Some("t.py::flaky"));
+        run.feed(test("t.py::flaky", ["passed"; 3], 0.3, &[]).as_bytes());
+        run.feed((rerun("t.py::bad") + &rerun("t.py::bad")).as_bytes());
+        run.feed(test("t.py::bad", ["passed", "failed", "passed"], 0.3, &[]).as_bytes());
+        assert_eq!((run.counts.passed, run.counts.failed), (1, 1));
+        let flaky: Vec<&Timed> = run.flaky().collect();
+        let [flaky] = flaky.as_slice() else {
+            panic!("{flaky:?}")
+        };
+        assert_eq!(flaky.nodeid, "t.py::flaky");
+        assert_eq!(flaky.reruns, ["AssertionError: demo failure"]);
+        assert_eq!(
+            (flaky.attempts(), flaky.duration),
+            (2, Duration::from_millis(300))
+        );
+        let bad = &run.finished[1];
+        assert_eq!(
+            (bad.outcome, bad.attempts(), bad.is_flaky()),
+            (Outcome::Failed, 3, false)
+        );
+        assert_eq!(run.failed, ["t.py::bad"]);
+    }
+
     #[test]
     fn an_interrupted_run_shows_the_running_test() {
         let mut run = PytestRun::default();
@@ -341,6 +472,7 @@ mod tests {
         let mut run = PytestRun::default();
         run.feed(b"not json\n{\"$report_type\": \"CollectReport\", \"outcome\": \"failed\", \"nodeid\": \"tests/test_x.py\"}\n{\"$report_type\": \"Warning\"}\n");
         assert_eq!(run.counts.failed, 1);
+        assert_eq!(run.failed, ["tests/test_x.py"]);
     }
 
     #[test]

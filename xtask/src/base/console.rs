@@ -3,14 +3,9 @@
 //! panicking the way `println!` does, on whichever thread hits it first.
 //!
 //! Lines come in two kinds: what the user asked for (`outln!`, `errln!`), and the trace of
-//! what xtask does (`traceln!`: the `$ cmd` echoes, notes such as "venv is up to date").
-//! While a [`Trace`] is active on a thread, that thread's trace, and the output of the
-//! children it starts, go to the trace's log file instead of stderr, so that a concise run
-//! keeps every detail without showing it. The target belongs to the thread, not to the
-//! process: `ci` runs its steps side by side, each on a thread of its own with a log of its
-//! own, and their outputs never mix.
+//! what xtask does (`traceln!(cx, ...)`: the `$ cmd` echoes, notes such as "venv is up to
+//! date"), which goes where the `StepContext` it is given says: a step's log, or stderr.
 
-use std::cell::RefCell;
 use std::fmt::Arguments;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -20,11 +15,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use camino::Utf8Path;
-
-thread_local! {
-    /// Where this thread's trace lines go while it runs a step of a concise run.
-    static STEP_LOG: RefCell<Option<File>> = const { RefCell::new(None) };
-}
 
 /// A line on stdout; a closed stdout is ignored.
 pub fn stdout_line(args: Arguments<'_>) {
@@ -52,59 +42,33 @@ pub fn stderr_bytes(bytes: &[u8]) {
     let _ = std::io::stderr().lock().write_all(bytes);
 }
 
-/// A trace line: into the active [`Trace`]'s log, or on stderr when there is none.
-pub fn trace_line(args: Arguments<'_>) {
-    let written = STEP_LOG.with_borrow_mut(|target| match target {
-        Some(log) => {
-            let _ = writeln!(log, "{args}");
-            true
-        }
-        None => false,
-    });
-    if !written {
-        stderr_line(args);
+/// With `--verbose`, a step's log copied to stderr as it grows, each line after the step's
+/// name, so that nothing is hidden and the lines of steps that run at once can be told
+/// apart; until dropped.
+pub struct Echo {
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Echo {
+    pub fn start(path: &Utf8Path, prefix: String) -> std::io::Result<Echo> {
+        let reader = File::open(path)?;
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let done = done.clone();
+            move || copy_as_it_grows(reader, &prefix, &done)
+        });
+        Ok(Echo {
+            done,
+            thread: Some(thread),
+        })
     }
 }
 
-/// A clone of the active trace log, for a child's output to go to; `None` when output
-/// should go to the terminal.
-pub fn trace_file() -> Option<File> {
-    STEP_LOG.with_borrow(|target| target.as_ref().and_then(|log| log.try_clone().ok()))
-}
-
-/// Sends this thread's trace lines, and the output of the children it starts meanwhile, to
-/// a log file until dropped. With an `echo` prefix, another thread also copies that file to
-/// stderr as it grows, each line after the prefix, so that nothing is hidden and the lines
-/// of steps that run at once can be told apart (`--verbose`).
-pub struct Trace {
-    echo: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
-}
-
-impl Trace {
-    pub fn to(path: &Utf8Path, echo: Option<String>) -> std::io::Result<Trace> {
-        let log = File::options().create(true).append(true).open(path)?;
-        STEP_LOG.set(Some(log));
-        let echo = match echo {
-            Some(prefix) => {
-                let reader = File::open(path)?;
-                let done = Arc::new(AtomicBool::new(false));
-                let thread = std::thread::spawn({
-                    let done = done.clone();
-                    move || copy_as_it_grows(reader, &prefix, &done)
-                });
-                Some((done, thread))
-            }
-            None => None,
-        };
-        Ok(Trace { echo })
-    }
-}
-
-impl Drop for Trace {
+impl Drop for Echo {
     fn drop(&mut self) {
-        STEP_LOG.set(None);
-        if let Some((done, thread)) = self.echo.take() {
-            done.store(true, Ordering::SeqCst);
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
@@ -153,25 +117,39 @@ pub fn error_mark() -> String {
 
 /// `text` in `colour` when stderr takes colours (see [`colours_wanted`]), else as it is.
 pub fn paint(text: &str, colour: Colour) -> String {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *ON.get_or_init(|| {
+    style(colour).for_stderr().apply_to(text).to_string()
+}
+
+/// `text` in `colour` when stdout takes colours, for the results (`failed:`), which go
+/// there.
+pub fn paint_stdout(text: &str, colour: Colour) -> String {
+    style(colour).for_stdout().apply_to(text).to_string()
+}
+
+/// The `console` crate's style for a colour, once its idea of whether each stream takes
+/// colours is ours (see [`colours_wanted`]): it reads `CLICOLOR`, but lets a
+/// `CLICOLOR_FORCE` override `NO_COLOR`, and an empty `NO_COLOR` turn colours off.
+fn style(colour: Colour) -> ::console::Style {
+    static DECIDED: std::sync::Once = std::sync::Once::new();
+    DECIDED.call_once(|| {
         use std::io::IsTerminal;
         let var = |name| std::env::var(name).ok();
-        colours_wanted(
-            std::io::stderr().is_terminal(),
-            var("NO_COLOR").as_deref(),
-            var("CLICOLOR_FORCE").as_deref(),
-        )
+        let wanted = |terminal| {
+            colours_wanted(
+                terminal,
+                var("NO_COLOR").as_deref(),
+                var("CLICOLOR_FORCE").as_deref(),
+            )
+        };
+        ::console::set_colors_enabled_stderr(wanted(std::io::stderr().is_terminal()));
+        ::console::set_colors_enabled(wanted(std::io::stdout().is_terminal()));
     });
-    if !on {
-        return text.to_owned();
+    let style = ::console::Style::new();
+    match colour {
+        Colour::Green => style.green(),
+        Colour::Red => style.red(),
+        Colour::Yellow => style.yellow(),
     }
-    let code = match colour {
-        Colour::Green => 32,
-        Colour::Red => 31,
-        Colour::Yellow => 33,
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 /// Whether to colour: never with a non-empty `NO_COLOR` (no-color.org), always with a
@@ -198,10 +176,10 @@ macro_rules! errln {
     ($($arg:tt)*) => { $crate::base::console::stderr_line(format_args!($($arg)*)) };
 }
 
-/// A line of xtask's trace: the step's log in a concise run, stderr otherwise.
+/// A line of xtask's trace, where the context `$cx` sends it: its step's log, or stderr.
 #[macro_export]
 macro_rules! traceln {
-    ($($arg:tt)*) => { $crate::base::console::trace_line(format_args!($($arg)*)) };
+    ($cx:expr, $($arg:tt)*) => { $cx.trace(format_args!($($arg)*)) };
 }
 
 #[cfg(test)]

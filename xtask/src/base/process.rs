@@ -2,7 +2,9 @@
 //! is described by a [`Job`], echoed as `$ cmd` when it starts, started as the leader of a
 //! process group of its own, and owned by a [`ProcessGroup`] whose `Drop` stops the whole
 //! group (SIGTERM, [`GRACE`], SIGKILL) and reaps it, like rust-analyzer's `JodChild`.
-//! Waits tick on [`signals::sleep`], so a signal ends them at once with `Interrupted`.
+//! A job is made from a [`StepContext`]: its echo and its output go to the context's trace, and
+//! its waits end at once with `Interrupted` on a signal, or `Cancelled` when the context's
+//! step is stopped.
 //!
 //! Live groups are also listed here, for [`stop_everything`]: the fallback that the signal
 //! handler runs when the main thread is stuck.
@@ -20,8 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::base::console;
-use crate::base::signals::{self, Interrupted};
-use crate::traceln;
+use crate::base::context::{Log, StepContext};
+use crate::base::signals::{self, CancelToken, Interrupted};
 
 /// How long a group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);
@@ -93,7 +95,7 @@ pub fn shell_code(status: ExitStatus) -> u8 {
 
 /// Where a child's stdout or stderr goes.
 pub enum Sink {
-    /// xtask's trace: the active step log of a concise run, else the terminal.
+    /// xtask's trace: the log of the job's step, else the terminal.
     Trace,
     /// A pipe that xtask reads.
     Pipe,
@@ -114,15 +116,21 @@ pub struct Job {
     shown: String,
     stdout: Sink,
     stderr: Sink,
+    /// The trace of the context it was made in, where `Sink::Trace` and its echo go.
+    log: Option<Log>,
+    cancel: CancelToken,
 }
 
 impl Job {
-    pub fn new(cmd: xshell::Cmd<'_>) -> Job {
+    /// `cmd`, run in `cx`: echoed to its trace, stopped with it.
+    pub fn new(cx: &StepContext, cmd: xshell::Cmd<'_>) -> Job {
         Job {
             shown: cmd.to_string(),
             command: Command::from(cmd),
             stdout: Sink::Trace,
             stderr: Sink::Trace,
+            log: cx.log().cloned(),
+            cancel: cx.cancel_token().clone(),
         }
     }
 
@@ -187,7 +195,7 @@ impl Job {
     /// the trace) and also returned, for an error whose advice depends on what it said.
     pub fn run_keeping_stderr(self) -> (Result<()>, String) {
         let shown = self.shown.clone();
-        let mut copy = console::trace_file();
+        let mut copy = self.log.as_ref().and_then(Log::file);
         let group = ProcessGroup::new("the command");
         let stderr = match group.spawn(self.stderr(Sink::Pipe)) {
             Ok(_) => group.take_stderr(),
@@ -217,15 +225,27 @@ impl Job {
     /// The command with its output connected, for a spawn.
     fn into_command(mut self) -> Result<Command> {
         self.command.stdin(Stdio::null());
-        self.command.stdout(stdio(self.stdout)?);
-        self.command.stderr(stdio(self.stderr)?);
+        self.command.stdout(stdio(self.stdout, self.log.as_ref())?);
+        self.command.stderr(stdio(self.stderr, self.log.as_ref())?);
         Ok(self.command)
+    }
+
+    /// A line of the trace of the job's context.
+    fn trace(&self, line: std::fmt::Arguments<'_>) {
+        trace_to(self.log.as_ref(), line);
     }
 }
 
-fn stdio(sink: Sink) -> Result<Stdio> {
+fn trace_to(log: Option<&Log>, line: std::fmt::Arguments<'_>) {
+    match log {
+        Some(log) => log.line(line),
+        None => console::stderr_line(line),
+    }
+}
+
+fn stdio(sink: Sink, log: Option<&Log>) -> Result<Stdio> {
     Ok(match sink {
-        Sink::Trace => match console::trace_file() {
+        Sink::Trace => match log.and_then(Log::file) {
             Some(log) => Stdio::from(log),
             None => Stdio::inherit(),
         },
@@ -265,6 +285,9 @@ struct Owned {
 struct State {
     child: Option<Child>,
     temp_dir: Option<PathBuf>,
+    /// The spawned job's: where the stop's notes go, and what ends its waits.
+    log: Option<Log>,
+    cancel: CancelToken,
 }
 
 /// Every live group, for the fallback; `CLOSED` once it ran, so that no child starts after.
@@ -304,16 +327,19 @@ impl ProcessGroup {
     /// piped. After a signal, nothing is spawned.
     pub fn spawn(&self, job: Job) -> Result<Option<ChildStdout>> {
         let shown = job.shown.clone();
+        let (log, cancel) = (job.log.clone(), job.cancel.clone());
+        job.trace(format_args!("$ {shown}"));
         let mut command = job.into_command()?;
         let mut state = self.owned.lock();
         assert!(state.child.is_none(), "a ProcessGroup owns one child");
         // Checked under the lock that a stop takes: a child is either spawned before that
         // stop, which then ends it, or not at all.
-        signals::check()?;
+        signals::check(&cancel)?;
         if CLOSED.load(Ordering::SeqCst) {
             anyhow::bail!("xtask is stopping");
         }
-        traceln!("$ {shown}");
+        state.log = log;
+        state.cancel = cancel;
         let mut child = command
             .process_group(0)
             .spawn()
@@ -323,7 +349,6 @@ impl ProcessGroup {
         Ok(stdout)
     }
 
-    #[cfg(test)]
     pub fn pid(&self) -> Option<u32> {
         self.owned.lock().child.as_ref().map(Child::id)
     }
@@ -339,6 +364,18 @@ impl ProcessGroup {
         state.child.as_mut()?.try_wait().ok().flatten()
     }
 
+    /// `Err(Interrupted)` after a signal, `Err(Cancelled)` once the spawned job's step was
+    /// stopped: for a wait on something the child does (a readiness line, say).
+    pub fn check(&self) -> Result<()> {
+        signals::check(&self.owned.lock().cancel)
+    }
+
+    /// Sleeps for `duration`, or less: ended at once as [`ProcessGroup::check`] says.
+    pub fn sleep(&self, duration: Duration) -> Result<()> {
+        let cancel = self.owned.lock().cancel.clone();
+        signals::sleep(&cancel, duration)
+    }
+
     /// Waits for the child to exit; a signal ends the wait with `Interrupted`.
     pub fn wait(&self) -> Result<ExitStatus> {
         self.wait_while(|| Ok(()))
@@ -347,12 +384,13 @@ impl ProcessGroup {
     /// Waits for the child to exit, calling `tick` between looks (to watch a server, or to
     /// read a report as it grows); an error from `tick` or a signal ends the wait.
     pub fn wait_while(&self, mut tick: impl FnMut() -> Result<()>) -> Result<ExitStatus> {
+        let cancel = self.owned.lock().cancel.clone();
         loop {
             if let Some(status) = self.try_status() {
                 return Ok(status);
             }
             tick()?;
-            signals::sleep(TICK)?;
+            signals::sleep(&cancel, TICK)?;
         }
     }
 
@@ -430,13 +468,21 @@ fn stop_all(groups: &[Arc<Owned>], notes: Notes) -> Vec<Option<Stopped>> {
     let results = stopping
         .into_iter()
         .zip(groups)
-        .map(|(stopping, group)| stopping.and_then(|s| s.finish(group.label, notes)))
+        .zip(&states)
+        .map(|((stopping, group), state)| {
+            let notes = (notes == Notes::Print).then_some(state.log.as_ref());
+            stopping.and_then(|s| s.finish(group.label, notes))
+        })
         .collect();
     for state in &mut states {
         if let Some(dir) = state.temp_dir.take() {
             if let Err(error) = std::fs::remove_dir_all(&dir) {
                 if error.kind() != std::io::ErrorKind::NotFound && notes == Notes::Print {
-                    traceln!("xtask: cannot remove {}: {error}", dir.display());
+                    let dir = dir.display();
+                    trace_to(
+                        state.log.as_ref(),
+                        format_args!("xtask: cannot remove {dir}: {error}"),
+                    );
                 }
             }
         }
@@ -483,10 +529,13 @@ impl Stopping {
         self.status.is_none()
     }
 
-    fn finish(mut self, label: &str, notes: Notes) -> Option<Stopped> {
+    /// `notes`: where to say what went wrong (the trace of the group's job), if anywhere.
+    fn finish(mut self, label: &str, notes: Option<Option<&Log>>) -> Option<Stopped> {
         let killed = self.alive();
-        if killed && notes == Notes::Print {
-            traceln!("xtask: {label} did not stop within {GRACE:?}; sending SIGKILL");
+        if let (true, Some(log)) = (killed, notes) {
+            let note =
+                format_args!("xtask: {label} did not stop within {GRACE:?}; sending SIGKILL");
+            trace_to(log, note);
         }
         if killed || group_exists(self.pgid) {
             signal_group(self.pgid, libc::SIGKILL);
@@ -515,6 +564,69 @@ fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
     unsafe { libc::kill(-pgid, signal) };
 }
 
+/// A folder that the children of a run get as their `TMPDIR`, removed with all it holds
+/// when dropped: a test process that a stop kills (SIGKILL after the grace period) leaves
+/// its scratch there, not in the user's temp dir.
+pub struct ChildrenTemp(PathBuf);
+
+impl ChildrenTemp {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A private (0700) folder in the temp dir, named `PREFIX-PID-...`. The folders of
+    /// `PREFIX` that a run killed outright left (its process is gone) go first.
+    pub fn create(prefix: &str) -> Result<ChildrenTemp> {
+        ChildrenTemp::create_in(&std::env::temp_dir(), prefix)
+    }
+
+    fn create_in(parent: &std::path::Path, prefix: &str) -> Result<ChildrenTemp> {
+        use std::os::unix::fs::DirBuilderExt;
+        remove_gone_runs(parent, prefix);
+        let dir = parent.join(unique_name(prefix));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(ChildrenTemp(dir))
+    }
+}
+
+impl Drop for ChildrenTemp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes the folders `PREFIX-PID-...` under `parent` that are ours and whose run is gone.
+/// The temp dir is shared: a symlink or another user's folder is left alone.
+fn remove_gone_runs(parent: &std::path::Path, prefix: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = parent.read_dir() else {
+        return;
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(prefix)?.strip_prefix('-'))
+            .and_then(|rest| rest.split('-').next()?.parse::<libc::pid_t>().ok());
+        let ours = std::fs::symlink_metadata(entry.path())
+            .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid);
+        if ours && pid.is_some_and(|pid| pid > 0 && !process_runs(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn process_runs(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the process exists; EPERM means it does.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// A name no other run of xtask, in this or another process, will pick.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::AtomicU32;
@@ -524,4 +636,32 @@ pub fn unique_name(prefix: &str) -> String {
         .map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{nanos}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::paths;
+
+    #[test]
+    fn a_gone_runs_temp_is_removed_and_a_live_ones_kept() {
+        let (_guard, parent) = paths::test_dir();
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let gone_dir = parent.join(format!("xtask-run-{}-1-0", gone.id()));
+        let live = std::os::unix::process::parent_id();
+        let live_dir = parent.join(format!("xtask-run-{live}-1-0"));
+        let other = parent.join(format!("other-{}-1-0", gone.id()));
+        for dir in [&gone_dir, &live_dir, &other] {
+            std::fs::create_dir_all(dir.join("left/behind")).unwrap();
+        }
+        let run = ChildrenTemp::create_in(parent.as_std_path(), "xtask-run").unwrap();
+        assert!(run.path().is_dir());
+        assert!(!gone_dir.exists(), "a gone run's folder is kept");
+        assert!(live_dir.exists() && other.exists());
+        std::fs::write(run.path().join("file"), "").unwrap();
+        let ours = run.path().to_owned();
+        drop(run);
+        assert!(!ours.exists(), "the run's folder outlives it");
+    }
 }

@@ -5,12 +5,11 @@
 //! stuck, say in a write to a pipe nobody reads) does the handler thread run the fallback
 //! and exit itself, so that a stuck xtask can never leave orphans behind.
 //!
-//! A step that `ci` runs beside others can also be stopped because another one failed: its
-//! thread carries a [`CancelToken`], and the same waits then return [`Cancelled`].
+//! A step that `ci` runs beside others can also be stopped because another one failed: it
+//! is handed a [`CancelToken`] (in its context), and its waits then return [`Cancelled`].
 //!
 //! This module imports nothing of xtask's: the fallback is handed in by `main`.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -81,22 +80,13 @@ impl fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {}
 
-thread_local! {
-    /// The token of the step this thread runs, if any.
-    static TOKEN: RefCell<Option<CancelToken>> = const { RefCell::new(None) };
-}
-
-/// Stops the waits of one thread: the scheduler keeps one per running step.
+/// Stops the waits of one step: the scheduler keeps a clone per running step, the step's
+/// context holds it. A default token is never cancelled (a task at the terminal).
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
 
 impl CancelToken {
-    /// Makes this the token of the current thread.
-    pub fn install(&self) {
-        TOKEN.set(Some(self.clone()));
-    }
-
-    /// Ends every wait of the thread that holds this token, at once.
+    /// Ends every wait that holds this token, at once.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
         wake_all();
@@ -115,34 +105,79 @@ pub fn is_stop(error: &anyhow::Error) -> bool {
     })
 }
 
-/// `Err(Interrupted)` once a signal has arrived; `Err(Cancelled)` once this thread's step
-/// was stopped.
-pub fn check() -> Result<()> {
+/// `Err(Interrupted)` once a signal has arrived; `Err(Cancelled)` once `token` was
+/// cancelled.
+pub fn check(token: &CancelToken) -> Result<()> {
     if let Some(interrupted) = received() {
         return Err(interrupted.into());
     }
-    let cancelled =
-        TOKEN.with_borrow(|token| token.as_ref().is_some_and(CancelToken::is_cancelled));
-    if cancelled {
+    if token.is_cancelled() {
         return Err(Cancelled.into());
     }
     Ok(())
 }
 
-/// Sleeps for `duration`, or less: a signal, or a stop of this thread's step, ends the
-/// sleep at once with its error.
-pub fn sleep(duration: Duration) -> Result<()> {
+/// `Err(Interrupted)` once a signal has arrived: the check of a wait that no step owns
+/// (`watch`'s, a probe of a server at the terminal).
+pub fn check_received() -> Result<()> {
+    match received() {
+        Some(interrupted) => Err(interrupted.into()),
+        None => Ok(()),
+    }
+}
+
+/// Sleeps for `duration`, or less: a signal, or `token`'s cancel, ends the sleep at once
+/// with its error.
+pub fn sleep(token: &CancelToken, duration: Duration) -> Result<()> {
     let (lock, condvar) = &WAKE;
     let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    check()?;
+    check(token)?;
     let _ = condvar.wait_timeout(guard, duration);
-    check()
+    check(token)
 }
 
 fn wake_all() {
-    let (lock, condvar) = &WAKE;
-    let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    condvar.notify_all();
+    {
+        let (lock, condvar) = &WAKE;
+        let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        condvar.notify_all();
+    }
+    let listeners = LISTENERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for (_, wake) in listeners.iter() {
+        wake();
+    }
+}
+
+/// Those that wait on a channel of their own rather than on a sleep: each is called when a
+/// signal comes (and on a stop of any step, which they may ignore).
+type Listener = Box<dyn Fn() + Send>;
+static LISTENERS: Mutex<Vec<(usize, Listener)>> = Mutex::new(Vec::new());
+static NEXT_LISTENER: AtomicUsize = AtomicUsize::new(0);
+
+/// Calls `wake` whenever a signal comes, until the returned guard is dropped: for a loop
+/// that waits on a channel (`wake` sends to it), so that a signal ends its wait at once
+/// without a polling tick.
+pub fn on_wake(wake: impl Fn() + Send + 'static) -> Listening {
+    let id = NEXT_LISTENER.fetch_add(1, Ordering::SeqCst);
+    let mut listeners = LISTENERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    listeners.push((id, Box::new(wake)));
+    Listening(id)
+}
+
+/// Stops the calls of one [`on_wake`] when dropped.
+pub struct Listening(usize);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let mut listeners = LISTENERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        listeners.retain(|(id, _)| *id != self.0);
+    }
 }
 
 /// "SIGINT", "SIGTERM", "SIGHUP".

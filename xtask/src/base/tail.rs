@@ -110,11 +110,17 @@ mod tests {
         assert!(tail.read_new().is_empty());
         assert_eq!(
             last_lines(&path, 1),
-            format!("--- last 1 lines of {path} ---\ntwo\n---")
+            format!(
+                "--- last 1 lines of {} ---\ntwo\n---",
+                crate::base::paths::display_path(&path)
+            )
         );
         assert_eq!(
             last_lines(&path, 5),
-            format!("--- last 2 lines of {path} ---\none\ntwo\n---")
+            format!(
+                "--- last 2 lines of {} ---\none\ntwo\n---",
+                crate::base::paths::display_path(&path)
+            )
         );
         std::fs::write(&path, "").unwrap();
         assert_eq!(last_lines(&path, 5), format!("(the log {path} is empty)"));

@@ -1,9 +1,10 @@
 //! Finding the outside tools xtask needs, and saying how to get the ones that are missing.
 
 use anyhow::{Context, Result, ensure};
-use camino::Utf8PathBuf;
-use xshell::{Shell, cmd};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::Job;
 use crate::traceln;
@@ -18,13 +19,13 @@ pub fn require(names: &[&str], how_to_get: &str) -> Result<Utf8PathBuf> {
 }
 
 /// `python3` from PATH, if it is 3.10 or newer, as the bindings need.
-pub fn python3(sh: &Shell) -> Result<Utf8PathBuf> {
+pub fn python3(sh: &StepContext) -> Result<Utf8PathBuf> {
     let python = require(
         &["python3", "python"],
         "install Python 3.10 or newer (e.g. `apt install python3 python3-pip`, or python.org)",
     )?;
     let script = "import sys; print('%d.%d' % sys.version_info[:2])";
-    let version = Job::new(cmd!(sh, "{python} -c {script}"))
+    let version = Job::new(sh, cmd!(sh, "{python} -c {script}"))
         .read()
         .with_context(|| format!("cannot run {python}"))?;
     let version = version.trim().to_owned();
@@ -42,7 +43,7 @@ pub fn python3(sh: &Shell) -> Result<Utf8PathBuf> {
 
 /// uv from PATH; otherwise the copy xtask installed from PyPI into `target/xtask/uv`,
 /// installing it first if needed.
-pub fn uv(sh: &Shell) -> Result<Utf8PathBuf> {
+pub fn uv(sh: &StepContext) -> Result<Utf8PathBuf> {
     if let Ok(uv) = require(&["uv"], "") {
         return Ok(uv);
     }
@@ -53,18 +54,68 @@ pub fn uv(sh: &Shell) -> Result<Utf8PathBuf> {
     }
     let python = python3(sh)?;
     traceln!(
-        "uv is not on PATH: installing it from PyPI into {}",
+        sh,
+        "uv is not on PATH: installing uv {} from PyPI into {}",
+        UV_VERSION,
         paths::display_path(&dir)
     );
-    Job::new(cmd!(
-        sh,
-        "{python} -m pip install --quiet --disable-pip-version-check --target {dir} uv"
-    ))
-    .run()
-    .context(
-        "cannot install uv with pip; install uv yourself (https://docs.astral.sh/uv/) \
+    let requirements = paths::xtask_dir()?.join("uv-bootstrap.txt");
+    std::fs::write(&requirements, UV_REQUIREMENTS)
+        .with_context(|| format!("cannot write {requirements}"))?;
+    let args = uv_install_args(&dir, &requirements);
+    Job::new(sh, cmd!(sh, "{python} -m pip {args...}"))
+        .run()
+        .context(
+            "cannot install uv with pip; install uv yourself (https://docs.astral.sh/uv/) \
              or pip (e.g. `apt install python3-pip`)",
-    )?;
+        )?;
     anyhow::ensure!(uv.is_file(), "pip installed uv, but not at {uv}");
     Ok(uv)
+}
+
+/// The pinned uv, with the hashes of its wheels (a requirements file, pip's format).
+const UV_REQUIREMENTS: &str = include_str!("uv-bootstrap.txt");
+/// The version that [`UV_REQUIREMENTS`] pins, for the message before the install.
+const UV_VERSION: &str = "0.13.10";
+
+/// pip's arguments: only the pinned wheel whose hash is listed, nothing else.
+fn uv_install_args(dir: &Utf8Path, requirements: &Utf8Path) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--require-hashes",
+        "--only-binary",
+        ":all:",
+        "--no-deps",
+        "--target",
+    ]
+    .map(String::from)
+    .into();
+    args.extend([dir.to_string(), "-r".into(), requirements.to_string()]);
+    args
+}
+
+#[cfg(test)]
+mod uv_bootstrap_tests {
+    use super::*;
+
+    /// Issue 31 item 3: the bootstrap installs one pinned version, each wheel by its hash.
+    #[test]
+    fn the_uv_bootstrap_is_pinned_and_hash_checked() {
+        let args = uv_install_args(Utf8Path::new("d"), Utf8Path::new("r.txt"));
+        assert!(args.contains(&"--require-hashes".to_owned()), "{args:?}");
+        assert_eq!(args[args.len() - 2..], ["-r", "r.txt"]);
+        let lines: Vec<&str> = UV_REQUIREMENTS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(lines[0], format!("uv=={UV_VERSION} \\"));
+        let hashes = lines[1..]
+            .iter()
+            .filter(|l| l.trim_start().starts_with("--hash=sha256:"))
+            .count();
+        // Linux x86_64 and aarch64 (two each), macOS x86_64 and arm64.
+        assert_eq!(hashes, 6, "{UV_REQUIREMENTS}");
+    }
 }

@@ -6,8 +6,9 @@
 
 use anyhow::{Context, Result, anyhow, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::fingerprint;
 use crate::base::paths;
 use crate::base::process::{self, Job};
@@ -25,13 +26,13 @@ const ZIZMOR_FINDINGS: u8 = 10;
 /// The `workflow lint` step of `cargo xtask ci`: the workspace's own `.github/`, unless
 /// nothing the verdict depends on changed since it last passed; `false` when it was
 /// skipped. A fresh clone has no stamp, so CI always lints.
-pub fn run_unless_unchanged(sh: &Shell) -> Result<bool> {
+pub fn run_unless_unchanged(sh: &StepContext) -> Result<bool> {
     let root = paths::project_root();
     let stamp_file = paths::xtask_dir()?.join("workflow-lint.stamp");
     let stamp = stamp(&root, XTASK_CODE)?;
     if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) {
         let stamp_file = paths::display_path(&stamp_file);
-        traceln!("nothing changed since the last pass (see {stamp_file})");
+        traceln!(sh, "nothing changed since the last pass (see {stamp_file})");
         return Ok(false);
     }
     let _ = std::fs::remove_file(&stamp_file);
@@ -64,7 +65,7 @@ fn stamp(root: &Utf8Path, xtask: &str) -> Result<String> {
 }
 
 /// Runs both linters from `root`, so that their messages name files as `.github/...`.
-pub fn check(sh: &Shell, root: &Utf8Path) -> Result<()> {
+pub fn check(sh: &StepContext, root: &Utf8Path) -> Result<()> {
     let checker = venv_tool("check-jsonschema")?;
     let zizmor = venv_tool("zizmor")?;
     ensure!(
@@ -77,22 +78,28 @@ pub fn check(sh: &Shell, root: &Utf8Path) -> Result<()> {
         "no {DEPENDABOT} in {root}: it keeps the action pins current; restore it from git"
     );
     let _dir = sh.push_dir(root);
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "{checker} --builtin-schema vendor.github-workflows {workflows...}"
-    ))
+        cmd!(
+            sh,
+            "{checker} --builtin-schema vendor.github-workflows {workflows...}"
+        ),
+    )
     .run()
     .context("a workflow under .github/workflows does not match the GitHub Actions schema")?;
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "{checker} --builtin-schema vendor.dependabot {DEPENDABOT}"
-    ))
+        cmd!(
+            sh,
+            "{checker} --builtin-schema vendor.dependabot {DEPENDABOT}"
+        ),
+    )
     .run()
     .with_context(|| format!("{DEPENDABOT} does not match Dependabot's schema"))?;
     // --strict-collection: a file zizmor cannot parse fails the step instead of being
     // skipped with a warning.
     let audit = cmd!(sh, "{zizmor} --offline --strict-collection {GITHUB}");
-    Job::new(audit).run().map_err(|error| {
+    Job::new(sh, audit).run().map_err(|error| {
         if process::exit_code_of(&error) >= ZIZMOR_FINDINGS {
             error.context(
                 "zizmor found a security problem in .github/: see its report above, \

@@ -1,51 +1,66 @@
 //! A run as a graph of steps: each [`Node`] names the nodes it needs, and starts, on a
 //! thread of its own, as soon as they have all passed; independent nodes run side by side.
 //! The first failure or signal stops the run: every running node is stopped (its waits
-//! return [`Cancelled`] or [`Interrupted`], its children are stopped and reaped as it
-//! unwinds), no other node starts, and then the `always` nodes (cleanup) run. How each node
+//! return [`Cancelled`](signals::Cancelled) or [`Interrupted`], its children are stopped and
+//! reaped as it unwinds), no other node starts, and then the `always` nodes (cleanup) run.
+//! Without fail-fast ([`FailFast::No`]), a failure stops nothing: every node whose needs
+//! passed still runs, and a node that only comes `after` another runs once that one has
+//! ended. How each node
 //! shows itself is the [`Runner`]'s business; failure detection is here, once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::base::signals::{self, CancelToken, Cancelled};
+use crate::base::context::StepContext;
+use crate::base::signals::{self, CancelToken, Interrupted};
 use crate::engine::steps::{self, Runner, State, Step};
-
-/// How often the scheduler looks for a signal while nodes run.
-const TICK: Duration = Duration::from_millis(50);
 
 /// One row of the table.
 pub struct Node<C> {
     pub name: &'static str,
-    /// The nodes that must pass before this one starts; each comes earlier in the table.
+    /// The nodes that must pass before this one starts (it uses what they make); each
+    /// comes earlier in the table.
     pub needs: &'static [&'static str],
+    /// The nodes that come first only so that a failure shows sooner (the pytest stages'
+    /// order): under fail-fast they must pass too; without, they must only have ended.
+    pub after: &'static [&'static str],
     /// Cleanup: starts once its needs have ended, passed or not, after a failure or a
     /// signal too.
     pub always: bool,
-    pub body: fn(&C, &mut Step) -> Result<()>,
+    /// The Python lane of a row that runs once per lane, handed to its body as `step.lane`.
+    pub lane: Option<usize>,
+    /// What the node does, handed its step's context (a shell of its own in the run's
+    /// folder, the step's log, its cancel token) and the step's face.
+    pub body: fn(&C, &StepContext, &mut Step) -> Result<()>,
 }
 
 impl<C> Node<C> {
     pub const fn new(
         name: &'static str,
         needs: &'static [&'static str],
-        body: fn(&C, &mut Step) -> Result<()>,
+        body: fn(&C, &StepContext, &mut Step) -> Result<()>,
     ) -> Node<C> {
         Node {
             name,
             needs,
+            after: &[],
             always: false,
+            lane: None,
             body,
         }
+    }
+
+    /// This node, coming after `after` (see [`Node::after`]).
+    pub const fn after(self, after: &'static [&'static str]) -> Node<C> {
+        Node { after, ..self }
     }
 
     pub const fn always(
         name: &'static str,
         needs: &'static [&'static str],
-        body: fn(&C, &mut Step) -> Result<()>,
+        body: fn(&C, &StepContext, &mut Step) -> Result<()>,
     ) -> Node<C> {
         Node {
             always: true,
@@ -61,7 +76,7 @@ pub fn check<C>(nodes: &[Node<C>]) -> Result<()> {
         if nodes[..index].iter().any(|other| other.name == node.name) {
             bail!("two nodes are called `{}`", node.name);
         }
-        for need in node.needs {
+        for need in node.needs.iter().chain(node.after) {
             if !nodes[..index].iter().any(|other| other.name == *need) {
                 bail!(
                     "`{}` needs `{need}`, which is not an earlier node",
@@ -87,10 +102,11 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
         })?;
         selected[index] = true;
     }
-    // Needs come earlier in the table: one pass from the end reaches them all.
+    // Needs come earlier in the table: one pass from the end reaches them all. What a node
+    // comes after is selected too, as it always ran before it.
     for index in (0..nodes.len()).rev() {
         if selected[index] {
-            for need in nodes[index].needs {
+            for need in nodes[index].needs.iter().chain(nodes[index].after) {
                 selected[position(nodes, need).expect("checked")] = true;
             }
         }
@@ -109,8 +125,16 @@ pub fn select<C>(nodes: &[Node<C>], only: &[String]) -> Result<Vec<bool>> {
 
 /// The table as `--list` shows it: each node, what it needs, and which nodes are cleanup.
 pub fn list<C>(nodes: &[Node<C>]) -> String {
-    let lines = nodes.iter().map(|node| {
-        let needs = match node.needs {
+    list_selected(nodes, &vec![true; nodes.len()])
+}
+
+/// The `selected` nodes as `--list` shows them, in the table's order, which is an order
+/// they can run in (`--only X --list`: a dry run).
+pub fn list_selected<C>(nodes: &[Node<C>], selected: &[bool]) -> String {
+    let chosen = nodes.iter().zip(selected).filter(|(_, chosen)| **chosen);
+    let lines = chosen.map(|(node, _)| {
+        let needs: Vec<&str> = node.needs.iter().chain(node.after).copied().collect();
+        let needs = match needs.as_slice() {
             [] => "needs nothing: starts at once".to_owned(),
             needs => format!("after {}", needs.join(", ")),
         };
@@ -130,6 +154,22 @@ fn position<C>(nodes: &[Node<C>], name: &str) -> Option<usize> {
         .position(|node| node.name == name || steps::slug(node.name) == name)
 }
 
+/// Whether the first failure stops the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailFast {
+    /// It does: running nodes are stopped and no other starts but the cleanup.
+    Yes,
+    /// It does not: every node whose needs passed still runs (`ci --no-fail-fast`).
+    No,
+}
+
+/// What wakes the scheduler.
+enum Wake {
+    /// A node ended: its index, its step, its result (boxed: a step is large).
+    Ended(Box<(usize, Step, Result<()>)>),
+    Signal,
+}
+
 /// Where a node is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -143,47 +183,71 @@ enum Slot {
 pub fn run<C: Sync>(
     nodes: &[Node<C>],
     selected: &[bool],
+    fail_fast: FailFast,
     context: &C,
+    sh: &StepContext,
     runner: &mut Runner,
 ) -> Result<()> {
     check(nodes)?;
+    let seed = sh.seed();
     let mut slots = vec![Slot::Waiting; nodes.len()];
     let mut running: Vec<(usize, CancelToken)> = Vec::new();
     let mut first_error: Option<anyhow::Error> = None;
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Step, Result<()>)>();
+    let mut interrupted: Option<anyhow::Error> = None;
+    // One channel wakes the scheduler: a node's end, or a signal.
+    let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
+    let _listening = signals::on_wake({
+        let wake = wake_tx.clone();
+        move || {
+            let _ = wake.send(Wake::Signal);
+        }
+    });
     std::thread::scope(|scope| {
         loop {
-            let stopping = first_error.is_some() || signals::received().is_some();
-            for index in ready(nodes, selected, &slots, stopping) {
+            let failed = first_error.is_some() && fail_fast == FailFast::Yes;
+            let stopping = failed || interrupted.is_some() || signals::received().is_some();
+            for index in ready(nodes, selected, &slots, stopping, fail_fast) {
                 let mut step = runner.begin(index + 1, nodes[index].name);
+                step.lane = nodes[index].lane;
                 let token = CancelToken::default();
                 running.push((index, token.clone()));
                 slots[index] = Slot::Running;
-                let (done, body) = (done_tx.clone(), nodes[index].body);
+                let (done, body, seed) = (wake_tx.clone(), nodes[index].body, &seed);
                 scope.spawn(move || {
-                    token.install();
-                    let result = step.run(|step| {
-                        catch_unwind(AssertUnwindSafe(|| body(context, step)))
+                    let result = step.run(seed, token, |cx, step| {
+                        catch_unwind(AssertUnwindSafe(|| body(context, cx, step)))
                             .unwrap_or_else(|_| Err(anyhow!("the step panicked")))
                     });
-                    let _ = done.send((index, step, result));
+                    let _ = done.send(Wake::Ended(Box::new((index, step, result))));
                 });
             }
             if running.is_empty() {
                 break;
             }
-            let Ok((index, step, result)) = done_rx.recv_timeout(TICK) else {
+            let Ok(Wake::Ended(ended)) = wake_rx.recv() else {
+                // A signal: the loop looks again at what may start (cleanup only).
                 continue;
             };
+            let (index, step, result) = *ended;
             running.retain(|(i, _)| *i != index);
-            let state = verdict(&result, first_error.is_some());
+            let state = steps::state_of(&result);
             slots[index] = Slot::Ended(state);
             runner.finish(step, &result, state);
-            if let (Err(error), State::Failed, None) = (result, state, &first_error) {
-                first_error = Some(error);
+            let Err(error) = result else { continue };
+            // The first failure stops the run (unless fail-fast is off); so does an
+            // interruption that a node saw first (its wait returned it before the scheduler
+            // was woken).
+            let interrupts = error.chain().any(|e| e.is::<Interrupted>());
+            let fails = state == State::Failed && fail_fast == FailFast::Yes;
+            if fails || interrupts {
                 for (_, token) in &running {
                     token.cancel();
                 }
+            }
+            match state {
+                State::Failed if first_error.is_none() => first_error = Some(error),
+                _ if interrupts && interrupted.is_none() => interrupted = Some(error),
+                _ => {}
             }
         }
     });
@@ -192,17 +256,24 @@ pub fn run<C: Sync>(
             runner.not_run(index + 1, node.name);
         }
     }
-    match (signals::received(), first_error) {
-        (Some(interrupted), _) => Err(interrupted.into()),
-        (None, Some(error)) => Err(error),
-        (None, None) => Ok(()),
+    match (signals::received(), first_error, interrupted) {
+        (Some(signal), ..) => Err(signal.into()),
+        (None, Some(error), _) | (None, None, Some(error)) => Err(error),
+        (None, None, None) => Ok(()),
     }
 }
 
 /// The nodes that can start now: selected, waiting, and with every need passed; or, for an
 /// `always` node, with every need ended, however it ended. While the run stops, only
-/// `always` nodes start, and a need that never started counts as ended.
-fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool) -> Vec<usize> {
+/// `always` nodes start, and a need that never started counts as ended. A node waits for
+/// what it comes `after` to pass, or without fail-fast only to end.
+fn ready<C>(
+    nodes: &[Node<C>],
+    selected: &[bool],
+    slots: &[Slot],
+    stopping: bool,
+    fail_fast: FailFast,
+) -> Vec<usize> {
     let slot_of = |name: &str| {
         let index = position(nodes, name).expect("checked");
         (selected[index], slots[index])
@@ -224,13 +295,19 @@ fn ready<C>(nodes: &[Node<C>], selected: &[bool], slots: &[Slot], stopping: bool
                 let users = users_of(nodes, index).map(|user| nodes[user].name);
                 node.needs.iter().all(ended) && users.collect::<Vec<_>>().iter().all(ended)
             } else {
-                !stopping && node.needs.iter().all(passed)
+                let before = |name: &&str| match fail_fast {
+                    FailFast::Yes => passed(name),
+                    FailFast::No => ended(name),
+                };
+                !stopping && node.needs.iter().all(passed) && node.after.iter().all(before)
             }
         })
         .collect()
 }
 
-/// The steps that need, directly or not, a need of the `always` step at `cleanup`.
+/// The steps that need, directly or not, a need of the `always` step at `cleanup`, but not
+/// the cleanup itself: a step after the cleanup (a report of what the server did, say)
+/// cannot be waited for by it.
 fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize> + '_ {
     let made_by: Vec<usize> = nodes[cleanup]
         .needs
@@ -238,7 +315,9 @@ fn users_of<C>(nodes: &[Node<C>], cleanup: usize) -> impl Iterator<Item = usize>
         .map(|need| position(nodes, need).expect("checked"))
         .collect();
     (0..nodes.len()).filter(move |&index| {
-        !nodes[index].always && made_by.iter().any(|&need| needs(nodes, index, need))
+        !nodes[index].always
+            && !needs(nodes, index, cleanup)
+            && made_by.iter().any(|&need| needs(nodes, index, need))
     })
 }
 
@@ -250,31 +329,13 @@ fn needs<C>(nodes: &[Node<C>], index: usize, need: usize) -> bool {
     })
 }
 
-/// The state of a node that ended with `result`. A stop from outside only stopped it: the
-/// run's stop after another node's failure, or a signal once the run was already failing.
-/// The first node to see a signal failed: that is where the run ended.
-fn verdict(result: &Result<()>, already_failing: bool) -> State {
-    let Err(error) = result else {
-        return State::Passed;
-    };
-    let cancelled = error
-        .chain()
-        .any(|e| e.downcast_ref::<Cancelled>().is_some());
-    if cancelled || already_failing && signals::is_stop(error) {
-        State::Stopped
-    } else {
-        State::Failed
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::signals::Interrupted;
     use crate::engine::steps::Mode;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     /// What the nodes of a test share: the order things happened in.
     #[derive(Default)]
@@ -290,6 +351,10 @@ mod tests {
         fn events(&self) -> Vec<String> {
             self.events.lock().unwrap().clone()
         }
+    }
+
+    fn shell() -> StepContext {
+        StepContext::terminal(xshell::Shell::new().unwrap())
     }
 
     fn runner() -> (tempfile::TempDir, Runner) {
@@ -311,7 +376,7 @@ mod tests {
             if Instant::now() > deadline {
                 bail!("the other node never started");
             }
-            signals::sleep(Duration::from_millis(5))?;
+            signals::sleep(&Default::default(), Duration::from_millis(5))?;
         }
         Ok(())
     }
@@ -319,27 +384,35 @@ mod tests {
     #[test]
     fn a_node_starts_after_its_needs_and_independent_nodes_overlap() {
         const NODES: &[Node<Log>] = &[
-            Node::new("a", &[], |log, _| {
+            Node::new("a", &[], |log, _, _| {
                 log.started.fetch_add(1, Ordering::SeqCst);
                 // Passes only if `b` runs at the same time.
                 wait_for_started(log, 2)?;
                 log.push("a");
                 Ok(())
             }),
-            Node::new("b", &[], |log, _| {
+            Node::new("b", &[], |log, _, _| {
                 log.started.fetch_add(1, Ordering::SeqCst);
                 wait_for_started(log, 2)?;
                 log.push("b");
                 Ok(())
             }),
-            Node::new("c", &["a", "b"], |log, _| {
+            Node::new("c", &["a", "b"], |log, _, _| {
                 log.push("c");
                 Ok(())
             }),
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        run(NODES, &[true; 3], &log, &mut runner).unwrap();
+        run(
+            NODES,
+            &[true; 3],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap();
         let events = log.events();
         assert_eq!(events.len(), 3, "{events:?}");
         assert_eq!(events[2], "c", "c ran before what it needs: {events:?}");
@@ -347,19 +420,19 @@ mod tests {
     }
 
     const FAILING: &[Node<Log>] = &[
-        Node::new("long", &[], |log, _| {
+        Node::new("long", &[], |log, cx, _| {
             log.push("long started");
             // Runs until stopped: a stop ends this wait with `Cancelled`.
-            signals::sleep(Duration::from_secs(60))?;
+            cx.sleep(Duration::from_secs(60))?;
             log.push("long finished");
             Ok(())
         }),
-        Node::new("broken", &[], |_, _| bail!("it broke")),
-        Node::new("after broken", &["broken"], |log, _| {
+        Node::new("broken", &[], |_, _, _| bail!("it broke")),
+        Node::new("after broken", &["broken"], |log, _, _| {
             log.push("after broken");
             Ok(())
         }),
-        Node::always("cleanup", &["long", "after broken"], |log, _| {
+        Node::always("cleanup", &["long", "after broken"], |log, _, _| {
             log.push("cleanup");
             Ok(())
         }),
@@ -370,7 +443,15 @@ mod tests {
         let (_dir, mut runner) = runner();
         let log = Log::default();
         let started = Instant::now();
-        let error = run(FAILING, &[true; 4], &log, &mut runner).unwrap_err();
+        let error = run(
+            FAILING,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
         assert_eq!(error.to_string(), "it broke");
         assert!(started.elapsed() < Duration::from_secs(30), "not stopped");
         assert_eq!(
@@ -392,32 +473,91 @@ mod tests {
     }
 
     #[test]
+    fn without_fail_fast_a_failure_stops_nothing_and_what_comes_after_it_runs() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("broken", &[], |log, _, _| {
+                log.push("broken");
+                bail!("it broke")
+            }),
+            Node::new("slow", &[], |log, cx, _| {
+                // Still running when `broken` has failed: stopped under fail-fast alone.
+                while !log.events().contains(&"broken".to_owned()) {
+                    cx.sleep(Duration::from_millis(5))?;
+                }
+                cx.sleep(Duration::from_millis(600))?;
+                log.push("slow");
+                Ok(())
+            }),
+            Node::new("needs broken", &["broken"], |log, _, _| {
+                log.push("needs broken");
+                Ok(())
+            }),
+            Node::new("after broken", &["slow"], |log: &Log, _, _| {
+                log.push("after broken");
+                Ok(())
+            })
+            .after(&["broken"]),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        let error = run(NODES, &[true; 4], FailFast::No, &log, &shell(), &mut runner).unwrap_err();
+        assert_eq!(error.to_string(), "it broke");
+        assert_eq!(log.events(), ["broken", "slow", "after broken"]);
+        let states: Vec<State> = states(&runner).into_iter().map(|(_, s)| s).collect();
+        use State::*;
+        assert_eq!(states, [Failed, Passed, NotRun, Passed]);
+        // Fail-fast, the same table stops `slow` and runs nothing after `broken`.
+        let (_other_dir, mut runner) = super::tests::runner();
+        let log = Log::default();
+        run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
+        assert_eq!(log.events(), ["broken"]);
+    }
+
+    #[test]
     fn cleanup_runs_after_an_interruption_too() {
         const NODES: &[Node<Log>] = &[
-            Node::new("start", &[], |log, _| {
+            Node::new("start", &[], |log, _, _| {
                 log.push("start");
                 Ok(())
             }),
             // What a node's wait returns when a signal comes.
-            Node::new("interrupted", &["start"], |_, _| {
+            Node::new("interrupted", &["start"], |_, _, _| {
                 Err(Interrupted(libc::SIGINT).into())
             }),
-            Node::new("later", &["interrupted"], |log, _| {
+            Node::new("later", &["interrupted"], |log, _, _| {
                 log.push("later");
                 Ok(())
             }),
-            Node::always("cleanup", &["start", "later"], |log, _| {
+            Node::always("cleanup", &["start", "later"], |log, _, _| {
                 log.push("cleanup");
                 Ok(())
             }),
         ];
         let (_dir, mut runner) = runner();
         let log = Log::default();
-        let error = run(NODES, &[true; 4], &log, &mut runner).unwrap_err();
+        let error = run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap_err();
         assert!(error.downcast_ref::<Interrupted>().is_some(), "{error:#}");
         assert_eq!(log.events(), ["start", "cleanup"]);
-        assert_eq!(states(&runner)[1].1, State::Failed);
+        // An interruption is no failure: the node was stopped, and nothing failed.
+        assert_eq!(states(&runner)[1].1, State::Stopped);
         assert_eq!(states(&runner)[2].1, State::NotRun);
+        assert_eq!(runner.totals().failed, 0);
     }
 
     /// `--only user`: the cleanup does not name `user`, yet must not stop what `user` uses
@@ -425,11 +565,11 @@ mod tests {
     #[test]
     fn cleanup_waits_for_every_step_that_uses_what_it_cleans_up() {
         const NODES: &[Node<Log>] = &[
-            Node::new("server up", &[], |log, _| {
+            Node::new("server up", &[], |log, _, _| {
                 log.push("server up");
                 Ok(())
             }),
-            Node::new("user", &["server up"], |log, _| {
+            Node::new("user", &["server up"], |log, _, _| {
                 // Long enough for a cleanup that does not wait to show up.
                 let cleaned = |log: &Log| log.events().contains(&"server down".to_owned());
                 let early = (0..30).any(|_| {
@@ -442,8 +582,8 @@ mod tests {
                 log.push("user");
                 Ok(())
             }),
-            Node::new("last user", &["user"], |_, _| Ok(())),
-            Node::always("server down", &["server up", "last user"], |log, _| {
+            Node::new("last user", &["user"], |_, _, _| Ok(())),
+            Node::always("server down", &["server up", "last user"], |log, _, _| {
                 log.push("server down");
                 Ok(())
             }),
@@ -452,8 +592,45 @@ mod tests {
         let log = Log::default();
         let selected = select(NODES, &["user".to_owned()]).unwrap();
         assert_eq!(selected, [true, true, false, true]);
-        run(NODES, &selected, &log, &mut runner).unwrap();
+        run(NODES, &selected, FailFast::Yes, &log, &shell(), &mut runner).unwrap();
         assert_eq!(log.events(), ["server up", "user", "server down"]);
+    }
+
+    /// A step after the cleanup that also uses what it cleaned up (the coverage report,
+    /// which reads the server's profile) once waited for the cleanup while the cleanup
+    /// waited for it: neither ran, and the run passed.
+    #[test]
+    fn a_step_after_the_cleanup_runs_after_it() {
+        const NODES: &[Node<Log>] = &[
+            Node::new("server up", &[], |log, _, _| {
+                log.push("server up");
+                Ok(())
+            }),
+            Node::new("user", &["server up"], |log, _, _| {
+                log.push("user");
+                Ok(())
+            }),
+            Node::always("server down", &["server up", "user"], |log, _, _| {
+                log.push("server down");
+                Ok(())
+            }),
+            Node::new("report", &["user", "server down"], |log, _, _| {
+                log.push("report");
+                Ok(())
+            }),
+        ];
+        let (_dir, mut runner) = runner();
+        let log = Log::default();
+        run(
+            NODES,
+            &[true; 4],
+            FailFast::Yes,
+            &log,
+            &shell(),
+            &mut runner,
+        )
+        .unwrap();
+        assert_eq!(log.events(), ["server up", "user", "server down", "report"]);
     }
 
     #[test]
@@ -473,10 +650,26 @@ mod tests {
     }
 
     #[test]
+    fn only_and_list_show_what_would_run_in_order() {
+        let selected = select(FAILING, &["after-broken".to_owned()]).unwrap();
+        let listed = list_selected(FAILING, &selected);
+        let names: Vec<&str> = listed
+            .lines()
+            .map(|l| l.split("  ").next().unwrap())
+            .collect();
+        let all = list(FAILING);
+        assert_eq!(names, ["broken", "after broken", "cleanup"], "{listed}");
+        assert!(
+            all.contains(&listed),
+            "the order is the table's:\n{all}\n{listed}"
+        );
+    }
+
+    #[test]
     fn a_table_out_of_order_is_refused() {
         let nodes: &[Node<Log>] = &[
-            Node::new("b", &["a"], |_, _| Ok(())),
-            Node::new("a", &[], |_, _| Ok(())),
+            Node::new("b", &["a"], |_, _, _| Ok(())),
+            Node::new("a", &[], |_, _, _| Ok(())),
         ];
         let error = check(nodes).unwrap_err().to_string();
         assert_eq!(error, "`b` needs `a`, which is not an earlier node");

@@ -10,73 +10,24 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::ops::Add;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::base::console::{self, Colour, Trace, paint};
+use crate::base::console::{self, Colour, Echo, paint};
+use crate::base::context::{Log, Seed, StepContext};
+use crate::base::github::escape_data;
 use crate::base::paths;
 use crate::base::process::{self, Reported};
-use crate::base::signals::Interrupted;
+use crate::base::signals::{self, CancelToken, Interrupted};
 use crate::base::tail;
+use crate::engine::events::{Counts, TestEnded};
 use crate::{errln, outln};
 
 /// Lines of a failed step's log shown when nothing better is known.
 const TAIL_LINES: usize = 30;
-
-/// Test counts.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub passed: u64,
-    pub failed: u64,
-    pub skipped: u64,
-}
-
-impl Counts {
-    /// `LABEL: N passed, N failed, N skipped`: the last line of `ci` and `lint`, which CI
-    /// log readers look for.
-    pub fn line(self, label: &str) -> String {
-        format!(
-            "{label}: {} passed, {} failed, {} skipped",
-            self.passed, self.failed, self.skipped
-        )
-    }
-}
-
-impl Add for Counts {
-    type Output = Counts;
-    fn add(self, other: Counts) -> Counts {
-        Counts {
-            passed: self.passed + other.passed,
-            failed: self.failed + other.failed,
-            skipped: self.skipped + other.skipped,
-        }
-    }
-}
-
-impl Counts {
-    /// "215 passed", "2 failed, 30 passed, 1 skipped": failures first, zeros left out.
-    fn describe(self) -> String {
-        let parts = [
-            (self.failed, "failed"),
-            (self.passed, "passed"),
-            (self.skipped, "skipped"),
-        ];
-        let shown: Vec<String> = parts
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
-            .collect();
-        if shown.is_empty() {
-            "no tests".to_owned()
-        } else {
-            shown.join(", ")
-        }
-    }
-}
 
 /// How a run shows itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,12 +78,19 @@ pub struct Outcome {
     pub duration: Option<Duration>,
     pub error: Option<String>,
     pub counts: Option<Counts>,
+    /// Its tests that failed, then passed on a retry.
+    pub flaky: u64,
+    /// Its tests, as they ended.
+    pub tests: Vec<TestEnded>,
+    /// How to rerun each test that failed, as the results name them.
+    pub reruns: Vec<String>,
 }
 
 impl Outcome {
     /// The failures it adds to the totals: its failed tests, or one for a step that failed
     /// without a failed test of its own (a compile error, say), so that a failed run never
-    /// ends with `0 failed`.
+    /// ends with `0 failed`. A stopped step adds only the tests that failed before the stop:
+    /// a Ctrl-C is no failure.
     fn failures(&self) -> u64 {
         let failed_tests = self.counts.map_or(0, |c| c.failed);
         match self.state {
@@ -158,6 +116,8 @@ pub struct Runner {
 /// the thread that runs it.
 pub struct Step {
     pub log: Utf8PathBuf,
+    /// Which Python lane the step belongs to, for a step that runs once per lane.
+    pub lane: Option<usize>,
     index: usize,
     name: String,
     /// `--verbose`: the prefix of its lines, copied to stderr as they come.
@@ -165,10 +125,13 @@ pub struct Step {
     start: Instant,
     bar: Option<ProgressBar>,
     counts: Option<Counts>,
+    reruns: Vec<String>,
     /// Shown where the counts go, for a step without tests of its own.
     note: Option<String>,
     details: Option<String>,
     warnings: Vec<String>,
+    flaky: u64,
+    tests: Vec<TestEnded>,
 }
 
 impl Runner {
@@ -188,16 +151,26 @@ impl Runner {
     /// shown when it ends, and on failure what a person needs to act, then the log's path.
     /// Returns what the body returned; an error comes back marked as shown
     /// ([`Reported`]), so that `main` does not print it a second time.
-    pub fn step<T>(&mut self, name: &str, body: impl FnOnce(&mut Step) -> Result<T>) -> Result<T> {
+    /// `body` is handed the step's context, made from `sh`'s folder and cancel token.
+    pub fn step<T>(
+        &mut self,
+        sh: &StepContext,
+        name: &str,
+        body: impl FnOnce(&StepContext, &mut Step) -> Result<T>,
+    ) -> Result<T> {
         let mut step = self.begin(self.outcomes.len() + 1, name);
         let mut value = None;
-        let result = step.run(|step| {
-            value = Some(body(step)?);
+        let (seed, cancel) = (sh.seed(), sh.cancel_token().clone());
+        let result = step.run(&seed, cancel, |cx, step| {
+            value = Some(body(cx, step)?);
             Ok(())
         });
-        self.finish(step, &result, State::Failed);
+        let state = state_of(&result);
+        self.finish(step, &result, state);
         match result {
             Ok(()) => Ok(value.expect("the body returned a value")),
+            // Not shown as a failure: `main` names the signal.
+            Err(error) if state == State::Stopped => Err(error),
             Err(error) => {
                 let code = process::exit_code_of(&error);
                 Err(error.context(Reported { code }))
@@ -214,15 +187,19 @@ impl Runner {
         }
         Step {
             log,
+            lane: None,
             index,
             name: name.to_owned(),
             echo: (self.mode == Mode::Verbose).then(|| format!("[{name}] ")),
             start: Instant::now(),
             bar: (self.mode == Mode::Live).then(|| self.spinner(name)),
             counts: None,
+            reruns: Vec::new(),
             note: None,
             details: None,
             warnings: Vec::new(),
+            flaky: 0,
+            tests: Vec::new(),
         }
     }
 
@@ -240,18 +217,14 @@ impl Runner {
         bar
     }
 
-    /// Shows how `step` ended and keeps its outcome. An error is shown as `failed`, unless
-    /// the caller knows that it only stopped the step (`State::Stopped`).
-    pub fn finish(&mut self, mut step: Step, result: &Result<()>, on_error: State) {
+    /// Shows how `step` ended and keeps its outcome; `state` says how (see [`state_of`]),
+    /// for a scheduler that knows more (a stop after another step's failure).
+    pub fn finish(&mut self, mut step: Step, result: &Result<()>, state: State) {
         let duration = step.start.elapsed();
         if let Some(bar) = step.bar.take() {
             bar.finish_and_clear();
             self.bars.remove(&bar);
         }
-        let state = match result {
-            Ok(()) => State::Passed,
-            Err(_) => on_error,
-        };
         self.bars
             .suspend(|| self.conclude(&step, result, state, duration));
         self.outcomes.push(Outcome {
@@ -261,6 +234,9 @@ impl Runner {
             duration: Some(duration),
             error: result.as_ref().err().map(|e| format!("{e:#}")),
             counts: step.counts,
+            flaky: step.flaky,
+            tests: step.tests,
+            reruns: step.reruns,
         });
     }
 
@@ -296,11 +272,9 @@ impl Runner {
         if state != State::Failed {
             return;
         }
-        let interrupted = error.downcast_ref::<Interrupted>().is_some();
-        // After Ctrl-C, the end of the log says nothing the user does not know.
         // An empty log adds nothing to the error below.
         let has_output = std::fs::metadata(&step.log).is_ok_and(|m| m.len() > 0);
-        if !self.mode.streams() && !interrupted && (step.details.is_some() || has_output) {
+        if !self.mode.streams() && (step.details.is_some() || has_output) {
             let details = step
                 .details
                 .clone()
@@ -328,6 +302,9 @@ impl Runner {
             duration: None,
             error: None,
             counts: None,
+            flaky: 0,
+            tests: Vec::new(),
+            reruns: Vec::new(),
         });
     }
 
@@ -340,23 +317,76 @@ impl Runner {
                 failed: o.failures(),
                 ..o.counts.unwrap_or_default()
             })
-            .fold(Counts::default(), Add::add)
+            .fold(Counts::default(), std::ops::Add::add)
     }
 
-    /// The line before the totals of a failed run: the step that failed, and why, in one
-    /// line.
-    pub fn failed_line(&self, error: &anyhow::Error) -> String {
-        let failed = self
-            .in_order()
-            .into_iter()
-            .find(|o| o.state == State::Failed);
+    /// How many tests of every step failed, then passed on a retry.
+    pub fn flaky(&self) -> u64 {
+        self.outcomes.iter().map(|o| o.flaky).sum()
+    }
+
+    /// Every test of every step, as it ended, in the order of the table.
+    pub fn tests(&self) -> Vec<TestEnded> {
+        let outcomes = self.in_order().into_iter();
+        outcomes.flat_map(|o| o.tests.iter().cloned()).collect()
+    }
+
+    /// The last lines of a run, for stdout after the summary: how to rerun each failed
+    /// test; for a failed run, the step that failed and why, in one line; the steps that
+    /// were stopped or never ran, if any; and last `LABEL: N passed, N failed, N skipped`.
+    /// `error` is the run's, `totals` what the last line counts.
+    pub fn end_lines(
+        &self,
+        error: Option<&anyhow::Error>,
+        totals: Counts,
+        label: &str,
+    ) -> Vec<String> {
+        let outcomes = self.in_order();
+        let mut lines: Vec<String> = outcomes.iter().flat_map(|o| o.reruns.clone()).collect();
+        lines.extend(error.and_then(|error| self.failed_line(error)));
+        lines.extend(self.stopped_line(error));
+        lines.push(totals.line(label));
+        lines
+    }
+
+    /// `failed: STEP: CAUSE`: the step that failed, and why, in one line; `None` when no
+    /// step failed (the run was only stopped).
+    pub fn failed_line(&self, error: &anyhow::Error) -> Option<String> {
+        let outcomes = self.in_order();
+        let failed = outcomes.iter().find(|o| o.state == State::Failed)?;
         let cause = format!("{error:#}");
         let cause = cause.lines().next().unwrap_or_default();
-        let mark = paint("failed:", Colour::Red);
-        match failed {
-            Some(outcome) => format!("{mark} {}: {cause}", outcome.name),
-            None => format!("{mark} {cause}"),
+        let mark = console::paint_stdout("failed:", Colour::Red);
+        Some(format!("{mark} {}: {cause}", failed.name))
+    }
+
+    /// `interrupted by SIGINT: 2 steps stopped (a, b), 3 never run (c, d, e)`: what a stop
+    /// left undone, or `None` when every step ran to its end.
+    fn stopped_line(&self, error: Option<&anyhow::Error>) -> Option<String> {
+        let names = |state| -> Vec<&str> {
+            let outcomes = self.in_order().into_iter().filter(|o| o.state == state);
+            outcomes.map(|o| o.name.as_str()).collect()
+        };
+        let (stopped, not_run) = (names(State::Stopped), names(State::NotRun));
+        if stopped.is_empty() && not_run.is_empty() {
+            return None;
         }
+        let part = |names: &[&str], what: &str| match names {
+            [] => format!("0 steps {what}"),
+            [one] => format!("1 step {what} ({one})"),
+            names => format!("{} steps {what} ({})", names.len(), names.join(", ")),
+        };
+        let interrupted =
+            error.and_then(|e| e.chain().find_map(|c| c.downcast_ref::<Interrupted>()));
+        let why = match interrupted.copied().or_else(signals::received) {
+            Some(interrupted) => interrupted.to_string(),
+            None => "after the failure".to_owned(),
+        };
+        Some(format!(
+            "{why}: {}, {}",
+            part(&stopped, "stopped"),
+            part(&not_run, "never run")
+        ))
     }
 
     /// The outcomes in the order of the table of steps.
@@ -407,13 +437,24 @@ impl Runner {
 impl Step {
     /// Runs `body` on this thread, with this thread's trace and the output of the children
     /// it starts going to the step's log.
-    pub fn run(&mut self, body: impl FnOnce(&mut Step) -> Result<()>) -> Result<()> {
-        let log = self.log.clone();
-        let trace = Trace::to(&log, self.echo.clone())
-            .with_context(|| format!("cannot write the step log {log}"))?;
-        let result = body(self);
-        drop(trace);
-        result
+    /// Runs `body` on this thread, handed the step's context: a shell as `seed` says, the step's
+    /// log for its trace and its children's output, and `cancel`, which stops its waits.
+    pub fn run(
+        &mut self,
+        seed: &Seed,
+        cancel: CancelToken,
+        body: impl FnOnce(&StepContext, &mut Step) -> Result<()>,
+    ) -> Result<()> {
+        let log = Log::open(&self.log)?;
+        let _echo = match &self.echo {
+            Some(prefix) => Some(
+                Echo::start(&self.log, prefix.clone())
+                    .with_context(|| format!("cannot read the step log {}", self.log))?,
+            ),
+            None => None,
+        };
+        let cx = StepContext::for_step(seed, log, cancel)?;
+        body(&cx, self)
     }
 
     /// Its counts, or its note, for the verdict line.
@@ -458,6 +499,11 @@ impl Step {
         self.note = Some(note.to_owned());
     }
 
+    /// How to rerun a test that failed, for the results after the summary.
+    pub fn rerun(&mut self, line: String) {
+        self.reruns.push(line);
+    }
+
     /// What to show if the step fails, instead of the end of its log.
     pub fn details(&mut self, details: String) {
         self.details = Some(details);
@@ -467,6 +513,29 @@ impl Step {
     pub fn warn(&mut self, warning: String) {
         self.warnings.push(warning);
     }
+
+    /// A test that failed, then passed on attempt `attempts`: a `flaky:` warning (yellow on
+    /// a terminal, an annotation on GitHub Actions), counted for the line before the totals.
+    pub fn flaky(&mut self, test: &str, attempts: usize) {
+        self.flaky += 1;
+        self.warn(flaky_line(test, attempts));
+    }
+
+    /// A test of this step ended: kept for the tests' history.
+    pub fn test_ended(&mut self, test: TestEnded) {
+        self.tests.push(test);
+    }
+}
+
+/// How a step that ended with `result` ended: an error that only says the run was stopped
+/// (a signal, or another step's failure), or any error once a signal came (a child that
+/// the terminal's Ctrl-C reached too exits 130 by itself), stopped it; it did not fail.
+pub fn state_of(result: &Result<()>) -> State {
+    match result {
+        Ok(()) => State::Passed,
+        Err(error) if signals::is_stop(error) || signals::received().is_some() => State::Stopped,
+        Err(_) => State::Failed,
+    }
 }
 
 fn bar_style() -> ProgressStyle {
@@ -475,6 +544,22 @@ fn bar_style() -> ProgressStyle {
     )
     .expect("the template is valid")
     .progress_chars("=> ")
+}
+
+/// The line before the totals when tests passed only on a retry.
+pub fn flaky_count(flaky: u64, fail: bool) -> String {
+    let tests = if flaky == 1 { "test" } else { "tests" };
+    let verdict = if fail {
+        "which fails the run (--flaky-fails)"
+    } else {
+        "named above; --flaky-fails makes that fail the run"
+    };
+    format!("flaky: {flaky} {tests} failed, then passed on a retry, {verdict}")
+}
+
+/// `flaky: TEST failed, then passed on attempt N`.
+pub fn flaky_line(test: &str, attempts: usize) -> String {
+    format!("flaky: {test} failed, then passed on attempt {attempts}")
 }
 
 /// `pytest integration` → `pytest-integration`: a step's name in its log file and in
@@ -491,41 +576,19 @@ pub fn slug(name: &str) -> String {
         .collect()
 }
 
-/// GitHub's workflow-command escaping for a message.
-pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_are_described_failures_first() {
-        let counts = Counts {
-            passed: 30,
-            failed: 2,
-            skipped: 1,
-        };
-        assert_eq!(counts.describe(), "2 failed, 30 passed, 1 skipped");
-        let passed = Counts {
-            passed: 215,
-            ..Counts::default()
-        };
-        assert_eq!(passed.describe(), "215 passed");
-        assert_eq!(Counts::default().describe(), "no tests");
-    }
 
     #[test]
     fn a_failed_step_keeps_its_whole_output_and_the_summary_adds_up() {
         let dir = tempfile::tempdir().unwrap();
         let dir = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
         let mut runner = Runner::new(Mode::Plain, dir.clone(), 4).unwrap();
+        let sh = &StepContext::terminal(paths::shell().unwrap());
         let value = runner
-            .step("first", |step| {
-                crate::traceln!("$ a command");
+            .step(sh, "first", |sh, step| {
+                crate::traceln!(sh, "$ a command");
                 step.counts(Counts {
                     passed: 4,
                     failed: 0,
@@ -536,7 +599,7 @@ mod tests {
             .unwrap();
         assert_eq!(value, 7, "the body's value comes back");
         let error = runner
-            .step("second one", |step| -> Result<()> {
+            .step(sh, "second one", |_, step| -> Result<()> {
                 step.counts(Counts {
                     passed: 1,
                     failed: 2,
@@ -552,7 +615,9 @@ mod tests {
         );
         // A build error: no test failed, yet the step did.
         runner
-            .step("build", |_| -> Result<()> { anyhow::bail!("error[E0425]") })
+            .step(sh, "build", |_, _| -> Result<()> {
+                anyhow::bail!("error[E0425]")
+            })
             .unwrap_err();
         runner.not_run(4, "fourth");
         let first_log = std::fs::read_to_string(dir.join("01-first.log")).unwrap();

@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, ProcessGroup, Sink};
 use crate::flags::Suite;
@@ -70,31 +71,35 @@ impl Suite {
 const RERUN_LINES: usize = 10;
 
 /// How to rerun each failed test of `failed` (pytest node ids, a line each, relative to the
-/// bindings' folder), from the repository root, with `--suite` when it is not the default.
-pub fn rerun_lines(failed: &str, suite: Suite) -> Vec<String> {
+/// bindings' folder), from the repository root, with `--suite` when it is not the default
+/// and the `--server` URL the run was given, if any.
+pub fn rerun_lines(failed: &str, suite: Suite, server: Option<&str>) -> Vec<String> {
     let mut ids: Vec<&str> = Vec::new();
     for id in failed.lines().filter(|line| !line.is_empty()) {
         if !ids.contains(&id) {
             ids.push(id);
         }
     }
-    let suite = match suite {
-        Suite::Full => String::new(),
-        other => format!("--suite {} ", other.name()),
-    };
+    let mut options = String::new();
+    if suite != Suite::Full {
+        options.push_str(&format!("--suite {} ", suite.name()));
+    }
+    if let Some(url) = server {
+        options.push_str(&format!("--server {url} "));
+    }
     let mut lines: Vec<String> = ids
         .iter()
         .take(RERUN_LINES)
         .map(|id| {
             format!(
-                "rerun: cargo xtask pytest {suite}-- '{}/{id}'",
+                "rerun: cargo xtask pytest {options}'{}/{id}'",
                 paths::BINDINGS
             )
         })
         .collect();
     if ids.len() > RERUN_LINES {
         lines.push(format!(
-            "... and {} more: cargo xtask pytest -- --lf reruns every failed test",
+            "... and {} more: cargo xtask pytest {options}-- --lf reruns every failed test",
             ids.len() - RERUN_LINES
         ));
     }
@@ -152,19 +157,32 @@ pub enum Report {
     OnTheTerminal,
 }
 
-/// Runs `python -m pytest ARGS` in the bindings' folder, pointed at `target`, with `env`
-/// added, its report going to `report`, calling `tick` while pytest runs.
+/// Runs `python -m pytest ARGS` with the bindings' venv, as [`run_with`] does.
 pub fn run(
-    sh: &Shell,
+    sh: &StepContext,
+    target: Target<'_>,
+    args: &[String],
+    env: &[(&str, String)],
+    report: Report,
+    tick: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    run_with(sh, &venv::python(), target, args, env, report, tick)
+}
+
+/// Runs `PYTHON -m pytest ARGS` in the bindings' folder (`python` is a venv's: the
+/// bindings' own, or a lane's), pointed at `target`, with `env` added, its report going to
+/// `report`, calling `tick` while pytest runs.
+pub fn run_with(
+    sh: &StepContext,
+    python: &Utf8Path,
     target: Target<'_>,
     args: &[String],
     env: &[(&str, String)],
     report: Report,
     mut tick: impl FnMut() -> Result<()>,
 ) -> Result<()> {
-    let python = venv::python();
     let _dir = sh.push_dir(paths::bindings_dir());
-    let mut job = Job::new(cmd!(sh, "{python} -m pytest {args...}"));
+    let mut job = Job::new(sh, cmd!(sh, "{python} -m pytest {args...}"));
     if report == Report::OnTheTerminal {
         job = job.stdout(Sink::Terminal).stderr(Sink::Terminal);
     }
@@ -208,15 +226,48 @@ pub fn run(
     Err(Failed { code, message }.into())
 }
 
+/// The user's test paths and pytest arguments, in that order, as pytest in the bindings'
+/// folder takes them: paths relative to the user's folder are made absolute.
+pub fn user_args(tests: &[String], pytest_args: &[String]) -> Result<Vec<String>> {
+    let mut args = absolute_paths(tests)?;
+    args.extend(absolute_paths(pytest_args)?);
+    Ok(args)
+}
+
+/// Pytest runs in the bindings' folder, so paths the user gave relative to their own
+/// folder are made absolute. Node ids (`file.py::test`) keep their suffix.
+fn absolute_paths(args: &[String]) -> Result<Vec<String>> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(absolute_paths_in(args, &cwd))
+}
+
+/// Pytest options whose value comes as the next argument and is never a path.
+const VALUE_OPTIONS: &[&str] = &["-k", "-m", "-p", "-o", "-W", "-r"];
+
+fn absolute_paths_in(args: &[String], cwd: &std::path::Path) -> Vec<String> {
+    let mut previous: Option<&str> = None;
+    args.iter()
+        .map(|arg| {
+            let is_value = previous.is_some_and(|option| VALUE_OPTIONS.contains(&option));
+            previous = Some(arg);
+            let file = arg.split("::").next().unwrap_or(arg);
+            let resolved = cwd.join(file);
+            if is_value
+                || arg.starts_with('-')
+                || Utf8Path::new(file).is_absolute()
+                || !resolved.exists()
+            {
+                return arg.clone();
+            }
+            format!("{}{}", resolved.display(), &arg[file.len()..])
+        })
+        .collect()
+}
+
 /// "coverage: 93.2% of the Python package's lines (target/xtask/coverage.xml)", from
 /// pytest-cov's XML report.
 pub fn coverage_total(xml: &Utf8Path) -> String {
-    let text = std::fs::read_to_string(xml).unwrap_or_default();
-    let rate = Regex::new(r#"<coverage[^>]*\sline-rate="([0-9.]+)""#)
-        .unwrap()
-        .captures(&text)
-        .and_then(|c| c[1].parse::<f64>().ok());
-    match rate {
+    match line_rate(xml) {
         Some(rate) => format!(
             "coverage: {:.1}% of the Python package's lines ({})",
             rate * 100.0,
@@ -224,6 +275,37 @@ pub fn coverage_total(xml: &Utf8Path) -> String {
         ),
         None => format!("coverage: no report at {}", paths::display_path(xml)),
     }
+}
+
+/// The share of lines covered, from pytest-cov's XML report.
+fn line_rate(xml: &Utf8Path) -> Option<f64> {
+    let text = std::fs::read_to_string(xml).ok()?;
+    Regex::new(r#"<coverage[^>]*\sline-rate="([0-9.]+)""#)
+        .unwrap()
+        .captures(&text)
+        .and_then(|c| c[1].parse::<f64>().ok())
+}
+
+/// "coverage 45.1% is under the required 80% (`fail_under` in .../pyproject.toml) by 34.9
+/// points", when the report's total is under the threshold of the bindings'
+/// pyproject.toml: pytest-cov's verdict, said as what failed.
+pub fn coverage_shortfall(xml: &Utf8Path) -> Option<String> {
+    let pyproject = paths::bindings_dir().join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).ok()?;
+    let required: f64 = Regex::new(r"(?m)^fail_under\s*=\s*([0-9.]+)")
+        .unwrap()
+        .captures(&text)?[1]
+        .parse()
+        .ok()?;
+    let total = line_rate(xml)? * 100.0;
+    (total < required).then(|| {
+        format!(
+            "coverage {total:.1}% is under the required {required}% (`fail_under` in {}) by \
+             {:.1} points",
+            paths::display_path(&pyproject),
+            required - total
+        )
+    })
 }
 
 #[cfg(test)]
@@ -235,18 +317,23 @@ mod tests {
         let failed =
             "tests/test_a.py::test_x\ntests/test_a.py::test_x\ntests/test_b.py::test_y[1]\n";
         assert_eq!(
-            rerun_lines(failed, Suite::Integration),
+            rerun_lines(failed, Suite::Integration, None),
             [
-                "rerun: cargo xtask pytest --suite integration -- 'experiments/bindings/python-ws-client/tests/test_a.py::test_x'",
-                "rerun: cargo xtask pytest --suite integration -- 'experiments/bindings/python-ws-client/tests/test_b.py::test_y[1]'",
+                "rerun: cargo xtask pytest --suite integration 'experiments/bindings/python-ws-client/tests/test_a.py::test_x'",
+                "rerun: cargo xtask pytest --suite integration 'experiments/bindings/python-ws-client/tests/test_b.py::test_y[1]'",
             ]
         );
         let many: String = (0..12).map(|n| format!("tests/t.py::test_{n}\n")).collect();
-        let lines = rerun_lines(&many, Suite::Full);
+        let lines = rerun_lines(&many, Suite::Full, None);
         assert_eq!(lines.len(), 11);
-        assert!(lines[0].starts_with("rerun: cargo xtask pytest -- '"));
+        assert!(lines[0].starts_with("rerun: cargo xtask pytest '"));
         assert!(lines[10].starts_with("... and 2 more"), "{lines:?}");
-        assert!(rerun_lines("", Suite::Full).is_empty());
+        assert!(rerun_lines("", Suite::Full, None).is_empty());
+        let external = rerun_lines(failed, Suite::Full, Some("ws://127.0.0.1:34129"));
+        assert!(
+            external[0].starts_with("rerun: cargo xtask pytest --server ws://127.0.0.1:34129 '"),
+            "{external:?}"
+        );
     }
 
     #[test]
@@ -263,5 +350,34 @@ mod tests {
         );
         std::fs::remove_file(&xml).unwrap();
         assert!(coverage_total(&xml).starts_with("coverage: no report at"));
+    }
+
+    #[test]
+    fn a_total_under_fail_under_is_named_with_its_shortfall() {
+        let (_guard, dir) = paths::test_dir();
+        let xml = dir.join("coverage.xml");
+        // The bindings' pyproject.toml asks for 80%.
+        std::fs::write(&xml, r#"<coverage version="7.6" line-rate="0.5556">"#).unwrap();
+        assert_eq!(
+            coverage_shortfall(&xml).unwrap(),
+            "coverage 55.6% is under the required 80% (`fail_under` in \
+             experiments/bindings/python-ws-client/pyproject.toml) by 24.4 points"
+        );
+        std::fs::write(&xml, r#"<coverage version="7.6" line-rate="0.9">"#).unwrap();
+        assert_eq!(coverage_shortfall(&xml), None);
+    }
+
+    #[test]
+    fn only_paths_are_made_absolute() {
+        let (_guard, cwd) = paths::test_dir();
+        let cwd = cwd.into_std_path_buf();
+        std::fs::create_dir_all(cwd.join("tests")).unwrap();
+        std::fs::write(cwd.join("tests/test_a.py"), "").unwrap();
+        let args: Vec<String> = ["-k", "tests", "tests/test_a.py::test_x", "-x", "missing.py"]
+            .map(String::from)
+            .to_vec();
+        let absolute = absolute_paths_in(&args, &cwd);
+        let test_x = format!("{}::test_x", cwd.join("tests/test_a.py").display());
+        assert_eq!(absolute, ["-k", "tests", &test_x, "-x", "missing.py"]);
     }
 }

@@ -10,16 +10,17 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::fingerprint::{self, Fnv};
 use crate::base::paths;
-use crate::base::process::{Job, Sink};
-use crate::base::signals;
+use crate::base::process::Job;
 use crate::base::tools;
+use crate::python::interpreters::{self, Interpreter};
 use crate::traceln;
 
 /// Bump when the steps below change, so that old stamps no longer match.
@@ -56,13 +57,18 @@ impl Profile {
     }
 }
 
-pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile) -> Result<()> {
+pub fn ensure(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+    profile: Profile,
+) -> Result<()> {
     let bindings = checked_bindings()?;
-    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
     let venv = venv_dir();
     let stamp_path = venv.join(STAMP_FILE);
     if !recreate && is_current(python, profile)? {
-        traceln!("venv is up to date ({}/.venv)", paths::BINDINGS);
+        traceln!(sh, "venv is up to date ({}/.venv)", paths::BINDINGS);
         return Ok(());
     }
     // A refresh cut short must not look finished.
@@ -86,7 +92,7 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     let target_dir = paths::target_dir()?;
     // maturin installs the library that cargo copied to `<profile>/libNAME.so`, a name
     // every worktree sharing this target dir builds to: held from the build to the install.
-    let _built_library = lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
+    let _built_library = lock(sh, &paths::shared_lock_dir()?.join("bindings-library.lock"))?;
     let profile_name = profile.name();
     let develop = cmd!(
         sh,
@@ -94,14 +100,14 @@ pub fn ensure(sh: &Shell, python: Option<&str>, recreate: bool, profile: Profile
     )
     .env("PATH", path)
     .env_remove("CONDA_PREFIX");
-    Job::new(develop)
+    Job::new(sh, develop)
         .env("VIRTUAL_ENV", venv.as_str())
         .run()
         .context("maturin could not build the bindings: see the compiler's errors above")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
     let stamp = self::stamp(&bindings, &venv, python, profile.name())?;
     std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
-    traceln!("venv is ready ({}/.venv)", paths::BINDINGS);
+    traceln!(sh, "venv is ready ({}/.venv)", paths::BINDINGS);
     Ok(())
 }
 
@@ -120,18 +126,21 @@ pub fn is_current(python: Option<&str>, profile: Profile) -> Result<bool> {
 /// Installs `wheel` into the venv as users install it (not editable, replacing whatever
 /// bindings it had), and stamps the venv with it: the caller vouches that the wheel was
 /// built from this checkout's inputs (`ci --from` checked the archive's commit).
-pub fn install_wheel(sh: &Shell, python: Option<&str>, wheel: &Utf8Path) -> Result<()> {
-    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+pub fn install_wheel(sh: &StepContext, python: Option<&str>, wheel: &Utf8Path) -> Result<()> {
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
     let venv = venv_dir();
     let stamp_path = venv.join(STAMP_FILE);
     // An install cut short must not look finished.
     let _ = std::fs::remove_file(&stamp_path);
     let uv = tools::uv(sh)?;
     let interpreter = self::python();
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "{uv} pip install --python {interpreter} --reinstall --no-deps {wheel}"
-    ))
+        cmd!(
+            sh,
+            "{uv} pip install --python {interpreter} --reinstall --no-deps {wheel}"
+        ),
+    )
     .env("UV_PYTHON_DOWNLOADS", "never")
     .run()
     .context("uv could not install the wheel")?;
@@ -142,11 +151,14 @@ pub fn install_wheel(sh: &Shell, python: Option<&str>, wheel: &Utf8Path) -> Resu
 /// `cargo xtask venv --deps-only`: uv (installed if missing), the venv and the locked dev
 /// group, but not the bindings. It needs no Rust build, so `ci` runs it while
 /// `cargo test` compiles.
-pub fn dependencies_only(sh: &Shell, python: Option<&str>) -> Result<()> {
+pub fn dependencies_only(sh: &StepContext, python: Option<&str>) -> Result<()> {
     checked_bindings()?;
-    let _lock = lock(&paths::xtask_dir()?.join("venv.lock"))?;
+    let _lock = lock(sh, &paths::xtask_dir()?.join("venv.lock"))?;
     install_dependencies(sh, python, false)?;
-    traceln!("the venv's dependencies are installed; the bindings are not built");
+    traceln!(
+        sh,
+        "the venv's dependencies are installed; the bindings are not built"
+    );
     Ok(())
 }
 
@@ -163,7 +175,11 @@ fn checked_bindings() -> Result<Utf8PathBuf> {
 
 /// Makes the venv if needed and syncs the dev group into it; returns uv. The caller holds
 /// the venv lock.
-fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Result<Utf8PathBuf> {
+fn install_dependencies(
+    sh: &StepContext,
+    python: Option<&str>,
+    recreate: bool,
+) -> Result<Utf8PathBuf> {
     let venv = venv_dir();
     let uv = tools::uv(sh)?;
     let _dir = sh.push_dir(paths::bindings_dir());
@@ -171,59 +187,36 @@ fn install_dependencies(sh: &Shell, python: Option<&str>, recreate: bool) -> Res
     // A new venv without --python gets the python3 on PATH, checked to be new enough, not
     // whichever one uv prefers: uv may pick another, or try to download one.
     let interpreter = match python {
-        Some(python) => Some(find_python(sh, &uv, python)?),
+        Some(python) => Some(find_python(sh, python)?),
         None if creating => Some(tools::python3(sh)?.into_string()),
         None => None,
     };
     let python_flag = interpreter.map(|p| format!("--python={p}"));
     let python_flag = python_flag.as_slice();
     if creating {
-        Job::new(cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
+        Job::new(sh, cmd!(sh, "{uv} venv --clear {python_flag...} .venv"))
             .run()
             .context("cannot create the venv")?;
     }
-    let (synced, said) = Job::new(cmd!(
+    let (synced, said) = Job::new(
         sh,
-        "{uv} sync --group dev --no-install-project --locked {python_flag...}"
-    ))
+        cmd!(
+            sh,
+            "{uv} sync --group dev --no-install-project --locked {python_flag...}"
+        ),
+    )
     .env("UV_PYTHON_DOWNLOADS", "never")
     .run_keeping_stderr();
     synced.with_context(|| uv_failure(&said, &uv))?;
     Ok(uv)
 }
 
-/// The interpreter that `--python` names (a version such as `3.12`, or a path), found
-/// without downloading one; or an error that lists the Pythons there are.
-fn find_python(sh: &Shell, uv: &Utf8Path, request: &str) -> Result<String> {
-    let find = cmd!(sh, "{uv} python find --no-python-downloads {request}");
-    if let Ok(found) = Job::new(find).stderr(Sink::Null).read() {
-        return Ok(found.trim().to_owned());
-    }
-    let list = cmd!(
-        sh,
-        "{uv} python list --only-installed --no-python-downloads --output-format json"
-    );
-    let listed = Job::new(list).stderr(Sink::Null).read().unwrap_or_default();
-    bail!(
-        "--python {request}: no such Python here (found: {}); install it (your package \
-         manager, pyenv, python.org) or name one that is, such as --python 3.11 or \
-         --python /usr/bin/python3",
-        installed_pythons(&listed)
-    )
-}
-
-/// "3.11.7, 3.11.2" from `uv python list --output-format json`: each version once.
-fn installed_pythons(json: &str) -> String {
-    let listed: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
-    let mut versions: Vec<&str> = listed
-        .iter()
-        .filter_map(|python| python.get("version")?.as_str())
-        .collect();
-    versions.dedup();
-    if versions.is_empty() {
-        "none".to_owned()
-    } else {
-        versions.join(", ")
+/// The interpreter that `--python` names (a version such as `3.12`, or a path), found as
+/// the lanes of `ci --python` find theirs (see [`interpreters`]), never downloaded.
+fn find_python(sh: &StepContext, request: &str) -> Result<String> {
+    match interpreters::resolve(sh, request)?.as_slice() {
+        [one] => Ok(one.path.to_string()),
+        _ => bail!("--python {request}: name one Python for the venv, such as --python 3.12"),
     }
 }
 
@@ -254,11 +247,148 @@ fn uv_failure(said: &str, uv: &Utf8Path) -> String {
     }
 }
 
+/// How a lane's venv gets the bindings.
+#[derive(Debug, Clone, Copy)]
+pub enum Install<'a> {
+    /// The dev build that [`ensure`] put in the package's folder, found through a `.pth`
+    /// file as `maturin develop` installs it: abi3, so one build serves every lane.
+    Editable,
+    /// The release wheel, installed by uv as users install it.
+    Wheel(&'a Utf8Path),
+}
+
+/// The `.pth` file of an editable lane, in its site-packages.
+const EDITABLE_PTH: &str = "_xtask_simd_r_drive_ws_client.pth";
+
+/// The venv of one interpreter, for the Python lanes of `ci` and `pytest --python`:
+/// `target/xtask/venvs/py3.12-<hash of its path>`, so that each interpreter keeps its own
+/// and switching between them rebuilds nothing.
+pub fn lane_dir(interpreter: &Interpreter) -> Result<Utf8PathBuf> {
+    let key = Fnv::of(interpreter.path.as_str().as_bytes()) & 0xffff_ffff;
+    let name = format!("py{}-{key:08x}", interpreter.version.minor_name());
+    Ok(paths::xtask_dir()?.join("venvs").join(name))
+}
+
+/// Makes or refreshes the venv of `interpreter` (see [`lane_dir`]): the locked dev group
+/// from uv's cache, and the bindings as `install` says; returns its Python. A stamp skips
+/// all of it when nothing changed.
+pub fn ensure_lane(
+    sh: &StepContext,
+    interpreter: &Interpreter,
+    install: Install<'_>,
+) -> Result<Utf8PathBuf> {
+    let bindings = checked_bindings()?;
+    let dir = lane_dir(interpreter)?;
+    // Not `with_extension`: the name has dots (`py3.12-...`).
+    let _lock = lock(sh, &Utf8PathBuf::from(format!("{dir}.lock")))?;
+    let python = dir.join("bin/python");
+    let stamp_path = dir.join(STAMP_FILE);
+    let stamp = lane_stamp(&bindings, interpreter, install)?;
+    if python.is_file() && std::fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
+        traceln!(sh, "the venv of {} is up to date ({dir})", interpreter.path);
+        return Ok(python);
+    }
+    let _ = std::fs::remove_file(&stamp_path);
+    let uv = tools::uv(sh)?;
+    let _dir = sh.push_dir(&bindings);
+    let interpreter_path = &interpreter.path;
+    // uv makes the venv with this interpreter, or makes it again if it had another.
+    let (synced, said) = Job::new(
+        sh,
+        cmd!(
+            sh,
+            "{uv} sync --group dev --no-install-project --locked --python {interpreter_path}"
+        ),
+    )
+    .env("UV_PROJECT_ENVIRONMENT", dir.as_str())
+    .env("UV_PYTHON_DOWNLOADS", "never")
+    .run_keeping_stderr();
+    synced.with_context(|| uv_failure(&said, &uv))?;
+    let pth = site_packages(&dir)?.join(EDITABLE_PTH);
+    match install {
+        Install::Editable => {
+            let source = bindings.join("python");
+            std::fs::write(&pth, format!("{source}\n"))
+                .with_context(|| format!("cannot write {pth}"))?;
+        }
+        Install::Wheel(wheel) => {
+            let _ = std::fs::remove_file(&pth);
+            Job::new(sh, cmd!(
+                sh,
+                "{uv} pip install --python {python} --reinstall-package simd-r-drive-ws-client {wheel}"
+            ))
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .run()
+            .context("uv could not install the wheel")?;
+        }
+    }
+    check_imported_from(sh, &python, install, &bindings, &dir)?;
+    std::fs::write(&stamp_path, stamp).with_context(|| format!("cannot write {stamp_path}"))?;
+    traceln!(sh, "the venv of {} is ready ({dir})", interpreter.path);
+    Ok(python)
+}
+
+/// What a lane's venv was made from: the interpreter, the lock, and the bindings' install.
+fn lane_stamp(
+    bindings: &Utf8Path,
+    interpreter: &Interpreter,
+    install: Install<'_>,
+) -> Result<String> {
+    let lock = fingerprint::of_files(&[bindings.join("uv.lock"), bindings.join("pyproject.toml")])?;
+    let install = match install {
+        Install::Editable => "editable".to_owned(),
+        Install::Wheel(wheel) => {
+            let bytes = std::fs::read(wheel).with_context(|| format!("cannot read {wheel}"))?;
+            format!("wheel {:016x}", Fnv::of(&bytes))
+        }
+    };
+    Ok(format!(
+        "version {STAMP_VERSION}\nlock {lock:016x}\ninterpreter {} {}\ninstall {install}\n",
+        interpreter.version, interpreter.path
+    ))
+}
+
+/// `lib/python3.X/site-packages` of a venv.
+fn site_packages(venv: &Utf8Path) -> Result<Utf8PathBuf> {
+    let lib = venv.join("lib");
+    lib.read_dir_utf8()
+        .with_context(|| format!("cannot read {lib}"))?
+        .flatten()
+        .map(|entry| entry.path().join("site-packages"))
+        .find(|dir| dir.is_dir())
+        .with_context(|| format!("no site-packages under {lib}"))
+}
+
+/// Imports the package where pytest runs and checks it comes from what `install` says: a
+/// wheel lane that imported the source folder would test the wrong thing.
+fn check_imported_from(
+    sh: &StepContext,
+    python: &Utf8Path,
+    install: Install<'_>,
+    bindings: &Utf8Path,
+    venv: &Utf8Path,
+) -> Result<()> {
+    let script = "import simd_r_drive_ws_client._native as m; print(m.__file__)";
+    let file = Job::new(sh, cmd!(sh, "{python} -c {script}"))
+        .read()
+        .context("the bindings do not import in the lane's venv")?;
+    let expected = match install {
+        Install::Editable => bindings.join("python"),
+        Install::Wheel(_) => venv.to_owned(),
+    };
+    ensure!(
+        Utf8Path::new(file.trim()).starts_with(&expected),
+        "{python} imports the bindings from {}, not from {expected}",
+        file.trim()
+    );
+    Ok(())
+}
+
 /// Holds an exclusive lock on `path` until dropped, so that two xtask runs never write one
 /// thing at once: the venv (its lock is in the worktree's `target/xtask/`, as each worktree
 /// has a venv of its own), or a file of a target dir that worktrees share. The kernel
 /// releases it if xtask dies.
-pub fn lock(path: &Utf8Path) -> Result<File> {
+pub fn lock(sh: &StepContext, path: &Utf8Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
     }
@@ -283,7 +413,7 @@ pub fn lock(path: &Utf8Path) -> Result<File> {
             crate::errln!("waiting for another `cargo xtask`, which holds {path}");
             told = true;
         }
-        signals::sleep(std::time::Duration::from_millis(50))?;
+        sh.sleep(std::time::Duration::from_millis(50))?;
     }
 }
 
@@ -326,8 +456,12 @@ fn stamp_in(
     let files = inputs(root, bindings)?;
     let hash = fingerprint::of_files(&files)?;
     let interpreter = std::fs::read(venv.join("pyvenv.cfg")).unwrap_or_default();
+    // An instrumented build (`ci --coverage`) goes through cargo-llvm-cov's wrapper: a
+    // plain run must not take its bindings for its own. Not the target dir: a test's
+    // scratch target dir builds the same bindings.
+    let wrapper = std::env::var("RUSTC_WRAPPER").unwrap_or_default();
     Ok(format!(
-        "version {STAMP_VERSION}\ninputs {:016x} ({} files)\ninterpreter {:016x}\nprofile {}\npython {}\n",
+        "version {STAMP_VERSION}\ninputs {:016x} ({} files)\ninterpreter {:016x}\nprofile {}\npython {}\nwrapper {wrapper}\n",
         hash,
         files.len(),
         Fnv::of(&interpreter),
@@ -455,13 +589,6 @@ mod tests {
             assert!(!got.contains('\n'), "one line: {got:?}");
         }
         assert!(!uv_failure("dns error", uv).contains("uv lock"));
-    }
-
-    #[test]
-    fn the_pythons_found_are_listed_once_each() {
-        let json = r#"[{"version":"3.11.7","path":"/a"},{"version":"3.11.7","path":"/b"},{"version":"3.12.1","path":"/c"}]"#;
-        assert_eq!(installed_pythons(json), "3.11.7, 3.12.1");
-        assert_eq!(installed_pythons("not json"), "none");
     }
 
     #[test]

@@ -10,8 +10,6 @@ use std::ops::Range;
 
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
-use super::directive;
-
 /// One fenced code block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -72,20 +70,6 @@ pub fn error(line: usize, message: impl Into<String>) -> LineError {
     }
 }
 
-/// The headings, visible fences and xtask directives of `markdown`; a malformed or unknown
-/// `<!-- xtask:` directive is an error, so that a typo never hides a test.
-pub fn parse(markdown: &str) -> Result<Vec<Item>, LineError> {
-    let mut items = Vec::new();
-    for raw in scan(markdown) {
-        match raw {
-            Raw::Heading { line, text } => items.push(Item::Heading { line, text }),
-            Raw::Fence(block) => items.push(Item::Fence(block)),
-            Raw::Comment(comment) => items.extend(directive::read(&comment)?),
-        }
-    }
-    Ok(items)
-}
-
 /// The fenced blocks that readers see, in order: those outside HTML.
 pub fn fenced_blocks(markdown: &str) -> Vec<Block> {
     scan(markdown)
@@ -98,7 +82,7 @@ pub fn fenced_blocks(markdown: &str) -> Vec<Block> {
 }
 
 /// What the parser finds, before directives are read.
-enum Raw {
+pub enum Raw {
     Heading { line: usize, text: String },
     Fence(Block),
     Comment(Comment),
@@ -120,7 +104,8 @@ pub struct Comment {
 /// it that GitHub reads as lazy text (`    ```python`) opens a fence.
 const GITHUB: Options = Options::ENABLE_TABLES.union(Options::ENABLE_FOOTNOTES);
 
-fn scan(markdown: &str) -> Vec<Raw> {
+/// What the parser finds, in document order; the directives are read by `items`.
+pub fn scan(markdown: &str) -> Vec<Raw> {
     // GitHub ignores a byte order mark; pulldown-cmark reads it as text, which hides a
     // first fence.
     let markdown = markdown.strip_prefix('\u{feff}').unwrap_or(markdown);

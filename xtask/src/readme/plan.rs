@@ -272,7 +272,7 @@ fn ascii_letters(c: char) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::readme::markdown::parse;
+    use crate::readme::items::parse;
 
     fn plan_of(md: &str) -> Result<Vec<Test>, LineError> {
         plan(parse(md)?)

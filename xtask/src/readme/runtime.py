@@ -13,6 +13,7 @@ import difflib
 import doctest
 import io
 import linecache
+import pprint
 import sys
 import traceback
 import types
@@ -310,11 +311,46 @@ def _failure_line(error: BaseException, block: _Block) -> int:
     return next((line for line in reversed(lines) if line), block.line)
 
 
+class _FullComparisons:
+    """A plugin that shows a README block's failing comparison in full, as `-vv` does:
+    pytest cuts each side to fit 80 columns (`[b'value of a...e of c', None]`), and both
+    sides of a short example then look the same. Other tests keep pytest's explanation."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def pytest_assertrepr_compare(
+        self, op: str, left: object, right: object
+    ) -> list[str] | None:
+        if not self.active:
+            return None
+        summary = f"{left!r} {op} {right!r}"
+        if op != "==":
+            return [summary]
+        diff = difflib.ndiff(
+            pprint.pformat(right).splitlines(), pprint.pformat(left).splitlines()
+        )
+        return [summary, "", "Full diff (- right, + left):", *(d.rstrip() for d in diff)]
+
+
+_FULL_COMPARISONS = _FullComparisons()
+
+
+def _show_full_comparisons(config: pytest.Config) -> None:
+    """Registers the plugin once per session; hooks registered later run first, so that
+    its explanation comes before pytest's own."""
+    name = f"xtask-readme-comparisons-{id(_FULL_COMPARISONS)}"
+    if not config.pluginmanager.has_plugin(name):
+        config.pluginmanager.register(_FULL_COMPARISONS, name)
+
+
 def _run_block(request: pytest.FixtureRequest, index: int) -> None:
     """The body of every test: runs block `index`, and on failure records its README
     line (`readme_failure` in the JUnit report), which `cargo xtask ci` annotates."""
     __tracebackhide__ = True
     _record(request, "readme_block", BLOCKS[index].line)
+    _show_full_comparisons(request.config)
+    _FULL_COMPARISONS.active = True
     try:
         _run(index)
         return
@@ -323,6 +359,8 @@ def _run_block(request: pytest.FixtureRequest, index: int) -> None:
     except BaseException as error:
         _record(request, "readme_failure", _failure_line(error, BLOCKS[index]))
         raise
+    finally:
+        _FULL_COMPARISONS.active = False
     # Outside the `except`, so that the report shows no "during handling" chain, and from
     # a visible frame, so that pytest has an entry to show the message by (it quotes no
     # source for it).

@@ -6,16 +6,23 @@
 //!   shuts down. It works on macOS as on Linux, unlike `PR_SET_PDEATHSIG`. (Written with
 //!   libc: `std::io::pipe` needs Rust 1.87, above the workspace's MSRV.)
 //! - [`mark_owner`] and [`remove_orphaned_stores`]: each temp store folder holds the pid of
-//!   the xtask that made it, and every later start of a server removes the folders whose
-//!   xtask is gone and whose store no server holds, as testcontainers' reaper does.
+//!   the xtask that made it, and every later xtask run removes the folders whose xtask is
+//!   gone and whose store no server holds, as testcontainers' reaper does.
+//!
+//! The temp dir is shared with every user of the machine, so the reaper trusts nothing it
+//! finds there: it looks only at folders (not links to folders) of the current user, reads
+//! only regular files, opened without following a link and without waiting on a FIFO, and
+//! reads no more of `owner.pid` than a pid takes. A folder it cannot judge is left.
 
 use std::fs::File;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::base::context::StepContext;
 use crate::traceln;
 
 /// The name of the file, in each temp store folder, that holds its xtask's pid.
@@ -92,7 +99,7 @@ pub fn mark_owner(dir: &Path) -> Result<()> {
 
 /// Removes the temp store folders (`PREFIX-*` in the temp dir) of xtasks that are gone,
 /// unless a server still holds their store. Best effort: a folder it cannot judge is left.
-pub fn remove_orphaned_stores(prefix: &str) {
+pub fn remove_orphaned_stores(sh: &StepContext, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -103,30 +110,59 @@ pub fn remove_orphaned_stores(prefix: &str) {
             .to_str()
             .is_some_and(|n| n.starts_with(&prefix));
         let dir = entry.path();
-        if !is_ours || !is_orphaned(&dir) {
+        if !is_ours || !is_own_folder(&dir) || !is_orphaned(&dir) {
             continue;
         }
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => traceln!(
+                sh,
                 "xtask: removed {}, the temp store of an xtask that is gone",
                 dir.display()
             ),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => traceln!("xtask: cannot remove {}: {e}", dir.display()),
+            Err(e) => traceln!(sh, "xtask: cannot remove {}: {e}", dir.display()),
         }
     }
 }
 
+/// A folder itself (not a link to one) that belongs to the user running xtask.
+fn is_own_folder(dir: &Path) -> bool {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    std::fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir() && meta.uid() == me)
+}
+
 /// True when the folder's xtask is gone and no process holds a lock on its store.
 fn is_orphaned(dir: &Path) -> bool {
-    let Some(owner) = std::fs::read_to_string(dir.join(OWNER_FILE))
-        .ok()
-        .and_then(|text| text.trim().parse::<libc::pid_t>().ok())
-    else {
+    let Some(owner) = open_regular(&dir.join(OWNER_FILE)).and_then(|file| {
+        let mut text = String::new();
+        // A pid is at most 10 digits; more is not a pid file of ours.
+        file.take(32).read_to_string(&mut text).ok()?;
+        text.trim().parse::<libc::pid_t>().ok()
+    }) else {
         // No pid yet (an xtask between making the folder and writing it), or not ours.
         return false;
     };
-    !process_exists(owner) && !store_in_use(&dir.join("store.bin"))
+    if process_exists(owner) {
+        return false;
+    }
+    match open_regular(&dir.join("store.bin")) {
+        Some(store) => !store_in_use(&store),
+        // No store yet, or something that is not one: only a missing one is judged.
+        None => std::fs::symlink_metadata(dir.join("store.bin"))
+            .is_err_and(|e| e.kind() == ErrorKind::NotFound),
+    }
+}
+
+/// The regular file at `path`, opened without following a link and without waiting (a
+/// FIFO's open blocks until a writer comes); `None` for anything else.
+fn open_regular(path: &Path) -> Option<File> {
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 fn process_exists(pid: libc::pid_t) -> bool {
@@ -137,10 +173,7 @@ fn process_exists(pid: libc::pid_t) -> bool {
 }
 
 /// Whether a server holds the store's `flock` (it takes one for its whole life).
-fn store_in_use(store: &Path) -> bool {
-    let Ok(file) = File::open(store) else {
-        return false;
-    };
+fn store_in_use(file: &File) -> bool {
     // SAFETY: flock on a descriptor owned here; the lock goes with the descriptor.
     let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0;
     locked && std::io::Error::last_os_error().kind() == ErrorKind::WouldBlock
@@ -177,11 +210,65 @@ mod tests {
         // SAFETY: flock on a descriptor owned here.
         assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
 
-        remove_orphaned_stores(&prefix);
+        remove_orphaned_stores(
+            &StepContext::terminal(xshell::Shell::new().unwrap()),
+            &prefix,
+        );
         assert!(!dead.exists());
         for dir in [&live, &held, &unmarked] {
             assert!(dir.exists(), "{}", dir.display());
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+
+    /// What another user could plant in the temp dir: a FIFO as the store (whose open
+    /// blocked every xtask run), `owner.pid` as a link to `/dev/zero` (read without end),
+    /// a link to a folder of theirs. The reaper returns at once and removes none of them.
+    #[test]
+    fn planted_fifos_and_links_neither_block_nor_mislead_the_reaper() {
+        let prefix = unique_name("xtask-reaper-planted");
+        let dir = |name: &str| std::env::temp_dir().join(format!("{prefix}-{name}"));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id().to_string();
+        child.wait().unwrap();
+
+        let fifo = dir("fifo");
+        std::fs::create_dir(&fifo).unwrap();
+        std::fs::write(fifo.join(OWNER_FILE), &gone).unwrap();
+        let name =
+            std::ffi::CString::new(fifo.join("store.bin").into_os_string().into_encoded_bytes())
+                .unwrap();
+        // SAFETY: mkfifo with a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let zero = dir("zero");
+        std::fs::create_dir(&zero).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", zero.join(OWNER_FILE)).unwrap();
+        let theirs = tempfile::tempdir().unwrap();
+        std::fs::write(theirs.path().join(OWNER_FILE), &gone).unwrap();
+        std::fs::write(theirs.path().join("keep.txt"), b"keep").unwrap();
+        let link = dir("link");
+        std::os::unix::fs::symlink(theirs.path(), &link).unwrap();
+
+        let (done, finished) = std::sync::mpsc::channel();
+        let reaping = prefix.clone();
+        std::thread::spawn(move || {
+            let sh = StepContext::terminal(xshell::Shell::new().unwrap());
+            remove_orphaned_stores(&sh, &reaping);
+            let _ = done.send(());
+        });
+        let returned = finished.recv_timeout(std::time::Duration::from_secs(30));
+        if returned.is_err() {
+            // Unblock the reaper stuck in open(), so the test process can end.
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(fifo.join("store.bin"));
+        }
+        assert!(returned.is_ok(), "the reaper blocked on what was planted");
+        assert!(fifo.exists() && zero.exists() && link.exists());
+        assert!(theirs.path().join("keep.txt").exists());
+        for planted in [&fifo, &zero] {
+            std::fs::remove_dir_all(planted).unwrap();
+        }
+        std::fs::remove_file(&link).unwrap();
     }
 }

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, ProcessGroup, Sink, Stopped};
 use crate::base::signals;
@@ -30,7 +31,7 @@ const LOG_TAIL: usize = 20;
 /// How often the readiness wait looks at the server.
 const TICK: Duration = Duration::from_millis(20);
 /// The start of the name of each temp store folder.
-const TEMP_PREFIX: &str = "xtask-server";
+pub const TEMP_PREFIX: &str = "xtask-server";
 
 pub struct Options {
     pub binary: Utf8PathBuf,
@@ -68,15 +69,15 @@ pub struct Server {
 }
 
 /// Builds the server and returns its binary; `XTASK_SERVER_BIN` names one to use instead.
-pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
-    if let Some(binary) = binary_from_env()? {
+pub fn build(sh: &StepContext, release: bool) -> Result<Utf8PathBuf> {
+    if let Some(binary) = binary_from_env(sh)? {
         return Ok(binary);
     }
     let release_flag = release.then_some("--release");
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "cargo build -p {SERVER_PACKAGE} {release_flag...}"
-    ))
+        cmd!(sh, "cargo build -p {SERVER_PACKAGE} {release_flag...}"),
+    )
     .run()
     .context("cannot build the server")?;
     let profile = if release { "release" } else { "debug" };
@@ -87,22 +88,23 @@ pub fn build(sh: &Shell, release: bool) -> Result<Utf8PathBuf> {
 /// fresh build when there is none. `cargo build -p` would build it again even so: for one
 /// package, cargo resolves features apart from the rest of the workspace, which recompiles
 /// some 35 crates on a cold target dir (20 s measured).
-pub fn binary_built_by_tests(sh: &Shell) -> Result<Utf8PathBuf> {
+pub fn binary_built_by_tests(sh: &StepContext) -> Result<Utf8PathBuf> {
     let binary = paths::target_dir()?.join("debug").join(SERVER_PACKAGE);
     if std::env::var_os("XTASK_SERVER_BIN").is_some() || !binary.is_file() {
         return build(sh, false);
     }
     traceln!(
+        sh,
         "using {}, built by `cargo test --workspace`",
         paths::display_path(&binary)
     );
     Ok(binary)
 }
 
-fn binary_from_env() -> Result<Option<Utf8PathBuf>> {
+fn binary_from_env(sh: &StepContext) -> Result<Option<Utf8PathBuf>> {
     match std::env::var("XTASK_SERVER_BIN") {
         Ok(binary) => {
-            traceln!("using the server binary XTASK_SERVER_BIN={binary}");
+            traceln!(sh, "using the server binary XTASK_SERVER_BIN={binary}");
             Ok(Some(paths::from_user(Utf8Path::new(&binary))?))
         }
         Err(_) => Ok(None),
@@ -112,7 +114,7 @@ fn binary_from_env() -> Result<Option<Utf8PathBuf>> {
 /// A server on loopback, on `port` (0: ephemeral), with temp storage, for tests; says
 /// where it listens once it is ready.
 pub fn start_for_tests(
-    sh: &Shell,
+    sh: &StepContext,
     binary: Utf8PathBuf,
     port: u16,
     ready_timeout: u64,
@@ -129,6 +131,7 @@ pub fn start_for_tests(
         },
     )?;
     traceln!(
+        sh,
         "server ready at {} in {} ms",
         server.address,
         server.ready_after.as_millis()
@@ -192,7 +195,7 @@ pub fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
             .checked_duration_since(Instant::now())
             .filter(|left| !left.is_zero())
         {
-            signals::check()?;
+            signals::check_received()?;
             match TcpStream::connect_timeout(&candidate, left.min(Duration::from_millis(200))) {
                 Ok(_) => return Ok(()),
                 Err(error) if error.kind() == ErrorKind::TimedOut => continue,
@@ -208,9 +211,9 @@ pub fn check_reachable(address: &Address, timeout: Duration) -> Result<()> {
 }
 
 impl Server {
-    pub fn start(sh: &Shell, options: Options) -> Result<Server> {
+    pub fn start(sh: &StepContext, options: Options) -> Result<Server> {
         let group = ProcessGroup::new("the server");
-        server_owner::remove_orphaned_stores(TEMP_PREFIX);
+        server_owner::remove_orphaned_stores(sh, TEMP_PREFIX);
         let storage = match &options.storage {
             Some(path) => paths::from_user(path)?,
             None => {
@@ -226,10 +229,13 @@ impl Server {
         let (host, port) = (&options.host, options.port.to_string());
         let mut owner = OwnerPipe::new()?;
         let owner_fd = owner.read_fd().to_string();
-        let job = Job::new(cmd!(
+        let job = Job::new(
             sh,
-            "{binary} {storage} --host {host} --port {port} --owner-fd {owner_fd}"
-        ))
+            cmd!(
+                sh,
+                "{binary} {storage} --host {host} --port {port} --owner-fd {owner_fd}"
+            ),
+        )
         .note(format_args!("log: {}", paths::display_path(&log)))
         .stdout(Sink::Pipe)
         .stderr(Sink::File(log_file));
@@ -265,9 +271,9 @@ impl Server {
                 Ok(address) => return Ok(address),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 // Stdout closed: the server is exiting, or will never say it is ready.
-                Err(mpsc::RecvTimeoutError::Disconnected) => signals::sleep(TICK)?,
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.group.sleep(TICK)?,
             }
-            signals::check()?;
+            self.group.check()?;
             if let Some(status) = self.group.try_status() {
                 bail!(
                     "server exited before it was ready: {}{}",
@@ -285,7 +291,7 @@ impl Server {
         }
     }
 
-    #[cfg(test)]
+    /// The server's pid, until it is stopped.
     pub fn pid(&self) -> Option<u32> {
         self.group.pid()
     }
@@ -351,7 +357,7 @@ impl Server {
             crate::base::console::stderr_bytes(&buffer);
             if buffer.is_empty() {
                 self.check_alive()?;
-                signals::sleep(Duration::from_millis(100))?;
+                self.group.sleep(Duration::from_millis(100))?;
             }
         }
     }
@@ -366,7 +372,32 @@ fn create_log(dir: &Utf8Path) -> Result<(Utf8PathBuf, File)> {
         .append(true)
         .open(&log)
         .with_context(|| format!("cannot create {log}"))?;
+    remove_old_logs(dir, &log, KEPT_LOGS);
     Ok((log, file))
+}
+
+/// How many server logs `target/xtask/logs/` keeps: the newest, this run's included.
+pub const KEPT_LOGS: usize = 10;
+
+/// Removes all but the `keep` newest server logs of `dir` (`current` always kept), so
+/// that they do not pile up. Best effort: a log another run removed first is skipped.
+fn remove_old_logs(dir: &Utf8Path, current: &Utf8Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut logs: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("server-") && name.ends_with(".log") && e.path() != current
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    logs.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    for (_, old) in logs.into_iter().skip(keep.saturating_sub(1)) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 /// Reads the server's stdout on a thread: sends the address once the readiness line comes,
@@ -398,6 +429,22 @@ fn watch_stdout(
 
 #[cfg(test)]
 mod tests {
+    /// Issue 32 item 13: server logs no longer pile up; the newest are kept.
+    #[test]
+    fn only_the_newest_server_logs_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = camino::Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("other.log"), b"not a server's").unwrap();
+        let mut made = Vec::new();
+        for _ in 0..super::KEPT_LOGS + 5 {
+            made.push(super::create_log(dir).unwrap().0);
+        }
+        let left: Vec<_> = made.iter().filter(|log| log.exists()).collect();
+        assert_eq!(left.len(), super::KEPT_LOGS);
+        assert!(made.last().unwrap().exists(), "this run's log is kept");
+        assert!(dir.join("other.log").exists());
+    }
+
     use super::*;
 
     #[test]
@@ -440,7 +487,7 @@ mod tests {
         storage: Option<Utf8PathBuf>,
         timeout_ms: u64,
     ) -> (Result<Server>, Record) {
-        let sh = Shell::new().unwrap();
+        let sh = StepContext::terminal(xshell::Shell::new().unwrap());
         let record = Record(std::env::temp_dir().join(process::unique_name("xtask-test")));
         std::fs::create_dir(&record.0).unwrap();
         sh.set_var("FAKE_MODE", mode);

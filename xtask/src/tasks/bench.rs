@@ -7,8 +7,9 @@ mod report;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::Job;
 use crate::engine::steps::{Mode, Runner};
@@ -31,7 +32,7 @@ const PYTEST_BENCHMARK_ARGS: [&str; 7] = [
     "-q",
 ];
 
-pub fn run(sh: &Shell, flags: &flags::Bench) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Bench) -> Result<()> {
     let dir = paths::xtask_dir()?.join("bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
     let latest = dir.join("latest.json");
@@ -67,21 +68,21 @@ fn read_figures(path: &Utf8Path) -> Result<Vec<Figure>> {
 
 /// Builds, starts the server, and times each op from both sides, one after the other, so
 /// that the two figures of an op see the same load: a status line per step.
-fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figure>> {
+fn measure(sh: &StepContext, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figure>> {
     let log_dir = paths::xtask_dir()?.join("logs/bench");
     let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4 + OPS.len())?;
-    runner.step("venv --release", |_| {
+    runner.step(sh, "venv --release", |sh, _| {
         venv::ensure(sh, None, false, venv::Profile::Release)
     })?;
-    let (server_binary, native) = runner.step("build", |_| build(sh, dir))?;
-    let server = runner.step("server up", |_| {
+    let (server_binary, native) = runner.step(sh, "build", |sh, _| build(sh, dir))?;
+    let server = runner.step(sh, "server up", |sh, _| {
         test_server::start_for_tests(sh, server_binary, 0, 30)
     })?;
     let (mut rust, mut python) = (Vec::new(), Vec::new());
     for (index, (op, test)) in OPS.into_iter().enumerate() {
         let rust_json = dir.join(format!("rust-{index}.json"));
         let python_json = dir.join(format!("python-{index}.json"));
-        runner.step(op, |_| {
+        runner.step(sh, op, |sh, _| {
             native_side(sh, &native, &server, op, &rust_json)?;
             python_side(sh, &server, test, &python_json)?;
             rust.extend(report::rust_entries(&read(&rust_json)?)?);
@@ -89,7 +90,7 @@ fn measure(sh: &Shell, flags: &flags::Bench, dir: &Utf8Path) -> Result<Vec<Figur
             Ok(())
         })?;
     }
-    runner.step("server down", |_| server.stop_cleanly())?;
+    runner.step(sh, "server down", |_, _| server.stop_cleanly())?;
     report::pair(&rust, &python)
 }
 
@@ -101,13 +102,16 @@ fn read(path: &Utf8Path) -> Result<String> {
 /// names (`release/NAME`, `release/examples/bench`) that every worktree sharing the target
 /// dir builds to: the copies, made under a lock the other worktrees' benches take too, are
 /// this worktree's builds for the whole run.
-fn build(sh: &Shell, dir: &Utf8Path) -> Result<(Utf8PathBuf, Utf8PathBuf)> {
-    let _shared = venv::lock(&paths::shared_lock_dir()?.join("release-binaries.lock"))?;
+fn build(sh: &StepContext, dir: &Utf8Path) -> Result<(Utf8PathBuf, Utf8PathBuf)> {
+    let _shared = venv::lock(sh, &paths::shared_lock_dir()?.join("release-binaries.lock"))?;
     let server = test_server::build(sh, true)?;
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "cargo build --release -p {TRANSPORT_PACKAGE} --example bench"
-    ))
+        cmd!(
+            sh,
+            "cargo build --release -p {TRANSPORT_PACKAGE} --example bench"
+        ),
+    )
     .run()
     .context("cannot build the native benchmark")?;
     let native = paths::target_dir()?.join("release/examples/bench");
@@ -129,7 +133,7 @@ fn private_copy(binary: &Utf8Path, dir: &Utf8Path) -> Result<Utf8PathBuf> {
 }
 
 fn native_side(
-    sh: &Shell,
+    sh: &StepContext,
     native: &Utf8Path,
     server: &Server,
     op: &str,
@@ -137,12 +141,12 @@ fn native_side(
 ) -> Result<()> {
     let host = &server.address.host;
     let port = server.address.port.to_string();
-    Job::new(cmd!(sh, "{native} {host} {port} {out} {op}"))
+    Job::new(sh, cmd!(sh, "{native} {host} {port} {out} {op}"))
         .run()
         .context("the native benchmark failed")
 }
 
-fn python_side(sh: &Shell, server: &Server, test: &str, out: &Utf8Path) -> Result<()> {
+fn python_side(sh: &StepContext, server: &Server, test: &str, out: &Utf8Path) -> Result<()> {
     let mut args: Vec<String> = vec![
         "-m".into(),
         "benchmark".into(),

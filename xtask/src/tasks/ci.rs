@@ -3,37 +3,48 @@
 //! the run (see [`crate::engine::graph`]). It shows a line per step and a summary (see
 //! [`crate::engine::steps`]), writes a JUnit report per pytest stage and one for the steps, and ends
 //! with `ci: N passed, N failed, N skipped`: every test of every stage, Rust and Python.
-//! The exit status is the first failing step's.
+//! The exit status is the first failing step's. With `--python` or `--wheel`, the pytest
+//! stages run once per Python lane (see [`lanes`]).
 
 mod archive;
+mod changed;
+mod coverage;
+mod lanes;
 mod rust_tests;
-
-use archive::manifest;
 
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use crate::adapters::cargo_build;
 use crate::adapters::compiler;
-use crate::adapters::nextest;
 use crate::adapters::pytest_events::{self, PytestRun};
+use crate::adapters::pytest_junit;
+use crate::base::console::{self, Colour};
+use crate::base::context::StepContext;
+use crate::base::github;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, Reported, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
-use crate::engine::graph::{self, Node};
-use crate::engine::steps::{self, Counts, Mode, Outcome, Runner, State, Step};
+use crate::engine::events::{CompilerError, Counts, TestEnded, TestOutcome};
+use crate::engine::graph::{self, FailFast, Node};
+use crate::engine::history;
+use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
+use crate::python::interpreters;
 use crate::python::pytest_runner::{self, Coverage, Target};
 use crate::python::venv;
 use crate::readme::extract;
 use crate::server::test_server::{self, Server};
 use crate::{errln, outln, traceln};
+use archive::Archive;
+use changed::Focus;
+use coverage::Profiles;
 
 /// Lines of pytest's failure report shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
@@ -43,39 +54,98 @@ const FAILURE_LINES: usize = 100;
 /// what they need has ended, however it ended. The summary and the JUnit report follow
 /// this order; `cargo xtask ci --list` prints it, and the README's diagram is drawn from it.
 const NODES: &[Node<Ci>] = &[
-    Node::new("extract", &[], |_, _| extract::ensure(&paths::shell()?)),
+    Node::new("extract", &[], |_, sh, _| extract::ensure(sh)),
     Node::new("venv deps", &[], venv_deps),
     Node::new("rust build", &[], rust_build),
     Node::new("workflow lint", &["venv deps"], workflow_lint),
-    Node::new("rust tests", &["rust build", "venv deps"], |ci, step| {
-        rust_tests(ci, step, RustTests::Workspace)
-    }),
+    Node::new(
+        "rust tests",
+        &["rust build", "venv deps"],
+        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Workspace),
+    ),
     Node::new("doctests", &["rust build"], doctests),
-    Node::new("bindings", &["venv deps", "rust build"], bindings),
+    // After `rust build` when both run (see `builds_in_turn`).
+    Node::new("bindings", &["venv deps"], bindings),
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
-        |ci, step| rust_tests(ci, step, RustTests::Venv),
+        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Venv),
     ),
-    Node::new("pytest unit", &["extract", "bindings"], |ci, step| {
-        pytest_stage(ci, step, Suite::Unit)
+    Node::new("pytest unit", &["extract", "bindings"], |ci, sh, step| {
+        pytest_stage(ci, sh, step, Suite::Unit)
     }),
     Node::new("server up", &["rust build"], server_up),
+    // The stages come one after the other so that a failure shows sooner; with
+    // `--no-fail-fast`, a stage runs after a failed one too.
     Node::new(
         "pytest integration",
-        &["pytest unit", "server up"],
-        |ci, step| pytest_stage(ci, step, Suite::Integration),
-    ),
-    Node::new("pytest e2e", &["pytest integration"], |ci, step| {
-        pytest_stage(ci, step, Suite::E2e)
-    }),
+        &["extract", "bindings", "server up"],
+        |ci, sh, step| pytest_stage(ci, sh, step, Suite::Integration),
+    )
+    .after(&["pytest unit"]),
+    Node::new(
+        "pytest e2e",
+        &["extract", "bindings", "server up"],
+        |ci, sh, step| pytest_stage(ci, sh, step, Suite::E2e),
+    )
+    .after(&["pytest integration"]),
     Node::always("server down", &["server up", "pytest e2e"], server_down),
-    Node::new("archive", &["rust build", "bindings"], archive),
+    Node::new(
+        archive::STEP,
+        &["rust build", "bindings"],
+        |ci, sh, step| {
+            let built = ci.built.get().context("the Rust tests were not built")?;
+            step.note(&ci.archive.write(sh, built.venv_tests.clone())?);
+            Ok(())
+        },
+    ),
+    Node::new(
+        "coverage",
+        &[
+            "rust tests",
+            "xtask venv tests",
+            "doctests",
+            "pytest e2e",
+            "server down",
+        ],
+        coverage_report,
+    ),
 ];
 
-/// What `--archive` runs: the archive and what it needs, and the doctests, which cannot
-/// travel in it.
-const ARCHIVE_RUNS: [&str; 2] = ["archive", "doctests"];
+/// The rows that run once per Python lane with `--python` or `--wheel`, each lane with a
+/// server of its own; their need of `bindings` becomes one of the lane's venv.
+const PER_LANE: &[&str] = &[
+    "pytest unit",
+    "server up",
+    "pytest integration",
+    "pytest e2e",
+    "server down",
+];
+
+/// The table with `bindings` after `rust build` when both run (both build into one target
+/// dir, the bindings reuse what it compiled, and `pytest unit` then never overlaps a Rust
+/// build). Not in the table itself: what a node comes `after` is selected with it, and
+/// `--only pytest-unit` builds no Rust test.
+fn builds_in_turn(nodes: &'static [Node<Ci>], selected: &[bool]) -> &'static [Node<Ci>] {
+    let runs = |name: &str| {
+        let mut chosen = nodes.iter().zip(selected);
+        chosen.any(|(node, chosen)| *chosen && node.name == name)
+    };
+    if !(runs("rust build") && runs("bindings")) {
+        return nodes;
+    }
+    let table: Vec<Node<Ci>> = nodes
+        .iter()
+        .map(|node| match node.name {
+            "bindings" => Node {
+                after: Box::leak([node.after, &["rust build"]].concat().into_boxed_slice()),
+                ..*node
+            },
+            _ => Node { ..*node },
+        })
+        .collect();
+    Box::leak(table.into_boxed_slice())
+}
 
 /// What the steps share: the flags, and what one step makes for the next (each set once).
 struct Ci {
@@ -85,8 +155,21 @@ struct Ci {
     github: bool,
     built: OnceLock<Built>,
     server: OnceLock<Server>,
-    /// With `--from`: the archive, once `rust build` has checked it.
-    opened: OnceLock<archive::open::Opened>,
+    /// What the changes call for (`--changed`); everything otherwise.
+    focus: Focus,
+    /// The Python lanes: none for a plain run, which tests in the bindings' venv.
+    lanes: Vec<lanes::Lane>,
+    /// How many pytest stages may run at once.
+    slots: lanes::Slots,
+    /// The release wheel and sdist (`--wheel`).
+    wheel: OnceLock<Utf8PathBuf>,
+    sdist: OnceLock<Utf8PathBuf>,
+    /// With `--coverage`: where the instrumented run's profiles go.
+    coverage: Option<Profiles>,
+    /// With `--coverage`: the table, printed after the summary.
+    coverage_table: OnceLock<String>,
+    /// `--archive` or `--from`: what the steps make into an archive or take from one.
+    archive: Archive,
 }
 
 impl Ci {
@@ -96,41 +179,41 @@ impl Ci {
             xtask_dir: self.xtask_dir.clone(),
             junit_dir: self.junit_dir.clone(),
             shard: self.flags.shard,
-            env: self.opened.get().map(from_env).unwrap_or_default(),
+            retries: self.flags.retries,
+            fail_fast: !self.flags.no_fail_fast,
+            env: self.archive.tests_env(),
         }
     }
-}
 
-/// The tests' environment with `--from`: the xtask that a test starts takes the archive's
-/// server and this checkout's target dir, instead of building the server into the target dir
-/// that the archive was built in; a test that lists the tests lists the archive's (one
-/// argument a line).
-fn from_env(opened: &archive::open::Opened) -> Vec<(&'static str, String)> {
-    let mut env = Vec::new();
-    for (name, role) in [
-        ("XTASK_NEXTEST_WORKSPACE", manifest::NEXTEST_CI),
-        ("XTASK_NEXTEST_VENV", manifest::NEXTEST_CI_VENV),
-    ] {
-        if let Ok(selection) = opened.nextest_selection(role) {
-            env.push((name, selection.join("\n")));
+    /// The `--python` of the bindings' venv: none with lanes, which have venvs of their own.
+    fn bindings_python(&self) -> Option<&str> {
+        if self.lanes.is_empty() {
+            self.flags.python.as_deref()
+        } else {
+            None
         }
     }
-    if let Ok(server) = opened.file(manifest::SERVER) {
-        env.push(("XTASK_SERVER_BIN", server.to_string()));
+
+    /// Where the server of a step's lane is kept: the lane's own, or the run's.
+    fn server_of(&self, step: &Step) -> &OnceLock<Server> {
+        match self.lane(step) {
+            Some(lane) => &lane.server,
+            None => &self.server,
+        }
     }
-    if let Ok(target) = paths::target_dir() {
-        env.push(("CARGO_TARGET_DIR", target.to_string()));
+
+    /// The lane of a step that runs once per lane.
+    fn lane(&self, step: &Step) -> Option<&lanes::Lane> {
+        self.lanes.get(step.lane?)
     }
-    env
 }
 
 /// What `rust build` found: the selection of the xtask tests that need the venv, which
 /// `cargo test` and `--workspace` leave out (`-p xtask --test NAME ...`).
 struct Built {
     venv_tests: Vec<String>,
-    /// With `--archive`: the commit and tools when the build started, which must not have
-    /// changed when the archive is written.
-    before: Option<archive::manifest::Build>,
+    /// Every test executable, for the coverage report.
+    test_executables: Vec<Utf8PathBuf>,
 }
 
 /// Which Rust tests a nextest step runs, each with a profile of its own in
@@ -143,20 +226,43 @@ enum RustTests {
     Venv,
 }
 
-pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
+    let lanes = lanes::lanes(match (&flags.python, flags.wheel) {
+        (Some(python), _) => interpreters::resolve(sh, python)?,
+        (None, true) => vec![interpreters::default_python(sh)?],
+        (None, false) => Vec::new(),
+    });
+    anyhow::ensure!(
+        !(flags.cov && lanes.len() > 1),
+        "--cov measures one Python: name one with --python"
+    );
+    anyhow::ensure!(
+        !(flags.coverage && (!lanes.is_empty() || flags.changed.is_some())),
+        "--coverage runs every step in the bindings' venv: leave out --python, --wheel and --changed"
+    );
+    let nodes = if lanes.is_empty() {
+        NODES
+    } else {
+        lanes::table(&lanes, flags.wheel)
+    };
     if flags.list {
-        outln!("{}", graph::list(NODES));
+        // With `--only`, a dry run: what would run, in the order it can.
+        let selected = graph::select(nodes, &flags.only)?;
+        let nodes = builds_in_turn(nodes, &selected);
+        outln!("{}", graph::list_selected(nodes, &selected));
         return Ok(());
     }
-    let mut flags = flags.clone();
-    // Named from where xtask started; every step works from the root.
-    flags.archive = flags
-        .archive
-        .map(|dir| paths::from_user(&dir))
+    let (selected, focus) = match &flags.changed {
+        Some(reference) => changed::select(sh, nodes, reference.as_deref())?,
+        None => (graph::select(nodes, &flags.only)?, Focus::everything()),
+    };
+    let archive = Archive::new(sh, flags)?;
+    let selected = archive.select(nodes, selected, &flags.only)?;
+    let nodes = builds_in_turn(nodes, &selected);
+    let coverage = flags
+        .coverage
+        .then(|| coverage::instrumented_run(sh, flags.python.as_deref()))
         .transpose()?;
-    flags.from = flags.from.map(|dir| paths::from_user(&dir)).transpose()?;
-    let flags = &flags;
-    let selected = select(flags)?;
     let mode = Mode::detect(flags.verbose);
     let xtask_dir = paths::xtask_dir()?;
     let junit_dir = xtask_dir.join("junit");
@@ -170,28 +276,59 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
         github: mode == Mode::GitHub,
         built: OnceLock::new(),
         server: OnceLock::new(),
-        opened: OnceLock::new(),
+        focus,
+        lanes,
+        slots: lanes::Slots::for_cores(),
+        wheel: OnceLock::new(),
+        sdist: OnceLock::new(),
+        coverage,
+        coverage_table: OnceLock::new(),
+        archive,
     };
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &ci, &mut runner);
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
+    let fail_fast = if flags.no_fail_fast {
+        FailFast::No
+    } else {
+        FailFast::Yes
+    };
+    let result = graph::run(nodes, &selected, fail_fast, &ci, sh, &mut runner);
+    let left_out = changed::left_out(nodes, &selected);
+    let coverage_table = ci.coverage_table.get().cloned();
     drop(ci);
-    errln!("{}", runner.summary());
+    // From the tests' ends as the steps told them, not from the reports.
+    if let Err(error) = history::record_run(sh, &runner.tests()) {
+        errln!("warning: this run is not in the tests' history: {error:#}");
+    }
     let junit = junit_dir.join("ci.xml");
     std::fs::write(&junit, junit_report(&runner.in_order())?)
         .with_context(|| format!("cannot write {junit}"))?;
     errln!("JUnit reports: {}", paths::display_path(&junit_dir));
+    // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
+    // keeps them; progress and logs stay on stderr.
+    outln!("{}", runner.summary());
+    if flags.changed.is_some() {
+        outln!("left out, as no change affects them: {left_out}");
+    }
+    if let Some(table) = coverage_table {
+        coverage::show_table(&table)?;
+    }
     if flags.cov && result.is_ok() {
-        errln!(
+        outln!(
             "{}",
             pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
         );
     }
-    if let Err(error) = &result {
-        errln!("{}", runner.failed_line(error));
-    }
-    let totals = runner.totals();
     // The last line, whatever happened: CI log readers look for it.
-    errln!("{}", totals.line("ci"));
+    let mut lines = runner.end_lines(result.as_ref().err(), runner.totals(), "ci");
+    if runner.flaky() > 0 {
+        // On the line before the totals: the last line keeps its exact form.
+        let count = steps::flaky_count(runner.flaky(), flags.retries.flaky_fails);
+        let at = lines.len() - 1;
+        lines.insert(at, console::paint_stdout(&count, Colour::Yellow));
+    }
+    for line in lines {
+        outln!("{line}");
+    }
     // The failure was shown under its step; main only passes its exit code on.
     result.map_err(|error| {
         Reported {
@@ -201,33 +338,15 @@ pub fn run(_sh: &Shell, flags: &flags::Ci) -> Result<()> {
     })
 }
 
-/// The steps to run: `--archive`'s, or those `--only` names; the archive only with
-/// `--archive`.
-fn select(flags: &flags::Ci) -> Result<Vec<bool>> {
-    if flags.archive.is_some() {
-        let only = ARCHIVE_RUNS.map(str::to_owned);
-        return graph::select(NODES, &only);
-    }
-    let mut selected = graph::select(NODES, &flags.only)?;
-    for (node, selected) in NODES.iter().zip(&mut selected) {
-        if node.name == "archive" && *selected {
-            if !flags.only.is_empty() {
-                anyhow::bail!("the archive step runs with `--archive DIR`, not `--only`");
-            }
-            *selected = false;
-        }
-    }
-    Ok(selected)
-}
-
 /// The README's diagram of the steps, drawn from the table.
 #[cfg(test)]
 fn mermaid() -> String {
     let id = |name: &str| name.replace(' ', "_");
     let mut lines = vec!["flowchart LR".to_owned()];
-    for node in NODES {
+    // A full run's table: `bindings` after `rust build` too.
+    for node in builds_in_turn(NODES, &[true; NODES.len()]) {
         lines.push(format!("    {}[\"{}\"]", id(node.name), node.name));
-        for need in node.needs {
+        for need in node.needs.iter().chain(node.after) {
             let arrow = if node.always { "-.->" } else { "-->" };
             lines.push(format!("    {} {arrow} {}", id(need), id(node.name)));
         }
@@ -237,70 +356,57 @@ fn mermaid() -> String {
 
 /// The venv and its locked dependencies, without the bindings: they need no Rust, so the
 /// download overlaps the compile.
-fn venv_deps(ci: &Ci, step: &mut Step) -> Result<()> {
-    let python = ci.flags.python.as_deref();
+fn venv_deps(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    let python = ci.bindings_python();
     if venv::is_current(python, venv::Profile::Dev)? {
         step.note("up to date");
         return Ok(());
     }
-    venv::dependencies_only(&paths::shell()?, python)
+    venv::dependencies_only(sh, python)
 }
 
-fn workflow_lint(_: &Ci, step: &mut Step) -> Result<()> {
-    if !workflow_lint::run_unless_unchanged(&paths::shell()?)? {
+fn workflow_lint(_: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if !workflow_lint::run_unless_unchanged(sh)? {
         step.note("unchanged since it last passed");
     }
     Ok(())
 }
 
-/// The bindings in the venv: built by `maturin develop`; with `--from`, the archive's
-/// wheel installed; with `--archive`, the release wheel and sdist built into it instead.
-fn bindings(ci: &Ci, step: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
-    if let Some(opened) = ci.opened.get() {
-        step.note("the archive's wheel");
-        return opened.install_wheel(&sh, ci.flags.python.as_deref());
-    }
-    let built = match &ci.flags.archive {
-        Some(dir) => archive::make::python_packages(&sh, dir),
-        None => venv::ensure(&sh, ci.flags.python.as_deref(), false, venv::Profile::Dev),
+fn bindings(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    let python = ci.bindings_python();
+    let built = match ci.archive.bindings(sh, python) {
+        Some(done) => done.map(|note: String| step.note(&note)),
+        None => venv::ensure(sh, python, false, venv::Profile::Dev),
     };
-    built.map_err(|error| build_failed(step, error, paths::BINDINGS, "the bindings do not build"))
+    built.map_err(|error| maturin_failed(step, error, "the bindings do not build"))
 }
 
-/// `--archive`: nextest's archives, the release server and the manifest, next to the
-/// wheel that `bindings` built.
-fn archive(ci: &Ci, step: &mut Step) -> Result<()> {
-    let (Some(dir), Some(built)) = (&ci.flags.archive, ci.built.get()) else {
-        anyhow::bail!("no archive to write: run with `--archive DIR`");
-    };
-    let sh = paths::shell()?;
-    let mut build = archive::here(&sh, true)?;
-    if built.before.as_ref() != Some(&build) {
-        anyhow::bail!(
-            "the checkout changed during the build (now at {:.12}): run `--archive` again",
-            build.commit
-        );
-    }
-    build.nextest = archive::nextest_version(&sh, &nextest::binary()?)?;
-    let manifest = archive::make::finish(&sh, dir, build, built.venv_tests.clone())?;
-    step.note(&format!(
-        "{} parts of commit {:.12}",
-        manifest.parts.len(),
-        manifest.build.commit
-    ));
-    Ok(())
-}
-
-/// A failed build shows the compiler's errors; its cause is the first of them, which
-/// says more than the build command's exit code (a signal stays the cause). `workspace`
-/// is the folder of the cargo workspace built, from the repository root.
+/// A failed build shows the compiler's errors; its cause is the first of them, with its
+/// place, which says more than the build command's exit code (a signal stays the cause).
 fn build_failed(
     step: &mut Step,
     error: anyhow::Error,
-    workspace: &str,
+    errors: &[CompilerError],
     what: &'static str,
 ) -> anyhow::Error {
+    let Some(first) = errors.first() else {
+        // Not the compiler's (a manifest cargo cannot read, say): the end of the log says.
+        return error.context(what);
+    };
+    let rendered: Vec<&str> = errors.iter().map(|e| e.rendered.trim_end()).collect();
+    let rendered = rendered.join("\n");
+    let lines: Vec<&str> = rendered.lines().take(compiler::SHOWN_LINES).collect();
+    step.details(lines.join("\n"));
+    if signals::is_stop(&error) {
+        return error.context(what);
+    }
+    anyhow::anyhow!(first.to_string()).context(what)
+}
+
+/// [`build_failed`] for maturin, which passes on cargo's rendered messages only: the
+/// errors are read out of the step's log.
+fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> anyhow::Error {
+    let workspace = paths::BINDINGS;
     let output = std::fs::read_to_string(&step.log).unwrap_or_default();
     step.details(compiler::shown(&output));
     let root = paths::project_root();
@@ -313,42 +419,25 @@ fn build_failed(
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
-fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
-    if let Some(dir) = &ci.flags.from {
-        let opened = archive::open::open(&sh, dir)?;
-        step.note(&format!(
-            "from the archive of {:.12}",
-            opened.manifest.build.commit
-        ));
+fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if let Some(venv_tests) = ci.archive.before_build(sh)? {
+        step.note("from the archive");
         let _ = ci.built.set(Built {
-            venv_tests: opened.manifest.venv_tests.clone(),
-            before: None,
+            venv_tests,
+            test_executables: Vec::new(),
         });
-        let _ = ci.opened.set(opened);
         return Ok(());
     }
-    let before = match &ci.flags.archive {
-        Some(dir) => {
-            // Refused before the build, not after it.
-            let before = archive::here(&sh, true)?;
-            archive::make::prepare(dir)?;
-            Some(before)
-        }
-        None => None,
-    };
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
-    let tests = cargo_no_run(&sh, step, &["--workspace"], &json)?;
-    let selection = cargo_build::opt_in_test_args(&sh)?;
-    let venv_tests = if selection.is_empty() {
-        Vec::new()
-    } else {
-        cargo_no_run(&sh, step, &selection, &json)?
-    };
-    step.note(&format!("{} test binaries", tests.len() + venv_tests.len()));
+    let mut tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
+    let selection = cargo_build::opt_in_test_args(sh)?;
+    if !selection.is_empty() {
+        tests.extend(cargo_no_run(sh, step, &selection, &json)?);
+    }
+    step.note(&format!("{} test binaries", tests.len()));
     let _ = ci.built.set(Built {
         venv_tests: selection,
-        before,
+        test_executables: tests,
     });
     Ok(())
 }
@@ -356,76 +445,92 @@ fn rust_build(ci: &Ci, step: &mut Step) -> Result<()> {
 /// `cargo test --no-run ARGS` with cargo's JSON messages in `json` (its diagnostics,
 /// rendered, go to the step's log); returns the test executables it built.
 fn cargo_no_run(
-    sh: &Shell,
+    sh: &StepContext,
     step: &mut Step,
     args: &[impl AsRef<str>],
     json: &Utf8Path,
 ) -> Result<Vec<Utf8PathBuf>> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let file = std::fs::File::create(json).with_context(|| format!("cannot create {json}"))?;
-    let job = Job::new(cmd!(
+    let job = Job::new(
         sh,
-        "cargo test --no-run --message-format=json-render-diagnostics {args...}"
-    ))
-    .stdout(Sink::File(file));
+        cmd!(sh, "cargo test --no-run --message-format=json {args...}"),
+    )
+    .stdout(Sink::File(file))
+    .note(format!("messages to {}", paths::display_path(json)));
     let mut messages = Tail::new(json);
-    let mut built = 0;
+    let mut build = cargo_build::Build::default();
+    let root = paths::project_root();
+    let mut follow = |step: &mut Step| {
+        for rendered in build.feed(&messages.read_new(), &root, &root) {
+            // The log is for people: the diagnostics as cargo would have shown them.
+            traceln!(sh, "{}", rendered.trim_end());
+        }
+        let built = format!("{} crates built", build.artifacts);
+        step.progress(Counts::default(), None, &built);
+    };
     let result = job.run_watching(|| {
-        let new = messages.read_new();
-        built += new.iter().filter(|&&b| b == b'\n').count();
-        step.progress(Counts::default(), None, &format!("{built} crates built"));
+        follow(step);
         Ok(())
     });
+    follow(step);
     if let Err(error) = result {
-        return Err(build_failed(step, error, "", "the Rust tests do not build"));
+        return Err(build_failed(
+            step,
+            error,
+            &build.errors,
+            "the Rust tests do not build",
+        ));
     }
     let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
     cargo_build::test_executables(&text)
 }
 
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
-fn rust_tests(ci: &Ci, step: &mut Step, which: RustTests) -> Result<()> {
+fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
     let built = ci.built.get().context("the Rust tests were not built")?;
-    let (profile, selection) = match which {
-        RustTests::Workspace => ("ci", vec!["--workspace".to_owned()]),
-        RustTests::Venv => ("ci-venv", built.venv_tests.clone()),
-    };
-    let selection = match ci.opened.get() {
-        Some(opened) => {
-            let sh = paths::shell()?;
-            let role = match which {
-                RustTests::Workspace => manifest::NEXTEST_CI,
-                RustTests::Venv => manifest::NEXTEST_CI_VENV,
-            };
-            // The venv tests' shards test lists both selections.
-            for needed in [manifest::NEXTEST_CI, role] {
-                opened.extract(&sh, needed)?;
-            }
-            opened.nextest_selection(role)?
+    let (profile, mut selection) = match which {
+        RustTests::Workspace => ("ci", ci.focus.rust_selection()),
+        RustTests::Venv if ci.coverage.is_some() => {
+            step.note(coverage::XTASK_TESTS_LEFT_OUT);
+            return Ok(());
         }
-        None => selection,
+        RustTests::Venv => ("ci-venv", ci.focus.venv_selection(&built.venv_tests)),
     };
-    rust_tests::test_binaries(step, &ci.rust_run(), profile, selection)
+    if ci.coverage.is_some() {
+        selection.extend(["-E".to_owned(), coverage::RUST_TESTS_FILTER.to_owned()]);
+    }
+    let venv_tests = matches!(which, RustTests::Venv);
+    let selection = ci.archive.nextest_selection(sh, venv_tests, selection)?;
+    rust_tests::test_binaries(sh, step, &ci.rust_run(), profile, selection)
 }
 
 /// The doctests, whole in shard 1 (see [`rust_tests::doctests`]).
-fn doctests(ci: &Ci, step: &mut Step) -> Result<()> {
+fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     if ci.flags.shard.is_some_and(|shard| shard.index != 1) {
         step.note("in shard 1");
         return Ok(());
     }
-    if ci.flags.from.is_some() {
-        // rustdoc compiles them as they run: they ran where the archive was made.
-        step.note("with --archive");
+    if !ci.archive.runs_doctests() {
+        step.note("where the archive was made");
         return Ok(());
     }
-    rust_tests::doctests(step, &ci.junit_dir)
+    rust_tests::doctests(sh, step, &ci.rust_run())
 }
 
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
-fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
-    let name = stage.name();
+fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
+    let Some(paths) = ci.focus.pytest_paths(&format!("pytest {}", stage.name())) else {
+        step.note("no change affects its tests");
+        return Ok(());
+    };
+    let lane = ci.lane(step);
+    // A lane's files are its own: `unit-py3.12.jsonl`, `pytest-unit-py3.12.xml`.
+    let name = match lane {
+        Some(lane) => format!("{}-{}", stage.name(), lane.name),
+        None => stage.name().to_owned(),
+    };
     let events = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.jsonl")))?;
     let collected = paths::fresh_file(&ci.xtask_dir.join(format!("pytest/{name}.collected")))?;
     let junit = ci.junit_dir.join(format!("pytest-{name}.xml"));
@@ -433,28 +538,52 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         "-m".to_owned(),
         stage.marker_expression().to_owned(),
         format!("--report-log={events}"),
-        format!("--junitxml={junit}"),
     ];
+    if ci.flags.retries.retries > 0 {
+        args.push(format!("--reruns={}", ci.flags.retries.retries));
+    }
     args.extend(split_args(&ci.flags));
-    let mut env = vec![("XTASK_COLLECTED_FILE", collected.to_string())];
-    if ci.flags.cov {
+    args.extend(paths);
+    let mut env = vec![
+        ("XTASK_COLLECTED_FILE", collected.to_string()),
+        (
+            "XTASK_FIRST_FILES",
+            ci.focus.first_files(&paths::bindings_dir()),
+        ),
+    ];
+    if let Some(profiles) = &ci.coverage {
+        // The bindings' extension, loaded by pytest, writes the Python side's profiles.
+        env.push(("LLVM_PROFILE_FILE", profiles.python_pattern()));
+    }
+    if ci.flags.cov || ci.coverage.is_some() {
         let part = match stage {
             Suite::Unit => Coverage::First,
-            Suite::E2e => Coverage::Last,
+            // With --coverage, the coverage step reports and holds the threshold.
+            Suite::E2e if ci.coverage.is_none() => Coverage::Last,
             _ => Coverage::Middle,
         };
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, ci.server.get()) {
+    let target = match (stage, ci.server_of(step).get()) {
         (Suite::Unit, _) => Target::Nothing,
         (_, Some(server)) => Target::Guarded(server),
         (_, None) => anyhow::bail!("the server is not up"),
     };
+    let python = match lane {
+        Some(lane) => lane
+            .python
+            .get()
+            .context("the lane's venv is not made")?
+            .clone(),
+        None => venv::python(),
+    };
+    let _slot = ci.slots.take(sh)?;
     let mut log = Tail::new(&events);
     let mut tests = PytestRun::default();
-    let result = pytest_runner::run(
-        &paths::shell()?,
+    let result = pytest_runner::run_with(
+        sh,
+        &python,
         target,
         &args,
         &env,
@@ -468,6 +597,9 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         },
     );
     tests.feed(&log.read_new());
+    if let Some(lane) = lane {
+        lanes::name_lane_in_junit(&junit, lane)?;
+    }
     let result = match result {
         Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
@@ -479,28 +611,78 @@ fn pytest_stage(ci: &Ci, step: &mut Step, stage: Suite) -> Result<()> {
         // Read before the timings below are added to the log.
         let output = std::fs::read_to_string(&step.log).unwrap_or_default();
         let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
-        let reruns = pytest_runner::rerun_lines(&tests.failed.join("\n"), stage);
-        if excerpt.is_some() || !reruns.is_empty() {
-            let excerpt = excerpt.into_iter().chain(reruns.iter().cloned());
-            step.details(excerpt.collect::<Vec<_>>().join("\n"));
+        if let Some(excerpt) = excerpt {
+            step.details(excerpt);
         }
-        // Interrupted, the failures so far are still named.
-        if result.as_ref().is_err_and(signals::is_stop) {
-            for rerun in reruns {
-                step.warn(rerun);
-            }
+        // Interrupted too, the failures so far are named, with the results.
+        for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage, None) {
+            step.rerun(match lane {
+                Some(lane) => lanes::rerun_in(&rerun, lane),
+                None => rerun,
+            });
         }
         annotate_readme_failures(ci.github, &tests, step);
     }
-    report_stage(step, &tests, stage);
-    match (result, tests.failed.first()) {
+    report_stage(sh, step, &tests, stage);
+    // Written from the report log, with each test's failed attempts (pytest's own
+    // `--junitxml` writes a test that ran again twice, and no attempt).
+    let suite = match lane {
+        Some(lane) => format!("{} ({})", stage.name(), lane.name),
+        None => stage.name().to_owned(),
+    };
+    std::fs::write(&junit, pytest_junit::xml(&suite, &tests)?)
+        .with_context(|| format!("cannot write {junit}"))?;
+    for test in tests.flaky() {
+        step.flaky(
+            &format!("{}/{}", paths::BINDINGS, test.nodeid),
+            test.attempts(),
+        );
+    }
+    for test in &tests.finished {
+        step.test_ended(pytest_ended(test, lane.map(|lane| lane.name.as_str())));
+    }
+    let flaky_fails = ci.flags.retries.flaky_fails;
+    match (result, tests.failed.first(), tests.flaky().next()) {
+        (Ok(()), None, Some(first)) if flaky_fails => Err(anyhow::anyhow!(
+            "{} flaky (--flaky-fails), {}/{} the first",
+            tests.flaky().count(),
+            paths::BINDINGS,
+            first.nodeid
+        )),
+        (result, first, _) => stage_result(result, first, &tests),
+    }
+}
+
+/// A pytest test's end for the tests' history, named from the repository root, and for a
+/// Python lane with the lane after it (each lane's run of a test is a test of its own).
+fn pytest_ended(test: &pytest_events::Timed, lane: Option<&str>) -> TestEnded {
+    let outcome = match test.outcome {
+        pytest_events::Outcome::Passed if test.is_flaky() => TestOutcome::Flaky,
+        pytest_events::Outcome::Passed => TestOutcome::Passed,
+        pytest_events::Outcome::Failed => TestOutcome::Failed,
+        pytest_events::Outcome::Skipped => TestOutcome::Skipped,
+    };
+    TestEnded {
+        test: match lane {
+            Some(lane) => format!("{}/{} ({lane})", paths::BINDINGS, test.nodeid),
+            None => format!("{}/{}", paths::BINDINGS, test.nodeid),
+        },
+        outcome,
+        duration: test.duration,
+        attempt: test.attempts(),
+    }
+}
+
+/// A stage's verdict: the failed tests say more than pytest's exit code.
+fn stage_result(result: Result<()>, first: Option<&String>, tests: &PytestRun) -> Result<()> {
+    match (result, first) {
         // The failed tests say more than pytest's exit code.
         (Err(error), Some(first)) if !signals::is_stop(&error) => Err(Failed {
             code: process::exit_code_of(&error),
             message: format!(
                 "{} failed, the first {}",
                 tests.counts.failed,
-                place(&tests, first)
+                place(tests, first)
             ),
         }
         .into()),
@@ -546,11 +728,16 @@ fn place(tests: &PytestRun, nodeid: &str) -> String {
 }
 
 /// The stage's counts, its five slowest tests (into the log), and its outliers.
-fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
+fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Suite) {
     step.counts(tests.counts);
-    traceln!("slowest tests:");
+    traceln!(sh, "slowest tests:");
     for test in tests.slowest(5) {
-        traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.nodeid);
+        traceln!(
+            sh,
+            "  {:>7.2} s  {}",
+            test.duration.as_secs_f64(),
+            test.nodeid
+        );
     }
     let Some(budget) = stage.budget() else {
         return;
@@ -566,25 +753,58 @@ fn report_stage(step: &mut Step, tests: &PytestRun, stage: Suite) {
     }
 }
 
-fn server_up(ci: &Ci, _: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
-    let binary = match ci.opened.get() {
-        Some(opened) => opened.file(manifest::SERVER)?,
-        None => test_server::binary_built_by_tests(&sh)?,
+/// The run's server, or the lane's own.
+fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if let Some(profiles) = &ci.coverage {
+        // The step's own shell: the server inherits it.
+        sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
+    }
+    let binary = match ci.archive.server()? {
+        Some(binary) => binary,
+        None => test_server::binary_built_by_tests(sh)?,
     };
-    let server = test_server::start_for_tests(&sh, binary, 0, ci.flags.ready_timeout)?;
-    let _ = ci.server.set(server);
+    let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
+    let _ = ci.server_of(step).set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
-fn server_down(ci: &Ci, step: &mut Step) -> Result<()> {
-    match ci.server.get() {
-        Some(server) => server.stop_cleanly(),
+fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
+    match ci.server_of(step).get() {
+        Some(server) => {
+            let pid = server.pid();
+            server.stop_cleanly()?;
+            match (&ci.coverage, pid) {
+                (Some(profiles), Some(pid)) => coverage::check_server_profile(profiles, pid),
+                _ => Ok(()),
+            }
+        }
         None => {
             step.note("no server to stop");
             Ok(())
         }
+    }
+}
+
+/// With `--coverage`, once every test has run: the report of both sides, its table kept
+/// for the end of the run; a run below a threshold fails here.
+fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+    let Some(profiles) = &ci.coverage else {
+        step.note("with --coverage");
+        return Ok(());
+    };
+    let built = ci.built.get().context("the Rust tests were not built")?;
+    let objects = coverage::objects(&built.test_executables)?;
+    let python_data = ci.xtask_dir.join(".coverage");
+    let summary = coverage::report(sh, profiles, objects, &python_data)?;
+    let _ = ci.coverage_table.set(summary.table);
+    match summary.below {
+        Some(below) => Err(Failed {
+            code: 1,
+            message: below,
+        }
+        .into()),
+        None => Ok(()),
     }
 }
 
@@ -605,7 +825,7 @@ fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
             }
             State::Stopped => {
                 let mut status = TestCaseStatus::skipped();
-                status.set_message("stopped: another step failed");
+                status.set_message(outcome.error.as_deref().unwrap_or("stopped"));
                 status
             }
             State::NotRun => {
@@ -636,7 +856,7 @@ fn annotate_readme_failures(github: bool, tests: &PytestRun, step: &mut Step) {
             let summary = format!("README example failed ({})", failure.test);
             outln!(
                 "::error file={file},line={line}::{}",
-                steps::escape_data(&summary)
+                github::escape_data(&summary)
             );
         } else {
             step.warn(failure.to_string());
@@ -671,6 +891,19 @@ mod tests {
         graph::check(NODES).unwrap();
         let cleanup: Vec<_> = NODES.iter().filter(|n| n.always).map(|n| n.name).collect();
         assert_eq!(cleanup, ["server down"]);
+    }
+
+    /// The routes name steps of this table (`ci --changed` selects them by name).
+    #[test]
+    fn the_routes_name_steps_of_the_table() {
+        use crate::engine::routing::{Area, CiWork, ROUTES};
+        for route in ROUTES {
+            if let CiWork::Steps(selection) = route.area.ci() {
+                let names: Vec<String> = selection.steps.iter().map(|s| (*s).to_owned()).collect();
+                graph::select(NODES, &names).unwrap();
+            }
+        }
+        assert_eq!(Area::Runner.ci(), CiWork::Everything);
     }
 
     #[test]
@@ -729,6 +962,9 @@ mod tests {
             duration: (state != State::NotRun).then_some(Duration::from_millis(1500)),
             error: error.map(str::to_owned),
             counts: None,
+            flaky: 0,
+            tests: Vec::new(),
+            reruns: Vec::new(),
         };
         let outcomes = [
             outcome("rust build", State::Passed, None),

@@ -4,14 +4,14 @@
 use std::io::Write as _;
 
 use anyhow::{Context, Result};
-use xshell::Shell;
 
 use crate::adapters::junit;
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::Failed;
 use crate::{errln, flags, outln};
 
-pub fn run(_sh: &Shell, flags: &flags::JunitMerge) -> Result<()> {
+pub fn run(_sh: &StepContext, flags: &flags::JunitMerge) -> Result<()> {
     let dirs = flags
         .dirs
         .iter()

@@ -7,16 +7,18 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use crate::adapters::cargo_build;
 use crate::adapters::findings::{self, Finding};
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Job, Reported, Sink};
 use crate::base::signals;
 use crate::checks::workflow_lint;
-use crate::engine::graph::{self, Node};
-use crate::engine::steps::{Counts, Mode, Runner, State, Step};
+use crate::engine::events::Counts;
+use crate::engine::graph::{self, FailFast, Node};
+use crate::engine::steps::{Mode, Runner, State, Step};
 use crate::python::venv;
 use crate::{errln, flags, outln, traceln};
 
@@ -32,20 +34,20 @@ const SHOWN_LINES: usize = 80;
 /// `clippy`, so that `--only clippy` needs no Python and `--only mypy` no clippy: when both
 /// run, cargo's lock makes one wait for the other.
 const NODES: &[Node<Lint>] = &[
-    Node::new("rustfmt", &[], |lint, step| {
-        rustfmt(lint, step, Crates::Workspace)
+    Node::new("rustfmt", &[], |lint, sh, step| {
+        rustfmt(lint, sh, step, Crates::Workspace)
     }),
-    Node::new("rustfmt bindings", &[], |lint, step| {
-        rustfmt(lint, step, Crates::Bindings)
+    Node::new("rustfmt bindings", &[], |lint, sh, step| {
+        rustfmt(lint, sh, step, Crates::Bindings)
     }),
-    Node::new("clippy", &[], |lint, step| {
-        clippy(lint, step, Crates::Workspace)
+    Node::new("clippy", &[], |lint, sh, step| {
+        clippy(lint, sh, step, Crates::Workspace)
     }),
-    Node::new("clippy venv tests", &["clippy"], |lint, step| {
-        clippy(lint, step, Crates::VenvTests)
+    Node::new("clippy venv tests", &["clippy"], |lint, sh, step| {
+        clippy(lint, sh, step, Crates::VenvTests)
     }),
-    Node::new("clippy bindings", &[], |lint, step| {
-        clippy(lint, step, Crates::Bindings)
+    Node::new("clippy bindings", &[], |lint, sh, step| {
+        clippy(lint, sh, step, Crates::Bindings)
     }),
     Node::new("venv", &[], venv),
     Node::new("mypy", &["venv"], mypy),
@@ -56,21 +58,25 @@ const NODES: &[Node<Lint>] = &[
 /// comes last, as cleanup, so that it formats what clippy's fixes wrote, and runs even when
 /// a fix failed (code that does not compile can still be formatted).
 const FIXES: &[Node<Lint>] = &[
-    Node::new("fix clippy", &[], |_, _| clippy_fix(Crates::Workspace)),
-    Node::new("fix clippy venv tests", &["fix clippy"], |_, _| {
-        clippy_fix(Crates::VenvTests)
+    Node::new("fix clippy", &[], |_, sh, _| {
+        clippy_fix(sh, Crates::Workspace)
     }),
-    Node::new("fix clippy bindings", &[], |_, _| {
-        clippy_fix(Crates::Bindings)
+    Node::new("fix clippy venv tests", &["fix clippy"], |_, sh, _| {
+        clippy_fix(sh, Crates::VenvTests)
+    }),
+    Node::new("fix clippy bindings", &[], |_, sh, _| {
+        clippy_fix(sh, Crates::Bindings)
     }),
     Node::always(
         "fix rustfmt",
         &["fix clippy", "fix clippy venv tests"],
-        |_, _| rustfmt_fix(Crates::Workspace),
+        |_, sh, _| rustfmt_fix(sh, Crates::Workspace),
     ),
-    Node::always("fix rustfmt bindings", &["fix clippy bindings"], |_, _| {
-        rustfmt_fix(Crates::Bindings)
-    }),
+    Node::always(
+        "fix rustfmt bindings",
+        &["fix clippy bindings"],
+        |_, sh, _| rustfmt_fix(sh, Crates::Bindings),
+    ),
 ];
 
 /// What the checks share.
@@ -97,7 +103,7 @@ impl Crates {
     }
 
     /// What selects them for `cargo clippy`; empty when there is nothing to check.
-    fn clippy_args(self, sh: &Shell) -> Result<Vec<String>> {
+    fn clippy_args(self, sh: &StepContext) -> Result<Vec<String>> {
         Ok(match self {
             Crates::Workspace => vec!["--workspace".to_owned(), "--all-targets".to_owned()],
             Crates::VenvTests => cargo_build::opt_in_test_args(sh)?,
@@ -128,7 +134,7 @@ impl Crates {
     }
 }
 
-pub fn run(_sh: &Shell, flags: &flags::Lint) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Lint) -> Result<()> {
     if flags.list {
         outln!("{}", graph::list(NODES));
         outln!("\nwith --fix, before the checks:\n{}", graph::list(FIXES));
@@ -141,7 +147,7 @@ pub fn run(_sh: &Shell, flags: &flags::Lint) -> Result<()> {
     };
     let logs = paths::xtask_dir()?.join("logs");
     let fixed = if flags.fix {
-        fix(&lint, mode, &selected, logs.join("lint-fix"))
+        fix(sh, &lint, mode, &selected, logs.join("lint-fix"))
     } else {
         Ok(())
     };
@@ -149,14 +155,12 @@ pub fn run(_sh: &Shell, flags: &flags::Lint) -> Result<()> {
         return Err(interrupted.into());
     }
     let mut runner = Runner::new(mode, logs.join("lint"), NODES.len())?;
-    let result = graph::run(NODES, &selected, &lint, &mut runner);
+    let result = graph::run(NODES, &selected, FailFast::Yes, &lint, sh, &mut runner);
     errln!("logs: {}", paths::display_path(&logs.join("lint")));
-    if let Err(error) = &result {
-        errln!("{}", runner.failed_line(error));
-    }
-    let totals = totals(&runner);
     // The last line, whatever happened: CI log readers look for it.
-    errln!("{}", totals.line("lint"));
+    for line in runner.end_lines(result.as_ref().err(), totals(&runner), "lint") {
+        outln!("{line}");
+    }
     // Failures were shown under their steps; main only passes the exit code on.
     result.and(fixed).map_err(|error| {
         Reported {
@@ -167,7 +171,13 @@ pub fn run(_sh: &Shell, flags: &flags::Lint) -> Result<()> {
 }
 
 /// Runs the fixes of the selected checks, with logs of their own.
-fn fix(lint: &Lint, mode: Mode, checks: &[bool], logs: Utf8PathBuf) -> Result<()> {
+fn fix(
+    sh: &StepContext,
+    lint: &Lint,
+    mode: Mode,
+    checks: &[bool],
+    logs: Utf8PathBuf,
+) -> Result<()> {
     let selected: Vec<bool> = FIXES
         .iter()
         .map(|fix| {
@@ -176,9 +186,11 @@ fn fix(lint: &Lint, mode: Mode, checks: &[bool], logs: Utf8PathBuf) -> Result<()
         })
         .collect();
     let mut runner = Runner::new(mode, logs.clone(), FIXES.len())?;
-    let result = graph::run(FIXES, &selected, lint, &mut runner);
+    let result = graph::run(FIXES, &selected, FailFast::Yes, lint, sh, &mut runner);
     if let Err(error) = &result {
-        errln!("{}", runner.failed_line(error));
+        if let Some(line) = runner.failed_line(error) {
+            outln!("{line}");
+        }
         errln!("fix logs: {}", paths::display_path(&logs));
     }
     result
@@ -198,14 +210,13 @@ fn totals(runner: &Runner) -> Counts {
 }
 
 /// `cargo fmt --check`: rustfmt's diff of each file it would change.
-fn rustfmt(lint: &Lint, step: &mut Step, crates: Crates) -> Result<()> {
-    let sh = paths::shell()?;
+fn rustfmt(lint: &Lint, sh: &StepContext, step: &mut Step, crates: Crates) -> Result<()> {
     let args = crates.fmt_args();
     let diff = step.log.with_extension("diff");
     let fix = format!("cargo fmt {}", args.join(" "));
     let command = cmd!(sh, "cargo fmt {args...} --check -- --color never");
-    let (result, text) = run_capturing(command, &diff)?;
-    traceln!("{}", text.trim_end());
+    let (result, text) = run_capturing(sh, command, &diff)?;
+    traceln!(sh, "{}", text.trim_end());
     let found = findings::rustfmt(&text, &paths::project_root());
     failed_with(lint, step, result, &found, |files, n| {
         format!(
@@ -216,9 +227,8 @@ fn rustfmt(lint: &Lint, step: &mut Step, crates: Crates) -> Result<()> {
 }
 
 /// `cargo clippy -- -D warnings`, reading its diagnostics from cargo's JSON messages.
-fn clippy(lint: &Lint, step: &mut Step, crates: Crates) -> Result<()> {
-    let sh = paths::shell()?;
-    let args = crates.clippy_args(&sh)?;
+fn clippy(lint: &Lint, sh: &StepContext, step: &mut Step, crates: Crates) -> Result<()> {
+    let args = crates.clippy_args(sh)?;
     if args.is_empty() {
         step.note("nothing to check");
         return Ok(());
@@ -228,10 +238,10 @@ fn clippy(lint: &Lint, step: &mut Step, crates: Crates) -> Result<()> {
         sh,
         "cargo clippy --message-format=json {args...} -- -D warnings"
     );
-    let (result, text) = run_capturing(command, &json)?;
+    let (result, text) = run_capturing(sh, command, &json)?;
     let found = findings::clippy(text.as_bytes(), &crates.base(), &paths::project_root())?;
     for finding in &found {
-        traceln!("{}\n", finding.text);
+        traceln!(sh, "{}\n", finding.text);
     }
     failed_with(lint, step, result, &found, |files, n| {
         format!(
@@ -244,8 +254,7 @@ fn clippy(lint: &Lint, step: &mut Step, crates: Crates) -> Result<()> {
 
 /// mypy from the venv, in the bindings' folder so that their pyproject.toml configures it:
 /// strict, on the package, its stubs, the tests and the README compiler's runtime.
-fn mypy(lint: &Lint, step: &mut Step) -> Result<()> {
-    let sh = paths::shell()?;
+fn mypy(lint: &Lint, sh: &StepContext, step: &mut Step) -> Result<()> {
     let mypy = venv::venv_dir().join("bin/mypy");
     ensure!(
         mypy.is_file(),
@@ -255,14 +264,14 @@ fn mypy(lint: &Lint, step: &mut Step) -> Result<()> {
     let bindings = paths::bindings_dir();
     let _dir = sh.push_dir(&bindings);
     let json = step.log.with_extension("jsonl");
-    let (result, text) = run_capturing(cmd!(sh, "{mypy} -O json"), &json)?;
+    let (result, text) = run_capturing(sh, cmd!(sh, "{mypy} -O json"), &json)?;
     let found = findings::mypy(&text, &bindings, &paths::project_root());
     for finding in &found {
-        traceln!("{}", finding.text);
+        traceln!(sh, "{}", finding.text);
     }
     // What is not a finding (a crash, a config error) goes to the log as mypy said it.
     for line in text.lines().filter(|line| !line.starts_with('{')) {
-        traceln!("{line}");
+        traceln!(sh, "{line}");
     }
     failed_with(lint, step, result, &found, |files, n| {
         format!(
@@ -275,18 +284,18 @@ fn mypy(lint: &Lint, step: &mut Step) -> Result<()> {
 /// mypy and the workflow linters need the venv's tools, not the built bindings: a venv
 /// built for either profile will do, so that `lint` never turns `bench`'s release build
 /// into a dev one. Otherwise the venv is made as `cargo xtask venv` makes it.
-fn venv(_: &Lint, step: &mut Step) -> Result<()> {
+fn venv(_: &Lint, sh: &StepContext, step: &mut Step) -> Result<()> {
     if venv::is_current(None, venv::Profile::Dev)?
         || venv::is_current(None, venv::Profile::Release)?
     {
         step.note("up to date");
         return Ok(());
     }
-    venv::ensure(&paths::shell()?, None, false, venv::Profile::Dev)
+    venv::ensure(sh, None, false, venv::Profile::Dev)
 }
 
-fn workflow_lint(_: &Lint, step: &mut Step) -> Result<()> {
-    if !workflow_lint::run_unless_unchanged(&paths::shell()?)? {
+fn workflow_lint(_: &Lint, sh: &StepContext, step: &mut Step) -> Result<()> {
+    if !workflow_lint::run_unless_unchanged(sh)? {
         step.note("unchanged since it last passed");
     }
     Ok(())
@@ -294,35 +303,40 @@ fn workflow_lint(_: &Lint, step: &mut Step) -> Result<()> {
 
 /// `cargo clippy --fix`: applies the suggestions clippy marks machine-applicable, in files
 /// with uncommitted changes too, which is what was asked for.
-fn clippy_fix(crates: Crates) -> Result<()> {
-    let sh = paths::shell()?;
-    let args = crates.clippy_args(&sh)?;
+fn clippy_fix(sh: &StepContext, crates: Crates) -> Result<()> {
+    let args = crates.clippy_args(sh)?;
     if args.is_empty() {
         return Ok(());
     }
-    Job::new(cmd!(
+    Job::new(
         sh,
-        "cargo clippy --fix --allow-dirty --allow-staged {args...}"
-    ))
+        cmd!(
+            sh,
+            "cargo clippy --fix --allow-dirty --allow-staged {args...}"
+        ),
+    )
     .run()
     .context("clippy cannot apply its fixes; the checks below show why")
 }
 
-fn rustfmt_fix(crates: Crates) -> Result<()> {
+fn rustfmt_fix(sh: &StepContext, crates: Crates) -> Result<()> {
     // Cleanup runs after a signal too: formatting is not cleanup worth waiting for.
-    signals::check()?;
-    let sh = paths::shell()?;
+    sh.check()?;
     let args = crates.fmt_args();
-    Job::new(cmd!(sh, "cargo fmt {args...}"))
+    Job::new(sh, cmd!(sh, "cargo fmt {args...}"))
         .run()
         .context("rustfmt cannot format the code; the checks below show why")
 }
 
 /// Runs `command` with its stdout in `file` (its stderr goes to the step's log); returns how
 /// it ended and what it printed. A stop (a signal, another check's failure) is the error.
-fn run_capturing(command: xshell::Cmd<'_>, file: &Utf8Path) -> Result<(Result<()>, String)> {
+fn run_capturing(
+    sh: &StepContext,
+    command: xshell::Cmd<'_>,
+    file: &Utf8Path,
+) -> Result<(Result<()>, String)> {
     let sink = std::fs::File::create(file).with_context(|| format!("cannot create {file}"))?;
-    let result = Job::new(command)
+    let result = Job::new(sh, command)
         .stdout(Sink::File(sink))
         .note(format!("stdout to {}", paths::display_path(file)))
         .run();
@@ -430,9 +444,10 @@ mod tests {
     fn totals_count_checks() {
         let (_guard, dir) = paths::test_dir();
         let mut runner = Runner::new(Mode::Plain, dir, 3).unwrap();
-        runner.step("a", |_| Ok(())).unwrap();
+        let sh = &StepContext::terminal(paths::shell().unwrap());
+        runner.step(sh, "a", |_, _| Ok(())).unwrap();
         runner
-            .step("b", |_| -> Result<()> { bail!("it broke") })
+            .step(sh, "b", |_, _| -> Result<()> { bail!("it broke") })
             .unwrap_err();
         runner.not_run(3, "c");
         let totals = totals(&runner);
@@ -444,6 +459,7 @@ mod tests {
         let lint = Lint { github: false };
         let (_guard, dir) = paths::test_dir();
         let mut runner = Runner::new(Mode::Plain, dir, 1).unwrap();
+        let sh = &StepContext::terminal(paths::shell().unwrap());
         let finding = |file: &str| Finding {
             file: file.into(),
             line: 3,
@@ -455,7 +471,7 @@ mod tests {
         let two = [finding("a.py"), finding("b.py"), finding("a.py")];
         let mut message = |found: &[Finding]| {
             runner
-                .step("x", |step| {
+                .step(sh, "x", |_, step| {
                     let error = Err(anyhow::anyhow!("exit 1"));
                     failed_with(&lint, step, error, found, |f, n| format!("{n} in {f}"))
                 })

@@ -4,10 +4,13 @@
 pub mod bench;
 pub mod ci;
 pub mod extract;
+pub mod flaky;
 pub mod junit_merge;
 pub mod lint;
 pub mod pytest;
 pub mod server;
+pub mod stress;
 pub mod venv;
 pub mod watch;
+pub mod wheel;
 pub mod workflow_lint;

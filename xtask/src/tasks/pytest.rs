@@ -5,14 +5,20 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
-use xshell::Shell;
+use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::base::console::Trace;
-use crate::base::paths;
+use crate::adapters::pytest_events::PytestRun;
+use crate::adapters::pytest_junit;
+use crate::base::console::{self, Colour};
+use crate::base::context::StepContext;
+use crate::base::process::{self, Failed};
+use crate::base::{github, paths};
+use crate::engine::steps;
 use crate::engine::steps::{Mode, Runner};
 use crate::errln;
 use crate::flags::{self, Suite};
+use crate::outln;
+use crate::python::interpreters::{self, Interpreter};
 use crate::python::pytest_runner::{self, Coverage, Report, Target};
 use crate::python::venv;
 use crate::readme::extract;
@@ -21,7 +27,7 @@ use crate::server::test_server::{self, Server};
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     let suite = if flags.no_server {
         Suite::Unit
     } else {
@@ -38,14 +44,24 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
     };
     let mut args = vec!["-m".to_owned(), suite.marker_expression().to_owned()];
     args.extend(pytest_runner::benchmark_args(&flags.pytest_args));
-    args.extend(absolute_paths(&flags.pytest_args)?);
+    args.extend(pytest_runner::user_args(&flags.tests, &flags.pytest_args)?);
     let xtask_dir = paths::xtask_dir()?;
+    // Every attempt of every test, for the flaky ones and the JUnit report.
+    let report_log = paths::fresh_file(&xtask_dir.join("pytest/pytest.jsonl"))?;
+    args.push(format!("--report-log={report_log}"));
+    if flags.retries.retries > 0 {
+        args.push(format!("--reruns={}", flags.retries.retries));
+    }
     let mut env = Vec::new();
     if flags.cov {
         args.extend(pytest_runner::coverage_args(Coverage::Whole, &xtask_dir));
         env.push(("COVERAGE_FILE", xtask_dir.join(".coverage").to_string()));
     }
-    let server = prepare(sh, flags, suite, external.is_some())?;
+    let interpreters = match &flags.python {
+        Some(python) => interpreters::resolve(sh, python)?,
+        None => Vec::new(),
+    };
+    let (server, pythons) = prepare(sh, flags, suite, external.is_some(), &interpreters)?;
     let target = match (&external, &server) {
         (Some(address), _) => Target::External(address),
         (None, Some(server)) => Target::Guarded(server),
@@ -57,101 +73,137 @@ pub fn run(sh: &Shell, flags: &flags::Pytest) -> Result<()> {
     // Its folder made: conftest.py appends to it, and a fresh target dir has no such folder.
     let failed_file = paths::fresh_file(&xtask_dir.join("pytest/failed.txt"))?;
     env.push(("XTASK_FAILED_FILE", failed_file.to_string()));
-    let result = {
+    let mut failed_lanes = Vec::new();
+    let mut result = Ok(());
+    for (lane, python) in &pythons {
+        if let Some(lane) = lane {
+            errln!("pytest on {lane}");
+        }
         // The command and its environment go to the log; pytest's report, as pytest prints
         // it, to the terminal.
         let log = xtask_dir.join("logs/pytest/pytest.log");
-        let _trace = (!flags.verbose)
-            .then(|| Trace::to(&log, None))
-            .transpose()
-            .with_context(|| format!("cannot write {log}"))?;
-        pytest_runner::run(sh, target, &args, &env, Report::OnTheTerminal, || Ok(()))
-    };
+        let logged = (!flags.verbose).then(|| sh.logging_to(&log)).transpose()?;
+        let sh = logged.as_ref().unwrap_or(sh);
+        let ran = pytest_runner::run_with(
+            sh,
+            python,
+            target,
+            &args,
+            &env,
+            Report::OnTheTerminal,
+            || Ok(()),
+        );
+        if let (Err(_), Some(lane)) = (&ran, lane) {
+            failed_lanes.push(lane.clone());
+        }
+        if result.is_ok() {
+            result = ran;
+        }
+    }
+    if !failed_lanes.is_empty() && pythons.len() > 1 {
+        errln!("failed on: {}", failed_lanes.join(", "));
+    }
     if result.is_err() {
         let failed = std::fs::read_to_string(&failed_file).unwrap_or_default();
-        for line in pytest_runner::rerun_lines(&failed, suite) {
+        for line in pytest_runner::rerun_lines(&failed, suite, flags.server.as_deref()) {
             errln!("{line}");
         }
     }
     if flags.cov {
-        errln!(
-            "{}",
-            pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
-        );
+        let xml = xtask_dir.join("coverage.xml");
+        errln!("{}", pytest_runner::coverage_total(&xml));
+        let no_test_failed = std::fs::read_to_string(&failed_file)
+            .unwrap_or_default()
+            .is_empty();
+        if let (Err(error), Some(shortfall), true) = (
+            &result,
+            pytest_runner::coverage_shortfall(&xml),
+            no_test_failed,
+        ) {
+            // The tests passed: the threshold is what failed, not "pytest".
+            return Err(Failed {
+                code: process::exit_code_of(error),
+                message: shortfall,
+            }
+            .into());
+        }
     }
-    result
+    let flaky = report_attempts(&report_log, &xtask_dir.join("pytest/junit.xml"))?;
+    match result {
+        Ok(()) if flaky > 0 && flags.retries.flaky_fails => Err(Failed {
+            code: 1,
+            message: format!("{flaky} flaky (--flaky-fails)"),
+        }
+        .into()),
+        result => result,
+    }
 }
 
-/// The venv, the README tests and, unless there is one already or none is needed, a
-/// server: a status line each (everything with --verbose), the details when one fails.
+/// The JUnit report of the run, written from its report log with each test's failed
+/// attempts, and a `flaky:` line for each test that passed only on a retry; returns how
+/// many did.
+fn report_attempts(report_log: &Utf8Path, junit: &Utf8Path) -> Result<usize> {
+    let mut tests = PytestRun::default();
+    tests.feed(&std::fs::read(report_log).unwrap_or_default());
+    std::fs::write(junit, pytest_junit::xml("pytest", &tests)?)
+        .with_context(|| format!("cannot write {junit}"))?;
+    let github = Mode::detect(false) == Mode::GitHub;
+    for test in tests.flaky() {
+        // As pytest names it: from the bindings' folder, or from the folder of the tests'
+        // own pytest settings.
+        let line = steps::flaky_line(&test.nodeid, test.attempts());
+        if github {
+            outln!("::warning::{}", github::escape_data(&line));
+        } else {
+            errln!("{}", console::paint(&line, Colour::Yellow));
+        }
+    }
+    let flaky = tests.flaky().count();
+    if flaky > 0 {
+        let count = steps::flaky_count(flaky as u64, false);
+        errln!("{}", console::paint(&count, Colour::Yellow));
+    }
+    errln!("JUnit report: {}", paths::display_path(junit));
+    Ok(flaky)
+}
+
+/// A lane's name (none without `--python`) and the Python of its venv.
+type Lanes = Vec<(Option<String>, Utf8PathBuf)>;
+
+/// The venv (and a venv per `--python` interpreter), the README tests and, unless there is
+/// one already or none is needed, a server: a status line each (everything with
+/// --verbose), the details when one fails.
 fn prepare(
-    sh: &Shell,
+    sh: &StepContext,
     flags: &flags::Pytest,
     suite: Suite,
     external: bool,
-) -> Result<Option<Server>> {
+    interpreters: &[Interpreter],
+) -> Result<(Option<Server>, Lanes)> {
     let needs_server = suite != Suite::Unit && !external;
     let log_dir = paths::xtask_dir()?.join("logs/pytest");
-    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4)?;
-    runner.step("venv", |_| {
+    let mut runner = Runner::new(Mode::detect(flags.verbose), log_dir, 4 + interpreters.len())?;
+    runner.step(sh, "venv", |sh, _| {
         venv::ensure(sh, None, false, venv::Profile::Dev)
     })?;
-    runner.step("extract", |_| extract::ensure(sh))?;
-    if !needs_server {
-        return Ok(None);
+    let mut lanes: Lanes = Vec::new();
+    for interpreter in interpreters {
+        let lane = format!("py{}", interpreter.version.minor_name());
+        let python = runner.step(sh, &format!("venv ({lane})"), |sh, _| {
+            venv::ensure_lane(sh, interpreter, venv::Install::Editable)
+        })?;
+        lanes.push((Some(lane), python));
     }
-    let binary = runner.step("build server", |_| test_server::build(sh, false))?;
-    let server = runner.step("server up", |_| {
+    if lanes.is_empty() {
+        lanes.push((None, venv::python()));
+    }
+    runner.step(sh, "extract", |sh, _| extract::ensure(sh))?;
+    if !needs_server {
+        return Ok((None, lanes));
+    }
+    let binary = runner.step(sh, "build server", |sh, _| test_server::build(sh, false))?;
+    let server = runner.step(sh, "server up", |sh, _| {
         test_server::start_for_tests(sh, binary, flags.port, flags.ready_timeout)
     })?;
-    Ok(Some(server))
-}
-
-/// Pytest runs in the bindings' folder, so paths the user gave relative to their own
-/// folder are made absolute. Node ids (`file.py::test`) keep their suffix.
-fn absolute_paths(args: &[String]) -> Result<Vec<String>> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    Ok(absolute_paths_in(args, &cwd))
-}
-
-/// Pytest options whose value comes as the next argument and is never a path.
-const VALUE_OPTIONS: &[&str] = &["-k", "-m", "-p", "-o", "-W", "-r"];
-
-fn absolute_paths_in(args: &[String], cwd: &std::path::Path) -> Vec<String> {
-    let mut previous: Option<&str> = None;
-    args.iter()
-        .map(|arg| {
-            let is_value = previous.is_some_and(|option| VALUE_OPTIONS.contains(&option));
-            previous = Some(arg);
-            let file = arg.split("::").next().unwrap_or(arg);
-            let resolved = cwd.join(file);
-            if is_value
-                || arg.starts_with('-')
-                || Utf8Path::new(file).is_absolute()
-                || !resolved.exists()
-            {
-                return arg.clone();
-            }
-            format!("{}{}", resolved.display(), &arg[file.len()..])
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_paths_are_made_absolute() {
-        let (_guard, cwd) = paths::test_dir();
-        let cwd = cwd.into_std_path_buf();
-        std::fs::create_dir_all(cwd.join("tests")).unwrap();
-        std::fs::write(cwd.join("tests/test_a.py"), "").unwrap();
-        let args: Vec<String> = ["-k", "tests", "tests/test_a.py::test_x", "-x", "missing.py"]
-            .map(String::from)
-            .to_vec();
-        let absolute = absolute_paths_in(&args, &cwd);
-        let test_x = format!("{}::test_x", cwd.join("tests/test_a.py").display());
-        assert_eq!(absolute, ["-k", "tests", &test_x, "-x", "missing.py"]);
-    }
+    Ok((Some(server), lanes))
 }

@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use xshell::Shell;
 
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::Reported;
 use crate::base::signals;
 use crate::server::test_server::{self, Server};
 use crate::{errln, flags, outln};
 
-pub fn run(sh: &Shell, flags: &flags::Server) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Server) -> Result<()> {
     let binary = test_server::build(sh, flags.release)?;
     let server = Server::start(
         sh,

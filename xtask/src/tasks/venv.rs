@@ -1,12 +1,12 @@
 //! `cargo xtask venv`: makes or refreshes the bindings' venv (see [`crate::python::venv`]).
 
 use anyhow::Result;
-use xshell::Shell;
 
+use crate::base::context::StepContext;
 use crate::flags;
 use crate::python::venv;
 
-pub fn run(sh: &Shell, flags: &flags::Venv) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Venv) -> Result<()> {
     if flags.deps_only {
         return venv::dependencies_only(sh, flags.python.as_deref());
     }

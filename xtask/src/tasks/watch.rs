@@ -5,18 +5,19 @@
 
 mod watcher;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use xshell::Shell;
 
 use crate::adapters::compiler;
 use crate::adapters::pytest_events::{self, PytestRun};
-use crate::base::console::{self, Colour, Trace};
+use crate::base::console::{self, Colour};
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::signals;
 use crate::base::tail::Tail;
@@ -36,14 +37,17 @@ const COMPILE_ERROR_LINES: usize = 30;
 /// How often the status line is redrawn at most.
 const STATUS_EVERY: Duration = Duration::from_millis(100);
 
-pub fn run(sh: &Shell, flags: &flags::Watch) -> Result<()> {
+pub fn run(sh: &StepContext, flags: &flags::Watch) -> Result<()> {
     let xtask_dir = paths::xtask_dir()?;
     let log = paths::fresh_file(&xtask_dir.join("logs/watch/watch.log"))?;
     // Builds, pytest's own report, the `$ cmd` echoes: all into the log; what each run
     // shows is read back from it.
-    let _trace = Trace::to(&log, None).with_context(|| format!("cannot write {log}"))?;
+    let logged = sh.logging_to(&log)?;
+    let sh = &logged;
     // Watching starts before the first run, so that no change made during it is missed.
     let mut watcher = Watcher::new(sh, &paths::project_root())?;
+    let user_tests = pytest_runner::user_args(&flags.tests, &[])?;
+    let user_args = pytest_runner::user_args(&[], &flags.pytest_args)?;
     let mut session = Session {
         sh,
         flags,
@@ -52,6 +56,9 @@ pub fn run(sh: &Shell, flags: &flags::Watch) -> Result<()> {
         log,
         events: xtask_dir.join("watch/events.jsonl"),
         terminal: std::io::stderr().is_terminal(),
+        failing: BTreeSet::new(),
+        user_tests,
+        user_args,
     };
     errln!(
         "watch: watching the workspace; suite {}{}; log: {}",
@@ -107,7 +114,7 @@ enum Run {
 }
 
 struct Session<'a> {
-    sh: &'a Shell,
+    sh: &'a StepContext,
     flags: &'a flags::Watch,
     /// The warm server; `None` before it first starts, and after it died or failed.
     server: Option<Server>,
@@ -118,6 +125,14 @@ struct Session<'a> {
     events: Utf8PathBuf,
     /// On a terminal, the screen is cleared at each batch and a status line drawn.
     terminal: bool,
+    /// The node ids of the tests that failed and have not passed since: a later run that
+    /// leaves them out (the rest of the suite after a changed file's own run) must not end
+    /// the screen with a green line.
+    failing: BTreeSet<String>,
+    /// The tests the user named, which the rest of the suite is narrowed to, and the
+    /// arguments for pytest; their paths made absolute.
+    user_tests: Vec<String>,
+    user_args: Vec<String>,
 }
 
 impl Session<'_> {
@@ -137,7 +152,11 @@ impl Session<'_> {
         let mut todo = plan.clone();
         for &rebuild in &plan.rebuild {
             let offset = self.log_length();
-            if let Err(error) = self.rebuild(rebuild) {
+            let status = StatusLine::new(self.terminal, &what);
+            status.working(rebuild.doing());
+            let result = self.rebuild(rebuild);
+            status.clear();
+            if let Err(error) = result {
                 self.show_failed_step(rebuild, offset, error, started, &what)?;
                 return Ok(routing::route(&watcher.pending_settled(self.sh)?));
             }
@@ -242,8 +261,14 @@ impl Session<'_> {
         let output = read_from(&self.log, offset);
         let errors = compiler::errors(&output, COMPILE_ERROR_LINES);
         if let (Some(errors), false) = (errors, rebuild == Rebuild::ReadmeTests) {
+            // rustc names files from the workspace it built: the bindings' is another.
+            let workspace = match rebuild {
+                Rebuild::Bindings => paths::bindings_dir(),
+                _ => paths::project_root(),
+            };
+            let root = paths::project_root();
+            errln!("{}", compiler::named_from_root(&errors, &workspace, &root));
             // The compiler said it all: only the first line of the error chain follows.
-            errln!("{errors}");
             errln!("{} {error}", console::error_mark());
         } else {
             errln!("{} {error:#}", console::error_mark());
@@ -289,7 +314,13 @@ impl Session<'_> {
         let status = StatusLine::new(self.terminal, &label);
         let mut events = Tail::new(&self.events);
         let mut tests = PytestRun::default();
-        let result = pytest_runner::run(sh, target, &args, &[], Report::WithTheTrace, || {
+        // pytest writes to the log, not the terminal, which its excerpts are shown on.
+        let columns = self.terminal.then(terminal_columns).flatten();
+        let env: Vec<(&str, String)> = columns
+            .map(|c| ("COLUMNS", c.to_string()))
+            .into_iter()
+            .collect();
+        let result = pytest_runner::run(sh, target, &args, &env, Report::WithTheTrace, || {
             tests.feed(&events.read_new());
             status.show(&tests);
             let changed = watcher.pending(sh)?;
@@ -322,7 +353,12 @@ impl Session<'_> {
             Ok(()) => true,
             Err(error) => pytest_runner::no_tests_collected(error),
         };
-        let colour = if passed { Colour::Green } else { Colour::Red };
+        self.remember_failures(run, &tests);
+        let still_failing = still_failing(&self.failing, &tests.failed);
+        let colour = match passed && still_failing.is_none() {
+            true => Colour::Green,
+            false => Colour::Red,
+        };
         errln!(
             "{} {} passed, {} failed, {} skipped in {:.2} s ({label})",
             console::paint("watch:", colour),
@@ -331,7 +367,32 @@ impl Session<'_> {
             counts.skipped,
             started.elapsed().as_secs_f64()
         );
+        if let Some(still_failing) = still_failing {
+            errln!("{} {still_failing}", console::paint("watch:", Colour::Red));
+        }
         Ok(())
+    }
+
+    /// Adds the tests that failed in `run` to those still failing, and takes out those it
+    /// ran again and passed: a finished test, every test of a file that ran whole, and the
+    /// tests of a file that is gone.
+    fn remember_failures(&mut self, run: &Run, tests: &PytestRun) {
+        let whole_files: &[Utf8PathBuf] = match run {
+            Run::Files(files) => files,
+            Run::Rest { .. } => &[],
+        };
+        let bindings = paths::bindings_dir();
+        self.failing.retain(|id| {
+            let file = id.split("::").next().unwrap_or(id);
+            let ran_again = tests
+                .finished
+                .iter()
+                .any(|test| test.nodeid == *id || test.nodeid.starts_with(&format!("{id}::")));
+            bindings.join(file).is_file()
+                && !ran_again
+                && !whole_files.iter().any(|whole| whole == file)
+        });
+        self.failing.extend(tests.failed.iter().cloned());
     }
 
     /// pytest's failure section, the README lines of failed README blocks, a rerun line
@@ -346,7 +407,7 @@ impl Session<'_> {
             errln!("{failure}");
         }
         let failed = tests.failed.join("\n");
-        for line in pytest_runner::rerun_lines(&failed, self.flags.suite) {
+        for line in pytest_runner::rerun_lines(&failed, self.flags.suite, None) {
             errln!("{line}");
         }
         let died = self.drop_dead_server("the server will start again on the next change");
@@ -368,12 +429,53 @@ impl Session<'_> {
             Run::Files(files) => args.extend(files.iter().map(ToString::to_string)),
             Run::Rest { skip, .. } => {
                 args.push("--ff".to_owned());
+                args.extend(self.user_tests.iter().cloned());
                 args.extend(skip.iter().map(|file| format!("--ignore={file}")));
             }
         }
-        args.extend(self.flags.pytest_args.iter().cloned());
+        args.extend(self.user_args.iter().cloned());
         args
     }
+}
+
+/// Most still-failing tests named on the line that lists them.
+const STILL_FAILING_NAMED: usize = 3;
+
+/// "2 failed tests have not passed since: tests/test_a.py::test_x, ...", when some of
+/// `failing` did not fail in this run (whose line says those it failed); `None` otherwise.
+fn still_failing(failing: &BTreeSet<String>, failed_now: &[String]) -> Option<String> {
+    let earlier: Vec<&String> = failing
+        .iter()
+        .filter(|id| !failed_now.contains(id))
+        .collect();
+    if earlier.is_empty() {
+        return None;
+    }
+    let mut named: Vec<String> = earlier
+        .iter()
+        .take(STILL_FAILING_NAMED)
+        .map(|id| id.to_string())
+        .collect();
+    if earlier.len() > STILL_FAILING_NAMED {
+        named.push(format!("and {} more", earlier.len() - STILL_FAILING_NAMED));
+    }
+    let (n, tests, have) = match failing.len() {
+        1 => (1, "test", "has"),
+        n => (n, "tests", "have"),
+    };
+    Some(format!(
+        "{n} failed {tests} {have} not passed since: {}",
+        named.join(", ")
+    ))
+}
+
+/// The width of the terminal on stderr, for pytest's report: it writes into the log, and
+/// would draw 80 columns.
+fn terminal_columns() -> Option<u16> {
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct it is handed.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let result = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (result == 0 && size.ws_col > 0).then_some(size.ws_col)
 }
 
 /// The runs a plan calls for: its changed test files that still exist, then the rest.
@@ -470,14 +572,43 @@ impl StatusLine {
         self.bar.tick();
     }
 
+    /// Shows `doing` (a rebuild) with a spinner that turns by itself: the build gives no
+    /// events to tick it.
+    fn working(&self, doing: &str) {
+        self.bar.set_message(format!("{doing} ({})", self.label));
+        self.bar.enable_steady_tick(STATUS_EVERY);
+    }
+
     fn clear(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl Rebuild {
+    /// What the status line says while it runs.
+    fn doing(self) -> &'static str {
+        match self {
+            Rebuild::Bindings => "building the bindings",
+            Rebuild::ReadmeTests => "extracting the README's tests",
+            Rebuild::Server => "building and starting the server",
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn earlier_failures_are_named_until_they_pass() {
+        let failing: BTreeSet<String> = ["tests/a.py::x".to_owned()].into();
+        assert_eq!(still_failing(&failing, &["tests/a.py::x".to_owned()]), None);
+        assert_eq!(
+            still_failing(&failing, &[]).unwrap(),
+            "1 failed test has not passed since: tests/a.py::x"
+        );
+        assert_eq!(still_failing(&BTreeSet::new(), &[]), None);
+    }
 
     fn plan(paths: &[&str]) -> Plan {
         let paths = paths

@@ -60,15 +60,23 @@ STAGES = ("unit", "integration", "e2e")
 COLLECTED_FILE = os.environ.get("XTASK_COLLECTED_FILE")
 # Where `cargo xtask pytest` wants the ids of failed tests, to print how to rerun each.
 FAILED_FILE = os.environ.get("XTASK_FAILED_FILE")
+# The test files `cargo xtask ci --changed` runs first in each stage (those that changed),
+# one a line, from the bindings' folder.
+FIRST_FILES = set(os.environ.get("XTASK_FIRST_FILES", "").splitlines())
 # The repository root, when `cargo xtask` runs pytest (in the bindings' folder). pytest
 # names a failure's files relative to the folder it started in, or absolutely when the
 # current folder is another one as it writes the report: from here, a path can be opened
 # from the root as well as from the bindings' folder.
 XTASK_ROOT = os.environ.get("XTASK_ROOT")
 
+# The scratch tests that xtask's `watch` tests write here and remove; one that a killed
+# test process left behind is not collected, except by the watcher those tests start.
+collect_ignore_glob = [] if "XTASK_WATCH_SCRATCH" in os.environ else ["test_watch_scratch_*"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuses a test in no stage or in two: the stages would run it never, or twice."""
+    """Refuses a test in no stage or in two: the stages would run it never, or twice. Then
+    moves the tests of the changed files first, keeping the order of the rest."""
     wrong = [
         item.nodeid
         for item in items
@@ -81,6 +89,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"these tests must be marked with exactly one of {', '.join(STAGES)} "
             f"(e.g. `pytestmark = pytest.mark.unit`):\n  {listed}"
         )
+    if FIRST_FILES:
+        items.sort(key=lambda item: item.nodeid.split("::")[0] not in FIRST_FILES)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -4,6 +4,7 @@
 //! interrupted) removes the call's entry, so an abandoned call leaves nothing behind even
 //! when its reply never comes. A reply that arrives for a removed call is ignored.
 
+use crate::limits::MAX_REPLY_SIZE;
 use muxio_core::rpc::rpc_internals::RpcStreamEvent;
 use muxio_core::utils::IdSpace;
 use std::collections::HashMap;
@@ -94,9 +95,16 @@ impl Calls {
                 bytes,
                 ..
             } => {
-                if let Some(call) = state.waiting.get_mut(&rpc_request_id) {
+                let Some(call) = state.waiting.get_mut(&rpc_request_id) else {
+                    return;
+                };
+                if call.body.len() + bytes.len() <= MAX_REPLY_SIZE {
                     call.body.extend_from_slice(&bytes);
+                    return;
                 }
+                // The call is dropped here: the rest of its reply is ignored as it comes.
+                let call = state.waiting.remove(&rpc_request_id).expect("found above");
+                let _ = call.reply.send(Err(reply_too_large()));
             }
             RpcStreamEvent::End { rpc_request_id, .. } => {
                 if let Some(call) = state.waiting.remove(&rpc_request_id) {
@@ -144,6 +152,15 @@ impl Calls {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn reply_too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the server's reply is over {MAX_REPLY_SIZE} bytes, the largest value (64 MiB) plus framing; the call failed rather than hold it (for a batch_read of large values, read them one at a time)"
+        ),
+    )
 }
 
 pub(crate) fn connection_lost() -> io::Error {

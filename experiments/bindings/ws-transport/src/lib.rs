@@ -29,6 +29,6 @@ mod request;
 mod send_queue;
 mod transport;
 
-pub use limits::{MAX_VALUE_SIZE, SEND_QUEUE_LIMIT};
+pub use limits::{MAX_REPLY_SIZE, MAX_VALUE_SIZE, SEND_QUEUE_LIMIT};
 pub use methods::ServerError;
 pub use transport::{ConnectOptions, WsTransport};

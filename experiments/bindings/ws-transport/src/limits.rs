@@ -16,3 +16,10 @@ pub(crate) const FRAME_PAYLOAD_SIZE: usize = 64 << 10;
 /// Arguments and replies at least this large are encoded and decoded on tokio's blocking
 /// pool rather than in the calling task; smaller ones are not worth the hop.
 pub(crate) const ENCODE_APART_SIZE: usize = 1 << 20;
+
+/// The most one reply may carry: the largest value plus 1 MiB for framing and the other
+/// fields. A reply that grows past it (a server, or anyone on a plain `ws://` path,
+/// streaming chunks for one call) fails its call instead of growing the process until it
+/// dies. A `batch_read` whose values together are larger fails the same way: read such
+/// values one at a time.
+pub const MAX_REPLY_SIZE: usize = MAX_VALUE_SIZE + (1 << 20);

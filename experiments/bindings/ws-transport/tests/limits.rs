@@ -165,3 +165,65 @@ async fn wait_until(condition: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
+
+/// A server that answers the first request with a reply that never ends: 64 KiB chunks of
+/// payload, one WebSocket message each, until the returned sender is dropped.
+async fn endless_reply_server() -> (u16, oneshot::Sender<()>) {
+    use muxio_core::rpc::{RpcDispatcher, RpcResponse};
+    use muxio_core::utils::IdSpace;
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let Some(Ok(Message::Binary(request))) = socket.next().await else {
+            return;
+        };
+        // The first frame's payload opens with the RPC header: type, then request id.
+        let request_id = u32::from_le_bytes(request[14..18].try_into().unwrap());
+        let mut dispatcher = RpcDispatcher::new_with_id_space(IdSpace::Server);
+        let frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let emit = {
+            let frames = frames.clone();
+            move |f: &[u8]| frames.lock().unwrap().push(f.to_vec())
+        };
+        let response = RpcResponse {
+            rpc_request_id: request_id,
+            rpc_method_id: 0,
+            rpc_result_status: Some(0),
+            rpc_prebuffered_payload_bytes: None,
+            is_finalized: false,
+        };
+        let mut encoder = dispatcher.respond(response, 64 << 10, emit).unwrap();
+        let chunk = vec![0x5A; 64 << 10];
+        loop {
+            encoder.write_bytes(&chunk).unwrap();
+            let out = std::mem::take(&mut *frames.lock().unwrap());
+            for frame in out {
+                use futures_util::SinkExt;
+                tokio::select! {
+                    sent = socket.send(Message::Binary(frame.into())) => if sent.is_err() { return },
+                    _ = &mut stopped => return,
+                }
+            }
+        }
+    });
+    (port, stop)
+}
+
+/// Issue 31 item 8: a reply that grows past the largest value plus framing fails its call
+/// with the limit, within seconds, instead of growing the client until it dies (before,
+/// the call waited for the end, buffering every chunk).
+#[tokio::test]
+async fn a_reply_over_the_limit_fails_its_call() {
+    let (port, _stop) = endless_reply_server().await;
+    let client = connect(port).await;
+    let call = client.read(b"k".to_vec());
+    let outcome = tokio::time::timeout(Duration::from_secs(60), call).await;
+    let error = outcome.expect("the call kept buffering").unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+    assert!(error.to_string().contains("over 68157440 bytes"), "{error}");
+    assert_eq!(client.pending_calls(), 0);
+}

@@ -207,3 +207,51 @@ pub fn append(path: &Path, bytes: &[u8]) {
     let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     file.write_all(bytes).unwrap();
 }
+
+/// The record of acknowledged writes beside `storage` (`STORE.acked`).
+pub fn record_path(storage: &Path) -> std::path::PathBuf {
+    let mut name = storage.as_os_str().to_owned();
+    name.push(".acked");
+    name.into()
+}
+
+/// Rewrites the record beside `storage` as the server does before a write: the same last
+/// acknowledged write, and a write under way after it. A test that then appends bytes
+/// stands for a server killed during that write.
+pub fn mark_write_under_way(storage: &Path) {
+    const SLOT: usize = 64;
+    const BODY: usize = 36;
+    let path = record_path(storage);
+    let bytes = std::fs::read(&path).expect("a record beside the store");
+    let newest = bytes
+        .chunks_exact(SLOT)
+        .filter(|slot| {
+            let crc = u32::from_le_bytes(slot[BODY..BODY + 4].try_into().unwrap());
+            crc32fast::hash(&slot[..BODY]) == crc
+        })
+        .max_by_key(|slot| u64::from_le_bytes(slot[8..16].try_into().unwrap()) & !(1 << 63))
+        .expect("a whole slot")
+        .to_vec();
+    let seq = (u64::from_le_bytes(newest[8..16].try_into().unwrap()) & !(1 << 63)) + 1;
+    let mut slot = newest;
+    slot[8..16].copy_from_slice(&(seq | 1 << 63).to_le_bytes());
+    let crc = crc32fast::hash(&slot[..BODY]);
+    slot[BODY..BODY + 4].copy_from_slice(&crc.to_le_bytes());
+    let mut bytes = bytes;
+    let at = (seq % 2) as usize * SLOT;
+    bytes[at..at + SLOT].copy_from_slice(&slot);
+    std::fs::write(&path, bytes).unwrap();
+}
+
+/// Starts the server with `args`, reads its readiness line, and stops it with SIGTERM;
+/// returns (exit status, stdout, stderr). For addresses the port parser of [`Server`]
+/// does not expect.
+pub fn run_until_ready(storage: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = command(storage, args).spawn().expect("spawn server binary");
+    let line = read_first_line(child.stdout.take().expect("piped stdout"));
+    // SAFETY: kill(2) on a pid we own and have not reaped yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("wait for server");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8 output");
+    (out.status, line.unwrap_or_default(), text(out.stderr))
+}

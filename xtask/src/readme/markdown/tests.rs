@@ -3,6 +3,7 @@
 //! whole documents by `tests/readme_commonmark.rs`.
 
 use super::*;
+use crate::readme::items::parse;
 
 #[test]
 fn closing_lines_and_adjacency() {

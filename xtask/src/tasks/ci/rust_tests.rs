@@ -2,20 +2,24 @@
 //! of them with `--shard`), the doctests through `cargo test --doc`; each with live
 //! progress, a JUnit report in the run's JUnit folder, and the budgets of [`nextest`].
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use crate::adapters::compiler;
 use crate::adapters::libtest::{self, Libtest};
 use crate::adapters::nextest;
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Failed, Job, Sink};
 use crate::base::signals;
 use crate::base::tail::Tail;
-use crate::engine::steps::{Counts, Step};
-use crate::flags::Shard;
+use crate::engine::events::{Counts, TestEnded, TestOutcome};
+use crate::engine::steps::Step;
+use crate::flags::{Retries, Shard};
 use crate::traceln;
 
 /// Lines of the failed tests' output shown under the step, for the first three of them
@@ -29,6 +33,9 @@ pub struct Run {
     /// The run's JUnit folder.
     pub junit_dir: Utf8PathBuf,
     pub shard: Option<Shard>,
+    pub retries: Retries,
+    /// Whether nextest stops at the first failed test (the `ci` profile's default).
+    pub fail_fast: bool,
     /// For the tests' environment: with `--from`, the archive's server and this checkout's
     /// target dir, for the tests that start xtask (whose own paths name the build's).
     pub env: Vec<(&'static str, String)>,
@@ -39,6 +46,7 @@ pub struct Run {
 /// counts; then its JUnit report, with the ignored tests added, goes to the JUnit folder,
 /// and the times in it are checked against the budgets.
 pub fn test_binaries(
+    sh: &StepContext,
     step: &mut Step,
     run: &Run,
     profile: &'static str,
@@ -53,15 +61,26 @@ pub fn test_binaries(
             .shard
             .map(|shard| format!("--partition=slice:{}/{}", shard.index, shard.count)),
     };
-    let sh = paths::shell()?;
-    let events = run_nextest(run, step, &sh, &tests)?;
+    let events = run_nextest(run, step, sh, &tests)?;
     // nextest reports an ignored test only from a binary that it runs; the list names them
     // all, this shard's part of them with --partition.
-    let ignored = tests.list(&sh, &["--run-ignored=only"], Part::Shard)?;
+    let ignored = tests.list(sh, &["--run-ignored=only"], Part::Shard)?;
     step.counts(Counts {
         skipped: ignored.len() as u64,
         ..events.counts
     });
+    // For the history too, those of binaries that did not run (the others told theirs).
+    for id in &ignored {
+        let test = id.to_string();
+        if !events.ended.iter().any(|ended| ended.test == test) {
+            step.test_ended(TestEnded {
+                test,
+                outcome: TestOutcome::Skipped,
+                duration: Duration::ZERO,
+                attempt: 1,
+            });
+        }
+    }
     let junit = nextest::junit_path(profile);
     let report = std::fs::read_to_string(&junit)
         .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
@@ -72,7 +91,18 @@ pub fn test_binaries(
         .to_string()
         .context("cannot write the JUnit report")?;
     std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
-    report_rust_times(&sh, step, &tests, &nextest::junit_times(&report))
+    report_rust_times(sh, step, &tests, &nextest::junit_times(&report))?;
+    match events.flaky.first() {
+        Some((first, _)) if run.retries.flaky_fails => Err(Failed {
+            code: 1,
+            message: format!(
+                "{} flaky (--flaky-fails), {first} the first",
+                events.flaky.len()
+            ),
+        }
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// What a nextest step runs: which nextest, which profile, the selection (packages,
@@ -104,13 +134,16 @@ impl Tests {
     }
 
     /// The tests of the selection that `filters` select, from `cargo nextest list`.
-    fn list(&self, sh: &Shell, filters: &[&str], part: Part) -> Result<Vec<nextest::TestId>> {
+    fn list(&self, sh: &StepContext, filters: &[&str], part: Part) -> Result<Vec<nextest::TestId>> {
         let (nextest, selection) = (&self.nextest, self.args(part));
         let profile = format!("--profile={}", self.profile);
-        let json = Job::new(cmd!(
+        let json = Job::new(
             sh,
-            "{nextest} nextest list {profile} --message-format=json {filters...} {selection...}"
-        ))
+            cmd!(
+                sh,
+                "{nextest} nextest list {profile} --message-format=json {filters...} {selection...}"
+            ),
+        )
         .read()?;
         nextest::listed(&json)
     }
@@ -118,7 +151,12 @@ impl Tests {
 
 /// `cargo nextest run`, its events followed for the progress line; returns them, or an
 /// error that names the failed tests.
-fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<nextest::Events> {
+fn run_nextest(
+    run: &Run,
+    step: &mut Step,
+    sh: &StepContext,
+    tests: &Tests,
+) -> Result<nextest::Events> {
     let profile = tests.profile;
     let events_file = paths::fresh_file(&run.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
     paths::fresh_file(&nextest::junit_path(profile))?;
@@ -130,11 +168,17 @@ fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<
         // A shard may draw none of a small selection.
         args.push("--no-tests=pass".to_owned());
     }
+    if run.retries.retries > 0 {
+        args.push(format!("--retries={}", run.retries.retries));
+    }
+    if !run.fail_fast {
+        args.push("--no-fail-fast".to_owned());
+    }
     args.extend(tests.args(Part::Shard));
     let file = std::fs::File::create(&events_file)
         .with_context(|| format!("cannot create {events_file}"))?;
     let nextest = &tests.nextest;
-    let mut job = Job::new(cmd!(sh, "{nextest} nextest run {args...}"));
+    let mut job = Job::new(sh, cmd!(sh, "{nextest} nextest run {args...}"));
     for (name, value) in &tests.env {
         job = job.env(name, value);
     }
@@ -155,18 +199,26 @@ fn run_nextest(run: &Run, step: &mut Step, sh: &Shell, tests: &Tests) -> Result<
         events.feed(&events_tail.read_new());
     }
     step.counts(events.counts);
+    for (id, attempt) in &events.flaky {
+        step.flaky(&id.to_string(), *attempt);
+    }
+    for test in &events.ended {
+        step.test_ended(test.clone());
+    }
     match result {
         Ok(()) => Ok(events),
         Err(error) if signals::is_stop(&error) => Err(error),
-        Err(error) => Err(nextest_failure(step, tests, &events, error)),
+        Err(error) => Err(nextest_failure(step, &events, error)),
     }
 }
 
-/// The failed tests' output under the step, and an error that names them and how to rerun
+/// Most failed Rust tests given a rerun line.
+const RERUN_LINES: usize = 5;
+
+/// The failed tests' output and how to rerun each under the step, and an error that names
 /// the first.
 fn nextest_failure(
     step: &mut Step,
-    tests: &Tests,
     events: &nextest::Events,
     error: anyhow::Error,
 ) -> anyhow::Error {
@@ -182,21 +234,14 @@ fn nextest_failure(
         let shown = &lines[lines.len().saturating_sub(FAILURE_LINES / 3)..];
         details.push(format!("--- {} ---\n{}", failure.id, shown.join("\n")));
     }
-    // Without the partition, which could leave the test out.
-    let rerun = format!(
-        "{} nextest run {} -E '{}'",
-        paths::display_path(&tests.nextest),
-        tests.args(Part::All).join(" "),
-        first.id.filterset()
-    );
-    details.push(format!("rerun: {rerun}"));
+    for failure in events.failures.iter().take(RERUN_LINES) {
+        details.push(format!("rerun: {}", failure.id.cargo_test()));
+    }
     step.details(details.join("\n"));
+    // One short line: the rerun lines are in the details above it.
     Failed {
         code: process::exit_code_of(&error),
-        message: format!(
-            "{} failed, {} the first; rerun: {rerun}",
-            events.counts.failed, first.id
-        ),
+        message: format!("{} failed, the first {}", events.counts.failed, first.id),
     }
     .into()
 }
@@ -204,14 +249,14 @@ fn nextest_failure(
 /// The five slowest tests into the step's log, and a `slow:` warning for each test over
 /// its budget (unit 1 s, integration 5 s) that is not in the slow-by-design group.
 fn report_rust_times(
-    sh: &Shell,
+    sh: &StepContext,
     step: &mut Step,
     tests: &Tests,
     times: &[nextest::Timed],
 ) -> Result<()> {
-    traceln!("slowest tests:");
+    traceln!(sh, "slowest tests:");
     for test in nextest::slowest(times, 5) {
-        traceln!("  {:>7.2} s  {}", test.duration.as_secs_f64(), test.id);
+        traceln!(sh, "  {:>7.2} s  {}", test.duration.as_secs_f64(), test.id);
     }
     let over = nextest::outliers(times, &Default::default());
     if over.is_empty() {
@@ -240,27 +285,57 @@ fn report_rust_times(
 
 /// The examples in the Rust documentation: nextest cannot run them, `cargo test --doc`
 /// does. They go whole to shard 1: splitting them would make every shard pay rustdoc's
-/// compile of them all. Their JUnit report is written from libtest's lines.
-pub fn doctests(step: &mut Step, junit_dir: &Utf8Path) -> Result<()> {
-    let sh = paths::shell()?;
+/// compile of them all. Their JUnit report is written from libtest's lines, which are read
+/// from a file of their own as they come (and copied to the step's log, for people).
+pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
+    let out = paths::fresh_file(&run.xtask_dir.join("doctests.out"))?;
+    let file = std::fs::File::create(&out).with_context(|| format!("cannot create {out}"))?;
+    let job = Job::new(sh, cmd!(sh, "cargo test --workspace --doc"))
+        .stdout(Sink::File(file))
+        .note(format!("stdout to {}", paths::display_path(&out)));
     let mut tests = Libtest::default();
-    let mut log = Tail::new(&step.log);
-    let result = Job::new(cmd!(sh, "cargo test --workspace --doc")).run_watching(|| {
-        tests.feed(&log.read_new());
+    let mut stdout = Tail::new(&out);
+    let mut output = Vec::new();
+    let mut follow = |step: &mut Step| {
+        let new = stdout.read_new();
+        sh.trace_bytes(&new);
+        tests.feed(&new);
+        output.extend(new);
         step.progress(tests.live, None, "");
+    };
+    let result = job.run_watching(|| {
+        follow(step);
         Ok(())
     });
-    tests.feed(&log.read_new());
+    follow(step);
     step.counts(tests.counts());
-    let junit = junit_dir.join("doctests.xml");
+    for (name, verdict) in &tests.finished {
+        step.test_ended(doctest_ended(name, *verdict));
+    }
+    let junit = run.junit_dir.join("doctests.xml");
     std::fs::write(&junit, doctests_junit(&tests.finished)?)
         .with_context(|| format!("cannot write {junit}"))?;
     if result.is_err() {
-        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
+        let output = String::from_utf8_lossy(&output);
         let excerpt = libtest::failure_excerpt(&output);
         step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
     }
     result
+}
+
+/// A doctest's end for the tests' history: libtest's lines give no time.
+fn doctest_ended(name: &str, verdict: libtest::Verdict) -> TestEnded {
+    let outcome = match verdict {
+        libtest::Verdict::Passed => TestOutcome::Passed,
+        libtest::Verdict::Failed => TestOutcome::Failed,
+        libtest::Verdict::Ignored => TestOutcome::Skipped,
+    };
+    TestEnded {
+        test: name.to_owned(),
+        outcome,
+        duration: Duration::ZERO,
+        attempt: 1,
+    }
 }
 
 /// `src/lib.rs - Store::get (line 12)` → a test case of class `src/lib.rs`.

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
+use crate::base::context::StepContext;
 use crate::base::process::{self, Job, Sink};
 use crate::base::signals;
 use crate::traceln;
@@ -53,7 +54,7 @@ pub struct Watcher {
 
 impl Watcher {
     /// Starts watching `root` (every change from now on is seen).
-    pub fn new(sh: &Shell, root: &Utf8Path) -> Result<Watcher> {
+    pub fn new(sh: &StepContext, root: &Utf8Path) -> Result<Watcher> {
         let root = Utf8PathBuf::try_from(
             std::fs::canonicalize(root).with_context(|| format!("cannot read {root}"))?,
         )?;
@@ -82,7 +83,7 @@ impl Watcher {
     }
 
     /// Watches `dir` and every folder below it that is not ignored, one by one.
-    fn watch_tree(&mut self, sh: &Shell, dir: &Utf8Path) -> Result<()> {
+    fn watch_tree(&mut self, sh: &StepContext, dir: &Utf8Path) -> Result<()> {
         let mut folders = Vec::new();
         let mut pending = vec![dir.to_owned()];
         while let Some(folder) = pending.pop() {
@@ -108,7 +109,7 @@ impl Watcher {
         for folder in folders {
             // A folder removed meanwhile cannot be watched, and needs not be.
             if let Err(error) = self.watch(folder.as_std_path(), RecursiveMode::NonRecursive) {
-                traceln!("watch: {error:#}");
+                traceln!(sh, "watch: {error:#}");
             }
         }
         Ok(())
@@ -116,14 +117,14 @@ impl Watcher {
 
     /// Waits for a change, then for the events to settle: the changed paths, relative to
     /// the root. A signal ends the wait; the idle wait wakes only a few times a second.
-    pub fn next_batch(&mut self, sh: &Shell) -> Result<BTreeSet<Utf8PathBuf>> {
+    pub fn next_batch(&mut self, sh: &StepContext) -> Result<BTreeSet<Utf8PathBuf>> {
         loop {
-            signals::check()?;
+            signals::check_received()?;
             match self.events.recv_timeout(IDLE_TICK) {
                 Ok(event) => {
                     let mut raw = BTreeSet::new();
-                    self.take(event, &mut raw);
-                    self.settle(&mut raw)?;
+                    self.take(sh, event, &mut raw);
+                    self.settle(sh, &mut raw)?;
                     let changed = self.keep_sources(sh, raw)?;
                     if !changed.is_empty() {
                         return Ok(changed);
@@ -137,39 +138,39 @@ impl Watcher {
 
     /// The changes that came since the last look, without waiting (for a run that goes on
     /// meanwhile); events still coming are left for the next look.
-    pub fn pending(&mut self, sh: &Shell) -> Result<BTreeSet<Utf8PathBuf>> {
+    pub fn pending(&mut self, sh: &StepContext) -> Result<BTreeSet<Utf8PathBuf>> {
         let mut raw = BTreeSet::new();
         while let Ok(event) = self.events.try_recv() {
-            self.take(event, &mut raw);
+            self.take(sh, event, &mut raw);
         }
         self.keep_sources(sh, raw)
     }
 
     /// As [`Watcher::pending`], but when something came, waits for the events to settle
     /// first (the end of a run: the changes made during it are run next, as one batch).
-    pub fn pending_settled(&mut self, sh: &Shell) -> Result<BTreeSet<Utf8PathBuf>> {
+    pub fn pending_settled(&mut self, sh: &StepContext) -> Result<BTreeSet<Utf8PathBuf>> {
         let mut raw = BTreeSet::new();
         while let Ok(event) = self.events.try_recv() {
-            self.take(event, &mut raw);
+            self.take(sh, event, &mut raw);
         }
         if !raw.is_empty() {
-            self.settle(&mut raw)?;
+            self.settle(sh, &mut raw)?;
         }
         self.keep_sources(sh, raw)
     }
 
     /// Waits until no event has come for [`SETTLE`], adding what comes to `raw`.
-    fn settle(&mut self, raw: &mut BTreeSet<PathBuf>) -> Result<()> {
+    fn settle(&mut self, sh: &StepContext, raw: &mut BTreeSet<PathBuf>) -> Result<()> {
         let mut quiet_since = Instant::now();
         loop {
-            signals::check()?;
+            signals::check_received()?;
             let left = SETTLE.saturating_sub(quiet_since.elapsed());
             if left.is_zero() {
                 return Ok(());
             }
             match self.events.recv_timeout(left) {
                 Ok(event) => {
-                    self.take(event, raw);
+                    self.take(sh, event, raw);
                     quiet_since = Instant::now();
                 }
                 Err(RecvTimeoutError::Timeout) => return Ok(()),
@@ -180,12 +181,17 @@ impl Watcher {
 
     /// Adds the paths of an event that may change a file; reads (which pytest makes by the
     /// hundred) are not changes.
-    fn take(&mut self, event: notify::Result<Event>, raw: &mut BTreeSet<PathBuf>) {
+    fn take(
+        &mut self,
+        sh: &StepContext,
+        event: notify::Result<Event>,
+        raw: &mut BTreeSet<PathBuf>,
+    ) {
         match event {
             Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
             Ok(event) => raw.extend(event.paths),
             // A lost event (an overflowing queue, say): nothing to name, nothing to run.
-            Err(error) => traceln!("watch: {error}"),
+            Err(error) => traceln!(sh, "watch: {error}"),
         }
     }
 
@@ -193,7 +199,7 @@ impl Watcher {
     /// are watched from now on.
     fn keep_sources(
         &mut self,
-        sh: &Shell,
+        sh: &StepContext,
         raw: BTreeSet<PathBuf>,
     ) -> Result<BTreeSet<Utf8PathBuf>> {
         let candidates: Vec<Utf8PathBuf> = raw
@@ -223,8 +229,9 @@ impl Watcher {
 }
 
 /// Whether a part of `relative` is a folder or file that never holds a source: those of
-/// [`IGNORED_NAMES`], and hidden or backup files (an editor's swap file, `extract`'s temp
-/// file before its rename, vim's `4913` probe, emacs's `#name#`).
+/// [`IGNORED_NAMES`], and hidden, backup or temp files (an editor's swap file, `extract`'s
+/// temp file before its rename, vim's `4913` probe, emacs's `#name#`, `sed -i`'s
+/// `sedXXXXXX`, JetBrains' `name___jb_tmp___`).
 fn has_ignored_name(relative: &Utf8Path) -> bool {
     relative.components().any(|part| {
         let name = part.as_str();
@@ -233,7 +240,18 @@ fn has_ignored_name(relative: &Utf8Path) -> bool {
             || name.ends_with('~')
             || name.ends_with('#')
             || name == "4913"
+            || [".swp", ".swo", ".swx", "___jb_tmp___", "___jb_old___"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix))
+            || is_sed_temp(name)
     })
+}
+
+/// `sed -i`'s temp file: `sed` and six letters or digits, renamed over the file at once.
+fn is_sed_temp(name: &str) -> bool {
+    name.len() == 9
+        && name.starts_with("sed")
+        && name[3..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Most paths given to one `git check-ignore`, to stay far below the command line's limit.
@@ -242,7 +260,7 @@ const CHECK_IGNORE_CHUNK: usize = 200;
 /// The `paths` (absolute, under `root`) that `.gitignore` ignores. Outside a git checkout
 /// (an exported tarball), nothing is.
 fn git_ignored(
-    sh: &Shell,
+    sh: &StepContext,
     root: &Utf8Path,
     paths: &[Utf8PathBuf],
 ) -> Result<BTreeSet<Utf8PathBuf>> {
@@ -250,7 +268,7 @@ fn git_ignored(
     let _dir = sh.push_dir(root);
     for chunk in paths.chunks(CHECK_IGNORE_CHUNK) {
         // Exit code 1: none is ignored; 128: not a git checkout.
-        let output = Job::new(cmd!(sh, "git check-ignore -- {chunk...}"))
+        let output = Job::new(sh, cmd!(sh, "git check-ignore -- {chunk...}"))
             .stderr(Sink::Null)
             .read();
         let listed = match output {
@@ -258,7 +276,7 @@ fn git_ignored(
             Err(error) if process::exit_code_of(&error) == 1 => String::new(),
             Err(error) if signals::is_stop(&error) => return Err(error),
             Err(error) => {
-                traceln!("watch: cannot ask git what it ignores: {error:#}");
+                traceln!(sh, "watch: cannot ask git what it ignores: {error:#}");
                 String::new()
             }
         };
@@ -302,6 +320,19 @@ mod tests {
                 false,
             ),
             ("experiments/simd-r-drive-ws-server/src/targets.rs", false),
+            ("experiments/bindings/python-ws-client/src/sedlvupgR", true),
+            (
+                "experiments/bindings/python-ws-client/src/client.rs___jb_tmp___",
+                true,
+            ),
+            (
+                "experiments/bindings/python-ws-client/tests/test_a.py.swp",
+                true,
+            ),
+            (
+                "experiments/bindings/python-ws-client/src/seduction.rs",
+                false,
+            ),
         ] {
             assert_eq!(has_ignored_name(Utf8Path::new(path)), ignored, "{path}");
         }
@@ -310,7 +341,7 @@ mod tests {
     /// A burst of 50 writes is one batch, and nothing is left for a second one.
     #[test]
     fn a_burst_of_writes_is_one_batch() {
-        let sh = Shell::new().unwrap();
+        let sh = StepContext::terminal(xshell::Shell::new().unwrap());
         let (_guard, dir) = crate::base::paths::test_dir();
         let mut watcher = Watcher::new(&sh, &dir).unwrap();
         std::fs::create_dir(dir.join("sub")).unwrap();
@@ -323,14 +354,14 @@ mod tests {
         let batch = watcher.next_batch(&sh).unwrap();
         assert_eq!(batch.len(), 50, "{batch:?}");
         let mut later = BTreeSet::new();
-        watcher.settle(&mut later).unwrap();
+        watcher.settle(&sh, &mut later).unwrap();
         assert!(watcher.pending(&sh).unwrap().is_empty());
         assert!(later.is_empty(), "{later:?}");
     }
 
     #[test]
     fn ignored_files_make_no_batch() {
-        let sh = Shell::new().unwrap();
+        let sh = StepContext::terminal(xshell::Shell::new().unwrap());
         let (_guard, dir) = crate::base::paths::test_dir();
         std::fs::create_dir(dir.join("target")).unwrap();
         let mut watcher = Watcher::new(&sh, &dir).unwrap();

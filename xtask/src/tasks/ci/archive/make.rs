@@ -7,12 +7,12 @@
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use super::manifest::{self, Build, Manifest, Part};
-use crate::base::paths;
+use crate::base::context::StepContext;
 use crate::base::process::Job;
-use crate::python::venv;
+use crate::python::wheel;
 use crate::server::test_server;
 use crate::traceln;
 
@@ -43,32 +43,26 @@ pub fn prepare(dir: &Utf8Path) -> Result<()> {
     write(&dir.join(MARK), "made by `cargo xtask ci --archive`\n")
 }
 
-/// The bindings' release wheel and sdist, as users install them, built by the venv's
-/// maturin into the archive, in the workspace's target dir (so that the release build of
-/// the dependencies is shared with the server's).
-pub fn python_packages(sh: &Shell, dir: &Utf8Path) -> Result<()> {
-    let maturin = venv::venv_dir().join("bin/maturin");
-    let out = dir.join(PYTHON);
-    let target_dir = paths::target_dir()?;
-    let _dir = sh.push_dir(paths::bindings_dir());
-    // As `venv` does: the release library's name is shared by every worktree of this
-    // target dir.
-    let _built_library = venv::lock(&paths::shared_lock_dir()?.join("bindings-library.lock"))?;
-    let build = cmd!(
-        sh,
-        "{maturin} build --release --sdist --locked --out {out} --target-dir {target_dir}"
-    )
-    .env_remove("CONDA_PREFIX");
-    Job::new(build)
-        .run()
-        .context("maturin could not build the wheel: see the compiler's errors above")
+/// The bindings' release wheel and sdist, built and checked as `ci --wheel` does (the sdist
+/// builds a wheel of its own), copied into the archive: what the test jobs install and the
+/// release publishes. Returns the wheel's name.
+pub fn python_packages(sh: &StepContext, dir: &Utf8Path) -> Result<String> {
+    let built = wheel::build(sh)?;
+    wheel::check(sh, &built.wheel)?;
+    wheel::check_sdist(sh, &built.sdist)?;
+    for file in [&built.wheel, &built.sdist] {
+        let name = file.file_name().context("a package has a file name")?;
+        let to = dir.join(PYTHON).join(name);
+        std::fs::copy(file, &to).with_context(|| format!("cannot copy {file} to {to}"))?;
+    }
+    Ok(built.wheel.file_name().unwrap_or_default().to_owned())
 }
 
 /// The rest of the archive, then its manifest over every part: nextest's archives of the
 /// two selections (built already by `rust build`: nextest's cargo call compiles nothing
 /// new), the release server, and the Python packages already there.
 pub fn finish(
-    sh: &Shell,
+    sh: &StepContext,
     dir: &Utf8Path,
     build: Build,
     venv_tests: Vec<String>,
@@ -82,10 +76,13 @@ pub fn finish(
     for (role, selection) in selections {
         let file = Utf8PathBuf::from(format!("{role}.tar.zst"));
         let archive_file = dir.join(&file);
-        Job::new(cmd!(
+        Job::new(
             sh,
-            "{nextest} nextest archive --archive-file {archive_file} {selection...}"
-        ))
+            cmd!(
+                sh,
+                "{nextest} nextest archive --archive-file {archive_file} {selection...}"
+            ),
+        )
         .run()
         .with_context(|| format!("cargo-nextest could not archive the tests ({role})"))?;
         parts.push((role, file));
@@ -109,7 +106,7 @@ pub fn finish(
     let mut hashed = Vec::new();
     for (role, file) in parts {
         let sha256 = manifest::sha256(&dir.join(&file))?;
-        traceln!("{sha256}  {file}");
+        traceln!(sh, "{sha256}  {file}");
         hashed.push(Part {
             role: role.to_owned(),
             file,

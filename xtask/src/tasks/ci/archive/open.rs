@@ -6,9 +6,10 @@
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use super::manifest::{self, Manifest};
+use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::Job;
 use crate::python::venv;
@@ -23,7 +24,7 @@ pub struct Opened {
 
 /// The archive in `dir`, refused in one line if it cannot run here: no manifest, another
 /// commit or target triple, or a part missing or changed.
-pub fn open(sh: &Shell, dir: &Utf8Path) -> Result<Opened> {
+pub fn open(sh: &StepContext, dir: &Utf8Path) -> Result<Opened> {
     let path = dir.join(manifest::MANIFEST);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -40,6 +41,7 @@ pub fn open(sh: &Shell, dir: &Utf8Path) -> Result<Opened> {
     manifest::check_parts(&manifest, dir)?;
     make_executable(&dir.join(&manifest.part(manifest::SERVER)?.file))?;
     traceln!(
+        sh,
         "the archive in {dir} is of this commit ({}) and intact ({} parts)",
         manifest.build.commit,
         manifest.parts.len()
@@ -59,9 +61,9 @@ fn extracted(role: &str) -> Result<Utf8PathBuf> {
 /// each later nextest call reads the files in place instead of extracting its own copy
 /// (seconds each). Steps side by side may both need it: the first extracts, under a lock,
 /// and marks the folder with the archive's sha256; the next finds the mark.
-fn extract(sh: &Shell, archive: &Utf8Path, sha256: &str, to: &Utf8Path) -> Result<()> {
+fn extract(sh: &StepContext, archive: &Utf8Path, sha256: &str, to: &Utf8Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {to}"))?;
-    let _lock = venv::lock(&to.join(".lock"))?;
+    let _lock = venv::lock(sh, &to.join(".lock"))?;
     let mark = to.join(".extracted");
     if std::fs::read_to_string(&mark).is_ok_and(|said| said == sha256) {
         return Ok(());
@@ -69,7 +71,7 @@ fn extract(sh: &Shell, archive: &Utf8Path, sha256: &str, to: &Utf8Path) -> Resul
     let _ = std::fs::remove_file(&mark);
     let nextest = crate::adapters::nextest::binary()?;
     let root = paths::project_root();
-    Job::new(cmd!(
+    Job::new(sh, cmd!(
         sh,
         "{nextest} nextest list --archive-file {archive} --workspace-remap {root} --extract-to {to} --extract-overwrite --list-type binaries-only"
     ))
@@ -93,7 +95,7 @@ impl Opened {
 
     /// The nextest archive of `role`, extracted into the target dir if it is not yet,
     /// once the venv's nextest is found to be the archive's.
-    pub fn extract(&self, sh: &Shell, role: &str) -> Result<()> {
+    pub fn extract(&self, sh: &StepContext, role: &str) -> Result<()> {
         let nextest = crate::adapters::nextest::binary()?;
         let here = manifest::Build {
             nextest: super::nextest_version(sh, &nextest)?,
@@ -123,12 +125,5 @@ impl Opened {
             format!("--target-dir-remap={target}"),
             format!("--workspace-remap={}", paths::project_root()),
         ])
-    }
-
-    /// The archive's wheel, installed into the venv as users install it. It was built
-    /// from this commit, so the venv counts as up to date until a source changes (see
-    /// [`venv::install_wheel`]): the tests that start xtask build no bindings.
-    pub fn install_wheel(&self, sh: &Shell, python: Option<&str>) -> Result<()> {
-        venv::install_wheel(sh, python, &self.file(manifest::WHEEL)?)
     }
 }
