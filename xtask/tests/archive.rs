@@ -7,6 +7,9 @@
 //! ```sh
 //! cargo test -p xtask --test archive -- --ignored --nocapture
 //! ```
+//!
+//! The refusals alone run in every `cargo test`: a manifest written here for this checkout,
+//! made wrong one way at a time, is refused in one line before anything runs.
 
 mod common;
 
@@ -234,4 +237,109 @@ fn an_archive_made_in_one_clone_is_tested_in_another_without_compiling() {
         "{}",
         other.output
     );
+}
+
+/// This checkout's commit and rustc's host triple, as `--from` compares them.
+fn commit_and_target(checkout: &Path) -> (String, String) {
+    let read = |program: &str, args: &[&str]| {
+        let output = Command::new(program)
+            .current_dir(checkout)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{program} {args:?} failed");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let commit = read("git", &["rev-parse", "HEAD"]).trim().to_owned();
+    let rustc = read("rustc", &["-vV"]);
+    let target = rustc
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names its host")
+        .to_owned();
+    (commit, target)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An archive's folder with one part (a stand-in server) and a manifest of `commit` and
+/// `target` that says the part's sha256 is `sha256`.
+fn fake_archive(dir: &Path, commit: &str, target: &str, sha256: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("server"), "#!/bin/sh\n").unwrap();
+    let manifest = serde_json::json!({
+        "format": 1,
+        "commit": commit,
+        "rustc": "1.0.0",
+        "target": target,
+        "nextest": "0.9.0",
+        "venv_tests": [],
+        "parts": [{"role": "server", "file": "server", "sha256": sha256}],
+    });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+}
+
+/// `cargo xtask ci --from DIR` on this checkout: it failed, and its refusal, which must be
+/// one line beside the commands it printed (`$ git rev-parse HEAD`): no step ran.
+fn refused(checkout: &Path, dir: &Path) -> String {
+    let output = common::xtask()
+        .current_dir(checkout)
+        .env_remove("GITHUB_ACTIONS")
+        .args(["ci", "--from"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "not refused:\n{said}");
+    let lines: Vec<&str> = said.lines().filter(|l| !l.starts_with("$ ")).collect();
+    assert!(
+        matches!(lines[..], [line] if line.starts_with("error: ")),
+        "not one line:\n{said}"
+    );
+    said
+}
+
+#[test]
+fn another_commit_another_target_or_a_damaged_part_is_refused_in_one_line() {
+    let checkout = common::manifest_dir().join("..");
+    let (commit, target) = commit_and_target(&checkout);
+    let scratch = common::scratch_dir("archive-refusals");
+    let good = sha256(b"#!/bin/sh\n");
+    let cases = [
+        (
+            "0123456789ab".repeat(3) + "0123",
+            target.clone(),
+            good.clone(),
+            "the archive is of commit 0123456789ab, this checkout is at ".to_owned(),
+        ),
+        (
+            commit.clone(),
+            "sparc-sun-solaris".to_owned(),
+            good.clone(),
+            format!("the archive was built for sparc-sun-solaris, this machine is {target}"),
+        ),
+        (
+            commit.clone(),
+            target.clone(),
+            sha256(b"another server"),
+            format!("the archive is damaged: server's sha256 is {good}, its manifest says"),
+        ),
+    ];
+    for (index, (commit, target, sha256, expected)) in cases.into_iter().enumerate() {
+        let dir = scratch.join(format!("archive-{index}"));
+        fake_archive(&dir, &commit, &target, &sha256);
+        let said = refused(&checkout, &dir);
+        assert!(said.contains(&expected), "expected `{expected}` in:\n{said}");
+    }
+    // Not an archive at all.
+    let said = refused(&checkout, &scratch.join("nothing"));
+    assert!(said.contains("holds no archive"), "{said}");
 }
