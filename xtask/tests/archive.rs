@@ -337,7 +337,10 @@ fn another_commit_another_target_or_a_damaged_part_is_refused_in_one_line() {
         let dir = scratch.join(format!("archive-{index}"));
         fake_archive(&dir, &commit, &target, &sha256);
         let said = refused(&checkout, &dir);
-        assert!(said.contains(&expected), "expected `{expected}` in:\n{said}");
+        assert!(
+            said.contains(&expected),
+            "expected `{expected}` in:\n{said}"
+        );
     }
     // Not an archive at all.
     let said = refused(&checkout, &scratch.join("nothing"));

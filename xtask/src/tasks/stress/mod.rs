@@ -87,13 +87,21 @@ fn subject_of(sh: &StepContext, flags: &flags::Stress) -> Result<Subject> {
         Named::Rust { filter } => {
             let nextest = nextest::binary()?;
             // The tests that `--workspace` leaves out (`test = false`) are looked for next.
-            let mut listed = list(sh, &nextest, &filter, &["--workspace".to_owned()])?;
+            let workspace = archived("WORKSPACE");
+            let mut found = workspace.clone();
+            let in_workspace = workspace.unwrap_or_else(|| vec!["--workspace".to_owned()]);
+            let mut listed = list(sh, &nextest, &filter, &in_workspace)?;
             if listed.is_empty() {
-                let opt_in = cargo_build::opt_in_test_args(sh)?;
+                found = archived("VENV");
+                let opt_in = match &found {
+                    Some(archived) => archived.clone(),
+                    None => cargo_build::opt_in_test_args(sh)?,
+                };
                 listed = list(sh, &nextest, &filter, &opt_in)?;
             }
             let id = subject::only_one(&flags.test, listed)?;
-            let selection = subject::cargo_selection(&id.binary_id);
+            // The archive's binaries run as they are; cargo's selection builds the one binary.
+            let selection = found.unwrap_or_else(|| subject::cargo_selection(&id.binary_id));
             Ok(Subject::Rust {
                 nextest,
                 id,
@@ -101,6 +109,14 @@ fn subject_of(sh: &StepContext, flags: &flags::Stress) -> Result<Subject> {
             })
         }
     }
+}
+
+/// Under `cargo xtask ci --from`, the archive's test binaries that ci hands its tests as
+/// nextest's arguments, one a line (`XTASK_NEXTEST_WORKSPACE`, `XTASK_NEXTEST_VENV`):
+/// listing `--workspace` there would compile them.
+fn archived(name: &str) -> Option<Vec<String>> {
+    let args = std::env::var(format!("XTASK_NEXTEST_{name}")).ok()?;
+    Some(args.lines().map(str::to_owned).collect())
 }
 
 /// The tests of `selection` that `filter` selects, ignored ones included.

@@ -24,7 +24,7 @@ pub enum Subject {
     Rust {
         nextest: Utf8PathBuf,
         id: TestId,
-        /// The cargo arguments that build its binary alone.
+        /// The cargo arguments that build its binary alone, or the archive's (`ci --from`).
         selection: Vec<String>,
     },
     Python {
