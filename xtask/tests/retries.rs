@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 const PYTHON_DEMO: &str = "xtask/tests/fixtures/flaky/test_demos.py::test_fails_its_first_attempt";
