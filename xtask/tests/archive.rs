@@ -19,13 +19,16 @@ use std::process::Command;
 /// What a `cargo xtask ci` run printed, and how it ended.
 struct Run {
     passed: bool,
+    /// The results, which end with the totals line.
+    stdout: String,
+    /// Both streams, the results first.
     output: String,
 }
 
 impl Run {
-    /// `(passed, failed, skipped)` from the totals line, which is the last line.
+    /// `(passed, failed, skipped)` from the totals line, the last of stdout.
     fn totals(&self) -> (u64, u64, u64) {
-        let last = self.output.lines().last().unwrap_or_default();
+        let last = self.last_line();
         let numbers: Vec<u64> = last
             .trim_start_matches("ci: ")
             .split(", ")
@@ -38,7 +41,7 @@ impl Run {
     }
 
     fn last_line(&self) -> &str {
-        self.output.lines().last().unwrap_or_default()
+        self.stdout.lines().last().unwrap_or_default()
     }
 }
 
@@ -97,13 +100,14 @@ fn ci(checkout: &Path, path: &std::ffi::OsStr, args: &[&str]) -> Run {
         .output()
         .unwrap();
     let passed = output.status.success();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let output = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     eprintln!("--- cargo xtask ci {} ---\n{output}", args.join(" "));
-    Run { passed, output }
+    Run {
+        passed,
+        stdout,
+        output,
+    }
 }
 
 /// Every folder under `dir` named `name`.
@@ -166,7 +170,9 @@ fn an_archive_made_in_one_clone_is_tested_in_another_without_compiling() {
     .unwrap();
     let one = clone(&scratch.join("one"));
     let two = clone(&scratch.join("two"));
-    let archive = scratch.join("archive");
+    // `XTASK_KEEP_ARCHIVE=DIR` keeps the archive for xtask/scripts/archive-vs-cold.sh.
+    let archive =
+        std::env::var_os("XTASK_KEEP_ARCHIVE").map_or(scratch.join("archive"), PathBuf::from);
     let archive_arg = archive.to_str().unwrap();
 
     let made = ci(&one, &path, &["--archive", archive_arg]);
