@@ -54,14 +54,14 @@ impl Drop for XtaskServer {
 }
 
 /// Starts `cargo xtask server --port 0` (the built xtask, which builds the real server if
-/// needed) in a process group of its own, as a shell would, and waits until it is ready.
+/// needed, or takes the one ci names in `XTASK_SERVER_BIN`: the archive's under `ci --from`,
+/// where a build would compile) in a process group of its own, as a shell would, and waits until it is ready.
 /// Its temp dir is `tmp`: a folder of the test's own, so that the temp-store reaper of
 /// another xtask run on the machine (every server start reaps) cannot remove the killed
 /// run's store before this test looks at it.
 fn start(tmp: &Path) -> XtaskServer {
     let mut child = common::xtask()
         .args(["server", "--port", "0"])
-        .env_remove("XTASK_SERVER_BIN")
         .env("TMPDIR", tmp)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

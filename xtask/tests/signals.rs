@@ -277,6 +277,8 @@ fn interrupt_fake_cargo(name: &str, mode: &str) -> (i32, Duration, Vec<i32>) {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let child = common::xtask()
         .args(["server", "--port", "0"])
+        // The fake cargo must be asked to build: no server named by ci (`ci --from`).
+        .env_remove("XTASK_SERVER_BIN")
         .env("PATH", path)
         .env("CARGO_TARGET_DIR", scratch.join("target"))
         // The scratch folder as the worktree, whose `target/xtask/` gets xtask's files.
