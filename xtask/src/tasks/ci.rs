@@ -551,6 +551,7 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
             ci.focus.first_files(&paths::bindings_dir()),
         ),
     ];
+    env.extend(ci.archive.pytest_env());
     if let Some(profiles) = &ci.coverage {
         // The bindings' extension, loaded by pytest, writes the Python side's profiles.
         env.push(("LLVM_PROFILE_FILE", profiles.python_pattern()));

@@ -179,6 +179,16 @@ impl Archive {
         env
     }
 
+    /// The pytest stages' environment with `--from`: the archive's server for the tests
+    /// that start one of their own (`XTASK_SERVER_BIN`, which they honour as xtask does);
+    /// they would skip for want of a built one.
+    pub fn pytest_env(&self) -> Vec<(&'static str, String)> {
+        match self.server() {
+            Ok(Some(server)) => vec![("XTASK_SERVER_BIN", server.to_string())],
+            _ => Vec::new(),
+        }
+    }
+
     /// With `--from`, the archive's server, for `server up`.
     pub fn server(&self) -> Result<Option<Utf8PathBuf>> {
         match self {
