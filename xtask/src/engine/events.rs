@@ -120,6 +120,21 @@ impl std::fmt::Display for CompilerError {
     }
 }
 
+/// A build that failed with the compiler's errors, as its adapter read them while it ran:
+/// carried in the error, so that the step that asked for the build (`bindings`, through
+/// `venv::ensure`) names the first as its cause without reading any log.
+#[derive(Debug)]
+pub struct BuildErrors(pub Vec<CompilerError>);
+
+impl std::fmt::Display for BuildErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.first() {
+            Some(first) => write!(f, "the compiler's first error: {first}"),
+            None => f.write_str("the build failed"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,11 +26,11 @@ use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::github;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::process::{self, Event, Failed, Job, Reported, Sink, Stream};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
-use crate::engine::events::{CompilerError, Counts, TestEnded, TestOutcome};
+use crate::engine::events::{BuildErrors, CompilerError, Counts, TestEnded, TestOutcome};
 use crate::engine::graph::{self, FailFast, Node};
 use crate::engine::history;
 use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
@@ -373,28 +373,21 @@ fn build_failed(
         // Not the compiler's (a manifest cargo cannot read, say): the end of the log says.
         return error.context(what);
     };
-    let rendered: Vec<&str> = errors.iter().map(|e| e.rendered.trim_end()).collect();
-    let rendered = rendered.join("\n");
-    let lines: Vec<&str> = rendered.lines().take(compiler::SHOWN_LINES).collect();
-    step.details(lines.join("\n"));
+    step.details(compiler::shown_errors(errors));
     if signals::is_stop(&error) {
         return error.context(what);
     }
     anyhow::anyhow!(first.to_string()).context(what)
 }
 
-/// [`build_failed`] for maturin, which passes on cargo's rendered messages only: the
-/// errors are read out of the step's log.
+/// [`build_failed`] for maturin, whose errors `venv::ensure` read as it built and handed
+/// back in its error ([`BuildErrors`]).
 fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> anyhow::Error {
-    let workspace = paths::BINDINGS;
-    let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-    step.details(compiler::shown(&output));
-    let root = paths::project_root();
-    let cause = match compiler::first_error(&output, &root.join(workspace), &root) {
-        Some(first) if !signals::is_stop(&error) => anyhow::anyhow!(first),
-        _ => error,
+    let errors = match error.downcast_ref::<BuildErrors>() {
+        Some(BuildErrors(errors)) => errors.clone(),
+        None => Vec::new(),
     };
-    cause.context(what)
+    build_failed(step, error, &errors, what)
 }
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
@@ -429,23 +422,21 @@ fn cargo_no_run(
         cmd!(sh, "cargo test --no-run --message-format=json {args...}"),
     )
     .stdout(Sink::File(file))
+    .follow(Stream::Stdout)
     .note(format!("messages to {}", paths::display_path(json)));
-    let mut messages = Tail::new(json);
     let mut build = cargo_build::Build::default();
     let root = paths::project_root();
-    let mut follow = |step: &mut Step| {
-        for rendered in build.feed(&messages.read_new(), &root, &root) {
-            // The log is for people: the diagnostics as cargo would have shown them.
-            traceln!(sh, "{}", rendered.trim_end());
+    let result = job.run_following(|event| {
+        if let Event::Output(_, bytes) = event {
+            for rendered in build.feed(bytes, &root, &root) {
+                // The log is for people: the diagnostics as cargo would have shown them.
+                traceln!(sh, "{}", rendered.trim_end());
+            }
+            let built = format!("{} crates built", build.artifacts);
+            step.progress(Counts::default(), None, &built);
         }
-        let built = format!("{} crates built", build.artifacts);
-        step.progress(Counts::default(), None, &built);
-    };
-    let result = job.run_watching(|| {
-        follow(step);
         Ok(())
     });
-    follow(step);
     if let Err(error) = result {
         return Err(build_failed(
             step,
@@ -454,8 +445,7 @@ fn cargo_no_run(
             "the Rust tests do not build",
         ));
     }
-    let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
-    cargo_build::test_executables(&text)
+    Ok(build.test_executables)
 }
 
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.

@@ -14,9 +14,8 @@ use crate::adapters::libtest::{self, Libtest};
 use crate::adapters::nextest;
 use crate::base::context::StepContext;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Sink};
+use crate::base::process::{self, Event, Failed, Job, Sink, Stream};
 use crate::base::signals;
-use crate::base::tail::Tail;
 use crate::engine::events::{Counts, TestEnded, TestOutcome};
 use crate::engine::steps::Step;
 use crate::flags::{Retries, Shard};
@@ -176,19 +175,26 @@ fn run_nextest(
     let job = Job::new(sh, cmd!(sh, "{nextest} nextest run {args...}"))
         .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
         .stdout(Sink::File(file))
+        .follow(Stream::Stdout)
+        .follow(Stream::Stderr)
         .note(format!("events to {}", paths::display_path(&events_file)));
-    let mut events_tail = Tail::new(&events_file);
     let mut events = nextest::Events::default();
-    let result = job.run_watching(|| {
-        events.feed(&events_tail.read_new());
+    // What nextest says on stderr (the build it runs first, its own errors), for a failure
+    // before any test failed.
+    let root = paths::project_root();
+    let mut said = compiler::Rendered::new(&root, &root);
+    // A stop ends the wait at once: the tests that nextest then reports as failed (it
+    // killed them) are never read.
+    let result = job.run_following(|event| {
+        match event {
+            Event::Output(Stream::Stdout, bytes) => events.feed(bytes),
+            Event::Output(Stream::Stderr, bytes) => said.feed(bytes),
+            Event::Tick => {}
+        }
         step.progress(events.counts, None, events.running.as_deref().unwrap_or(""));
         Ok(())
     });
-    let stopped = matches!(&result, Err(error) if signals::is_stop(error));
-    if !stopped {
-        // After a stop, nextest reports the tests it killed as failed: they were stopped.
-        events.feed(&events_tail.read_new());
-    }
+    said.finish();
     step.counts(events.counts);
     for (id, attempt) in &events.flaky {
         step.flaky(&id.to_string(), *attempt);
@@ -199,7 +205,7 @@ fn run_nextest(
     match result {
         Ok(()) => Ok(events),
         Err(error) if signals::is_stop(&error) => Err(error),
-        Err(error) => Err(nextest_failure(step, &events, error)),
+        Err(error) => Err(nextest_failure(step, &events, &said, error)),
     }
 }
 
@@ -211,13 +217,17 @@ const RERUN_LINES: usize = 5;
 fn nextest_failure(
     step: &mut Step,
     events: &nextest::Events,
+    said: &compiler::Rendered,
     error: anyhow::Error,
 ) -> anyhow::Error {
     let Some(first) = events.failures.first() else {
-        // No test failed: a build error, or nextest's own; its log says which.
-        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-        step.details(compiler::shown(&output));
-        return error.context("nextest failed before any test failed");
+        // No test failed: a build error, or nextest's own, as it said on stderr.
+        step.details(said.shown());
+        return match said.errors.first() {
+            Some(compiler_error) => anyhow::anyhow!(compiler_error.to_string())
+                .context("nextest failed before any test failed"),
+            None => error.context("nextest failed before any test failed"),
+        };
     };
     let mut details = Vec::new();
     for failure in events.failures.iter().take(3) {
@@ -283,22 +293,30 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
     let file = std::fs::File::create(&out).with_context(|| format!("cannot create {out}"))?;
     let job = Job::new(sh, cmd!(sh, "cargo test --workspace --doc"))
         .stdout(Sink::File(file))
+        .follow(Stream::Stdout)
+        .follow(Stream::Stderr)
         .note(format!("stdout to {}", paths::display_path(&out)));
     let mut tests = Libtest::default();
-    let mut stdout = Tail::new(&out);
+    // Its stdout, kept for a failed doctest's excerpt; its stderr (cargo's build of the
+    // doctests' crates) read for the compiler's errors.
     let mut output = Vec::new();
-    let mut follow = |step: &mut Step| {
-        let new = stdout.read_new();
-        sh.trace_bytes(&new);
-        tests.feed(&new);
-        output.extend(new);
+    let root = paths::project_root();
+    let mut said = compiler::Rendered::new(&root, &root);
+    let result = job.run_following(|event| {
+        match event {
+            Event::Output(Stream::Stdout, bytes) => {
+                // The log is for people: libtest's lines in it, as they come.
+                sh.trace_bytes(bytes);
+                tests.feed(bytes);
+                output.extend_from_slice(bytes);
+            }
+            Event::Output(Stream::Stderr, bytes) => said.feed(bytes),
+            Event::Tick => {}
+        }
         step.progress(tests.live, None, "");
-    };
-    let result = job.run_watching(|| {
-        follow(step);
         Ok(())
     });
-    follow(step);
+    said.finish();
     step.counts(tests.counts());
     for (name, verdict) in &tests.finished {
         step.test_ended(doctest_ended(name, *verdict));
@@ -309,7 +327,7 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
     if result.is_err() {
         let output = String::from_utf8_lossy(&output);
         let excerpt = libtest::failure_excerpt(&output);
-        step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
+        step.details(excerpt.unwrap_or_else(|| said.shown()));
     }
     result
 }
