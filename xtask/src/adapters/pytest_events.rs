@@ -24,6 +24,9 @@ pub struct Timed {
     pub message: Option<String>,
     /// Why each earlier attempt failed, in order: a test that passed after any is flaky.
     pub reruns: Vec<String>,
+    /// pytest's whole report of its first failed phase (traceback, captured output, the
+    /// server's log), rendered from the report log's `longrepr` and `sections`.
+    pub report: Option<String>,
 }
 
 impl Timed {
@@ -78,6 +81,8 @@ pub struct PytestRun {
     pub running: Option<String>,
     /// Finished tests, in the order they finished.
     pub finished: Vec<Timed>,
+    /// The modules that could not be collected, with pytest's report of why.
+    pub collect_errors: Vec<(String, String)>,
     /// Phases seen so far of the tests that have not finished.
     open: BTreeMap<String, Phases>,
     lines: Lines,
@@ -90,6 +95,8 @@ struct Phases {
     skipped: bool,
     /// The first failure's or skip's crash line.
     message: Option<String>,
+    /// The first failure's whole report.
+    report: Option<String>,
     /// Set by a phase of this attempt that failed and will run again.
     rerun: Option<String>,
     /// The earlier attempts' failures.
@@ -117,6 +124,9 @@ impl PytestRun {
             "CollectReport" if text("outcome") == "failed" => {
                 self.counts.failed += 1;
                 self.failed.push(text("nodeid").to_owned());
+                let report = failure_report(event);
+                self.collect_errors
+                    .push((text("nodeid").to_owned(), report));
             }
             "TestReport" => self.phase(event, text("nodeid"), text("when"), text("outcome")),
             _ => {}
@@ -132,6 +142,9 @@ impl PytestRun {
         }
         if outcome == "rerun" {
             phases.rerun = phases.message.take();
+        }
+        if outcome == "failed" && phases.report.is_none() {
+            phases.report = Some(failure_report(event));
         }
         phases.failed |= outcome == "failed";
         if outcome == "failed" && phases.readme.is_none() {
@@ -177,6 +190,7 @@ impl PytestRun {
             outcome,
             message: phases.message,
             reruns: phases.reruns,
+            report: phases.report,
         });
     }
 
@@ -244,6 +258,111 @@ fn crash_line(event: &Value) -> String {
         .find(|line| !line.trim().is_empty())
         .unwrap_or("");
     first.trim().to_owned()
+}
+
+/// pytest's report of a failed phase as its terminal shows it under FAILURES: each
+/// traceback entry's lines and place (of each exception of a chain), then the captured
+/// sections (output, logs, the server's log that conftest.py adds).
+fn failure_report(event: &Value) -> String {
+    let mut parts = Vec::new();
+    match event.get("longrepr") {
+        Some(Value::String(text)) => parts.push(text.trim_end().to_owned()),
+        Some(longrepr @ Value::Object(_)) => {
+            let chain = longrepr.get("chain").and_then(Value::as_array);
+            match chain {
+                Some(chain) => {
+                    for link in chain {
+                        let link = link.as_array().map(Vec::as_slice).unwrap_or_default();
+                        if let Some(traceback) = link.first() {
+                            parts.push(traceback_text(traceback));
+                        }
+                        if let Some(description) = link.get(2).and_then(Value::as_str) {
+                            parts.push(description.to_owned());
+                        }
+                    }
+                }
+                None => parts.extend(longrepr.get("reprtraceback").map(traceback_text)),
+            }
+        }
+        _ => {}
+    }
+    let sections = event.get("sections").and_then(Value::as_array);
+    for section in sections.into_iter().flatten() {
+        if let Some([title, content]) = section.as_array().map(Vec::as_slice) {
+            let (title, content) = (title.as_str(), content.as_str());
+            let (Some(title), Some(content)) = (title, content) else {
+                continue;
+            };
+            parts.push(format!("----- {title} -----\n{}", content.trim_end()));
+        }
+    }
+    parts.retain(|part| !part.is_empty());
+    parts.join("\n")
+}
+
+/// One traceback of a `longrepr`: its entries' lines, each followed by its place.
+fn traceback_text(traceback: &Value) -> String {
+    let entries = traceback.get("reprentries").and_then(Value::as_array);
+    let mut text = Vec::new();
+    for entry in entries.into_iter().flatten() {
+        let data = entry.get("data").unwrap_or(entry);
+        let lines = data.get("lines").and_then(Value::as_array);
+        text.extend(
+            lines
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned),
+        );
+        if let Some(place) = data.get("reprfileloc").filter(|place| !place.is_null()) {
+            let field = |name: &str| {
+                place
+                    .get(name)
+                    .map(|v| v.to_string().trim_matches('"').to_owned())
+            };
+            let (path, line, message) = (field("path"), field("lineno"), field("message"));
+            text.push(format!(
+                "{}:{}: {}",
+                path.unwrap_or_default(),
+                line.unwrap_or_default(),
+                message.unwrap_or_default()
+            ));
+        }
+    }
+    text.join("\n")
+}
+
+/// The reports of the first failed tests of `run`, each under a pytest-like title, at most
+/// `max_lines` lines in all (the head and the tail when longer); `None` if none failed with
+/// a report (a failure outside any test: pytest's own, a collection error).
+pub fn failure_reports(run: &PytestRun, max_lines: usize) -> Option<String> {
+    let failed = run.finished.iter().filter(|t| t.outcome == Outcome::Failed);
+    let failed = failed.filter_map(|test| Some((&test.nodeid, test.report.as_ref()?)));
+    let collect_errors = run
+        .collect_errors
+        .iter()
+        .map(|(nodeid, report)| (nodeid, report));
+    let reports: Vec<String> = collect_errors
+        .chain(failed)
+        .take(3)
+        .map(|(nodeid, report)| format!("_____ {nodeid} _____\n{report}"))
+        .collect();
+    if reports.is_empty() {
+        return None;
+    }
+    let text = reports.join("\n");
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= max_lines {
+        return Some(text);
+    }
+    let tail = max_lines / 3;
+    let head = max_lines - tail;
+    let left_out = lines.len() - max_lines;
+    Some(format!(
+        "{}\n... ({left_out} lines left out; the step's log has them all)\n{}",
+        lines[..head].join("\n"),
+        lines[lines.len() - tail..].join("\n")
+    ))
 }
 
 /// Whether the test carries a marker (pytest lists markers among its keywords).
@@ -473,6 +592,47 @@ mod tests {
         run.feed(b"not json\n{\"$report_type\": \"CollectReport\", \"outcome\": \"failed\", \"nodeid\": \"tests/test_x.py\"}\n{\"$report_type\": \"Warning\"}\n");
         assert_eq!(run.counts.failed, 1);
         assert_eq!(run.failed, ["tests/test_x.py"]);
+    }
+
+    /// Recorded from pytest 9.2.0 with pytest-reportlog: a passing and a failing test
+    /// that prints.
+    const RECORDED: &str = include_str!("../../tests/fixtures/pytest/reportlog-9.2.0.jsonl");
+
+    #[test]
+    fn a_failed_tests_report_comes_from_the_report_log() {
+        let mut run = PytestRun::default();
+        run.feed(RECORDED.as_bytes());
+        assert_eq!((run.counts.passed, run.counts.failed), (1, 1));
+        let reports = failure_reports(&run, 100).unwrap();
+        assert_eq!(
+            reports,
+            "_____ test_demo.py::test_fails _____\n\
+             \x20   def test_fails():\n\
+             \x20       print(\"some output\")\n\
+             \x20       value = helper(2)\n\
+             >       assert value == 4, \"helper is off by one\"\n\
+             E       AssertionError: helper is off by one\n\
+             E       assert 3 == 4\n\
+             test_demo.py:12: AssertionError\n\
+             ----- Captured stdout call -----\n\
+             some output"
+        );
+        let short = failure_reports(&run, 6).unwrap();
+        assert_eq!(short.lines().count(), 7, "{short}");
+        assert!(short.contains("lines left out"), "{short}");
+        let mut passed = PytestRun::default();
+        passed.feed(test("t.py::ok", ["passed"; 3], 0.1, &[]).as_bytes());
+        assert_eq!(failure_reports(&passed, 100), None);
+    }
+
+    #[test]
+    fn a_collection_errors_report_is_shown_too() {
+        let mut run = PytestRun::default();
+        run.feed(b"{\"$report_type\": \"CollectReport\", \"outcome\": \"failed\", \"nodeid\": \"tests/test_x.py\", \"longrepr\": \"ImportError while importing test module\"}\n");
+        assert_eq!(
+            failure_reports(&run, 100).unwrap(),
+            "_____ tests/test_x.py _____\nImportError while importing test module"
+        );
     }
 
     #[test]

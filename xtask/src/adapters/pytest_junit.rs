@@ -71,6 +71,7 @@ mod tests {
             outcome,
             message: (outcome != Outcome::Passed).then(|| "AssertionError: no".to_owned()),
             reruns: reruns.iter().map(|r| (*r).to_owned()).collect(),
+            report: None,
         }
     }
 

@@ -44,7 +44,7 @@ use crate::{errln, outln, traceln};
 use changed::Focus;
 use coverage::Profiles;
 
-/// Lines of pytest's failure report shown under a failed stage; the log has all of them.
+/// Lines of pytest's failure reports shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
 
 /// The steps of `ci`: each row a name, the steps it needs (earlier in the table), and its
@@ -564,11 +564,9 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         result => result,
     };
     if result.is_err() {
-        // Read before the timings below are added to the log.
-        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-        let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
-        if let Some(excerpt) = excerpt {
-            step.details(excerpt);
+        // pytest's reports of the first failed tests, as the report log gave them.
+        if let Some(reports) = pytest_events::failure_reports(&tests, FAILURE_LINES) {
+            step.details(reports);
         }
         // Interrupted too, the failures so far are named, with the results.
         for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage, None) {
