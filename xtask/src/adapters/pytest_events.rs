@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::base::tail::Lines;
-use crate::engine::events::Counts;
+use crate::engine::events::{Case, Counts, TestEnded, TestOutcome};
 
 /// One finished test: its time over all phases (of its last attempt), whether it is
 /// marked `slow`, how it ended, and its attempts that failed before the last.
@@ -38,6 +38,49 @@ impl Timed {
     /// How many times it ran.
     pub fn attempts(&self) -> usize {
         self.reruns.len() + 1
+    }
+
+    /// Its end as a step tells it: named `PREFIX/NODEID` (from the repository root), in
+    /// the JUnit suite `suite`, its class as pytest's own JUnit names it
+    /// (`tests/test_a.py::TestX::test_y[1]`: class `tests.test_a.TestX`, name `test_y[1]`).
+    /// A Python lane's run of it is a test of its own: the lane follows its name and leads
+    /// its class.
+    pub fn ended(&self, prefix: &str, suite: &str, lane: Option<&str>) -> TestEnded {
+        let outcome = match self.outcome {
+            Outcome::Passed if self.is_flaky() => TestOutcome::Flaky,
+            Outcome::Passed => TestOutcome::Passed,
+            Outcome::Failed => TestOutcome::Failed,
+            Outcome::Skipped => TestOutcome::Skipped,
+        };
+        let mut parts: Vec<&str> = self.nodeid.split("::").collect();
+        let name = parts.pop().unwrap_or_default();
+        let module = parts
+            .first()
+            .map(|file| file.trim_end_matches(".py").replace('/', "."));
+        let classes = parts.iter().skip(1).map(|part| (*part).to_owned());
+        let class: Vec<String> = lane
+            .map(str::to_owned)
+            .into_iter()
+            .chain(module)
+            .chain(classes)
+            .collect();
+        TestEnded {
+            test: match lane {
+                Some(lane) => format!("{prefix}/{} ({lane})", self.nodeid),
+                None => format!("{prefix}/{}", self.nodeid),
+            },
+            outcome,
+            duration: self.duration,
+            attempt: self.attempts(),
+            case: Case {
+                suite: suite.to_owned(),
+                class: class.join("."),
+                name: name.to_owned(),
+                message: self.message.clone(),
+                output: self.report.clone(),
+                failed_attempts: self.reruns.clone(),
+            },
+        }
     }
 }
 
@@ -623,6 +666,61 @@ mod tests {
         let mut passed = PytestRun::default();
         passed.feed(test("t.py::ok", ["passed"; 3], 0.1, &[]).as_bytes());
         assert_eq!(failure_reports(&passed, 100), None);
+    }
+
+    /// The JUnit report of a stage, from its tests' ends: each test once, with its failed
+    /// attempts; a lane's tests with the lane before their class.
+    #[test]
+    fn each_test_once_with_its_failed_attempts_and_its_lane() {
+        let timed = |nodeid: &str, outcome: Outcome, reruns: &[&str]| Timed {
+            nodeid: nodeid.to_owned(),
+            duration: Duration::from_millis(1500),
+            slow: false,
+            outcome,
+            message: (outcome != Outcome::Passed).then(|| "AssertionError: no".to_owned()),
+            reruns: reruns.iter().map(|r| (*r).to_owned()).collect(),
+            report: None,
+        };
+        let tests = [
+            timed("tests/test_a.py::test_ok", Outcome::Passed, &[]),
+            timed(
+                "tests/test_a.py::TestX::test_flaky[1]",
+                Outcome::Passed,
+                &["first <try>"],
+            ),
+            timed(
+                "tests/test_b.py::test_bad",
+                Outcome::Failed,
+                &["one", "two"],
+            ),
+            timed("tests/test_b.py::test_skip", Outcome::Skipped, &[]),
+        ];
+        let ended: Vec<TestEnded> = tests
+            .iter()
+            .map(|t| t.ended("b", "pytest unit", None))
+            .collect();
+        assert_eq!(ended[1].outcome, TestOutcome::Flaky);
+        assert_eq!(ended[1].test, "b/tests/test_a.py::TestX::test_flaky[1]");
+        let xml = crate::engine::junit::report("pytest unit", &ended)
+            .to_string()
+            .unwrap();
+        assert!(
+            xml.contains(r#"tests="4" skipped="1" failures="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"name="test_flaky[1]" classname="tests.test_a.TestX" time="1.500""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<flakyFailure message="first &lt;try&gt;""#),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<rerunFailure").count(), 2, "{xml}");
+        let lane = tests[0].ended("b", "pytest unit (py3.12)", Some("py3.12"));
+        assert_eq!(lane.test, "b/tests/test_a.py::test_ok (py3.12)");
+        assert_eq!(lane.case.class, "py3.12.tests.test_a");
+        assert_eq!(lane.case.suite, "pytest unit (py3.12)");
     }
 
     #[test]

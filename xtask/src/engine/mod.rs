@@ -3,5 +3,6 @@
 pub mod events;
 pub mod graph;
 pub mod history;
+pub mod junit;
 pub mod routing;
 pub mod steps;

@@ -15,13 +15,11 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::cmd;
 
 use crate::adapters::cargo_build;
 use crate::adapters::compiler;
 use crate::adapters::pytest_events::{self, PytestRun};
-use crate::adapters::pytest_junit;
 use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::github;
@@ -30,9 +28,10 @@ use crate::base::process::{self, Event, Failed, Job, Reported, Sink, Stream};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
-use crate::engine::events::{BuildErrors, CompilerError, Counts, TestEnded, TestOutcome};
+use crate::engine::events::{BuildErrors, Case, CompilerError, Counts, TestEnded, TestOutcome};
 use crate::engine::graph::{self, FailFast, Node};
 use crate::engine::history;
+use crate::engine::junit;
 use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
 use crate::python::interpreters;
@@ -282,9 +281,8 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     if let Err(error) = history::record_run(sh, &runner.tests()) {
         errln!("warning: this run is not in the tests' history: {error:#}");
     }
-    let junit = junit_dir.join("ci.xml");
-    std::fs::write(&junit, junit_report(&runner.in_order())?)
-        .with_context(|| format!("cannot write {junit}"))?;
+    let steps = step_cases(&runner.in_order());
+    junit::write(&junit_dir.join("ci.xml"), "cargo xtask ci", &steps)?;
     errln!("JUnit reports: {}", paths::display_path(&junit_dir));
     // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
     // keeps them; progress and logs stay on stderr.
@@ -553,9 +551,6 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         },
     );
     tests.feed(&log.read_new());
-    if let Some(lane) = lane {
-        lanes::name_lane_in_junit(&junit, lane)?;
-    }
     let result = match result {
         Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
@@ -578,22 +573,27 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         annotate_readme_failures(ci.github, &tests, step);
     }
     report_stage(sh, step, &tests, stage);
-    // Written from the report log, with each test's failed attempts (pytest's own
-    // `--junitxml` writes a test that ran again twice, and no attempt).
+    // From the report log, with each test's failed attempts (pytest's own `--junitxml`
+    // writes a test that ran again twice, and no attempt).
     let suite = match lane {
-        Some(lane) => format!("{} ({})", stage.name(), lane.name),
-        None => stage.name().to_owned(),
+        Some(lane) => format!("pytest {} ({})", stage.name(), lane.name),
+        None => format!("pytest {}", stage.name()),
     };
-    std::fs::write(&junit, pytest_junit::xml(&suite, &tests)?)
-        .with_context(|| format!("cannot write {junit}"))?;
+    let lane_name = lane.map(|lane| lane.name.as_str());
+    let ended: Vec<TestEnded> = tests
+        .finished
+        .iter()
+        .map(|test| test.ended(paths::BINDINGS, &suite, lane_name))
+        .collect();
+    junit::write(&junit, &suite, &ended)?;
     for test in tests.flaky() {
         step.flaky(
             &format!("{}/{}", paths::BINDINGS, test.nodeid),
             test.attempts(),
         );
     }
-    for test in &tests.finished {
-        step.test_ended(pytest_ended(test, lane.map(|lane| lane.name.as_str())));
+    for test in ended {
+        step.test_ended(test);
     }
     let flaky_fails = ci.flags.retries.flaky_fails;
     match (result, tests.failed.first(), tests.flaky().next()) {
@@ -604,26 +604,6 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
             first.nodeid
         )),
         (result, first, _) => stage_result(result, first, &tests),
-    }
-}
-
-/// A pytest test's end for the tests' history, named from the repository root, and for a
-/// Python lane with the lane after it (each lane's run of a test is a test of its own).
-fn pytest_ended(test: &pytest_events::Timed, lane: Option<&str>) -> TestEnded {
-    let outcome = match test.outcome {
-        pytest_events::Outcome::Passed if test.is_flaky() => TestOutcome::Flaky,
-        pytest_events::Outcome::Passed => TestOutcome::Passed,
-        pytest_events::Outcome::Failed => TestOutcome::Failed,
-        pytest_events::Outcome::Skipped => TestOutcome::Skipped,
-    };
-    TestEnded {
-        test: match lane {
-            Some(lane) => format!("{}/{} ({lane})", paths::BINDINGS, test.nodeid),
-            None => format!("{}/{}", paths::BINDINGS, test.nodeid),
-        },
-        outcome,
-        duration: test.duration,
-        attempt: test.attempts(),
     }
 }
 
@@ -759,42 +739,47 @@ fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     }
 }
 
-/// The steps as a JUnit report: a test case per step, failed, skipped (not run or
+/// The steps as the tests of a JUnit report: a case per step, failed, skipped (not run or
 /// stopped) or passed.
-fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
-    let mut suite = TestSuite::new("cargo xtask ci");
-    for outcome in outcomes {
-        let status = match outcome.state {
-            State::Passed => TestCaseStatus::success(),
-            State::Failed => {
-                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                status.set_message(format!("step `{}` failed", outcome.name));
-                if let Some(error) = &outcome.error {
-                    status.set_description(error.as_str());
-                }
-                status
-            }
-            State::Stopped => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message(outcome.error.as_deref().unwrap_or("stopped"));
-                status
-            }
-            State::NotRun => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message("not run: what it needs did not pass");
-                status
-            }
-        };
-        let mut case = TestCase::new(outcome.name.as_str(), status);
-        case.set_classname("ci");
-        if let Some(duration) = outcome.duration {
-            case.set_time(duration);
+fn step_cases(outcomes: &[&Outcome]) -> Vec<TestEnded> {
+    let ended = |outcome: &Outcome, result, message: Option<String>, output| TestEnded {
+        test: outcome.name.clone(),
+        outcome: result,
+        duration: outcome.duration.unwrap_or_default(),
+        attempt: 1,
+        case: Case {
+            suite: "cargo xtask ci".to_owned(),
+            class: "ci".to_owned(),
+            name: outcome.name.clone(),
+            message,
+            output,
+            failed_attempts: Vec::new(),
+        },
+    };
+    let cases = outcomes.iter().map(|outcome| match outcome.state {
+        State::Passed => ended(outcome, TestOutcome::Passed, None, None),
+        State::Failed => {
+            let message = format!("step `{}` failed", outcome.name);
+            ended(
+                outcome,
+                TestOutcome::Failed,
+                Some(message),
+                outcome.error.clone(),
+            )
         }
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("cargo xtask ci");
-    report.add_test_suite(suite);
-    report.to_string().context("cannot write the JUnit report")
+        State::Stopped => {
+            let message = outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "stopped".to_owned());
+            ended(outcome, TestOutcome::Skipped, Some(message), None)
+        }
+        State::NotRun => {
+            let message = "not run: what it needs did not pass".to_owned();
+            ended(outcome, TestOutcome::Skipped, Some(message), None)
+        }
+    });
+    cases.collect()
 }
 
 /// Points at the README line of each failing README block: a `::error` annotation on
@@ -923,7 +908,8 @@ mod tests {
             outcome("rust tests", State::Stopped, Some("stopped")),
             outcome("server up", State::NotRun, None),
         ];
-        let xml = junit_report(&outcomes.iter().collect::<Vec<_>>()).unwrap();
+        let steps = step_cases(&outcomes.iter().collect::<Vec<_>>());
+        let xml = junit::report("cargo xtask ci", &steps).to_string().unwrap();
         assert!(
             xml.contains(r#"tests="4" skipped="2" failures="1""#),
             "{xml}"

@@ -8,7 +8,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 
 use super::{Ci, NODES, PER_LANE};
 use crate::base::context::StepContext;
@@ -155,17 +155,6 @@ fn lane_venv(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     ));
     let _ = lane.python.set(python);
     Ok(())
-}
-
-/// Names the lane in a pytest JUnit report: each test's class becomes `py3.12.tests.x`,
-/// so that the same test of two lanes has two ids (the suite is named by pytest's
-/// `junit_suite_name`). A report that pytest never wrote is left alone.
-pub fn name_lane_in_junit(junit: &Utf8Path, lane: &Lane) -> Result<()> {
-    let Ok(xml) = std::fs::read_to_string(junit) else {
-        return Ok(());
-    };
-    let named = xml.replace("classname=\"", &format!("classname=\"{}.", lane.name));
-    std::fs::write(junit, named).with_context(|| format!("cannot write {junit}"))
 }
 
 /// A rerun line of a lane's failed test, with the lane's `--python`.

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::cmd;
 
 use crate::adapters::compiler;
@@ -16,7 +15,8 @@ use crate::base::context::StepContext;
 use crate::base::paths;
 use crate::base::process::{self, Event, Failed, Job, Sink, Stream};
 use crate::base::signals;
-use crate::engine::events::{Counts, TestEnded, TestOutcome};
+use crate::engine::events::{Case, Counts, TestEnded, TestOutcome};
+use crate::engine::junit;
 use crate::engine::steps::Step;
 use crate::flags::{Retries, Shard};
 use crate::traceln;
@@ -64,29 +64,33 @@ pub fn test_binaries(
         skipped: ignored.len() as u64,
         ..events.counts
     });
-    // For the history too, those of binaries that did not run (the others told theirs).
+    // For the history and the report too, those of binaries that did not run (the others
+    // told theirs).
+    let mut ended = events.ended.clone();
     for id in &ignored {
         let test = id.to_string();
         if !events.ended.iter().any(|ended| ended.test == test) {
-            step.test_ended(TestEnded {
+            let skipped = TestEnded {
                 test,
                 outcome: TestOutcome::Skipped,
                 duration: Duration::ZERO,
                 attempt: 1,
-            });
+                case: Case {
+                    message: Some("ignored".to_owned()),
+                    ..id.case()
+                },
+            };
+            step.test_ended(skipped.clone());
+            ended.push(skipped);
         }
     }
-    let junit = nextest::junit_path(profile);
-    let report = std::fs::read_to_string(&junit)
-        .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
-    let mut report = nextest::read_junit(&report)?;
-    nextest::add_ignored(&mut report, &ignored);
-    let copy = run.junit_dir.join(format!("nextest-{profile}.xml"));
-    let xml = report
-        .to_string()
-        .context("cannot write the JUnit report")?;
-    std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
-    report_rust_times(sh, step, &tests, &nextest::junit_times(&report))?;
+    let junit = run.junit_dir.join(format!("nextest-{profile}.xml"));
+    junit::write(
+        &junit,
+        &format!("cargo nextest run --profile {profile}"),
+        &ended,
+    )?;
+    report_rust_times(sh, step, &tests, &events.timed)?;
     match events.flaky.first() {
         Some((first, _)) if run.retries.flaky_fails => Err(Failed {
             code: 1,
@@ -153,7 +157,6 @@ fn run_nextest(
 ) -> Result<nextest::Events> {
     let profile = tests.profile;
     let events_file = paths::fresh_file(&run.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
-    paths::fresh_file(&nextest::junit_path(profile))?;
     let mut args = vec![
         format!("--profile={profile}"),
         "--message-format=libtest-json-plus".to_owned(),
@@ -318,12 +321,19 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
     });
     said.finish();
     step.counts(tests.counts());
-    for (name, verdict) in &tests.finished {
-        step.test_ended(doctest_ended(name, *verdict));
+    let ended: Vec<TestEnded> = tests
+        .finished
+        .iter()
+        .map(|(name, verdict)| doctest_ended(name, *verdict))
+        .collect();
+    junit::write(
+        &run.junit_dir.join("doctests.xml"),
+        "cargo test --doc",
+        &ended,
+    )?;
+    for test in ended {
+        step.test_ended(test);
     }
-    let junit = run.junit_dir.join("doctests.xml");
-    std::fs::write(&junit, doctests_junit(&tests.finished)?)
-        .with_context(|| format!("cannot write {junit}"))?;
     if result.is_err() {
         let output = String::from_utf8_lossy(&output);
         let excerpt = libtest::failure_excerpt(&output);
@@ -332,7 +342,8 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
     result
 }
 
-/// A doctest's end for the tests' history: libtest's lines give no time.
+/// A doctest's end for the tests' history and the report (`src/lib.rs - Store::get (line
+/// 12)`, of class `src/lib.rs`): libtest's lines give no time.
 fn doctest_ended(name: &str, verdict: libtest::Verdict) -> TestEnded {
     let outcome = match verdict {
         libtest::Verdict::Passed => TestOutcome::Passed,
@@ -344,27 +355,13 @@ fn doctest_ended(name: &str, verdict: libtest::Verdict) -> TestEnded {
         outcome,
         duration: Duration::ZERO,
         attempt: 1,
+        case: Case {
+            suite: "doctests".to_owned(),
+            class: name.split(" - ").next().unwrap_or("doctests").to_owned(),
+            name: name.to_owned(),
+            ..Case::default()
+        },
     }
-}
-
-/// `src/lib.rs - Store::get (line 12)` → a test case of class `src/lib.rs`.
-fn doctests_junit(finished: &[(String, libtest::Verdict)]) -> Result<String> {
-    let mut suite = TestSuite::new("doctests");
-    for (name, verdict) in finished {
-        let status = match verdict {
-            libtest::Verdict::Passed => TestCaseStatus::success(),
-            libtest::Verdict::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
-            libtest::Verdict::Ignored => TestCaseStatus::skipped(),
-        };
-        let mut case = TestCase::new(name.as_str(), status);
-        case.set_classname(name.split(" - ").next().unwrap_or("doctests"));
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("cargo test --doc");
-    report.add_test_suite(suite);
-    report
-        .to_string()
-        .context("cannot write the doctests' JUnit report")
 }
 
 #[cfg(test)]
