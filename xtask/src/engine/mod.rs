@@ -4,5 +4,6 @@ pub mod events;
 pub mod graph;
 pub mod history;
 pub mod junit;
+pub mod output;
 pub mod routing;
 pub mod steps;

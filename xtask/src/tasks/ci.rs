@@ -11,8 +11,6 @@ mod coverage;
 mod lanes;
 mod rust_tests;
 
-use std::sync::OnceLock;
-
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::cmd;
@@ -32,6 +30,7 @@ use crate::engine::events::{BuildErrors, Case, CompilerError, Counts, TestEnded,
 use crate::engine::graph::{self, FailFast, Node};
 use crate::engine::history;
 use crate::engine::junit;
+use crate::engine::output::Output;
 use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
 use crate::python::interpreters;
@@ -53,12 +52,14 @@ const FAILURE_LINES: usize = 100;
 const NODES: &[Node<Ci>] = &[
     Node::new("extract", &[], |_, sh, _| extract::ensure(sh)),
     Node::new("venv deps", &[], venv_deps),
-    Node::new("rust build", &[], rust_build),
+    Node::new("rust build", &[], |ci: &Ci, sh, step| {
+        rust_build(ci, sh, step, &ci.built)
+    }),
     Node::new("workflow lint", &["venv deps"], workflow_lint),
     Node::new(
         "rust tests",
         &["rust build", "venv deps"],
-        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Workspace),
+        |ci, sh, step| rust_tests(ci, sh, step, ci.built.made()?, RustTests::Workspace),
     ),
     Node::new("doctests", &["rust build"], doctests),
     // After `rust build` when both run (see `builds_in_turn`).
@@ -66,27 +67,39 @@ const NODES: &[Node<Ci>] = &[
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
-        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Venv),
+        |ci, sh, step| rust_tests(ci, sh, step, ci.built.made()?, RustTests::Venv),
     ),
     Node::new("pytest unit", &["extract", "bindings"], |ci, sh, step| {
-        pytest_stage(ci, sh, step, Suite::Unit)
+        pytest_stage(ci, sh, step, Suite::Unit, None)
     }),
-    Node::new("server up", &["rust build"], server_up),
+    Node::new("server up", &["rust build"], |ci: &Ci, sh, step| {
+        server_up(ci, sh, ci.server_of(step))
+    }),
     // The stages come one after the other so that a failure shows sooner; with
     // `--no-fail-fast`, a stage runs after a failed one too.
     Node::new(
         "pytest integration",
         &["extract", "bindings", "server up"],
-        |ci, sh, step| pytest_stage(ci, sh, step, Suite::Integration),
+        |ci: &Ci, sh, step| {
+            let server = ci.server_of(step).made()?;
+            pytest_stage(ci, sh, step, Suite::Integration, Some(server))
+        },
     )
     .after(&["pytest unit"]),
     Node::new(
         "pytest e2e",
         &["extract", "bindings", "server up"],
-        |ci, sh, step| pytest_stage(ci, sh, step, Suite::E2e),
+        |ci: &Ci, sh, step| {
+            let server = ci.server_of(step).made()?;
+            pytest_stage(ci, sh, step, Suite::E2e, Some(server))
+        },
     )
     .after(&["pytest integration"]),
-    Node::always("server down", &["server up", "pytest e2e"], server_down),
+    Node::always(
+        "server down",
+        &["server up", "pytest e2e"],
+        |ci, _, step| server_down(ci, step, ci.server_of(step).get()),
+    ),
     Node::new(
         "coverage",
         &[
@@ -96,7 +109,7 @@ const NODES: &[Node<Ci>] = &[
             "pytest e2e",
             "server down",
         ],
-        coverage_report,
+        |ci: &Ci, sh, step| coverage_report(ci, sh, step, &ci.built, &ci.coverage_table),
     ),
 ];
 
@@ -135,14 +148,17 @@ fn builds_in_turn(nodes: &'static [Node<Ci>], selected: &[bool]) -> &'static [No
     Box::leak(table.into_boxed_slice())
 }
 
-/// What the steps share: the flags, and what one step makes for the next (each set once).
+/// What the steps share: the flags, and what one step makes for the next ([`Output`]s,
+/// each handed, in the table's rows, to the step that makes it and to those that use it).
 struct Ci {
     flags: flags::Ci,
     xtask_dir: Utf8PathBuf,
     junit_dir: Utf8PathBuf,
     github: bool,
-    built: OnceLock<Built>,
-    server: OnceLock<Server>,
+    /// `rust build`'s test list, for the Rust tests and the coverage report.
+    built: Output<Built>,
+    /// `server up`'s server, for the stages that talk to it and `server down`.
+    server: Output<Server>,
     /// What the changes call for (`--changed`); everything otherwise.
     focus: Focus,
     /// The Python lanes: none for a plain run, which tests in the bindings' venv.
@@ -150,12 +166,12 @@ struct Ci {
     /// How many pytest stages may run at once.
     slots: lanes::Slots,
     /// The release wheel and sdist (`--wheel`).
-    wheel: OnceLock<Utf8PathBuf>,
-    sdist: OnceLock<Utf8PathBuf>,
+    wheel: Output<Utf8PathBuf>,
+    sdist: Output<Utf8PathBuf>,
     /// With `--coverage`: where the instrumented run's profiles go.
     coverage: Option<Profiles>,
     /// With `--coverage`: the table, printed after the summary.
-    coverage_table: OnceLock<String>,
+    coverage_table: Output<String>,
 }
 
 impl Ci {
@@ -180,7 +196,7 @@ impl Ci {
     }
 
     /// Where the server of a step's lane is kept: the lane's own, or the run's.
-    fn server_of(&self, step: &Step) -> &OnceLock<Server> {
+    fn server_of(&self, step: &Step) -> &Output<Server> {
         match self.lane(step) {
             Some(lane) => &lane.server,
             None => &self.server,
@@ -257,15 +273,15 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         xtask_dir: xtask_dir.clone(),
         junit_dir: junit_dir.clone(),
         github: mode == Mode::GitHub,
-        built: OnceLock::new(),
-        server: OnceLock::new(),
+        built: Output::new("test list", "rust build"),
+        server: Output::new("server", "server up"),
         focus,
         lanes,
         slots: lanes::Slots::for_cores(),
-        wheel: OnceLock::new(),
-        sdist: OnceLock::new(),
+        wheel: Output::new("wheel", "wheel"),
+        sdist: Output::new("sdist", "wheel"),
         coverage,
-        coverage_table: OnceLock::new(),
+        coverage_table: Output::new("coverage table", "coverage"),
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
     let fail_fast = if flags.no_fail_fast {
@@ -390,7 +406,7 @@ fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> 
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
-fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step, built: &Output<Built>) -> Result<()> {
     let json = ci.xtask_dir.join("logs/ci/rust-build.jsonl");
     let mut tests = cargo_no_run(sh, step, &["--workspace"], &json)?;
     let selection = cargo_build::opt_in_test_args(sh)?;
@@ -398,7 +414,7 @@ fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
         tests.extend(cargo_no_run(sh, step, &selection, &json)?);
     }
     step.note(&format!("{} test binaries", tests.len()));
-    let _ = ci.built.set(Built {
+    built.set(Built {
         venv_tests: selection,
         test_executables: tests,
     });
@@ -447,8 +463,13 @@ fn cargo_no_run(
 }
 
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
-fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
-    let built = ci.built.get().context("the Rust tests were not built")?;
+fn rust_tests(
+    ci: &Ci,
+    sh: &StepContext,
+    step: &mut Step,
+    built: &Built,
+    which: RustTests,
+) -> Result<()> {
     let (profile, mut selection) = match which {
         RustTests::Workspace => ("ci", ci.focus.rust_selection()),
         RustTests::Venv if ci.coverage.is_some() => {
@@ -474,7 +495,13 @@ fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
-fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
+fn pytest_stage(
+    ci: &Ci,
+    sh: &StepContext,
+    step: &mut Step,
+    stage: Suite,
+    server: Option<&Server>,
+) -> Result<()> {
     let Some(paths) = ci.focus.pytest_paths(&format!("pytest {}", stage.name())) else {
         step.note("no change affects its tests");
         return Ok(());
@@ -519,17 +546,12 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, ci.server_of(step).get()) {
-        (Suite::Unit, _) => Target::Nothing,
-        (_, Some(server)) => Target::Guarded(server),
-        (_, None) => anyhow::bail!("the server is not up"),
+    let target = match server {
+        Some(server) => Target::Guarded(server),
+        None => Target::Nothing,
     };
     let python = match lane {
-        Some(lane) => lane
-            .python
-            .get()
-            .context("the lane's venv is not made")?
-            .clone(),
+        Some(lane) => lane.python.made()?.clone(),
         None => venv::python(),
     };
     let _slot = ci.slots.take(sh)?;
@@ -688,20 +710,20 @@ fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Sui
 }
 
 /// The run's server, or the lane's own.
-fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+fn server_up(ci: &Ci, sh: &StepContext, up: &Output<Server>) -> Result<()> {
     if let Some(profiles) = &ci.coverage {
         // The step's own shell: the server inherits it.
         sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
     }
     let binary = test_server::binary_built_by_tests(sh)?;
     let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
-    let _ = ci.server_of(step).set(server);
+    up.set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
-fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
-    match ci.server_of(step).get() {
+fn server_down(ci: &Ci, step: &mut Step, server: Option<&Server>) -> Result<()> {
+    match server {
         Some(server) => {
             let pid = server.pid();
             server.stop_cleanly()?;
@@ -719,16 +741,21 @@ fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
 
 /// With `--coverage`, once every test has run: the report of both sides, its table kept
 /// for the end of the run; a run below a threshold fails here.
-fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+fn coverage_report(
+    ci: &Ci,
+    sh: &StepContext,
+    step: &mut Step,
+    built: &Output<Built>,
+    table: &Output<String>,
+) -> Result<()> {
     let Some(profiles) = &ci.coverage else {
         step.note("with --coverage");
         return Ok(());
     };
-    let built = ci.built.get().context("the Rust tests were not built")?;
-    let objects = coverage::objects(&built.test_executables)?;
+    let objects = coverage::objects(&built.made()?.test_executables)?;
     let python_data = ci.xtask_dir.join(".coverage");
     let summary = coverage::report(sh, profiles, objects, &python_data)?;
-    let _ = ci.coverage_table.set(summary.table);
+    table.set(summary.table);
     match summary.below {
         Some(below) => Err(Failed {
             code: 1,

@@ -4,15 +4,16 @@
 //! shared (the bindings are abi3: one build serves every lane). Each lane has its own
 //! venv, server, store, report logs and JUnit reports, so no lane sees another's results.
 
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{Ci, NODES, PER_LANE};
 use crate::base::context::StepContext;
 use crate::engine::graph::Node;
+use crate::engine::output::Output;
 use crate::engine::steps::Step;
 use crate::python::interpreters::Interpreter;
 use crate::python::{venv, wheel};
@@ -24,8 +25,9 @@ pub struct Lane {
     pub name: String,
     pub interpreter: Interpreter,
     /// The lane venv's Python, once `venv (LANE)` made it.
-    pub python: OnceLock<Utf8PathBuf>,
-    pub server: OnceLock<Server>,
+    pub python: Output<Utf8PathBuf>,
+    /// The lane's own server, once `server up (LANE)` started it.
+    pub server: Output<Server>,
 }
 
 /// Lanes named by minor version, or by whole version where two share a minor one.
@@ -48,8 +50,8 @@ pub fn lanes(interpreters: Vec<Interpreter>) -> Vec<Lane> {
             Lane {
                 name: format!("py{version}"),
                 interpreter,
-                python: OnceLock::new(),
-                server: OnceLock::new(),
+                python: Output::new("lane venv", "venv (LANE)"),
+                server: Output::new("lane server", "server up (LANE)"),
             }
         })
         .collect()
@@ -82,8 +84,12 @@ pub fn table(lanes: &[Lane], wheel: bool) -> &'static [Node<Ci>] {
         }
         table.push(row);
         if wheel && node.name == "venv deps" {
-            table.push(Node::new("wheel", &["venv deps"], build_wheel));
-            table.push(Node::new("sdist", &["wheel"], check_sdist));
+            table.push(Node::new("wheel", &["venv deps"], |ci: &Ci, sh, step| {
+                build_wheel(sh, step, &ci.wheel, &ci.sdist)
+            }));
+            table.push(Node::new("sdist", &["wheel"], |ci: &Ci, sh, step| {
+                check_sdist(sh, step, ci.sdist.made()?)
+            }));
         }
     }
     let installed = if wheel { "wheel" } else { "bindings" };
@@ -91,7 +97,11 @@ pub fn table(lanes: &[Lane], wheel: bool) -> &'static [Node<Ci>] {
         let venv_row = lane_row("venv", lane);
         table.push(Node {
             lane: Some(index),
-            ..Node::new(venv_row, leak(vec![installed]), lane_venv)
+            ..Node::new(venv_row, leak(vec![installed]), |ci: &Ci, sh, step| {
+                let lane = ci.lane(step).context("a lane's venv without a lane")?;
+                let wheel = ci.wheel.get().filter(|_| ci.flags.wheel);
+                lane_venv(sh, step, lane, wheel)
+            })
         });
         for node in NODES.iter().filter(|node| PER_LANE.contains(&node.name)) {
             let needs: Vec<&'static str> = node
@@ -123,18 +133,22 @@ fn leak(needs: Vec<&'static str>) -> &'static [&'static str] {
 }
 
 /// `wheel`: the release wheel, built and checked as `cargo xtask wheel` does.
-fn build_wheel(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+fn build_wheel(
+    sh: &StepContext,
+    step: &mut Step,
+    wheel_out: &Output<Utf8PathBuf>,
+    sdist_out: &Output<Utf8PathBuf>,
+) -> Result<()> {
     let built = wheel::build(sh)?;
     wheel::check(sh, &built.wheel)?;
     step.note(built.wheel.file_name().unwrap_or_default());
-    let _ = ci.sdist.set(built.sdist);
-    let _ = ci.wheel.set(built.wheel);
+    sdist_out.set(built.sdist);
+    wheel_out.set(built.wheel);
     Ok(())
 }
 
 /// `sdist`: the sdist builds a wheel of its own (skipped when this sdist did before).
-fn check_sdist(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let sdist = ci.sdist.get().context("the sdist was not built")?;
+fn check_sdist(sh: &StepContext, step: &mut Step, sdist: &Utf8Path) -> Result<()> {
     if !wheel::check_sdist(sh, sdist)? {
         step.note("built a wheel before");
     }
@@ -142,18 +156,22 @@ fn check_sdist(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 }
 
 /// `venv (LANE)`: the lane's own venv, with the dev build or the wheel.
-fn lane_venv(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let lane = ci.lane(step).context("a lane's venv without a lane")?;
-    let install = match ci.wheel.get() {
-        Some(wheel) if ci.flags.wheel => venv::Install::Wheel(wheel),
-        _ => venv::Install::Editable,
+fn lane_venv(
+    sh: &StepContext,
+    step: &mut Step,
+    lane: &Lane,
+    wheel: Option<&Utf8PathBuf>,
+) -> Result<()> {
+    let install = match wheel {
+        Some(wheel) => venv::Install::Wheel(wheel),
+        None => venv::Install::Editable,
     };
     let python = venv::ensure_lane(sh, &lane.interpreter, install)?;
     step.note(&format!(
         "{} {}",
         lane.interpreter.version, lane.interpreter.path
     ));
-    let _ = lane.python.set(python);
+    lane.python.set(python);
     Ok(())
 }
 
