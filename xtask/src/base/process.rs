@@ -853,6 +853,80 @@ mod tests {
     use super::*;
     use crate::base::paths;
 
+    fn shell() -> StepContext {
+        StepContext::terminal(paths::shell().unwrap())
+    }
+
+    /// What a followed stream prints reaches the reader whole, in order, and its sink too.
+    #[test]
+    fn a_followed_stream_is_handed_over_whole_and_copied_to_its_sink() {
+        let (_guard, dir) = paths::test_dir();
+        let copy = dir.join("stdout");
+        let sh = shell();
+        let script = "for n in 1 2 3; do echo line $n; done; printf said >&2; exit 3";
+        let job = Job::new(&sh, xshell::cmd!(sh, "sh -c {script}"))
+            .stdout(Sink::File(File::create(&copy).unwrap()))
+            .stderr(Sink::Null)
+            .follow(Stream::Stdout)
+            .follow(Stream::Stderr);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let result = job.run_following(|event| {
+            match event {
+                Event::Output(Stream::Stdout, bytes) => stdout.extend_from_slice(bytes),
+                Event::Output(Stream::Stderr, bytes) => stderr.extend_from_slice(bytes),
+                Event::Tick => {}
+            }
+            Ok(())
+        });
+        let error = result.unwrap_err();
+        assert_eq!(exit_code_of(&error), 3, "{error:#}");
+        assert_eq!(
+            String::from_utf8(stdout).unwrap(),
+            "line 1\nline 2\nline 3\n"
+        );
+        assert_eq!(stderr, b"said");
+        let copied = std::fs::read_to_string(&copy).unwrap();
+        assert_eq!(copied, "line 1\nline 2\nline 3\n");
+    }
+
+    /// A grandchild that keeps the followed pipe open (a daemon) does not hold the wait
+    /// past the grace period, and is stopped with the group.
+    #[test]
+    fn a_grandchild_holding_the_pipe_does_not_hold_the_wait() {
+        let sh = shell();
+        let (_guard, dir) = paths::test_dir();
+        let pid_file = dir.join("pid");
+        let script = format!("sleep 60 & echo $! > {pid_file}; echo done");
+        let started = Instant::now();
+        let said = Job::new(&sh, xshell::cmd!(sh, "sh -c {script}"))
+            .read()
+            .unwrap();
+        assert_eq!(said, "done\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the wait held on"
+        );
+        let pid: libc::pid_t = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL was sent when the group was dropped; its delivery takes a moment.
+        let gone = Instant::now() + Duration::from_secs(10);
+        while process_runs(pid) && !is_zombie(pid) {
+            assert!(Instant::now() < gone, "the grandchild outlived its group");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A reaped-by-init orphan may linger as a zombie for a moment: it no longer runs.
+    fn is_zombie(pid: libc::pid_t) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    }
+
     #[test]
     fn a_gone_runs_temp_is_removed_and_a_live_ones_kept() {
         let (_guard, parent) = paths::test_dir();
