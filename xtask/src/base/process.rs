@@ -520,7 +520,13 @@ impl ProcessGroup {
         loop {
             signals::check(&cancel)?;
             if exited.is_none() {
-                exited = self.try_status().map(|status| (status, Instant::now()));
+                let mut state = self.owned.lock();
+                let Some(child) = state.child.as_mut() else {
+                    // Stopped by another thread (the fallback): nothing is left to wait for.
+                    anyhow::bail!("{} was stopped while it was waited for", self.owned.label);
+                };
+                let status = child.try_wait().ok().flatten();
+                exited = status.map(|status| (status, Instant::now()));
             }
             if let Some((status, at)) = exited {
                 if open == 0 || at.elapsed() >= GRACE {
