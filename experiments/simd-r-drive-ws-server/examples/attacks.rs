@@ -4,8 +4,10 @@
 //! meanwhile). Release builds; the figures are for comparing the two, in one run.
 //!
 //! ```text
-//! cargo run --release -p simd-r-drive-ws-server --example attacks -- BEFORE_BIN AFTER_BIN [ROUNDS]
+//! cargo run --release -p simd-r-drive-ws-server --example attacks -- BEFORE_BIN AFTER_BIN [ROUNDS [ATTACK...]]
 //! ```
+//!
+//! With no ATTACK named, both run, in this order:
 //!
 //! - `pings`: one client sends Pings and never reads, for the server's 30 s idle timeout.
 //! - `zeros`: two clients at once, each one batch of 8 × 32 MiB of zeros (32 MiB on the
@@ -28,10 +30,19 @@ fn main() {
     let rounds: usize = args
         .get(2)
         .map_or(1, |n| n.parse().expect("a number of rounds"));
+    let all = [("pings", pings as fn(u16)), ("zeros", zeros)];
+    let named = &args[args.len().min(3)..];
+    if let Some(unknown) = named.iter().find(|n| all.iter().all(|(name, _)| name != n)) {
+        panic!("no attack {unknown:?}; the attacks are pings and zeros");
+    }
+    let chosen: Vec<_> = all
+        .into_iter()
+        .filter(|(name, _)| named.is_empty() || named.iter().any(|n| n == name))
+        .collect();
     println!("| attack | build | server CPU | peak RSS | client's worst call |");
     println!("| --- | --- | --- | --- | --- |");
     for round in 0..rounds {
-        for (name, attack) in [("pings", pings as fn(u16)), ("zeros", zeros)] {
+        for &(name, attack) in &chosen {
             // Interleaved, so that both builds see the same load on the machine.
             for (label, bin) in [("before", before), ("after", after)] {
                 let cost = measure(bin, attack);

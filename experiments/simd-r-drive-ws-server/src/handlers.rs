@@ -1,7 +1,7 @@
 //! One handler per method of the service definition, each decoding its request and running
 //! its storage call on the blocking pool, so that neither a large decode nor file I/O
-//! stalls the async runtime. A request that decodes to more than the limit on requests is
-//! refused before the store sees it (see `decoded_size.rs`).
+//! stalls the async runtime. A request that would decode to more than the limit on
+//! requests is refused before it is decoded (see `decoded_size.rs`).
 
 use crate::MAX_VALUE_SIZE;
 use crate::decoded_size::DecodedSize;
@@ -19,8 +19,8 @@ use tokio::sync::Semaphore;
 /// A request at least this large on the wire waits for [`LARGE_DECODES`] before decoding.
 const LARGE_REQUEST: usize = 1 << 20;
 
-/// Large requests decode one at a time, process-wide. A request can decode to many times
-/// its size on the wire (see `decoded_size.rs`), which is only known once decoded; so
+/// Large requests decode one at a time, process-wide: decoding takes twice what the request
+/// decodes to for a moment (see `decoded_size.rs`), up to twice the limit on a request, so
 /// however many connections send such requests at once, one decodes at a time.
 static LARGE_DECODES: Semaphore = Semaphore::const_new(1);
 
@@ -87,11 +87,16 @@ fn check_value_size(value: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Refuses a request that decoded to more than [`MAX_REQUEST_SIZE`], like one that was
-/// that large on the wire.
-fn check_decoded_size(request: &impl DecodedSize) -> io::Result<()> {
-    let size = request.decoded_size();
-    if size > MAX_REQUEST_SIZE {
+/// Reads what the request would decode to from its encoding, and refuses it, before it is
+/// decoded, if that is over [`MAX_REQUEST_SIZE`], like a request that large on the wire.
+fn check_decoded_size<T: DecodedSize>(encoded: &[u8]) -> io::Result<u64> {
+    let size = T::size_of_encoded(encoded).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("cannot decode the request: {e}"),
+        )
+    })?;
+    if size > MAX_REQUEST_SIZE as u64 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -99,7 +104,7 @@ fn check_decoded_size(request: &impl DecodedSize) -> io::Result<()> {
             ),
         ));
     }
-    Ok(())
+    Ok(size)
 }
 
 /// The methods that take no key: they report on the store as a whole.
@@ -160,10 +165,11 @@ where
                     None
                 };
                 let output = tokio::task::spawn_blocking(move || {
+                    let size = check_decoded_size::<M::Input>(&bytes)?;
                     let request = M::decode_request(&bytes)?;
                     drop(bytes);
-                    check_decoded_size(&request)?;
                     drop(turn);
+                    debug_assert_eq!(request.decoded_size(), size, "read from the encoding");
                     op(&store, request)
                 })
                 .await??;
@@ -218,5 +224,28 @@ mod tests {
         assert!(err.to_string().contains("over the limit"), "{err}");
         assert_eq!(store.live_keys().unwrap(), 0);
         assert!(store.read(|e| e.read(b"ok")).unwrap().is_none());
+    }
+
+    /// Zeros take a bit a byte on the wire: a value of zeros at the limit (8 MiB sent) is
+    /// stored, and two of 40 MiB (10 MiB sent, 80 MiB decoded) are refused, from what their
+    /// encoding says they decode to.
+    #[tokio::test]
+    async fn a_batch_is_held_to_the_limit_by_what_it_decodes_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let (endpoint, store) = endpoint(dir.path()).await;
+        let handler = endpoint
+            .get_prebuffered_handlers()
+            .with_handlers(|h| h.get(&BatchWrite::METHOD_ID).cloned())
+            .await
+            .unwrap();
+        let batch = |entries| BatchWrite::encode_request(BatchWriteRequestParams { entries });
+        let at_the_limit = batch(vec![(b"max".to_vec(), vec![0; MAX_VALUE_SIZE])]).unwrap();
+        handler(at_the_limit, ()).await.unwrap();
+        let value = store.read_value(b"max").unwrap().unwrap();
+        assert!(value.len() == MAX_VALUE_SIZE && value.iter().all(|&b| b == 0));
+        let over = batch(vec![(b"a".to_vec(), vec![0; 40 << 20]); 2]).unwrap();
+        let err = handler(over, ()).await.unwrap_err();
+        assert!(err.to_string().contains("the request decodes to"), "{err}");
+        assert_eq!(store.live_keys().unwrap(), 1);
     }
 }
