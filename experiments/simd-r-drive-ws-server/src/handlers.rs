@@ -16,8 +16,10 @@ use std::io;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// A request at least this large on the wire waits for [`LARGE_DECODES`] before decoding.
-const LARGE_REQUEST: usize = 1 << 20;
+/// A request at least this large is measured on the blocking pool rather than in place
+/// (a pass over its length columns), and one that decodes to at least this much waits for
+/// [`LARGE_DECODES`] before decoding.
+const LARGE: usize = 1 << 20;
 
 /// Large requests decode one at a time, process-wide: decoding takes twice what the request
 /// decodes to for a moment (see `decoded_size.rs`), up to twice the limit on a request, so
@@ -107,6 +109,19 @@ fn check_decoded_size<T: DecodedSize>(encoded: &[u8]) -> io::Result<u64> {
     Ok(size)
 }
 
+/// What the request decodes to, within the limit (see [`check_decoded_size`]); a large one
+/// is measured on the blocking pool.
+async fn measure<T: DecodedSize>(bytes: Vec<u8>) -> Result<(Vec<u8>, u64), HandlerError> {
+    if bytes.len() < LARGE {
+        let size = check_decoded_size::<T>(&bytes)?;
+        return Ok((bytes, size));
+    }
+    let measured = tokio::task::spawn_blocking(move || {
+        check_decoded_size::<T>(&bytes).map(|size| (bytes, size))
+    });
+    Ok(measured.await??)
+}
+
 /// The methods that take no key: they report on the store as a whole.
 async fn register_queries<C>(
     endpoint: &RpcServiceEndpoint<C>,
@@ -159,13 +174,13 @@ where
         .register_prebuffered(M::METHOD_ID, move |bytes, _ctx| {
             let store = store.clone();
             async move {
-                let turn = if bytes.len() >= LARGE_REQUEST {
+                let (bytes, size) = measure::<M::Input>(bytes).await?;
+                let turn = if size >= LARGE as u64 {
                     Some(LARGE_DECODES.acquire().await?)
                 } else {
                     None
                 };
                 let output = tokio::task::spawn_blocking(move || {
-                    let size = check_decoded_size::<M::Input>(&bytes)?;
                     let request = M::decode_request(&bytes)?;
                     drop(bytes);
                     drop(turn);
