@@ -241,11 +241,11 @@ mod tests {
         assert!(store.read(|e| e.read(b"ok")).unwrap().is_none());
     }
 
-    /// Zeros take a bit a byte on the wire: a value of zeros at the limit (8 MiB sent) is
-    /// stored, and two of 40 MiB (10 MiB sent, 80 MiB decoded) are refused, from what their
-    /// encoding says they decode to.
+    /// Zeros take a bit a byte on the wire: a batch of one value of zeros at the limit
+    /// (8 MiB sent) is measured from its encoding as within the limit, and stored. (Batches
+    /// over it are refused in `tests/memory.rs`.)
     #[tokio::test]
-    async fn a_batch_is_held_to_the_limit_by_what_it_decodes_to() {
+    async fn a_batch_of_zeros_at_the_limit_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let (endpoint, store) = endpoint(dir.path()).await;
         let handler = endpoint
@@ -258,9 +258,5 @@ mod tests {
         handler(at_the_limit, ()).await.unwrap();
         let value = store.read_value(b"max").unwrap().unwrap();
         assert!(value.len() == MAX_VALUE_SIZE && value.iter().all(|&b| b == 0));
-        let over = batch(vec![(b"a".to_vec(), vec![0; 40 << 20]); 2]).unwrap();
-        let err = handler(over, ()).await.unwrap_err();
-        assert!(err.to_string().contains("the request decodes to"), "{err}");
-        assert_eq!(store.live_keys().unwrap(), 1);
     }
 }
