@@ -1,11 +1,19 @@
 //! Runs the built server binary as a child process and waits for its readiness line.
+//!
+//! Every server started here gets `--owner-fd`, the read end of a pipe whose write end
+//! only this test process holds: when the test process ends, however it ends (a test
+//! runner's SIGKILL included, which no `Drop` survives), the server reads end of file and
+//! stops. It shares the test's process group, so without this it outlived a test killed
+//! by nextest (issue 32).
 // Each test crate that includes this module uses a part of it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_simd-r-drive-ws-server");
@@ -113,6 +121,8 @@ pub fn spawn(storage: &Path, args: &[&str]) -> Child {
     command(storage, args).spawn().expect("spawn server binary")
 }
 
+/// The server command, owned by this test process (`--owner-fd`) unless `args` name an
+/// owner of their own.
 fn command(storage: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
@@ -120,7 +130,56 @@ fn command(storage: &Path, args: &[&str]) -> Command {
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if !args.contains(&"--owner-fd") {
+        owned_by_this_process(&mut command);
+    }
     command
+}
+
+/// Gives the child the read end of this process's owner pipe as `--owner-fd`. Both ends
+/// are close-on-exec; the child alone clears the flag on the read end, between fork and
+/// exec, so that no other child (of a test running beside on another thread) inherits it.
+fn owned_by_this_process(command: &mut Command) {
+    let fd = owner_read_end();
+    command.arg("--owner-fd").arg(fd.to_string());
+    // SAFETY: fcntl is async-signal-safe, and the closure allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}
+
+/// The read end of the pipe that this process keeps open as long as it lives, made on
+/// first use. Its write end is never written to: only its closing counts.
+fn owner_read_end() -> RawFd {
+    static PIPE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
+    PIPE.get_or_init(cloexec_pipe).0.as_raw_fd()
+}
+
+/// A pipe `(read, write)` whose ends are both close-on-exec.
+fn cloexec_pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    #[cfg(target_os = "linux")]
+    // SAFETY: pipe2 writes two descriptors into the array.
+    let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    // No pipe2 on macOS: a child forked by another thread in between could inherit the
+    // ends (and hold the write end, delaying its servers' stop until it exits).
+    #[cfg(not(target_os = "linux"))]
+    // SAFETY: pipe writes two descriptors into the array; fcntl sets flags on them.
+    let made = unsafe {
+        let made = libc::pipe(fds.as_mut_ptr());
+        for fd in fds {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        made
+    };
+    assert_eq!(made, 0, "pipe: {}", std::io::Error::last_os_error());
+    // SAFETY: both were just made and are owned nowhere else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 /// The first stdout line, or `None` at EOF; panics if nothing comes within the timeout.
@@ -139,12 +198,8 @@ fn read_first_line(stdout: ChildStdout) -> Option<String> {
 /// Failing is expected to be quick: a server still running after 10 s is killed, and the
 /// test fails, rather than hangs.
 pub fn run_failing(storage: &Path, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(BIN)
-        .arg(storage)
-        .args(args)
+    let mut child = command(storage, args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("run server");
     let deadline = Instant::now() + Duration::from_secs(10);
