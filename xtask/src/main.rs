@@ -14,12 +14,14 @@
 //!   a line per step, details on failure, step logs, summary), `routing.rs` (the one
 //!   table of routes from a changed file to what it affects: `watch`'s rebuilds and tests,
 //!   `ci --changed`'s steps), `history.rs` (each `ci` run's test
-//!   outcomes, kept for `flaky`).
-//! - `adapters/`: what a tool says, read into xtask's values: cargo's JSON messages
-//!   (`cargo_build.rs`, `compiler.rs`), nextest's events and JUnit (`nextest.rs`), the
-//!   doctests' libtest output (`libtest.rs`), pytest's report log (`pytest_events.rs`),
-//!   rustfmt/clippy/mypy findings (`findings.rs`), JUnit reports (`junit.rs`), a pytest
-//!   stage's JUnit report with every attempt of a test run again (`pytest_junit.rs`).
+//!   outcomes, kept for `flaky`), `events.rs` (what steps tell: counts, a test's end, a
+//!   compiler error), `junit.rs` (the one JUnit writer, from the tests' ends), `output.rs`
+//!   (what one step makes for another, named in the table's rows).
+//! - `adapters/`: what a tool says, read as it comes into xtask's values and events: cargo's
+//!   JSON messages (`cargo_build.rs`), the compiler's rendered errors (`compiler.rs`),
+//!   nextest's events (`nextest.rs`), the doctests' libtest output (`libtest.rs`), pytest's
+//!   report log (`pytest_events.rs`), rustfmt/clippy/mypy findings (`findings.rs`), and the
+//!   JUnit reports of several runs summed (`junit.rs`).
 //! - `python/`: the interpreters of this machine (`interpreters.rs`: `--python`), the
 //!   bindings' venvs, one per Python lane (`venv.rs`), the pytest runner
 //!   (`pytest_runner.rs`), and the release wheel's build and checks (`wheel.rs`).
@@ -32,7 +34,7 @@
 //!   manifest and sha256s, and its parts handed to the test stages of another checkout.
 //! - `checks/`: checks of the repository's own files that several tasks run (`.github/`).
 //! - `base/`: what everything stands on: `process.rs` (the one way to run a child: process
-//!   group, `$ cmd` echo, stop on drop), `signals.rs` (SIGINT, SIGTERM and SIGHUP as events
+//!   group, `$ cmd` echo, stop on drop, waits on a channel), `signals.rs` (SIGINT, SIGTERM and SIGHUP as events
 //!   that end every wait; imports nothing of xtask's), `console.rs` (the one writer, which
 //!   never panics on a closed stdout or stderr), `paths.rs`, `tools.rs`, `tail.rs` (a file
 //!   read as it grows), `fingerprint.rs`.

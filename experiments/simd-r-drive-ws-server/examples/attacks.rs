@@ -1,11 +1,13 @@
 //! The hostile clients of issue 31 item 4, against two server binaries side by side, with
-//! what each costs: the server's CPU time and peak RSS (from `wait4` once it stops), and
+//! what each costs: the server's CPU time (from `wait4` once it stops) and peak RSS, and
 //! the worst call of a well-behaved client (a process of its own, reading a key in a loop
 //! meanwhile). Release builds; the figures are for comparing the two, in one run.
 //!
 //! ```text
-//! cargo run --release -p simd-r-drive-ws-server --example attacks -- BEFORE_BIN AFTER_BIN [ROUNDS]
+//! cargo run --release -p simd-r-drive-ws-server --example attacks -- BEFORE_BIN AFTER_BIN [ROUNDS [ATTACK...]]
 //! ```
+//!
+//! With no ATTACK named, both run, in this order:
 //!
 //! - `pings`: one client sends Pings and never reads, for the server's 30 s idle timeout.
 //! - `zeros`: two clients at once, each one batch of 8 × 32 MiB of zeros (32 MiB on the
@@ -28,10 +30,19 @@ fn main() {
     let rounds: usize = args
         .get(2)
         .map_or(1, |n| n.parse().expect("a number of rounds"));
+    let all = [("pings", pings as fn(u16)), ("zeros", zeros)];
+    let named = &args[args.len().min(3)..];
+    if let Some(unknown) = named.iter().find(|n| all.iter().all(|(name, _)| name != n)) {
+        panic!("no attack {unknown:?}; the attacks are pings and zeros");
+    }
+    let chosen: Vec<_> = all
+        .into_iter()
+        .filter(|(name, _)| named.is_empty() || named.iter().any(|n| n == name))
+        .collect();
     println!("| attack | build | server CPU | peak RSS | client's worst call |");
     println!("| --- | --- | --- | --- | --- |");
     for round in 0..rounds {
-        for (name, attack) in [("pings", pings as fn(u16)), ("zeros", zeros)] {
+        for &(name, attack) in &chosen {
             // Interleaved, so that both builds see the same load on the machine.
             for (label, bin) in [("before", before), ("after", after)] {
                 let cost = measure(bin, attack);
@@ -91,9 +102,10 @@ fn measure(bin: &str, attack: fn(u16)) -> Cost {
     }
 }
 
-/// SIGTERM, then the server's CPU time and peak RSS from `wait4`.
+/// SIGTERM, then the server's CPU time from `wait4` and its peak RSS.
 fn stop(server: Child) -> (Duration, u64) {
     let pid = server.id() as i32;
+    let high_water_mark = vm_hwm(pid);
     // SAFETY: kill and wait4 on a child of ours that is not reaped yet; wait4 writes into
     // the structs it is given.
     let usage = unsafe {
@@ -104,12 +116,22 @@ fn stop(server: Child) -> (Duration, u64) {
         usage
     };
     let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    // Linux gives kilobytes, macOS bytes.
+    // macOS gives bytes (and Linux kilobytes, when /proc is not there).
     let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
     (
         time(usage.ru_utime) + time(usage.ru_stime),
-        usage.ru_maxrss as u64 * unit,
+        high_water_mark.unwrap_or(usage.ru_maxrss as u64 * unit),
     )
+}
+
+/// The peak RSS in bytes from Linux's `/proc/PID/status`. `wait4`'s figure is no good
+/// there: Linux carries the parent's peak into a child it spawns, so once this process has
+/// built a batch of zeros, every server after it seemed to peak at 290 MiB.
+fn vm_hwm(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Writes a key, says so, then reads it in a loop until stdin closes; prints the worst

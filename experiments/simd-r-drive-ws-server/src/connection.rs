@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 
 /// The endpoint every connection dispatches to; handlers need no per-connection context.
 pub(crate) type Endpoint = RpcServiceEndpoint<()>;
@@ -260,7 +260,7 @@ impl Connection {
         match received {
             None | Some(Ok(Message::Close(_))) => Ok(Received::Gone),
             Some(Ok(Message::Binary(bytes))) => {
-                self.on_binary(&bytes).await.map(|()| Received::Heard)
+                self.on_binary(bytes).await.map(|()| Received::Heard)
             }
             Some(Ok(Message::Pong(_))) => Ok(Received::Heard),
             Some(Ok(Message::Text(_))) => Err(Closing {
@@ -290,8 +290,11 @@ impl Connection {
     }
 
     /// Takes the message's frames, runs the requests they complete and sends their replies.
-    async fn on_binary(&mut self, bytes: &[u8]) -> Result<(), Closing> {
-        let requests = self.take_frames(bytes).await?;
+    /// The message is dropped once its frames are taken: the requests hold a copy of what
+    /// they need, and a large request is decoded meanwhile.
+    async fn on_binary(&mut self, bytes: Bytes) -> Result<(), Closing> {
+        let requests = self.take_frames(&bytes).await?;
+        drop(bytes);
         let replies = Arc::new(Mutex::new(Vec::new()));
         let emit = {
             let replies = replies.clone();

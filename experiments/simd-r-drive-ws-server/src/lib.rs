@@ -6,6 +6,7 @@
 mod accept;
 mod acked;
 mod beside;
+mod bitcode_lengths;
 mod connection;
 mod cutting;
 mod decoded_size;

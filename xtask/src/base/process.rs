@@ -6,6 +6,10 @@
 //! its waits end at once with `Interrupted` on a signal, or `Cancelled` when the context's
 //! step is stopped.
 //!
+//! A wait sleeps on a channel, not on a tick: a waiter thread says when the child has
+//! exited, reader threads hand over what a followed stream printed, and a signal or a stop
+//! wakes it through [`signals::on_wake`].
+//!
 //! Live groups are also listed here, for [`stop_everything`]: the fallback that the signal
 //! handler runs when the main thread is stuck.
 
@@ -15,7 +19,8 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -27,8 +32,9 @@ use crate::base::signals::{self, CancelToken, Interrupted};
 
 /// How long a group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);
-/// How often a wait looks at its child; a signal does not wait for the tick.
-const TICK: Duration = Duration::from_millis(20);
+/// How often a wait with a watcher calls it (to follow a report file, to check a server);
+/// the child's exit, its output and a signal each end the sleep at once.
+const TICK: Duration = Duration::from_millis(50);
 
 /// An error that carries the exit code xtask should exit with (pytest's, cargo's, ...).
 #[derive(Debug)]
@@ -99,7 +105,7 @@ pub enum Sink {
     Trace,
     /// A pipe that xtask reads.
     Pipe,
-    /// A file of the caller's, such as the server's log.
+    /// A file of the caller's, such as the server's log or a tool's report.
     File(File),
     /// Nowhere: noise that helps nobody (a probe's warnings).
     Null,
@@ -119,6 +125,22 @@ pub struct Job {
     /// The trace of the context it was made in, where `Sink::Trace` and its echo go.
     log: Option<Log>,
     cancel: CancelToken,
+    /// The streams also handed, as they come, to [`Job::run_following`]'s reader.
+    followed: Vec<Stream>,
+}
+
+/// One of a child's output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What a wait hands its watcher: a piece of a followed stream, or the tick of a watcher
+/// that follows something else (a report file, a server).
+pub enum Event<'a> {
+    Output(Stream, &'a [u8]),
+    Tick,
 }
 
 impl Job {
@@ -131,7 +153,15 @@ impl Job {
             stderr: Sink::Trace,
             log: cx.log().cloned(),
             cancel: cx.cancel_token().clone(),
+            followed: Vec::new(),
         }
+    }
+
+    /// Hands what the child prints on `stream` to [`Job::run_following`]'s reader as it
+    /// comes, besides sending it where its sink says: a tool's output read live.
+    pub fn follow(mut self, stream: Stream) -> Job {
+        self.followed.push(stream);
+        self
     }
 
     /// Sets an environment variable and shows it in the echo, as `NAME=value cmd`.
@@ -160,74 +190,69 @@ impl Job {
     /// Runs to completion in a group of its own. A failure becomes [`Failed`] with the
     /// command's own exit code.
     pub fn run(self) -> Result<()> {
-        self.run_watching(|| Ok(()))
+        self.run_following(|_| Ok(()))
     }
 
-    /// As [`Job::run`], calling `tick` while it runs (to show progress from its output).
-    pub fn run_watching(self, tick: impl FnMut() -> Result<()>) -> Result<()> {
+    /// As [`Job::run`], handing `reader` each piece of the followed streams as it comes
+    /// ([`Job::follow`]), and a tick now and then ([`Event::Tick`]) for what it follows
+    /// otherwise. An error from `reader` stops the child.
+    pub fn run_following(self, reader: impl FnMut(Event<'_>) -> Result<()>) -> Result<()> {
         let shown = self.shown.clone();
         let group = ProcessGroup::new("the command");
         group.spawn(self)?;
-        let status = group.wait_while(tick)?;
+        let status = group.wait_following(reader)?;
         check_status(&shown, status)
     }
 
     /// Runs to completion and returns what it printed on stdout.
     pub fn read(self) -> Result<String> {
         let shown = self.shown.clone();
-        let group = ProcessGroup::new("the command");
-        let mut stdout = group
-            .spawn(self.stdout(Sink::Pipe))?
-            .expect("stdout is piped");
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = stdout.read_to_end(&mut text);
-            text
-        });
-        let status = group.wait()?;
-        // The group is gone, and with it every writer of the pipe.
-        let text = reader.join().unwrap_or_default();
-        check_status(&shown, status)?;
+        let mut text = Vec::new();
+        let result = self
+            .stdout(Sink::Null)
+            .follow(Stream::Stdout)
+            .run_following(|event| {
+                if let Event::Output(_, bytes) = event {
+                    text.extend_from_slice(bytes);
+                }
+                Ok(())
+            });
+        result?;
         String::from_utf8(text).with_context(|| format!("`{shown}` printed something not UTF-8"))
     }
 
     /// Runs to completion, its stdout going where it goes, its stderr shown as usual (into
     /// the trace) and also returned, for an error whose advice depends on what it said.
     pub fn run_keeping_stderr(self) -> (Result<()>, String) {
-        let shown = self.shown.clone();
-        let mut copy = self.log.as_ref().and_then(Log::file);
-        let group = ProcessGroup::new("the command");
-        let stderr = match group.spawn(self.stderr(Sink::Pipe)) {
-            Ok(_) => group.take_stderr(),
-            Err(error) => return (Err(error), String::new()),
-        };
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut stderr) = stderr {
-                let mut buffer = [0; 8192];
-                while let Ok(n @ 1..) = stderr.read(&mut buffer) {
-                    match &mut copy {
-                        Some(log) => {
-                            let _ = std::io::Write::write_all(log, &buffer[..n]);
-                        }
-                        None => console::stderr_bytes(&buffer[..n]),
-                    }
-                    text.extend_from_slice(&buffer[..n]);
-                }
+        let mut text = Vec::new();
+        let result = self.follow(Stream::Stderr).run_following(|event| {
+            if let Event::Output(_, bytes) = event {
+                text.extend_from_slice(bytes);
             }
-            String::from_utf8_lossy(&text).into_owned()
+            Ok(())
         });
-        let status = group.wait();
-        let text = reader.join().unwrap_or_default();
-        (status.and_then(|status| check_status(&shown, status)), text)
+        (result, String::from_utf8_lossy(&text).into_owned())
     }
 
-    /// The command with its output connected, for a spawn.
-    fn into_command(mut self) -> Result<Command> {
+    /// The command with its output connected, for a spawn, and where the followed streams'
+    /// copies go (where their sinks say).
+    fn into_command(mut self) -> Result<(Command, Vec<(Stream, Copy)>)> {
+        let log = self.log.as_ref();
+        let mut followed = Vec::new();
+        for (stream, sink) in [(Stream::Stdout, self.stdout), (Stream::Stderr, self.stderr)] {
+            let stdio = if self.followed.contains(&stream) {
+                followed.push((stream, Copy::of(sink, log, stream)));
+                Stdio::piped()
+            } else {
+                stdio(sink, log)?
+            };
+            match stream {
+                Stream::Stdout => self.command.stdout(stdio),
+                Stream::Stderr => self.command.stderr(stdio),
+            };
+        }
         self.command.stdin(Stdio::null());
-        self.command.stdout(stdio(self.stdout, self.log.as_ref())?);
-        self.command.stderr(stdio(self.stderr, self.log.as_ref())?);
-        Ok(self.command)
+        Ok((self.command, followed))
     }
 
     /// A line of the trace of the job's context.
@@ -256,6 +281,44 @@ fn stdio(sink: Sink, log: Option<&Log>) -> Result<Stdio> {
     })
 }
 
+/// Where a followed stream's output is copied: where its sink would have sent it.
+enum Copy {
+    File(File),
+    Stdout,
+    Stderr,
+    Nowhere,
+}
+
+impl Copy {
+    fn of(sink: Sink, log: Option<&Log>, stream: Stream) -> Copy {
+        let terminal = match stream {
+            Stream::Stdout => Copy::Stdout,
+            Stream::Stderr => Copy::Stderr,
+        };
+        match sink {
+            Sink::Trace => log.and_then(Log::file).map_or(terminal, Copy::File),
+            Sink::File(file) => Copy::File(file),
+            Sink::Terminal => terminal,
+            Sink::Pipe | Sink::Null => Copy::Nowhere,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        use std::io::Write as _;
+        match self {
+            Copy::File(file) => {
+                let _ = file.write_all(bytes);
+            }
+            Copy::Stdout => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
+            }
+            Copy::Stderr => console::stderr_bytes(bytes),
+            Copy::Nowhere => {}
+        }
+    }
+}
+
 fn check_status(shown: &str, status: ExitStatus) -> Result<()> {
     if status.success() {
         return Ok(());
@@ -271,6 +334,24 @@ fn check_status(shown: &str, status: ExitStatus) -> Result<()> {
 /// once that child is gone. Dropping it stops the child.
 pub struct ProcessGroup {
     owned: Arc<Owned>,
+    /// Where the waiter and reader threads (and a signal) say what happened...
+    wakes: Sender<Wake>,
+    /// ... and where a wait hears it.
+    woken: Mutex<Receiver<Wake>>,
+    /// How many followed streams the child has.
+    followed: AtomicUsize,
+}
+
+/// What ends a wait's sleep.
+enum Wake {
+    /// The child exited (it is left to be reaped by the wait).
+    Exited,
+    /// A piece of a followed stream.
+    Output(Stream, Vec<u8>),
+    /// A followed stream reached its end.
+    Closed,
+    /// A signal came, or a step was stopped: the wait checks which.
+    Signal,
 }
 
 struct Owned {
@@ -303,7 +384,13 @@ impl ProcessGroup {
             state: Mutex::default(),
         });
         live().push(Arc::downgrade(&owned));
-        ProcessGroup { owned }
+        let (wakes, woken) = mpsc::channel();
+        ProcessGroup {
+            owned,
+            wakes,
+            woken: Mutex::new(woken),
+            followed: AtomicUsize::new(0),
+        }
     }
 
     /// Asks the group to stop with `signal` instead of SIGTERM (SIGKILL still follows the
@@ -324,12 +411,12 @@ impl ProcessGroup {
     }
 
     /// Echoes and spawns `job` as the leader of a new process group; returns its stdout if
-    /// piped. After a signal, nothing is spawned.
+    /// piped (and not followed). After a signal, nothing is spawned.
     pub fn spawn(&self, job: Job) -> Result<Option<ChildStdout>> {
         let shown = job.shown.clone();
         let (log, cancel) = (job.log.clone(), job.cancel.clone());
         job.trace(format_args!("$ {shown}"));
-        let mut command = job.into_command()?;
+        let (mut command, followed) = job.into_command()?;
         let mut state = self.owned.lock();
         assert!(state.child.is_none(), "a ProcessGroup owns one child");
         // Checked under the lock that a stop takes: a child is either spawned before that
@@ -344,18 +431,32 @@ impl ProcessGroup {
             .process_group(0)
             .spawn()
             .with_context(|| format!("cannot run `{shown}`"))?;
+        let pid = child.id() as libc::pid_t;
+        let pipes: Vec<Followed> = followed
+            .into_iter()
+            .filter_map(|(stream, copy)| {
+                let pipe: Box<dyn Read + Send> = match stream {
+                    Stream::Stdout => Box::new(child.stdout.take()?),
+                    Stream::Stderr => Box::new(child.stderr.take()?),
+                };
+                Some(Followed { stream, pipe, copy })
+            })
+            .collect();
         let stdout = child.stdout.take();
         state.child = Some(child);
+        drop(state);
+        self.followed.store(pipes.len(), Ordering::SeqCst);
+        for followed in pipes {
+            let wakes = self.wakes.clone();
+            spawn_thread("xtask-reader", move || followed.forward(&wakes))?;
+        }
+        let wakes = self.wakes.clone();
+        spawn_thread("xtask-waiter", move || wait_for_exit(pid, wakes))?;
         Ok(stdout)
     }
 
     pub fn pid(&self) -> Option<u32> {
         self.owned.lock().child.as_ref().map(Child::id)
-    }
-
-    /// The child's stderr, if piped and not taken yet.
-    fn take_stderr(&self) -> Option<std::process::ChildStderr> {
-        self.owned.lock().child.as_mut()?.stderr.take()
     }
 
     /// The child's exit status if it has exited (it is then reaped), without blocking.
@@ -376,21 +477,83 @@ impl ProcessGroup {
         signals::sleep(&cancel, duration)
     }
 
-    /// Waits for the child to exit; a signal ends the wait with `Interrupted`.
-    pub fn wait(&self) -> Result<ExitStatus> {
-        self.wait_while(|| Ok(()))
-    }
-
-    /// Waits for the child to exit, calling `tick` between looks (to watch a server, or to
+    /// Waits for the child to exit, calling `tick` every [`TICK`] (to watch a server, or to
     /// read a report as it grows); an error from `tick` or a signal ends the wait.
     pub fn wait_while(&self, mut tick: impl FnMut() -> Result<()>) -> Result<ExitStatus> {
+        self.wait_for(Some(TICK), |_| tick())
+    }
+
+    /// Waits for the child to exit, handing `reader` what its followed streams print as it
+    /// comes, and after the exit the rest of it; an error from `reader` or a signal ends
+    /// the wait.
+    pub fn wait_following(
+        &self,
+        reader: impl FnMut(Event<'_>) -> Result<()>,
+    ) -> Result<ExitStatus> {
+        self.wait_for(None, reader)
+    }
+
+    /// The one wait: asleep on the group's channel until the child exits, a followed stream
+    /// prints, a signal or a stop comes, or (with `ticks`) the next tick is due. After the
+    /// exit, the followed streams are read to their end, for at most [`GRACE`]: a grandchild
+    /// that keeps a pipe open must not hold the wait.
+    fn wait_for(
+        &self,
+        ticks: Option<Duration>,
+        mut reader: impl FnMut(Event<'_>) -> Result<()>,
+    ) -> Result<ExitStatus> {
         let cancel = self.owned.lock().cancel.clone();
+        let woken = self
+            .woken
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let wakes = Mutex::new(self.wakes.clone());
+        let _listening = signals::on_wake(move || {
+            let wakes = wakes
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _ = wakes.send(Wake::Signal);
+        });
+        let mut open = self.followed.load(Ordering::SeqCst);
+        let mut exited: Option<(ExitStatus, Instant)> = None;
+        let mut next_tick = ticks.map(|every| Instant::now() + every);
         loop {
-            if let Some(status) = self.try_status() {
-                return Ok(status);
+            signals::check(&cancel)?;
+            if exited.is_none() {
+                let mut state = self.owned.lock();
+                let Some(child) = state.child.as_mut() else {
+                    // Stopped by another thread (the fallback): nothing is left to wait for.
+                    anyhow::bail!("{} was stopped while it was waited for", self.owned.label);
+                };
+                let status = child.try_wait().ok().flatten();
+                exited = status.map(|status| (status, Instant::now()));
             }
-            tick()?;
-            signals::sleep(&cancel, TICK)?;
+            if let Some((status, at)) = exited {
+                if open == 0 || at.elapsed() >= GRACE {
+                    return Ok(status);
+                }
+            }
+            if let (Some(every), Some(due)) = (ticks, next_tick) {
+                if Instant::now() >= due {
+                    reader(Event::Tick)?;
+                    next_tick = Some(Instant::now() + every);
+                }
+            }
+            let drained = exited.map(|(_, at)| at + GRACE);
+            let wake = match [next_tick, drained].into_iter().flatten().min() {
+                Some(until) => woken.recv_timeout(until.saturating_duration_since(Instant::now())),
+                None => woken.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match wake {
+                Ok(Wake::Output(stream, bytes)) => reader(Event::Output(stream, &bytes))?,
+                Ok(Wake::Closed) => open = open.saturating_sub(1),
+                // Looked at above, on the next turn.
+                Ok(Wake::Exited | Wake::Signal) | Err(RecvTimeoutError::Timeout) => {}
+                // The group holds a sender: never.
+                Err(RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("the waiter of {} is gone", self.owned.label)
+                }
+            }
         }
     }
 
@@ -408,6 +571,59 @@ impl Drop for ProcessGroup {
         self.stop();
         live().retain(|weak| weak.strong_count() > 0 && !weak.ptr_eq(&Arc::downgrade(&self.owned)));
     }
+}
+
+/// A followed stream of a child: its pipe, and where its copy goes.
+struct Followed {
+    stream: Stream,
+    pipe: Box<dyn Read + Send>,
+    copy: Copy,
+}
+
+impl Followed {
+    /// On a thread of its own until the pipe closes: each piece to its copy and to the
+    /// wait. The copy goes on after the wait has gone (a stop), so that the log is whole.
+    fn forward(mut self, wakes: &Sender<Wake>) {
+        let mut buffer = [0; 16 * 1024];
+        loop {
+            match self.pipe.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.copy.write(&buffer[..n]);
+                    let _ = wakes.send(Wake::Output(self.stream, buffer[..n].to_vec()));
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = wakes.send(Wake::Closed);
+    }
+}
+
+/// Blocks until the child `pid` has exited, then says so. `WNOWAIT` leaves it unreaped: its
+/// owner reaps it, so that the pid stays the child's until then and a stop can still
+/// signal its group.
+fn wait_for_exit(pid: libc::pid_t, wakes: Sender<Wake>) {
+    loop {
+        // SAFETY: waitid only writes into `info`, which lives through the call.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let options = libc::WEXITED | libc::WNOWAIT;
+        // SAFETY: as above; a pid that is no longer our child gives ECHILD.
+        let result = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, options) };
+        let interrupted = std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+        if result == 0 || !interrupted {
+            break;
+        }
+    }
+    let _ = wakes.send(Wake::Exited);
+}
+
+fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> Result<()> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .with_context(|| format!("cannot start a thread ({name})"))?;
+    Ok(())
 }
 
 fn live() -> MutexGuard<'static, Vec<Weak<Owned>>> {
@@ -642,6 +858,80 @@ pub fn unique_name(prefix: &str) -> String {
 mod tests {
     use super::*;
     use crate::base::paths;
+
+    fn shell() -> StepContext {
+        StepContext::terminal(paths::shell().unwrap())
+    }
+
+    /// What a followed stream prints reaches the reader whole, in order, and its sink too.
+    #[test]
+    fn a_followed_stream_is_handed_over_whole_and_copied_to_its_sink() {
+        let (_guard, dir) = paths::test_dir();
+        let copy = dir.join("stdout");
+        let sh = shell();
+        let script = "for n in 1 2 3; do echo line $n; done; printf said >&2; exit 3";
+        let job = Job::new(&sh, xshell::cmd!(sh, "sh -c {script}"))
+            .stdout(Sink::File(File::create(&copy).unwrap()))
+            .stderr(Sink::Null)
+            .follow(Stream::Stdout)
+            .follow(Stream::Stderr);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let result = job.run_following(|event| {
+            match event {
+                Event::Output(Stream::Stdout, bytes) => stdout.extend_from_slice(bytes),
+                Event::Output(Stream::Stderr, bytes) => stderr.extend_from_slice(bytes),
+                Event::Tick => {}
+            }
+            Ok(())
+        });
+        let error = result.unwrap_err();
+        assert_eq!(exit_code_of(&error), 3, "{error:#}");
+        assert_eq!(
+            String::from_utf8(stdout).unwrap(),
+            "line 1\nline 2\nline 3\n"
+        );
+        assert_eq!(stderr, b"said");
+        let copied = std::fs::read_to_string(&copy).unwrap();
+        assert_eq!(copied, "line 1\nline 2\nline 3\n");
+    }
+
+    /// A grandchild that keeps the followed pipe open (a daemon) does not hold the wait
+    /// past the grace period, and is stopped with the group.
+    #[test]
+    fn a_grandchild_holding_the_pipe_does_not_hold_the_wait() {
+        let sh = shell();
+        let (_guard, dir) = paths::test_dir();
+        let pid_file = dir.join("pid");
+        let script = format!("sleep 60 & echo $! > {pid_file}; echo done");
+        let started = Instant::now();
+        let said = Job::new(&sh, xshell::cmd!(sh, "sh -c {script}"))
+            .read()
+            .unwrap();
+        assert_eq!(said, "done\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the wait held on"
+        );
+        let pid: libc::pid_t = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL was sent when the group was dropped; its delivery takes a moment.
+        let gone = Instant::now() + Duration::from_secs(10);
+        while process_runs(pid) && !is_zombie(pid) {
+            assert!(Instant::now() < gone, "the grandchild outlived its group");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A reaped-by-init orphan may linger as a zombie for a moment: it no longer runs.
+    fn is_zombie(pid: libc::pid_t) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    }
 
     #[test]
     fn a_gone_runs_temp_is_removed_and_a_live_ones_kept() {

@@ -96,6 +96,25 @@ pub struct TestEnded {
     pub duration: Duration,
     /// The attempt it ended on: 1 without retries.
     pub attempt: usize,
+    /// Where the JUnit writer files it, and what it says of it.
+    pub case: Case,
+}
+
+/// A test as a JUnit report shows it: its suite, class and name (a Python lane's are its
+/// own), why it failed or was skipped, and its failed attempts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Case {
+    /// The `testsuite`: nextest's binary id, `pytest unit (py3.12)`, `doctests`.
+    pub suite: String,
+    pub class: String,
+    pub name: String,
+    /// Why it failed or was skipped, in a line.
+    pub message: Option<String>,
+    /// A failure's whole story: what the test printed, pytest's report of it.
+    pub output: Option<String>,
+    /// Why each earlier attempt failed, in order: a `flakyFailure` each for a test that
+    /// passed in the end, a `rerunFailure` for one that failed.
+    pub failed_attempts: Vec<String>,
 }
 
 /// An error of the compiler's, as cargo's JSON messages give it.
@@ -116,6 +135,21 @@ impl std::fmt::Display for CompilerError {
         match &self.place {
             Some(place) => write!(f, "{place}: {}", self.message),
             None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A build that failed with the compiler's errors, as its adapter read them while it ran:
+/// carried in the error, so that the step that asked for the build (`bindings`, through
+/// `venv::ensure`) names the first as its cause without reading any log.
+#[derive(Debug)]
+pub struct BuildErrors(pub Vec<CompilerError>);
+
+impl std::fmt::Display for BuildErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.first() {
+            Some(first) => write!(f, "the compiler's first error: {first}"),
+            None => f.write_str("the build failed"),
         }
     }
 }

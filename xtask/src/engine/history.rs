@@ -240,6 +240,7 @@ mod tests {
             outcome,
             duration: Duration::from_millis(millis),
             attempt,
+            case: Default::default(),
         };
         let tests = [
             ended("nxdemo ok", Outcome::Passed, 500, 1),

@@ -3,5 +3,7 @@
 pub mod events;
 pub mod graph;
 pub mod history;
+pub mod junit;
+pub mod output;
 pub mod routing;
 pub mod steps;

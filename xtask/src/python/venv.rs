@@ -15,11 +15,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 use regex::Regex;
 use xshell::cmd;
 
+use crate::adapters::compiler;
 use crate::base::context::StepContext;
 use crate::base::fingerprint::{self, Fnv};
 use crate::base::paths;
-use crate::base::process::Job;
+use crate::base::process::{Event, Job, Stream};
 use crate::base::tools;
+use crate::engine::events::BuildErrors;
 use crate::python::interpreters::{self, Interpreter};
 use crate::traceln;
 
@@ -100,9 +102,21 @@ pub fn ensure(
     )
     .env("PATH", path)
     .env_remove("CONDA_PREFIX");
-    Job::new(sh, develop)
+    // maturin passes on cargo's messages rendered, on stderr: read as they come, for the
+    // errors a failed build names (in the error, as `BuildErrors`).
+    let mut rendered = compiler::Rendered::new(&bindings, &paths::project_root());
+    let built = Job::new(sh, develop)
         .env("VIRTUAL_ENV", venv.as_str())
-        .run()
+        .follow(Stream::Stderr)
+        .run_following(|event| {
+            if let Event::Output(_, bytes) = event {
+                rendered.feed(bytes);
+            }
+            Ok(())
+        });
+    rendered.finish();
+    built
+        .context(BuildErrors(rendered.errors))
         .context("maturin could not build the bindings: see the compiler's errors above")?;
     // Hashed again: uv may have rewritten pyvenv.cfg.
     let stamp = self::stamp(&bindings, &venv, python, profile.name())?;

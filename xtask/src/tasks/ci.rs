@@ -12,28 +12,26 @@ mod coverage;
 mod lanes;
 mod rust_tests;
 
-use std::sync::OnceLock;
-
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::cmd;
 
 use crate::adapters::cargo_build;
 use crate::adapters::compiler;
 use crate::adapters::pytest_events::{self, PytestRun};
-use crate::adapters::pytest_junit;
 use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::github;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Reported, Sink};
+use crate::base::process::{self, Event, Failed, Job, Reported, Sink, Stream};
 use crate::base::signals;
 use crate::base::tail::Tail;
 use crate::checks::workflow_lint;
-use crate::engine::events::{CompilerError, Counts, TestEnded, TestOutcome};
+use crate::engine::events::{BuildErrors, Case, CompilerError, Counts, TestEnded, TestOutcome};
 use crate::engine::graph::{self, FailFast, Node};
 use crate::engine::history;
+use crate::engine::junit;
+use crate::engine::output::Output;
 use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
 use crate::flags::{self, Suite};
 use crate::python::interpreters;
@@ -46,7 +44,7 @@ use archive::Archive;
 use changed::Focus;
 use coverage::Profiles;
 
-/// Lines of pytest's failure report shown under a failed stage; the log has all of them.
+/// Lines of pytest's failure reports shown under a failed stage; the log has all of them.
 const FAILURE_LINES: usize = 100;
 
 /// The steps of `ci`: each row a name, the steps it needs (earlier in the table), and its
@@ -56,12 +54,14 @@ const FAILURE_LINES: usize = 100;
 const NODES: &[Node<Ci>] = &[
     Node::new("extract", &[], |_, sh, _| extract::ensure(sh)),
     Node::new("venv deps", &[], venv_deps),
-    Node::new("rust build", &[], rust_build),
+    Node::new("rust build", &[], |ci: &Ci, sh, step| {
+        rust_build(ci, sh, step, &ci.built)
+    }),
     Node::new("workflow lint", &["venv deps"], workflow_lint),
     Node::new(
         "rust tests",
         &["rust build", "venv deps"],
-        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Workspace),
+        |ci, sh, step| rust_tests(ci, sh, step, ci.built.made()?, RustTests::Workspace),
     ),
     Node::new("doctests", &["rust build"], doctests),
     // After `rust build` when both run (see `builds_in_turn`).
@@ -69,33 +69,45 @@ const NODES: &[Node<Ci>] = &[
     Node::new(
         "xtask venv tests",
         &["rust build", "bindings"],
-        |ci, sh, step| rust_tests(ci, sh, step, RustTests::Venv),
+        |ci, sh, step| rust_tests(ci, sh, step, ci.built.made()?, RustTests::Venv),
     ),
     Node::new("pytest unit", &["extract", "bindings"], |ci, sh, step| {
-        pytest_stage(ci, sh, step, Suite::Unit)
+        pytest_stage(ci, sh, step, Suite::Unit, None)
     }),
-    Node::new("server up", &["rust build"], server_up),
+    Node::new("server up", &["rust build"], |ci: &Ci, sh, step| {
+        server_up(ci, sh, ci.server_of(step))
+    }),
     // The stages come one after the other so that a failure shows sooner; with
     // `--no-fail-fast`, a stage runs after a failed one too.
     Node::new(
         "pytest integration",
         &["extract", "bindings", "server up"],
-        |ci, sh, step| pytest_stage(ci, sh, step, Suite::Integration),
+        |ci: &Ci, sh, step| {
+            let server = ci.server_of(step).made()?;
+            pytest_stage(ci, sh, step, Suite::Integration, Some(server))
+        },
     )
     .after(&["pytest unit"]),
     Node::new(
         "pytest e2e",
         &["extract", "bindings", "server up"],
-        |ci, sh, step| pytest_stage(ci, sh, step, Suite::E2e),
+        |ci: &Ci, sh, step| {
+            let server = ci.server_of(step).made()?;
+            pytest_stage(ci, sh, step, Suite::E2e, Some(server))
+        },
     )
     .after(&["pytest integration"]),
-    Node::always("server down", &["server up", "pytest e2e"], server_down),
+    Node::always(
+        "server down",
+        &["server up", "pytest e2e"],
+        |ci, _, step| server_down(ci, step, ci.server_of(step).get()),
+    ),
     Node::new(
         archive::STEP,
         &["rust build", "bindings"],
         |ci, sh, step| {
-            let built = ci.built.get().context("the Rust tests were not built")?;
-            step.note(&ci.archive.write(sh, built.venv_tests.clone())?);
+            let venv_tests = ci.built.made()?.venv_tests.clone();
+            step.note(&ci.archive.write(sh, venv_tests)?);
             Ok(())
         },
     ),
@@ -108,7 +120,7 @@ const NODES: &[Node<Ci>] = &[
             "pytest e2e",
             "server down",
         ],
-        coverage_report,
+        |ci: &Ci, sh, step| coverage_report(ci, sh, step, &ci.built, &ci.coverage_table),
     ),
 ];
 
@@ -147,14 +159,17 @@ fn builds_in_turn(nodes: &'static [Node<Ci>], selected: &[bool]) -> &'static [No
     Box::leak(table.into_boxed_slice())
 }
 
-/// What the steps share: the flags, and what one step makes for the next (each set once).
+/// What the steps share: the flags, and what one step makes for the next ([`Output`]s,
+/// each handed, in the table's rows, to the step that makes it and to those that use it).
 struct Ci {
     flags: flags::Ci,
     xtask_dir: Utf8PathBuf,
     junit_dir: Utf8PathBuf,
     github: bool,
-    built: OnceLock<Built>,
-    server: OnceLock<Server>,
+    /// `rust build`'s test list, for the Rust tests and the coverage report.
+    built: Output<Built>,
+    /// `server up`'s server, for the stages that talk to it and `server down`.
+    server: Output<Server>,
     /// What the changes call for (`--changed`); everything otherwise.
     focus: Focus,
     /// The Python lanes: none for a plain run, which tests in the bindings' venv.
@@ -162,12 +177,12 @@ struct Ci {
     /// How many pytest stages may run at once.
     slots: lanes::Slots,
     /// The release wheel and sdist (`--wheel`).
-    wheel: OnceLock<Utf8PathBuf>,
-    sdist: OnceLock<Utf8PathBuf>,
+    wheel: Output<Utf8PathBuf>,
+    sdist: Output<Utf8PathBuf>,
     /// With `--coverage`: where the instrumented run's profiles go.
     coverage: Option<Profiles>,
     /// With `--coverage`: the table, printed after the summary.
-    coverage_table: OnceLock<String>,
+    coverage_table: Output<String>,
     /// `--archive` or `--from`: what the steps make into an archive or take from one.
     archive: Archive,
 }
@@ -195,7 +210,7 @@ impl Ci {
     }
 
     /// Where the server of a step's lane is kept: the lane's own, or the run's.
-    fn server_of(&self, step: &Step) -> &OnceLock<Server> {
+    fn server_of(&self, step: &Step) -> &Output<Server> {
         match self.lane(step) {
             Some(lane) => &lane.server,
             None => &self.server,
@@ -274,15 +289,15 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         xtask_dir: xtask_dir.clone(),
         junit_dir: junit_dir.clone(),
         github: mode == Mode::GitHub,
-        built: OnceLock::new(),
-        server: OnceLock::new(),
+        built: Output::new("test list", "rust build"),
+        server: Output::new("server", "server up"),
         focus,
         lanes,
         slots: lanes::Slots::for_cores(),
-        wheel: OnceLock::new(),
-        sdist: OnceLock::new(),
+        wheel: Output::new("wheel", "wheel"),
+        sdist: Output::new("sdist", "wheel"),
         coverage,
-        coverage_table: OnceLock::new(),
+        coverage_table: Output::new("coverage table", "coverage"),
         archive,
     };
     let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
@@ -299,9 +314,8 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
     if let Err(error) = history::record_run(sh, &runner.tests()) {
         errln!("warning: this run is not in the tests' history: {error:#}");
     }
-    let junit = junit_dir.join("ci.xml");
-    std::fs::write(&junit, junit_report(&runner.in_order())?)
-        .with_context(|| format!("cannot write {junit}"))?;
+    let steps = step_cases(&runner.in_order());
+    junit::write(&junit_dir.join("ci.xml"), "cargo xtask ci", &steps)?;
     errln!("JUnit reports: {}", paths::display_path(&junit_dir));
     // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
     // keeps them; progress and logs stay on stderr.
@@ -393,36 +407,29 @@ fn build_failed(
         // Not the compiler's (a manifest cargo cannot read, say): the end of the log says.
         return error.context(what);
     };
-    let rendered: Vec<&str> = errors.iter().map(|e| e.rendered.trim_end()).collect();
-    let rendered = rendered.join("\n");
-    let lines: Vec<&str> = rendered.lines().take(compiler::SHOWN_LINES).collect();
-    step.details(lines.join("\n"));
+    step.details(compiler::shown_errors(errors));
     if signals::is_stop(&error) {
         return error.context(what);
     }
     anyhow::anyhow!(first.to_string()).context(what)
 }
 
-/// [`build_failed`] for maturin, which passes on cargo's rendered messages only: the
-/// errors are read out of the step's log.
+/// [`build_failed`] for maturin, whose errors `venv::ensure` read as it built and handed
+/// back in its error ([`BuildErrors`]).
 fn maturin_failed(step: &mut Step, error: anyhow::Error, what: &'static str) -> anyhow::Error {
-    let workspace = paths::BINDINGS;
-    let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-    step.details(compiler::shown(&output));
-    let root = paths::project_root();
-    let cause = match compiler::first_error(&output, &root.join(workspace), &root) {
-        Some(first) if !signals::is_stop(&error) => anyhow::anyhow!(first),
-        _ => error,
+    let errors = match error.downcast_ref::<BuildErrors>() {
+        Some(BuildErrors(errors)) => errors.clone(),
+        None => Vec::new(),
     };
-    cause.context(what)
+    build_failed(step, error, &errors, what)
 }
 
 /// Builds every Rust test binary: `cargo test --workspace`'s, then the xtask tests that
 /// need the venv, which `cargo test` leaves out (`test = false`; found in cargo's metadata).
-fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step, built: &Output<Built>) -> Result<()> {
     if let Some(venv_tests) = ci.archive.before_build(sh)? {
         step.note("from the archive");
-        let _ = ci.built.set(Built {
+        built.set(Built {
             venv_tests,
             test_executables: Vec::new(),
         });
@@ -435,7 +442,7 @@ fn rust_build(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
         tests.extend(cargo_no_run(sh, step, &selection, &json)?);
     }
     step.note(&format!("{} test binaries", tests.len()));
-    let _ = ci.built.set(Built {
+    built.set(Built {
         venv_tests: selection,
         test_executables: tests,
     });
@@ -457,23 +464,21 @@ fn cargo_no_run(
         cmd!(sh, "cargo test --no-run --message-format=json {args...}"),
     )
     .stdout(Sink::File(file))
+    .follow(Stream::Stdout)
     .note(format!("messages to {}", paths::display_path(json)));
-    let mut messages = Tail::new(json);
     let mut build = cargo_build::Build::default();
     let root = paths::project_root();
-    let mut follow = |step: &mut Step| {
-        for rendered in build.feed(&messages.read_new(), &root, &root) {
-            // The log is for people: the diagnostics as cargo would have shown them.
-            traceln!(sh, "{}", rendered.trim_end());
+    let result = job.run_following(|event| {
+        if let Event::Output(_, bytes) = event {
+            for rendered in build.feed(bytes, &root, &root) {
+                // The log is for people: the diagnostics as cargo would have shown them.
+                traceln!(sh, "{}", rendered.trim_end());
+            }
+            let built = format!("{} crates built", build.artifacts);
+            step.progress(Counts::default(), None, &built);
         }
-        let built = format!("{} crates built", build.artifacts);
-        step.progress(Counts::default(), None, &built);
-    };
-    let result = job.run_watching(|| {
-        follow(step);
         Ok(())
     });
-    follow(step);
     if let Err(error) = result {
         return Err(build_failed(
             step,
@@ -482,13 +487,17 @@ fn cargo_no_run(
             "the Rust tests do not build",
         ));
     }
-    let text = std::fs::read(json).with_context(|| format!("cannot read {json}"))?;
-    cargo_build::test_executables(&text)
+    Ok(build.test_executables)
 }
 
 /// The Rust tests of the workspace or the venv's xtask tests, through nextest.
-fn rust_tests(ci: &Ci, sh: &StepContext, step: &mut Step, which: RustTests) -> Result<()> {
-    let built = ci.built.get().context("the Rust tests were not built")?;
+fn rust_tests(
+    ci: &Ci,
+    sh: &StepContext,
+    step: &mut Step,
+    built: &Built,
+    which: RustTests,
+) -> Result<()> {
     let (profile, mut selection) = match which {
         RustTests::Workspace => ("ci", ci.focus.rust_selection()),
         RustTests::Venv if ci.coverage.is_some() => {
@@ -520,7 +529,13 @@ fn doctests(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 
 /// Runs one stage, following pytest's report log for the display, the counts and the
 /// timings; names the slowest tests in the log and the outliers in the output.
-fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Result<()> {
+fn pytest_stage(
+    ci: &Ci,
+    sh: &StepContext,
+    step: &mut Step,
+    stage: Suite,
+    server: Option<&Server>,
+) -> Result<()> {
     let Some(paths) = ci.focus.pytest_paths(&format!("pytest {}", stage.name())) else {
         step.note("no change affects its tests");
         return Ok(());
@@ -566,17 +581,12 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         args.extend(pytest_runner::coverage_args(part, &ci.xtask_dir));
         env.push(("COVERAGE_FILE", ci.xtask_dir.join(".coverage").to_string()));
     }
-    let target = match (stage, ci.server_of(step).get()) {
-        (Suite::Unit, _) => Target::Nothing,
-        (_, Some(server)) => Target::Guarded(server),
-        (_, None) => anyhow::bail!("the server is not up"),
+    let target = match server {
+        Some(server) => Target::Guarded(server),
+        None => Target::Nothing,
     };
     let python = match lane {
-        Some(lane) => lane
-            .python
-            .get()
-            .context("the lane's venv is not made")?
-            .clone(),
+        Some(lane) => lane.python.made()?.clone(),
         None => venv::python(),
     };
     let _slot = ci.slots.take(sh)?;
@@ -598,9 +608,6 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         },
     );
     tests.feed(&log.read_new());
-    if let Some(lane) = lane {
-        lanes::name_lane_in_junit(&junit, lane)?;
-    }
     let result = match result {
         Err(error) if ci.flags.shard.is_some() && pytest_runner::no_tests_collected(&error) => {
             step.note("none in this shard");
@@ -609,11 +616,9 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         result => result,
     };
     if result.is_err() {
-        // Read before the timings below are added to the log.
-        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-        let excerpt = pytest_events::failure_excerpt(&output, FAILURE_LINES);
-        if let Some(excerpt) = excerpt {
-            step.details(excerpt);
+        // pytest's reports of the first failed tests, as the report log gave them.
+        if let Some(reports) = pytest_events::failure_reports(&tests, FAILURE_LINES) {
+            step.details(reports);
         }
         // Interrupted too, the failures so far are named, with the results.
         for rerun in pytest_runner::rerun_lines(&tests.failed.join("\n"), stage, None) {
@@ -625,22 +630,27 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
         annotate_readme_failures(ci.github, &tests, step);
     }
     report_stage(sh, step, &tests, stage);
-    // Written from the report log, with each test's failed attempts (pytest's own
-    // `--junitxml` writes a test that ran again twice, and no attempt).
+    // From the report log, with each test's failed attempts (pytest's own `--junitxml`
+    // writes a test that ran again twice, and no attempt).
     let suite = match lane {
-        Some(lane) => format!("{} ({})", stage.name(), lane.name),
-        None => stage.name().to_owned(),
+        Some(lane) => format!("pytest {} ({})", stage.name(), lane.name),
+        None => format!("pytest {}", stage.name()),
     };
-    std::fs::write(&junit, pytest_junit::xml(&suite, &tests)?)
-        .with_context(|| format!("cannot write {junit}"))?;
+    let lane_name = lane.map(|lane| lane.name.as_str());
+    let ended: Vec<TestEnded> = tests
+        .finished
+        .iter()
+        .map(|test| test.ended(paths::BINDINGS, &suite, lane_name))
+        .collect();
+    junit::write(&junit, &suite, &ended)?;
     for test in tests.flaky() {
         step.flaky(
             &format!("{}/{}", paths::BINDINGS, test.nodeid),
             test.attempts(),
         );
     }
-    for test in &tests.finished {
-        step.test_ended(pytest_ended(test, lane.map(|lane| lane.name.as_str())));
+    for test in ended {
+        step.test_ended(test);
     }
     let flaky_fails = ci.flags.retries.flaky_fails;
     match (result, tests.failed.first(), tests.flaky().next()) {
@@ -651,26 +661,6 @@ fn pytest_stage(ci: &Ci, sh: &StepContext, step: &mut Step, stage: Suite) -> Res
             first.nodeid
         )),
         (result, first, _) => stage_result(result, first, &tests),
-    }
-}
-
-/// A pytest test's end for the tests' history, named from the repository root, and for a
-/// Python lane with the lane after it (each lane's run of a test is a test of its own).
-fn pytest_ended(test: &pytest_events::Timed, lane: Option<&str>) -> TestEnded {
-    let outcome = match test.outcome {
-        pytest_events::Outcome::Passed if test.is_flaky() => TestOutcome::Flaky,
-        pytest_events::Outcome::Passed => TestOutcome::Passed,
-        pytest_events::Outcome::Failed => TestOutcome::Failed,
-        pytest_events::Outcome::Skipped => TestOutcome::Skipped,
-    };
-    TestEnded {
-        test: match lane {
-            Some(lane) => format!("{}/{} ({lane})", paths::BINDINGS, test.nodeid),
-            None => format!("{}/{}", paths::BINDINGS, test.nodeid),
-        },
-        outcome,
-        duration: test.duration,
-        attempt: test.attempts(),
     }
 }
 
@@ -755,7 +745,7 @@ fn report_stage(sh: &StepContext, step: &mut Step, tests: &PytestRun, stage: Sui
 }
 
 /// The run's server, or the lane's own.
-fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+fn server_up(ci: &Ci, sh: &StepContext, up: &Output<Server>) -> Result<()> {
     if let Some(profiles) = &ci.coverage {
         // The step's own shell: the server inherits it.
         sh.set_var("LLVM_PROFILE_FILE", profiles.server_pattern());
@@ -765,13 +755,13 @@ fn server_up(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
         None => test_server::binary_built_by_tests(sh)?,
     };
     let server = test_server::start_for_tests(sh, binary, 0, ci.flags.ready_timeout)?;
-    let _ = ci.server_of(step).set(server);
+    up.set(server);
     Ok(())
 }
 
 /// Cleanup after a failure too, so that the summary says how the server ended.
-fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
-    match ci.server_of(step).get() {
+fn server_down(ci: &Ci, step: &mut Step, server: Option<&Server>) -> Result<()> {
+    match server {
         Some(server) => {
             let pid = server.pid();
             server.stop_cleanly()?;
@@ -789,16 +779,21 @@ fn server_down(ci: &Ci, _: &StepContext, step: &mut Step) -> Result<()> {
 
 /// With `--coverage`, once every test has run: the report of both sides, its table kept
 /// for the end of the run; a run below a threshold fails here.
-fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
+fn coverage_report(
+    ci: &Ci,
+    sh: &StepContext,
+    step: &mut Step,
+    built: &Output<Built>,
+    table: &Output<String>,
+) -> Result<()> {
     let Some(profiles) = &ci.coverage else {
         step.note("with --coverage");
         return Ok(());
     };
-    let built = ci.built.get().context("the Rust tests were not built")?;
-    let objects = coverage::objects(&built.test_executables)?;
+    let objects = coverage::objects(&built.made()?.test_executables)?;
     let python_data = ci.xtask_dir.join(".coverage");
     let summary = coverage::report(sh, profiles, objects, &python_data)?;
-    let _ = ci.coverage_table.set(summary.table);
+    table.set(summary.table);
     match summary.below {
         Some(below) => Err(Failed {
             code: 1,
@@ -809,42 +804,47 @@ fn coverage_report(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
     }
 }
 
-/// The steps as a JUnit report: a test case per step, failed, skipped (not run or
+/// The steps as the tests of a JUnit report: a case per step, failed, skipped (not run or
 /// stopped) or passed.
-fn junit_report(outcomes: &[&Outcome]) -> Result<String> {
-    let mut suite = TestSuite::new("cargo xtask ci");
-    for outcome in outcomes {
-        let status = match outcome.state {
-            State::Passed => TestCaseStatus::success(),
-            State::Failed => {
-                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                status.set_message(format!("step `{}` failed", outcome.name));
-                if let Some(error) = &outcome.error {
-                    status.set_description(error.as_str());
-                }
-                status
-            }
-            State::Stopped => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message(outcome.error.as_deref().unwrap_or("stopped"));
-                status
-            }
-            State::NotRun => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message("not run: what it needs did not pass");
-                status
-            }
-        };
-        let mut case = TestCase::new(outcome.name.as_str(), status);
-        case.set_classname("ci");
-        if let Some(duration) = outcome.duration {
-            case.set_time(duration);
+fn step_cases(outcomes: &[&Outcome]) -> Vec<TestEnded> {
+    let ended = |outcome: &Outcome, result, message: Option<String>, output| TestEnded {
+        test: outcome.name.clone(),
+        outcome: result,
+        duration: outcome.duration.unwrap_or_default(),
+        attempt: 1,
+        case: Case {
+            suite: "cargo xtask ci".to_owned(),
+            class: "ci".to_owned(),
+            name: outcome.name.clone(),
+            message,
+            output,
+            failed_attempts: Vec::new(),
+        },
+    };
+    let cases = outcomes.iter().map(|outcome| match outcome.state {
+        State::Passed => ended(outcome, TestOutcome::Passed, None, None),
+        State::Failed => {
+            let message = format!("step `{}` failed", outcome.name);
+            ended(
+                outcome,
+                TestOutcome::Failed,
+                Some(message),
+                outcome.error.clone(),
+            )
         }
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("cargo xtask ci");
-    report.add_test_suite(suite);
-    report.to_string().context("cannot write the JUnit report")
+        State::Stopped => {
+            let message = outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "stopped".to_owned());
+            ended(outcome, TestOutcome::Skipped, Some(message), None)
+        }
+        State::NotRun => {
+            let message = "not run: what it needs did not pass".to_owned();
+            ended(outcome, TestOutcome::Skipped, Some(message), None)
+        }
+    });
+    cases.collect()
 }
 
 /// Points at the README line of each failing README block: a `::error` annotation on
@@ -973,7 +973,8 @@ mod tests {
             outcome("rust tests", State::Stopped, Some("stopped")),
             outcome("server up", State::NotRun, None),
         ];
-        let xml = junit_report(&outcomes.iter().collect::<Vec<_>>()).unwrap();
+        let steps = step_cases(&outcomes.iter().collect::<Vec<_>>());
+        let xml = junit::report("cargo xtask ci", &steps).to_string().unwrap();
         assert!(
             xml.contains(r#"tests="4" skipped="2" failures="1""#),
             "{xml}"

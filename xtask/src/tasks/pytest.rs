@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::adapters::pytest_events::PytestRun;
-use crate::adapters::pytest_junit;
 use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::process::{self, Failed};
 use crate::base::{github, paths};
+use crate::engine::junit;
 use crate::engine::steps;
 use crate::engine::steps::{Mode, Runner};
 use crate::errln;
@@ -145,8 +145,12 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
 fn report_attempts(report_log: &Utf8Path, junit: &Utf8Path) -> Result<usize> {
     let mut tests = PytestRun::default();
     tests.feed(&std::fs::read(report_log).unwrap_or_default());
-    std::fs::write(junit, pytest_junit::xml("pytest", &tests)?)
-        .with_context(|| format!("cannot write {junit}"))?;
+    let ended: Vec<_> = tests
+        .finished
+        .iter()
+        .map(|test| test.ended(paths::BINDINGS, "pytest", None))
+        .collect();
+    junit::write(junit, "pytest", &ended)?;
     let github = Mode::detect(false) == Mode::GitHub;
     for test in tests.flaky() {
         // As pytest names it: from the bindings' folder, or from the folder of the tests'

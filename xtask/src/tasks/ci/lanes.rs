@@ -4,7 +4,7 @@
 //! shared (the bindings are abi3: one build serves every lane). Each lane has its own
 //! venv, server, store, report logs and JUnit reports, so no lane sees another's results.
 
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -13,6 +13,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::{Ci, NODES, PER_LANE};
 use crate::base::context::StepContext;
 use crate::engine::graph::Node;
+use crate::engine::output::Output;
 use crate::engine::steps::Step;
 use crate::python::interpreters::Interpreter;
 use crate::python::{venv, wheel};
@@ -24,8 +25,9 @@ pub struct Lane {
     pub name: String,
     pub interpreter: Interpreter,
     /// The lane venv's Python, once `venv (LANE)` made it.
-    pub python: OnceLock<Utf8PathBuf>,
-    pub server: OnceLock<Server>,
+    pub python: Output<Utf8PathBuf>,
+    /// The lane's own server, once `server up (LANE)` started it.
+    pub server: Output<Server>,
 }
 
 /// Lanes named by minor version, or by whole version where two share a minor one.
@@ -48,8 +50,8 @@ pub fn lanes(interpreters: Vec<Interpreter>) -> Vec<Lane> {
             Lane {
                 name: format!("py{version}"),
                 interpreter,
-                python: OnceLock::new(),
-                server: OnceLock::new(),
+                python: Output::new("lane venv", "venv (LANE)"),
+                server: Output::new("lane server", "server up (LANE)"),
             }
         })
         .collect()
@@ -82,8 +84,17 @@ pub fn table(lanes: &[Lane], wheel: bool) -> &'static [Node<Ci>] {
         }
         table.push(row);
         if wheel && node.name == "venv deps" {
-            table.push(Node::new("wheel", &["venv deps"], build_wheel));
-            table.push(Node::new("sdist", &["wheel"], check_sdist));
+            table.push(Node::new("wheel", &["venv deps"], |ci: &Ci, sh, step| {
+                build_wheel(sh, step, ci.archive.packages()?, &ci.wheel, &ci.sdist)
+            }));
+            table.push(Node::new("sdist", &["wheel"], |ci: &Ci, sh, step| {
+                if ci.archive.packages()?.is_some() {
+                    // It builds a wheel: the archive's build checked it.
+                    step.note("where the archive was made");
+                    return Ok(());
+                }
+                check_sdist(sh, step, ci.sdist.made()?)
+            }));
         }
     }
     let installed = if wheel { "wheel" } else { "bindings" };
@@ -91,7 +102,13 @@ pub fn table(lanes: &[Lane], wheel: bool) -> &'static [Node<Ci>] {
         let venv_row = lane_row("venv", lane);
         table.push(Node {
             lane: Some(index),
-            ..Node::new(venv_row, leak(vec![installed]), lane_venv)
+            ..Node::new(venv_row, leak(vec![installed]), |ci: &Ci, sh, step| {
+                let lane = ci.lane(step).context("a lane's venv without a lane")?;
+                // `--from` builds nothing: every lane tests the archive's wheel.
+                let archived = ci.archive.packages()?.map(|(wheel, _)| wheel);
+                let wheel = ci.wheel.get().filter(|_| ci.flags.wheel);
+                lane_venv(sh, step, lane, wheel.or(archived.as_ref()))
+            })
         });
         for node in NODES.iter().filter(|node| PER_LANE.contains(&node.name)) {
             let needs: Vec<&'static str> = node
@@ -122,27 +139,29 @@ fn leak(needs: Vec<&'static str>) -> &'static [&'static str] {
     Box::leak(needs.into_boxed_slice())
 }
 
-/// `wheel`: the release wheel, built and checked as `cargo xtask wheel` does.
-fn build_wheel(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let built = match ci.archive.packages()? {
+/// `wheel`: the release wheel, built (or the archive's) and checked as `cargo xtask wheel`
+/// does.
+fn build_wheel(
+    sh: &StepContext,
+    step: &mut Step,
+    archived: Option<(Utf8PathBuf, Utf8PathBuf)>,
+    wheel_out: &Output<Utf8PathBuf>,
+    sdist_out: &Output<Utf8PathBuf>,
+) -> Result<()> {
+    // With `--from`, the archive's, checked as a built one is.
+    let built = match archived {
         Some((wheel, sdist)) => wheel::Built { wheel, sdist },
         None => wheel::build(sh)?,
     };
     wheel::check(sh, &built.wheel)?;
     step.note(built.wheel.file_name().unwrap_or_default());
-    let _ = ci.sdist.set(built.sdist);
-    let _ = ci.wheel.set(built.wheel);
+    sdist_out.set(built.sdist);
+    wheel_out.set(built.wheel);
     Ok(())
 }
 
 /// `sdist`: the sdist builds a wheel of its own (skipped when this sdist did before).
-fn check_sdist(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let sdist = ci.sdist.get().context("the sdist was not built")?;
-    if ci.archive.packages()?.is_some() {
-        // It builds a wheel: the archive's build checked it.
-        step.note("where the archive was made");
-        return Ok(());
-    }
+fn check_sdist(sh: &StepContext, step: &mut Step, sdist: &Utf8Path) -> Result<()> {
     if !wheel::check_sdist(sh, sdist)? {
         step.note("built a wheel before");
     }
@@ -150,33 +169,23 @@ fn check_sdist(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
 }
 
 /// `venv (LANE)`: the lane's own venv, with the dev build or the wheel.
-fn lane_venv(ci: &Ci, sh: &StepContext, step: &mut Step) -> Result<()> {
-    let lane = ci.lane(step).context("a lane's venv without a lane")?;
-    let archived = ci.archive.packages()?.map(|(wheel, _)| wheel);
-    let install = match (ci.wheel.get(), &archived) {
-        (Some(wheel), _) if ci.flags.wheel => venv::Install::Wheel(wheel),
-        // `--from` builds nothing: every lane tests the archive's wheel.
-        (_, Some(wheel)) => venv::Install::Wheel(wheel),
-        _ => venv::Install::Editable,
+fn lane_venv(
+    sh: &StepContext,
+    step: &mut Step,
+    lane: &Lane,
+    wheel: Option<&Utf8PathBuf>,
+) -> Result<()> {
+    let install = match wheel {
+        Some(wheel) => venv::Install::Wheel(wheel),
+        None => venv::Install::Editable,
     };
     let python = venv::ensure_lane(sh, &lane.interpreter, install)?;
     step.note(&format!(
         "{} {}",
         lane.interpreter.version, lane.interpreter.path
     ));
-    let _ = lane.python.set(python);
+    lane.python.set(python);
     Ok(())
-}
-
-/// Names the lane in a pytest JUnit report: each test's class becomes `py3.12.tests.x`,
-/// so that the same test of two lanes has two ids (the suite is named by pytest's
-/// `junit_suite_name`). A report that pytest never wrote is left alone.
-pub fn name_lane_in_junit(junit: &Utf8Path, lane: &Lane) -> Result<()> {
-    let Ok(xml) = std::fs::read_to_string(junit) else {
-        return Ok(());
-    };
-    let named = xml.replace("classname=\"", &format!("classname=\"{}.", lane.name));
-    std::fs::write(junit, named).with_context(|| format!("cannot write {junit}"))
 }
 
 /// A rerun line of a lane's failed test, with the lane's `--python`.

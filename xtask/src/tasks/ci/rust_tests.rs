@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use xshell::cmd;
 
 use crate::adapters::compiler;
@@ -14,10 +13,10 @@ use crate::adapters::libtest::{self, Libtest};
 use crate::adapters::nextest;
 use crate::base::context::StepContext;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Job, Sink};
+use crate::base::process::{self, Event, Failed, Job, Sink, Stream};
 use crate::base::signals;
-use crate::base::tail::Tail;
-use crate::engine::events::{Counts, TestEnded, TestOutcome};
+use crate::engine::events::{Case, Counts, TestEnded, TestOutcome};
+use crate::engine::junit;
 use crate::engine::steps::Step;
 use crate::flags::{Retries, Shard};
 use crate::traceln;
@@ -69,29 +68,33 @@ pub fn test_binaries(
         skipped: ignored.len() as u64,
         ..events.counts
     });
-    // For the history too, those of binaries that did not run (the others told theirs).
+    // For the history and the report too, those of binaries that did not run (the others
+    // told theirs).
+    let mut ended = events.ended.clone();
     for id in &ignored {
         let test = id.to_string();
         if !events.ended.iter().any(|ended| ended.test == test) {
-            step.test_ended(TestEnded {
+            let skipped = TestEnded {
                 test,
                 outcome: TestOutcome::Skipped,
                 duration: Duration::ZERO,
                 attempt: 1,
-            });
+                case: Case {
+                    message: Some("ignored".to_owned()),
+                    ..id.case()
+                },
+            };
+            step.test_ended(skipped.clone());
+            ended.push(skipped);
         }
     }
-    let junit = nextest::junit_path(profile);
-    let report = std::fs::read_to_string(&junit)
-        .with_context(|| format!("nextest wrote no JUnit report at {junit}"))?;
-    let mut report = nextest::read_junit(&report)?;
-    nextest::add_ignored(&mut report, &ignored);
-    let copy = run.junit_dir.join(format!("nextest-{profile}.xml"));
-    let xml = report
-        .to_string()
-        .context("cannot write the JUnit report")?;
-    std::fs::write(&copy, xml).with_context(|| format!("cannot write {copy}"))?;
-    report_rust_times(sh, step, &tests, &nextest::junit_times(&report))?;
+    let junit = run.junit_dir.join(format!("nextest-{profile}.xml"));
+    junit::write(
+        &junit,
+        &format!("cargo nextest run --profile {profile}"),
+        &ended,
+    )?;
+    report_rust_times(sh, step, &tests, &events.timed)?;
     match events.flaky.first() {
         Some((first, _)) if run.retries.flaky_fails => Err(Failed {
             code: 1,
@@ -159,7 +162,6 @@ fn run_nextest(
 ) -> Result<nextest::Events> {
     let profile = tests.profile;
     let events_file = paths::fresh_file(&run.xtask_dir.join(format!("nextest/{profile}.jsonl")))?;
-    paths::fresh_file(&nextest::junit_path(profile))?;
     let mut args = vec![
         format!("--profile={profile}"),
         "--message-format=libtest-json-plus".to_owned(),
@@ -185,19 +187,26 @@ fn run_nextest(
     let job = job
         .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
         .stdout(Sink::File(file))
+        .follow(Stream::Stdout)
+        .follow(Stream::Stderr)
         .note(format!("events to {}", paths::display_path(&events_file)));
-    let mut events_tail = Tail::new(&events_file);
     let mut events = nextest::Events::default();
-    let result = job.run_watching(|| {
-        events.feed(&events_tail.read_new());
+    // What nextest says on stderr (the build it runs first, its own errors), for a failure
+    // before any test failed.
+    let root = paths::project_root();
+    let mut said = compiler::Rendered::new(&root, &root);
+    // A stop ends the wait at once: the tests that nextest then reports as failed (it
+    // killed them) are never read.
+    let result = job.run_following(|event| {
+        match event {
+            Event::Output(Stream::Stdout, bytes) => events.feed(bytes),
+            Event::Output(Stream::Stderr, bytes) => said.feed(bytes),
+            Event::Tick => {}
+        }
         step.progress(events.counts, None, events.running.as_deref().unwrap_or(""));
         Ok(())
     });
-    let stopped = matches!(&result, Err(error) if signals::is_stop(error));
-    if !stopped {
-        // After a stop, nextest reports the tests it killed as failed: they were stopped.
-        events.feed(&events_tail.read_new());
-    }
+    said.finish();
     step.counts(events.counts);
     for (id, attempt) in &events.flaky {
         step.flaky(&id.to_string(), *attempt);
@@ -208,7 +217,7 @@ fn run_nextest(
     match result {
         Ok(()) => Ok(events),
         Err(error) if signals::is_stop(&error) => Err(error),
-        Err(error) => Err(nextest_failure(step, &events, error)),
+        Err(error) => Err(nextest_failure(step, &events, &said, error)),
     }
 }
 
@@ -220,13 +229,17 @@ const RERUN_LINES: usize = 5;
 fn nextest_failure(
     step: &mut Step,
     events: &nextest::Events,
+    said: &compiler::Rendered,
     error: anyhow::Error,
 ) -> anyhow::Error {
     let Some(first) = events.failures.first() else {
-        // No test failed: a build error, or nextest's own; its log says which.
-        let output = std::fs::read_to_string(&step.log).unwrap_or_default();
-        step.details(compiler::shown(&output));
-        return error.context("nextest failed before any test failed");
+        // No test failed: a build error, or nextest's own, as it said on stderr.
+        step.details(said.shown());
+        return match said.errors.first() {
+            Some(compiler_error) => anyhow::anyhow!(compiler_error.to_string())
+                .context("nextest failed before any test failed"),
+            None => error.context("nextest failed before any test failed"),
+        };
     };
     let mut details = Vec::new();
     for failure in events.failures.iter().take(3) {
@@ -292,38 +305,54 @@ pub fn doctests(sh: &StepContext, step: &mut Step, run: &Run) -> Result<()> {
     let file = std::fs::File::create(&out).with_context(|| format!("cannot create {out}"))?;
     let job = Job::new(sh, cmd!(sh, "cargo test --workspace --doc"))
         .stdout(Sink::File(file))
+        .follow(Stream::Stdout)
+        .follow(Stream::Stderr)
         .note(format!("stdout to {}", paths::display_path(&out)));
     let mut tests = Libtest::default();
-    let mut stdout = Tail::new(&out);
+    // Its stdout, kept for a failed doctest's excerpt; its stderr (cargo's build of the
+    // doctests' crates) read for the compiler's errors.
     let mut output = Vec::new();
-    let mut follow = |step: &mut Step| {
-        let new = stdout.read_new();
-        sh.trace_bytes(&new);
-        tests.feed(&new);
-        output.extend(new);
+    let root = paths::project_root();
+    let mut said = compiler::Rendered::new(&root, &root);
+    let result = job.run_following(|event| {
+        match event {
+            Event::Output(Stream::Stdout, bytes) => {
+                // The log is for people: libtest's lines in it, as they come.
+                sh.trace_bytes(bytes);
+                tests.feed(bytes);
+                output.extend_from_slice(bytes);
+            }
+            Event::Output(Stream::Stderr, bytes) => said.feed(bytes),
+            Event::Tick => {}
+        }
         step.progress(tests.live, None, "");
-    };
-    let result = job.run_watching(|| {
-        follow(step);
         Ok(())
     });
-    follow(step);
+    said.finish();
     step.counts(tests.counts());
-    for (name, verdict) in &tests.finished {
-        step.test_ended(doctest_ended(name, *verdict));
+    let ended: Vec<TestEnded> = tests
+        .finished
+        .iter()
+        .map(|(name, verdict)| doctest_ended(name, *verdict))
+        .collect();
+    junit::write(
+        &run.junit_dir.join("doctests.xml"),
+        "cargo test --doc",
+        &ended,
+    )?;
+    for test in ended {
+        step.test_ended(test);
     }
-    let junit = run.junit_dir.join("doctests.xml");
-    std::fs::write(&junit, doctests_junit(&tests.finished)?)
-        .with_context(|| format!("cannot write {junit}"))?;
     if result.is_err() {
         let output = String::from_utf8_lossy(&output);
         let excerpt = libtest::failure_excerpt(&output);
-        step.details(excerpt.unwrap_or_else(|| compiler::shown(&output)));
+        step.details(excerpt.unwrap_or_else(|| said.shown()));
     }
     result
 }
 
-/// A doctest's end for the tests' history: libtest's lines give no time.
+/// A doctest's end for the tests' history and the report (`src/lib.rs - Store::get (line
+/// 12)`, of class `src/lib.rs`): libtest's lines give no time.
 fn doctest_ended(name: &str, verdict: libtest::Verdict) -> TestEnded {
     let outcome = match verdict {
         libtest::Verdict::Passed => TestOutcome::Passed,
@@ -335,27 +364,13 @@ fn doctest_ended(name: &str, verdict: libtest::Verdict) -> TestEnded {
         outcome,
         duration: Duration::ZERO,
         attempt: 1,
+        case: Case {
+            suite: "doctests".to_owned(),
+            class: name.split(" - ").next().unwrap_or("doctests").to_owned(),
+            name: name.to_owned(),
+            ..Case::default()
+        },
     }
-}
-
-/// `src/lib.rs - Store::get (line 12)` → a test case of class `src/lib.rs`.
-fn doctests_junit(finished: &[(String, libtest::Verdict)]) -> Result<String> {
-    let mut suite = TestSuite::new("doctests");
-    for (name, verdict) in finished {
-        let status = match verdict {
-            libtest::Verdict::Passed => TestCaseStatus::success(),
-            libtest::Verdict::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
-            libtest::Verdict::Ignored => TestCaseStatus::skipped(),
-        };
-        let mut case = TestCase::new(name.as_str(), status);
-        case.set_classname(name.split(" - ").next().unwrap_or("doctests"));
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("cargo test --doc");
-    report.add_test_suite(suite);
-    report
-        .to_string()
-        .context("cannot write the doctests' JUnit report")
 }
 
 #[cfg(test)]
