@@ -45,7 +45,7 @@ run_ci() {
     if [ -n "$after" ]; then
         # Counted from when cargo hands over to xtask: a SIGINT to cargo still building or
         # waiting on a lock (another cargo in this target dir) stops no ci at all.
-        until grep -q '^ *Running `' "$dir/stderr" || ! kill -0 "$pid" 2>/dev/null; do
+        until grep -qs '^ *Running `' "$dir/stderr" || ! kill -0 "$pid" 2>/dev/null; do
             sleep 0.1
         done
         # The moment is the point here, not a condition to wait for.
