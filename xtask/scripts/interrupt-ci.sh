@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ctrl-C at ten moments of `cargo xtask ci` (issue 32): runs ci once whole (warm, and to
 # learn how long it takes), then ten times more, each stopped by SIGINT to its whole
-# process group, as a terminal's Ctrl-C does, at 1/11, 2/11, ... 10/11 of that time.
+# process group, as a terminal's Ctrl-C does, at 1/11, 2/11, ... 10/11 of that time after
+# cargo started xtask.
 # After each stop it checks:
 #   - the exit status is 130;
 #   - `git status --porcelain` is as empty as before;
@@ -42,6 +43,11 @@ run_ci() {
     local pid=$!
     set +m
     if [ -n "$after" ]; then
+        # Counted from when cargo hands over to xtask: a SIGINT to cargo still building or
+        # waiting on a lock (another cargo in this target dir) stops no ci at all.
+        until grep -qs '^ *Running `' "$dir/stderr" || ! kill -0 "$pid" 2>/dev/null; do
+            sleep 0.1
+        done
         # The moment is the point here, not a condition to wait for.
         sleep "$after"
         kill -INT -- -"$pid" 2>/dev/null

@@ -46,19 +46,30 @@ class Alarm(Exception):
 
 @pytest.fixture
 def alarm_raises() -> Iterator[None]:
-    """SIGALRM raises `Alarm` while the test runs."""
+    """SIGALRM raises `Alarm` while the test runs, unless a Ctrl-C came first: an alarm
+    raised while the KeyboardInterrupt unwinds would replace it, and a stopped run would
+    count this test as failed (`Alarm` outside `pytest.raises`) instead of interrupted."""
     if not hasattr(signal, "setitimer"):
         pytest.skip("needs signal.setitimer")
+    interrupted = False
 
-    def handler(signum: int, frame: object) -> None:
-        raise Alarm()
+    def on_alarm(signum: int, frame: object) -> None:
+        if not interrupted:
+            raise Alarm()
 
-    previous = signal.signal(signal.SIGALRM, handler)
+    def on_interrupt(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
+    previous_alarm = signal.signal(signal.SIGALRM, on_alarm)
+    previous_interrupt = signal.signal(signal.SIGINT, on_interrupt)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, previous_alarm)
+        signal.signal(signal.SIGINT, previous_interrupt)
 
 
 @pytest.mark.usefixtures("alarm_raises")
