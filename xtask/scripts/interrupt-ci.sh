@@ -56,6 +56,11 @@ run_ci() {
     echo $? >"$dir/status"
 }
 
+# The processes of run $1 still running (each carries the run's marker in its environment).
+run_processes() {
+    ps axeww -o pid=,command= 2>/dev/null | grep "XTASK_INTERRUPT_RUN=interrupt-ci-$$-$1\b" | grep -v grep
+}
+
 check_run() {
     local run=$1 dir=$work/run-$1 problems=()
     local status; status=$(cat "$dir/status")
@@ -65,8 +70,15 @@ check_run() {
     # Other runs on the machine make /tmp entries too: shown, for a person to judge.
     local new_tmp; new_tmp=$(comm -13 "$work/tmp-before" <(xtask_in_tmp))
     [ -z "$new_tmp" ] || echo "  note: new in /tmp since the start (this run's or another's): $(echo "$new_tmp" | tr '\n' ' ')"
-    local left; left=$(ps axeww -o pid=,command= 2>/dev/null | grep "XTASK_INTERRUPT_RUN=interrupt-ci-$$-$run\b" | grep -v grep)
+    # A server whose test was killed sees its owner pipe close and shuts down on its own,
+    # which may end a moment after ci has: a process still there after 5 s is left over.
+    local left waited=0
+    while left=$(run_processes "$run") && [ -n "$left" ] && [ "$waited" -lt 50 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
     [ -z "$left" ] || problems+=("processes left: $(echo "$left" | cut -c1-200)")
+    [ "$waited" = 0 ] || [ -n "$left" ] || echo "  note: the run's last process ended $(echo "scale=1; $waited / 10" | bc) s after ci"
     if grep -qE '✗|FAILED|^failed:' "$dir/stdout" "$dir/stderr"; then
         problems+=("a line counts a failure: $(grep -hE '✗|FAILED|^failed:' "$dir/stdout" "$dir/stderr" | head -3 | tr '\n' ' ')")
     fi
