@@ -234,7 +234,10 @@ fn unfinished_handshakes_time_out_and_do_not_hold_up_a_client() {
 #[test]
 fn silent_connections_are_closed_and_idle_clients_are_not() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--port", "0", "--idle-timeout", "1"];
+    // 3 s: a Ping every second, and two seconds for the client's Pong to come back. With
+    // 1 s (a Pong due within 0.67 s) a loaded machine that kept the client's runtime off a
+    // core that long had the well-behaved client closed too.
+    let args = ["--port", "0", "--idle-timeout", "3"];
     let server = Server::start_with(&dir.path().join("store.bin"), &args);
     let rt = runtime();
     let client = rt
@@ -245,7 +248,8 @@ fn silent_connections_are_closed_and_idle_clients_are_not() {
     let started = Instant::now();
     assert_eq!(close_code(&mut silent), 1001);
     println!("silent connection closed after {:?}", started.elapsed());
-    // Now the real client has been idle for over a second, with its runtime polling.
+    // The real client has sent nothing since before the silent connection opened, so it
+    // has been idle for the whole window already; more than that now, its runtime polling.
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(1500)).await });
     assert_eq!(rt.block_on(client.read(b"k")).unwrap(), Some(b"v".to_vec()));
 }
@@ -330,7 +334,10 @@ fn empty_frames_are_not_free() {
 fn a_client_that_sends_pings_and_never_reads_is_closed() {
     const MAX_FLOOD: usize = 256 << 20;
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--port", "0", "--idle-timeout", "1"];
+    // 3 s: a Ping every second, and two seconds for the client's Pong to come back. With
+    // 1 s (a Pong due within 0.67 s) a loaded machine that kept the client's runtime off a
+    // core that long had the well-behaved client closed too.
+    let args = ["--port", "0", "--idle-timeout", "3"];
     let server = Server::start_with(&dir.path().join("store.bin"), &args);
     let mut flood_port = 0;
     with_a_real_client(server.port, || {
