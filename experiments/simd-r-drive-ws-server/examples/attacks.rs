@@ -13,11 +13,14 @@
 //! - `zeros`: two clients at once, each one batch of 8 × 32 MiB of zeros (32 MiB on the
 //!   wire, 256 MiB decoded, over the 65 MiB limit of a request).
 
+#[path = "../tests/common/raw_ws.rs"]
+mod raw_ws;
+
 use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
+use raw_ws::{client_frame, muxio_frame, raw_websocket};
 use simd_r_drive_muxio_service_definition::prebuffered::{BatchWrite, BatchWriteRequestParams};
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -162,48 +165,10 @@ fn well_behaved_client(port: u16) {
     println!("{}", worst.as_micros());
 }
 
-/// A WebSocket handshake by hand, so that nothing on this side reads or answers.
-fn raw_websocket(port: u16) -> TcpStream {
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        tcp,
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        tcp.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
-    tcp
-}
-
-/// A client frame, masked with a zero key (which leaves the payload as it is).
-fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => frame.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&[0; 4]);
-    frame.extend_from_slice(payload);
-    frame
-}
-
 /// Pings of 100 bytes, never reading, as fast as the socket takes them, until the server
 /// closes the connection (or 40 s).
 fn pings(port: u16) {
-    let mut tcp = raw_websocket(port);
+    let mut tcp = raw_websocket(port, None);
     tcp.set_nonblocking(true).unwrap();
     let burst: Vec<u8> = (0..1024)
         .flat_map(|_| client_frame(0x9, &[0x50; 100]))
@@ -219,16 +184,6 @@ fn pings(port: u16) {
             Err(_) => return,
         }
     }
-}
-
-/// A muxio frame: payload length, stream id, sequence id, kind (0 open, 1 data, 2 end).
-fn muxio_frame(stream: u32, seq: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
-    bytes.extend_from_slice(&stream.to_le_bytes());
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    bytes.push(kind);
-    bytes.extend_from_slice(payload);
-    bytes
 }
 
 /// Two clients at once, each one batch of 8 × 32 MiB of zeros; each waits for its answer
@@ -254,7 +209,7 @@ fn zeros(port: u16) {
         .map(|_| {
             let frame = frame.clone();
             std::thread::spawn(move || {
-                let mut tcp = raw_websocket(port);
+                let mut tcp = raw_websocket(port, None);
                 tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
                 let _ = tcp.write_all(&frame);
                 let _ = tcp.read(&mut [0; 64]);

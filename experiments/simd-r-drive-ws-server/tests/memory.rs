@@ -3,10 +3,11 @@
 
 mod common;
 
+use common::raw_ws::{client_frame, muxio_frame, raw_websocket};
+
 use muxio_rpc_service::prebuffered::RpcMethodPrebuffered;
 use simd_r_drive_muxio_service_definition::prebuffered::{BatchWrite, BatchWriteRequestParams};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, ChildStdout};
 use std::time::{Duration, Instant};
@@ -66,46 +67,11 @@ fn batch_of_zeros() -> Vec<u8> {
     client_frame(0x2, &frames)
 }
 
-/// A muxio frame: payload length, stream id, sequence id, kind (0 open, 1 data, 2 end).
-fn muxio_frame(stream: u32, seq: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
-    bytes.extend_from_slice(&stream.to_le_bytes());
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    bytes.push(kind);
-    bytes.extend_from_slice(payload);
-    bytes
-}
-
-/// A binary client frame (FIN set, masked with a zero key, which leaves the payload as is).
-fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x80 | opcode, 0x80 | 127];
-    frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
-    frame.extend_from_slice(&[0; 4]);
-    frame.extend_from_slice(payload);
-    frame
-}
-
 /// Sends `message` over a WebSocket opened by hand, then returns what the server sends back
 /// (the error reply, whose text is readable in it) until the reason of the refusal has come,
 /// the server closes the connection, or [`PATIENCE`] runs out.
 fn send_and_read_the_answer(port: u16, message: &[u8]) -> String {
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        tcp,
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    // The server refuses frames sent before its answer to the handshake.
-    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0];
-        tcp.read_exact(&mut byte)
-            .expect("the answer to the handshake");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    let mut tcp = raw_websocket(port, Some(PATIENCE));
     let _ = tcp.write_all(message);
     let deadline = Instant::now() + PATIENCE;
     let mut answer = Vec::new();

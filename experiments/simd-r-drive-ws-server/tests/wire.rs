@@ -5,6 +5,7 @@
 mod common;
 
 use common::Server;
+use common::raw_ws::{client_frame, muxio_frame, raw_websocket};
 use simd_r_drive_ws_client::{AsyncDataStoreReader, AsyncDataStoreWriter, WsClient};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -21,50 +22,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// Opens a TCP connection and does the WebSocket handshake by hand, so that nothing on
-/// this side answers pings or sends anything unless the test says so.
-fn raw_websocket(port: u16) -> TcpStream {
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        tcp,
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        tcp.read_exact(&mut byte).expect("handshake response");
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    tcp
-}
-
-/// A client frame (FIN set, masked with a zero key, which leaves the payload as is).
-fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => frame.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&[0, 0, 0, 0]);
-    frame.extend_from_slice(payload);
-    frame
 }
 
 /// Reads server frames until a Close frame and returns its code; panics if the connection
@@ -134,7 +91,7 @@ fn assert_refused(bytes: Vec<u8>, expected_code: u16, reason: &str) {
     let server = Server::start(&dir.path().join("store.bin"));
     let mut bad_port = 0;
     with_a_real_client(server.port, || {
-        let mut bad = raw_websocket(server.port);
+        let mut bad = raw_websocket(server.port, Some(PATIENCE));
         bad_port = bad.local_addr().unwrap().port();
         bad.write_all(&bytes).unwrap();
         assert_eq!(close_code(&mut bad), expected_code);
@@ -244,7 +201,7 @@ fn silent_connections_are_closed_and_idle_clients_are_not() {
         .block_on(WsClient::new("127.0.0.1", server.port))
         .unwrap();
     rt.block_on(client.write(b"k", b"v")).unwrap();
-    let mut silent = raw_websocket(server.port);
+    let mut silent = raw_websocket(server.port, Some(PATIENCE));
     let started = Instant::now();
     assert_eq!(close_code(&mut silent), 1001);
     println!("silent connection closed after {:?}", started.elapsed());
@@ -255,16 +212,6 @@ fn silent_connections_are_closed_and_idle_clients_are_not() {
 }
 
 // The attacks of issue 19, each at a size a test can afford.
-
-/// A muxio frame: payload length, stream id, sequence id, kind (0 open, 1 data, 2 end).
-fn muxio_frame(stream: u32, seq: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
-    bytes.extend_from_slice(&stream.to_le_bytes());
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    bytes.push(kind);
-    bytes.extend_from_slice(payload);
-    bytes
-}
 
 /// The 15-byte RPC header of a call, then its arguments as metadata.
 fn rpc_call(request_id: u32, method_id: u64, args: &[u8]) -> Vec<u8> {
@@ -294,7 +241,7 @@ fn a_message_of_many_empty_frames_is_answered() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("store.bin"));
     with_a_real_client(server.port, || {
-        let mut tcp = raw_websocket(server.port);
+        let mut tcp = raw_websocket(server.port, Some(PATIENCE));
         let started = Instant::now();
         tcp.write_all(&client_frame(0x2, &message)).unwrap();
         let reply = next_frame_of(&mut tcp, 0x2, "a reply");
@@ -341,7 +288,7 @@ fn a_client_that_sends_pings_and_never_reads_is_closed() {
     let server = Server::start_with(&dir.path().join("store.bin"), &args);
     let mut flood_port = 0;
     with_a_real_client(server.port, || {
-        let mut flood = raw_websocket(server.port);
+        let mut flood = raw_websocket(server.port, Some(PATIENCE));
         flood_port = flood.local_addr().unwrap().port();
         flood.set_write_timeout(Some(PATIENCE)).unwrap();
         let pings: Vec<u8> = (0..1024).flat_map(|_| client_frame(0x9, b"ping")).collect();
@@ -407,7 +354,7 @@ fn a_cancelled_request_leaves_the_connection_usable() {
     next.extend(muxio_frame(3, 1, 2, b""));
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("store.bin"));
-    let mut tcp = raw_websocket(server.port);
+    let mut tcp = raw_websocket(server.port, Some(PATIENCE));
     for message in [cut_short, cancel, next] {
         tcp.write_all(&client_frame(0x2, &message)).unwrap();
     }
@@ -433,7 +380,7 @@ fn the_server_stops_reading_a_client_that_does_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["--port", "0", "--idle-timeout", "120"];
     let server = Server::start_with(&dir.path().join("store.bin"), &args);
-    let mut flood = raw_websocket(server.port);
+    let mut flood = raw_websocket(server.port, Some(PATIENCE));
     flood.set_nonblocking(true).unwrap();
     let pings: Vec<u8> = (0..1024)
         .flat_map(|_| client_frame(0x9, &[0x50; 100]))
@@ -470,8 +417,8 @@ fn connections_over_the_limit_are_refused_with_503() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["--port", "0", "--max-connections", "2"];
     let server = Server::start_with(&dir.path().join("store.bin"), &args);
-    let first = raw_websocket(server.port);
-    let _second = raw_websocket(server.port);
+    let first = raw_websocket(server.port, Some(PATIENCE));
+    let _second = raw_websocket(server.port, Some(PATIENCE));
     let mut third = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     third.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut answer = String::new();

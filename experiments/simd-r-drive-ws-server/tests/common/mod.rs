@@ -8,6 +8,8 @@
 // Each test crate that includes this module uses a part of it.
 #![allow(dead_code)]
 
+pub mod raw_ws;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
