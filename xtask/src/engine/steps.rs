@@ -29,6 +29,11 @@ use crate::{errln, outln};
 /// Lines of a failed step's log shown when nothing better is known.
 const TAIL_LINES: usize = 30;
 
+/// The narrowest the steps' name column is. A longer name (a lane's, such as
+/// `pytest integration (py3.10)`) widens it for every line, so that the columns of the
+/// verdict lines and of the summary stay in line.
+const NAME_WIDTH: usize = 20;
+
 /// How a run shows itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -107,6 +112,8 @@ pub struct Runner {
     mode: Mode,
     log_dir: Utf8PathBuf,
     total: usize,
+    /// The width of the name column (see [`NAME_WIDTH`]).
+    width: usize,
     /// The live lines of the steps that run now.
     bars: MultiProgress,
     outcomes: Vec<Outcome>,
@@ -142,9 +149,18 @@ impl Runner {
             mode,
             log_dir,
             total,
+            width: NAME_WIDTH,
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             outcomes: Vec::new(),
         })
+    }
+
+    /// A name column as wide as the longest of `names`, the steps that may run, so that
+    /// the lines of every step line up from the first.
+    pub fn with_names<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Runner {
+        let longest = names.into_iter().map(|name| name.chars().count()).max();
+        self.width = longest.unwrap_or(0).max(NAME_WIDTH);
+        self
     }
 
     /// Runs `body` as the next step, on this thread: its output to its log, its verdict
@@ -207,10 +223,11 @@ impl Runner {
     /// to them: a tick before would draw it on its own, a line the others never clear.
     fn spinner(&self, name: &str) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix:<20} {elapsed:>4} {wide_msg}")
-                .expect("the template is valid"),
+        let template = format!(
+            "{{spinner}} {{prefix:<{}}} {{elapsed:>4}} {{wide_msg}}",
+            self.width
         );
+        bar.set_style(ProgressStyle::with_template(&template).expect("the template is valid"));
         bar.set_prefix(name.to_owned());
         let bar = self.bars.add(bar);
         bar.enable_steady_tick(Duration::from_millis(100));
@@ -254,9 +271,9 @@ impl Runner {
             State::Failed => (paint("✗", Colour::Red), step.verdict()),
             _ => ("-".to_owned(), "stopped".to_owned()),
         };
-        let name = &step.name;
+        let (name, width) = (&step.name, self.width);
         errln!(
-            "{mark} {name:<20} {counts:<32} {:>7.2} s",
+            "{mark} {name:<width$} {counts:<32} {:>7.2} s",
             duration.as_secs_f64()
         );
         for warning in &step.warnings {
@@ -398,13 +415,15 @@ impl Runner {
 
     /// The table of every step, with the step logs' folder.
     pub fn summary(&self) -> String {
+        let names = self.outcomes.iter().map(|o| o.name.chars().count());
+        let width = names.chain([self.width]).max().unwrap_or(NAME_WIDTH);
         let mut table = format!(
-            "\n{:<20} {:<8} {:>7} {:>7} {:>7} {:>10}\n",
+            "\n{:<width$} {:<8} {:>7} {:>7} {:>7} {:>10}\n",
             "step", "result", "passed", "failed", "skipped", "time"
         );
         for outcome in self.in_order() {
             let Some(duration) = outcome.duration else {
-                let _ = writeln!(table, "{:<20} not run", outcome.name);
+                let _ = writeln!(table, "{:<width$} not run", outcome.name);
                 continue;
             };
             let result = match outcome.state {
@@ -419,14 +438,16 @@ impl Runner {
             let secs = duration.as_secs_f64();
             let _ = writeln!(
                 table,
-                "{:<20} {result:<8} {numbers} {secs:>8.2} s",
+                "{:<width$} {result:<8} {numbers} {secs:>8.2} s",
                 outcome.name
             );
         }
         let t = self.totals();
+        // The totals' numbers under the steps': past the name and the result columns.
+        let total_width = width + 9;
         let _ = writeln!(
             table,
-            "{:<29} {:>7} {:>7} {:>7}",
+            "{:<total_width$} {:>7} {:>7} {:>7}",
             "total", t.passed, t.failed, t.skipped,
         );
         let _ = write!(table, "step logs: {}", paths::display_path(&self.log_dir));
@@ -562,18 +583,15 @@ pub fn flaky_line(test: &str, attempts: usize) -> String {
     format!("flaky: {test} failed, then passed on attempt {attempts}")
 }
 
-/// `pytest integration` → `pytest-integration`: a step's name in its log file and in
-/// `--only`.
+/// `pytest integration` → `pytest-integration`, `pytest unit (py3.10)` →
+/// `pytest-unit-py3-10`: a step's name in its log file and in `--only`.
 pub fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
+    let words = name.split(|c: char| !c.is_ascii_alphanumeric());
+    let words: Vec<String> = words
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.join("-")
 }
 
 #[cfg(test)]
@@ -640,6 +658,22 @@ mod tests {
             summary.contains("fourth               not run"),
             "{summary}"
         );
+        // A name longer than the column widens it for every line, the totals' too.
+        runner.not_run(5, "pytest integration (py3.10)");
+        let summary = runner.summary();
+        let column = |line_start: &str| {
+            let line = summary.lines().find(|l| l.starts_with(line_start)).unwrap();
+            line.find(" FAILED").or_else(|| line.find(" not run"))
+        };
+        assert_eq!(column("second one"), Some(27), "{summary}");
+        assert_eq!(column("pytest integration"), Some(27), "{summary}");
+        let total = summary.lines().find(|l| l.starts_with("total")).unwrap();
+        let passed = summary
+            .lines()
+            .find(|l| l.starts_with("second one"))
+            .unwrap();
+        assert_eq!(total.find("  5"), passed.find("  1"), "{summary}");
+        assert_eq!(slug("pytest unit (py3.10)"), "pytest-unit-py3-10");
         // A new runner starts from an empty folder.
         Runner::new(Mode::Plain, dir.clone(), 1).unwrap();
         assert!(!dir.join("01-first.log").exists());

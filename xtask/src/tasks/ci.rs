@@ -300,7 +300,8 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         coverage_table: Output::new("coverage table", "coverage"),
         archive,
     };
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?;
+    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?
+        .with_names(nodes.iter().map(|node| node.name));
     let fail_fast = if flags.no_fail_fast {
         FailFast::No
     } else {

@@ -4,6 +4,8 @@
 //! checks nextest's version too) and the arguments that run them on this checkout, the
 //! server, the wheel installed into the venv.
 
+use std::sync::{Mutex, PoisonError};
+
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::cmd;
@@ -20,6 +22,9 @@ use crate::traceln;
 pub struct Opened {
     pub dir: Utf8PathBuf,
     pub manifest: Manifest,
+    /// Held while a step of this run extracts, so that a step beside it waits here, in
+    /// silence, rather than on the file lock, which tells of another `cargo xtask`.
+    extracting: Mutex<()>,
 }
 
 /// The archive in `dir`, refused in one line if it cannot run here: no manifest, another
@@ -49,6 +54,7 @@ pub fn open(sh: &StepContext, dir: &Utf8Path) -> Result<Opened> {
     Ok(Opened {
         dir: dir.to_owned(),
         manifest,
+        extracting: Mutex::new(()),
     })
 }
 
@@ -105,6 +111,11 @@ impl Opened {
             bail!("{mismatch}");
         }
         let part = self.manifest.part(role)?;
+        // A step that panicked while it held it left nothing half done: the mark is written last.
+        let _this_run = self
+            .extracting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         extract(
             sh,
             &self.dir.join(&part.file),
