@@ -12,33 +12,30 @@ mod changed;
 mod coverage;
 mod lanes;
 mod pytest_stage;
+mod report;
 mod rust_tests;
 
 use anyhow::Result;
 use camino::Utf8PathBuf;
 
-use crate::base::console::{self, Colour};
 use crate::base::context::StepContext;
 use crate::base::paths;
-use crate::base::process::{self, Failed, Reported};
+use crate::base::process::Failed;
 use crate::checks::workflow_lint;
-use crate::engine::events::{Case, TestEnded, TestOutcome};
 use crate::engine::graph::{self, FailFast, Node};
-use crate::engine::history;
-use crate::engine::junit;
 use crate::engine::output::Output;
-use crate::engine::steps::{self, Mode, Outcome, Runner, State, Step};
+use crate::engine::steps::{Mode, Runner, Step};
 use crate::flags::{self, Suite};
+use crate::outln;
 use crate::python::interpreters;
-use crate::python::pytest_runner;
 use crate::python::venv;
 use crate::readme::extract;
 use crate::server::test_server::{self, Server};
-use crate::{errln, outln};
 use archive::Archive;
 use builds::Built;
 use changed::Focus;
 use coverage::Profiles;
+use report::RunEnd;
 
 /// The steps of `ci`: each row a name, the steps it needs (earlier in the table), and its
 /// body. A step starts once all it needs has passed; `always` steps (cleanup) start once
@@ -181,6 +178,42 @@ struct Ci {
 }
 
 impl Ci {
+    /// The run's shared state, before any step: with `--coverage`, the instrumented build's
+    /// profiles; the JUnit folder emptied, since a stage that does not run this time
+    /// (`--only`, a shard) must leave no old report for `junit-merge` to count.
+    fn new(
+        sh: &StepContext,
+        flags: &flags::Ci,
+        mode: Mode,
+        lanes: Vec<lanes::Lane>,
+        focus: Focus,
+        archive: Archive,
+    ) -> Result<Ci> {
+        let coverage = flags
+            .coverage
+            .then(|| coverage::instrumented_run(sh, flags.python.as_deref()))
+            .transpose()?;
+        let xtask_dir = paths::xtask_dir()?;
+        let junit_dir = xtask_dir.join("junit");
+        paths::empty_of(&junit_dir, "xml")?;
+        Ok(Ci {
+            flags: flags.clone(),
+            xtask_dir,
+            junit_dir,
+            github: mode == Mode::GitHub,
+            built: Output::new("test list", "rust build"),
+            server: Output::new("server", "server up"),
+            focus,
+            lanes,
+            slots: lanes::Slots::for_cores(),
+            wheel: Output::new("wheel", "wheel"),
+            sdist: Output::new("sdist", "wheel"),
+            coverage,
+            coverage_table: Output::new("coverage table", "coverage"),
+            archive,
+        })
+    }
+
     /// What the Rust tests' steps need of the run.
     fn rust_run(&self) -> rust_tests::Run {
         rust_tests::Run {
@@ -226,7 +259,49 @@ enum RustTests {
     Venv,
 }
 
+/// Runs the selected steps of the table (with `--list`, only names them), then tells how
+/// they ended.
 pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
+    let lanes = python_lanes(sh, flags)?;
+    let nodes = if lanes.is_empty() {
+        NODES
+    } else {
+        lanes::table(&lanes, flags.wheel)
+    };
+    if flags.list {
+        return list(nodes, flags);
+    }
+    let (selected, focus) = match &flags.changed {
+        Some(reference) => changed::select(sh, nodes, reference.as_deref())?,
+        None => (graph::select(nodes, &flags.only)?, Focus::everything()),
+    };
+    let archive = Archive::new(sh, flags)?;
+    let selected = archive.select(nodes, selected, &flags.only)?;
+    let nodes = builds_in_turn(nodes, &selected);
+    let mode = Mode::detect(flags.verbose);
+    let ci = Ci::new(sh, flags, mode, lanes, focus, archive)?;
+    let mut runner = Runner::new(mode, ci.xtask_dir.join("logs/ci"), nodes.len())?
+        .with_names(nodes.iter().map(|node| node.name));
+    let fail_fast = if flags.no_fail_fast {
+        FailFast::No
+    } else {
+        FailFast::Yes
+    };
+    let result = graph::run(nodes, &selected, fail_fast, &ci, sh, &mut runner);
+    let end = RunEnd {
+        xtask_dir: ci.xtask_dir.clone(),
+        junit_dir: ci.junit_dir.clone(),
+        left_out: changed::left_out(nodes, &selected),
+        coverage_table: ci.coverage_table.get().cloned(),
+    };
+    drop(ci);
+    report::tell(sh, flags, &runner, end, result)
+}
+
+/// The Python lanes that `--python` or `--wheel` ask for (none for a plain run), checked
+/// first against the flags that measure one Python in the bindings' venv, so that a
+/// combination that cannot be met fails before any work.
+fn python_lanes(sh: &StepContext, flags: &flags::Ci) -> Result<Vec<lanes::Lane>> {
     let lanes = lanes::lanes(match (&flags.python, flags.wheel) {
         (Some(python), _) => interpreters::resolve(sh, python)?,
         (None, true) => vec![interpreters::default_python(sh)?],
@@ -240,102 +315,15 @@ pub fn run(sh: &StepContext, flags: &flags::Ci) -> Result<()> {
         !(flags.coverage && (!lanes.is_empty() || flags.changed.is_some())),
         "--coverage runs every step in the bindings' venv: leave out --python, --wheel and --changed"
     );
-    let nodes = if lanes.is_empty() {
-        NODES
-    } else {
-        lanes::table(&lanes, flags.wheel)
-    };
-    if flags.list {
-        // With `--only`, a dry run: what would run, in the order it can.
-        let selected = graph::select(nodes, &flags.only)?;
-        let nodes = builds_in_turn(nodes, &selected);
-        outln!("{}", graph::list_selected(nodes, &selected));
-        return Ok(());
-    }
-    let (selected, focus) = match &flags.changed {
-        Some(reference) => changed::select(sh, nodes, reference.as_deref())?,
-        None => (graph::select(nodes, &flags.only)?, Focus::everything()),
-    };
-    let archive = Archive::new(sh, flags)?;
-    let selected = archive.select(nodes, selected, &flags.only)?;
+    Ok(lanes)
+}
+
+/// `--list`: the table, in the order it can run; with `--only`, a dry run of what would.
+fn list(nodes: &'static [Node<Ci>], flags: &flags::Ci) -> Result<()> {
+    let selected = graph::select(nodes, &flags.only)?;
     let nodes = builds_in_turn(nodes, &selected);
-    let coverage = flags
-        .coverage
-        .then(|| coverage::instrumented_run(sh, flags.python.as_deref()))
-        .transpose()?;
-    let mode = Mode::detect(flags.verbose);
-    let xtask_dir = paths::xtask_dir()?;
-    let junit_dir = xtask_dir.join("junit");
-    // A stage that does not run this time (`--only`, a shard) must leave no old report
-    // for `junit-merge` to count.
-    paths::empty_of(&junit_dir, "xml")?;
-    let ci = Ci {
-        flags: flags.clone(),
-        xtask_dir: xtask_dir.clone(),
-        junit_dir: junit_dir.clone(),
-        github: mode == Mode::GitHub,
-        built: Output::new("test list", "rust build"),
-        server: Output::new("server", "server up"),
-        focus,
-        lanes,
-        slots: lanes::Slots::for_cores(),
-        wheel: Output::new("wheel", "wheel"),
-        sdist: Output::new("sdist", "wheel"),
-        coverage,
-        coverage_table: Output::new("coverage table", "coverage"),
-        archive,
-    };
-    let mut runner = Runner::new(mode, xtask_dir.join("logs/ci"), nodes.len())?
-        .with_names(nodes.iter().map(|node| node.name));
-    let fail_fast = if flags.no_fail_fast {
-        FailFast::No
-    } else {
-        FailFast::Yes
-    };
-    let result = graph::run(nodes, &selected, fail_fast, &ci, sh, &mut runner);
-    let left_out = changed::left_out(nodes, &selected);
-    let coverage_table = ci.coverage_table.get().cloned();
-    drop(ci);
-    // From the tests' ends as the steps told them, not from the reports.
-    if let Err(error) = history::record_run(sh, &runner.tests()) {
-        errln!("warning: this run is not in the tests' history: {error:#}");
-    }
-    let steps = step_cases(&runner.in_order());
-    junit::write(&junit_dir.join("ci.xml"), "cargo xtask ci", &steps)?;
-    errln!("JUnit reports: {}", paths::display_path(&junit_dir));
-    // The results go to stdout, as pytest's and cargo test's do, so that `ci > out.txt`
-    // keeps them; progress and logs stay on stderr.
-    outln!("{}", runner.summary());
-    if flags.changed.is_some() {
-        outln!("left out, as no change affects them: {left_out}");
-    }
-    if let Some(table) = coverage_table {
-        coverage::show_table(&table)?;
-    }
-    if flags.cov && result.is_ok() {
-        outln!(
-            "{}",
-            pytest_runner::coverage_total(&xtask_dir.join("coverage.xml"))
-        );
-    }
-    // The last line, whatever happened: CI log readers look for it.
-    let mut lines = runner.end_lines(result.as_ref().err(), runner.totals(), "ci");
-    if runner.flaky() > 0 {
-        // On the line before the totals: the last line keeps its exact form.
-        let count = steps::flaky_count(runner.flaky(), flags.retries.flaky_fails);
-        let at = lines.len() - 1;
-        lines.insert(at, console::paint_stdout(&count, Colour::Yellow));
-    }
-    for line in lines {
-        outln!("{line}");
-    }
-    // The failure was shown under its step; main only passes its exit code on.
-    result.map_err(|error| {
-        Reported {
-            code: process::exit_code_of(&error),
-        }
-        .into()
-    })
+    outln!("{}", graph::list_selected(nodes, &selected));
+    Ok(())
 }
 
 /// The README's diagram of the steps, drawn from the table.
@@ -469,53 +457,9 @@ fn coverage_report(
     }
 }
 
-/// The steps as the tests of a JUnit report: a case per step, failed, skipped (not run or
-/// stopped) or passed.
-fn step_cases(outcomes: &[&Outcome]) -> Vec<TestEnded> {
-    let ended = |outcome: &Outcome, result, message: Option<String>, output| TestEnded {
-        test: outcome.name.clone(),
-        outcome: result,
-        duration: outcome.duration.unwrap_or_default(),
-        attempt: 1,
-        case: Case {
-            suite: "cargo xtask ci".to_owned(),
-            class: "ci".to_owned(),
-            name: outcome.name.clone(),
-            message,
-            output,
-            failed_attempts: Vec::new(),
-        },
-    };
-    let cases = outcomes.iter().map(|outcome| match outcome.state {
-        State::Passed => ended(outcome, TestOutcome::Passed, None, None),
-        State::Failed => {
-            let message = format!("step `{}` failed", outcome.name);
-            ended(
-                outcome,
-                TestOutcome::Failed,
-                Some(message),
-                outcome.error.clone(),
-            )
-        }
-        State::Stopped => {
-            let message = outcome
-                .error
-                .clone()
-                .unwrap_or_else(|| "stopped".to_owned());
-            ended(outcome, TestOutcome::Skipped, Some(message), None)
-        }
-        State::NotRun => {
-            let message = "not run: what it needs did not pass".to_owned();
-            ended(outcome, TestOutcome::Skipped, Some(message), None)
-        }
-    });
-    cases.collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn the_table_reads_in_an_order_that_runs() {
@@ -582,39 +526,5 @@ mod tests {
         assert!(dir.join("notes.txt").exists());
         paths::empty_of(&dir.join("new"), "xml").unwrap();
         assert!(dir.join("new").is_dir());
-    }
-
-    #[test]
-    fn junit_lists_every_step_and_escapes_what_xml_forbids() {
-        let outcome = |name: &str, state: State, error: Option<&str>| Outcome {
-            index: 0,
-            name: name.to_owned(),
-            state,
-            duration: (state != State::NotRun).then_some(Duration::from_millis(1500)),
-            error: error.map(str::to_owned),
-            counts: None,
-            flaky: 0,
-            tests: Vec::new(),
-            reruns: Vec::new(),
-        };
-        let outcomes = [
-            outcome("rust build", State::Passed, None),
-            outcome("extract", State::Failed, Some("a <b> & c \u{1b}[31m\u{7}")),
-            outcome("rust tests", State::Stopped, Some("stopped")),
-            outcome("server up", State::NotRun, None),
-        ];
-        let steps = step_cases(&outcomes.iter().collect::<Vec<_>>());
-        let xml = junit::report("cargo xtask ci", &steps).to_string().unwrap();
-        assert!(
-            xml.contains(r#"tests="4" skipped="2" failures="1""#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(r#"name="rust build" classname="ci" time="1.500""#),
-            "{xml}"
-        );
-        assert!(xml.contains("a &lt;b&gt; &amp; c"), "{xml}");
-        assert!(!xml.contains('\u{7}') && !xml.contains('\u{1b}'), "{xml}");
-        assert_eq!(xml.matches("<skipped").count(), 2, "{xml}");
     }
 }
