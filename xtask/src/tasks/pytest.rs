@@ -22,41 +22,26 @@ use crate::python::interpreters::{self, Interpreter};
 use crate::python::pytest_runner::{self, Coverage, Report, Target};
 use crate::python::venv;
 use crate::readme::extract;
-use crate::server::test_server::{self, Server};
+use crate::server::test_server::{self, Address, Server};
 
 /// How long a `--server` gets to accept a TCP connection.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// pytest's arguments and environment, as `pytest_runner` takes them.
+type Command = (Vec<String>, Vec<(&'static str, String)>);
+
+/// Checks a `--server` first, brings up what the suite needs, runs pytest once per lane,
+/// and ends with the commands that run the failed tests again, the coverage and the flaky
+/// tests.
 pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     let suite = if flags.no_server {
         Suite::Unit
     } else {
         flags.suite
     };
-    // Checked first, so that a wrong address fails at once, before any build.
-    let external = match &flags.server {
-        Some(url) => {
-            let address = test_server::parse_server_url(url)?;
-            test_server::check_reachable(&address, REACH_TIMEOUT)?;
-            Some(address)
-        }
-        None => None,
-    };
-    let mut args = vec!["-m".to_owned(), suite.marker_expression().to_owned()];
-    args.extend(pytest_runner::benchmark_args(&flags.pytest_args));
-    args.extend(pytest_runner::user_args(&flags.tests, &flags.pytest_args)?);
+    let external = external_server(flags)?;
     let xtask_dir = paths::xtask_dir()?;
-    // Every attempt of every test, for the flaky ones and the JUnit report.
-    let report_log = paths::fresh_file(&xtask_dir.join("pytest/pytest.jsonl"))?;
-    args.push(format!("--report-log={report_log}"));
-    if flags.retries.retries > 0 {
-        args.push(format!("--reruns={}", flags.retries.retries));
-    }
-    let mut env = Vec::new();
-    if flags.cov {
-        args.extend(pytest_runner::coverage_args(Coverage::Whole, &xtask_dir));
-        env.push(("COVERAGE_FILE", xtask_dir.join(".coverage").to_string()));
-    }
+    let ((args, mut env), report_log) = command(flags, suite, &xtask_dir)?;
     let interpreters = match &flags.python {
         Some(python) => interpreters::resolve(sh, python)?,
         None => Vec::new(),
@@ -73,36 +58,7 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
     // Its folder made: conftest.py appends to it, and a fresh target dir has no such folder.
     let failed_file = paths::fresh_file(&xtask_dir.join("pytest/failed.txt"))?;
     env.push(("XTASK_FAILED_FILE", failed_file.to_string()));
-    let mut failed_lanes = Vec::new();
-    let mut result = Ok(());
-    for (lane, python) in &pythons {
-        if let Some(lane) = lane {
-            errln!("pytest on {lane}");
-        }
-        // The command and its environment go to the log; pytest's report, as pytest prints
-        // it, to the terminal.
-        let log = xtask_dir.join("logs/pytest/pytest.log");
-        let logged = (!flags.verbose).then(|| sh.logging_to(&log)).transpose()?;
-        let sh = logged.as_ref().unwrap_or(sh);
-        let ran = pytest_runner::run_with(
-            sh,
-            python,
-            target,
-            &args,
-            &env,
-            Report::OnTheTerminal,
-            || Ok(()),
-        );
-        if let (Err(_), Some(lane)) = (&ran, lane) {
-            failed_lanes.push(lane.clone());
-        }
-        if result.is_ok() {
-            result = ran;
-        }
-    }
-    if !failed_lanes.is_empty() && pythons.len() > 1 {
-        errln!("failed on: {}", failed_lanes.join(", "));
-    }
+    let result = run_lanes(sh, flags, &pythons, target, &(args, env), &xtask_dir);
     if result.is_err() {
         let failed = std::fs::read_to_string(&failed_file).unwrap_or_default();
         for line in pytest_runner::rerun_lines(&failed, suite, flags.server.as_deref()) {
@@ -110,23 +66,7 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
         }
     }
     if flags.cov {
-        let xml = xtask_dir.join("coverage.xml");
-        errln!("{}", pytest_runner::coverage_total(&xml));
-        let no_test_failed = std::fs::read_to_string(&failed_file)
-            .unwrap_or_default()
-            .is_empty();
-        if let (Err(error), Some(shortfall), true) = (
-            &result,
-            pytest_runner::coverage_shortfall(&xml),
-            no_test_failed,
-        ) {
-            // The tests passed: the threshold is what failed, not "pytest".
-            return Err(Failed {
-                code: process::exit_code_of(error),
-                message: shortfall,
-            }
-            .into());
-        }
+        coverage_verdict(&xtask_dir, &failed_file, &result)?;
     }
     let flaky = report_attempts(&report_log, &xtask_dir.join("pytest/junit.xml"))?;
     match result {
@@ -137,6 +77,104 @@ pub fn run(sh: &StepContext, flags: &flags::Pytest) -> Result<()> {
         .into()),
         result => result,
     }
+}
+
+/// The `--server` to test against, checked first, so that a wrong address fails at once,
+/// before any build.
+fn external_server(flags: &flags::Pytest) -> Result<Option<Address>> {
+    let Some(url) = &flags.server else {
+        return Ok(None);
+    };
+    let address = test_server::parse_server_url(url)?;
+    test_server::check_reachable(&address, REACH_TIMEOUT)?;
+    Ok(Some(address))
+}
+
+/// pytest's arguments and environment (but the failed tests' file): the suite's marker, the
+/// user's tests and arguments, a report log of every attempt of every test (for the flaky
+/// ones and the JUnit report), the reruns and the coverage asked for; and the report log.
+fn command(
+    flags: &flags::Pytest,
+    suite: Suite,
+    xtask_dir: &Utf8Path,
+) -> Result<(Command, Utf8PathBuf)> {
+    let mut args = vec!["-m".to_owned(), suite.marker_expression().to_owned()];
+    args.extend(pytest_runner::benchmark_args(&flags.pytest_args));
+    args.extend(pytest_runner::user_args(&flags.tests, &flags.pytest_args)?);
+    let report_log = paths::fresh_file(&xtask_dir.join("pytest/pytest.jsonl"))?;
+    args.push(format!("--report-log={report_log}"));
+    if flags.retries.retries > 0 {
+        args.push(format!("--reruns={}", flags.retries.retries));
+    }
+    let mut env = Vec::new();
+    if flags.cov {
+        args.extend(pytest_runner::coverage_args(Coverage::Whole, xtask_dir));
+        env.push(("COVERAGE_FILE", xtask_dir.join(".coverage").to_string()));
+    }
+    Ok(((args, env), report_log))
+}
+
+/// Runs pytest in each lane's Python (the command and its environment to the log, pytest's
+/// report, as pytest prints it, to the terminal). Every lane runs, so that one run says
+/// where the tests fail; the first failure is the result.
+fn run_lanes(
+    sh: &StepContext,
+    flags: &flags::Pytest,
+    pythons: &Lanes,
+    target: Target<'_>,
+    (args, env): &Command,
+    xtask_dir: &Utf8Path,
+) -> Result<()> {
+    let mut failed_lanes = Vec::new();
+    let mut result = Ok(());
+    for (lane, python) in pythons {
+        if let Some(lane) = lane {
+            errln!("pytest on {lane}");
+        }
+        let log = xtask_dir.join("logs/pytest/pytest.log");
+        let logged = (!flags.verbose).then(|| sh.logging_to(&log)).transpose()?;
+        let sh = logged.as_ref().unwrap_or(sh);
+        let ran =
+            pytest_runner::run_with(sh, python, target, args, env, Report::OnTheTerminal, || {
+                Ok(())
+            });
+        if let (Err(_), Some(lane)) = (&ran, lane) {
+            failed_lanes.push(lane.clone());
+        }
+        if result.is_ok() {
+            result = ran;
+        }
+    }
+    if !failed_lanes.is_empty() && pythons.len() > 1 {
+        errln!("failed on: {}", failed_lanes.join(", "));
+    }
+    result
+}
+
+/// With `--cov`: the total; and when pytest failed but no test did, the threshold is what
+/// failed, and the error says so, not "pytest".
+fn coverage_verdict(
+    xtask_dir: &Utf8Path,
+    failed_file: &Utf8Path,
+    result: &Result<()>,
+) -> Result<()> {
+    let xml = xtask_dir.join("coverage.xml");
+    errln!("{}", pytest_runner::coverage_total(&xml));
+    let no_test_failed = std::fs::read_to_string(failed_file)
+        .unwrap_or_default()
+        .is_empty();
+    if let (Err(error), Some(shortfall), true) = (
+        result,
+        pytest_runner::coverage_shortfall(&xml),
+        no_test_failed,
+    ) {
+        return Err(Failed {
+            code: process::exit_code_of(error),
+            message: shortfall,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// The JUnit report of the run, written from its report log with each test's failed
