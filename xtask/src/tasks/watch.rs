@@ -302,38 +302,11 @@ impl Session<'_> {
         // events counted again, and this run's first ones skipped.
         paths::fresh_file(&self.events)?;
         let offset = self.log_length();
-        let target = match (&self.server, run_scope(run)) {
-            (Some(server), scope) if self.needs_server(scope) => Target::Guarded(server),
-            _ => Target::Nothing,
-        };
-        let (sh, restart) = (self.sh, self.flags.restart);
         let label = match run {
             Run::Files(_) => format!("{what}: its tests"),
             Run::Rest { .. } => what.to_owned(),
         };
-        let status = StatusLine::new(self.terminal, &label);
-        let mut events = Tail::new(&self.events);
-        let mut tests = PytestRun::default();
-        // pytest writes to the log, not the terminal, which its excerpts are shown on.
-        let columns = self.terminal.then(terminal_columns).flatten();
-        let env: Vec<(&str, String)> = columns
-            .map(|c| ("COLUMNS", c.to_string()))
-            .into_iter()
-            .collect();
-        let result = pytest_runner::run(sh, target, &args, &env, Report::WithTheTrace, || {
-            tests.feed(&events.read_new());
-            status.show(&tests);
-            let changed = watcher.pending(sh)?;
-            if !changed.is_empty() {
-                pending.merge(routing::route(&changed));
-            }
-            if restart && !pending.is_empty() {
-                return Err(Restart.into());
-            }
-            Ok(())
-        });
-        tests.feed(&events.read_new());
-        status.clear();
+        let (result, tests) = self.follow(run, &args, &label, watcher, pending);
         let output = read_from(&self.log, offset);
         match &result {
             Err(error) if error.is::<Restart>() || signals::is_stop(error) => {
@@ -348,12 +321,69 @@ impl Session<'_> {
             Err(error) => self.show_failures(error, &tests, &output),
             Ok(()) => {}
         }
+        self.tell_end(run, &tests, &result, started, &label);
+        Ok(())
+    }
+
+    /// pytest on `args`, its report log followed for the status line, and the changes that
+    /// come meanwhile collected into `pending`: under `--restart`, the first stops pytest
+    /// (a [`Restart`] error). Returns pytest's result and the tests as the log told them.
+    fn follow(
+        &self,
+        run: &Run,
+        args: &[String],
+        label: &str,
+        watcher: &mut Watcher,
+        pending: &mut Plan,
+    ) -> (Result<()>, PytestRun) {
+        let target = match (&self.server, run_scope(run)) {
+            (Some(server), scope) if self.needs_server(scope) => Target::Guarded(server),
+            _ => Target::Nothing,
+        };
+        let (sh, restart) = (self.sh, self.flags.restart);
+        let status = StatusLine::new(self.terminal, label);
+        let mut events = Tail::new(&self.events);
+        let mut tests = PytestRun::default();
+        // pytest writes to the log, not the terminal, which its excerpts are shown on.
+        let columns = self.terminal.then(terminal_columns).flatten();
+        let env: Vec<(&str, String)> = columns
+            .map(|c| ("COLUMNS", c.to_string()))
+            .into_iter()
+            .collect();
+        let result = pytest_runner::run(sh, target, args, &env, Report::WithTheTrace, || {
+            tests.feed(&events.read_new());
+            status.show(&tests);
+            let changed = watcher.pending(sh)?;
+            if !changed.is_empty() {
+                pending.merge(routing::route(&changed));
+            }
+            if restart && !pending.is_empty() {
+                return Err(Restart.into());
+            }
+            Ok(())
+        });
+        tests.feed(&events.read_new());
+        status.clear();
+        (result, tests)
+    }
+
+    /// The `watch:` line of a run that ended: its counts, green only when it passed and no
+    /// test that failed earlier is left failing (a run that leaves it out proves nothing of
+    /// it), then which still fail.
+    fn tell_end(
+        &mut self,
+        run: &Run,
+        tests: &PytestRun,
+        result: &Result<()>,
+        started: Instant,
+        label: &str,
+    ) {
         let counts = tests.counts;
-        let passed = match &result {
+        let passed = match result {
             Ok(()) => true,
             Err(error) => pytest_runner::no_tests_collected(error),
         };
-        self.remember_failures(run, &tests);
+        self.remember_failures(run, tests);
         let still_failing = still_failing(&self.failing, &tests.failed);
         let colour = match passed && still_failing.is_none() {
             true => Colour::Green,
@@ -370,7 +400,6 @@ impl Session<'_> {
         if let Some(still_failing) = still_failing {
             errln!("{} {still_failing}", console::paint("watch:", Colour::Red));
         }
-        Ok(())
     }
 
     /// Adds the tests that failed in `run` to those still failing, and takes out those it
