@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::base::context::StepContext;
+use crate::base::context::{Seed, StepContext};
 use crate::base::signals::{self, CancelToken, Interrupted};
 use crate::engine::steps::{self, Runner, State, Step};
 
@@ -192,10 +192,7 @@ pub fn run<C: Sync>(
 ) -> Result<()> {
     check(nodes)?;
     let seed = sh.seed();
-    let mut slots = vec![Slot::Waiting; nodes.len()];
-    let mut running: Vec<(usize, CancelToken)> = Vec::new();
-    let mut first_error: Option<anyhow::Error> = None;
-    let mut interrupted: Option<anyhow::Error> = None;
+    let mut schedule = Schedule::new(nodes.len(), fail_fast);
     // One channel wakes the scheduler: a node's end, or a signal.
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
     let _listening = signals::on_wake({
@@ -206,62 +203,145 @@ pub fn run<C: Sync>(
     });
     std::thread::scope(|scope| {
         loop {
-            let failed = first_error.is_some() && fail_fast == FailFast::Yes;
-            let stopping = failed || interrupted.is_some() || signals::received().is_some();
-            for index in ready(nodes, selected, &slots, stopping, fail_fast) {
+            let stopping = schedule.stopping();
+            for index in ready(nodes, selected, &schedule.slots, stopping, fail_fast) {
+                let token = schedule.start(index);
                 let mut step = runner.begin(index + 1, nodes[index].name);
                 step.lane = nodes[index].lane;
-                let token = CancelToken::default();
-                running.push((index, token.clone()));
-                slots[index] = Slot::Running;
-                let (done, body, seed) = (wake_tx.clone(), nodes[index].body, &seed);
-                scope.spawn(move || {
-                    let result = step.run(seed, token, |cx, step| {
-                        catch_unwind(AssertUnwindSafe(|| body(context, cx, step)))
-                            .unwrap_or_else(|_| Err(anyhow!("the step panicked")))
-                    });
-                    let _ = done.send(Wake::Ended(Box::new((index, step, result))));
-                });
+                let start = Start {
+                    index,
+                    body: nodes[index].body,
+                    token,
+                    done: wake_tx.clone(),
+                };
+                start.spawn(scope, step, context, &seed);
             }
-            if running.is_empty() {
+            if schedule.running.is_empty() {
                 break;
             }
             let Ok(Wake::Ended(ended)) = wake_rx.recv() else {
                 // A signal: the loop looks again at what may start (cleanup only).
                 continue;
             };
-            let (index, step, result) = *ended;
-            running.retain(|(i, _)| *i != index);
-            let state = steps::state_of(&result);
-            slots[index] = Slot::Ended(state);
-            runner.finish(step, &result, state);
-            let Err(error) = result else { continue };
-            // The first failure stops the run (unless fail-fast is off); so does an
-            // interruption that a node saw first (its wait returned it before the scheduler
-            // was woken).
-            let interrupts = error.chain().any(|e| e.is::<Interrupted>());
-            let fails = state == State::Failed && fail_fast == FailFast::Yes;
-            if fails || interrupts {
-                for (_, token) in &running {
-                    token.cancel();
-                }
-            }
-            match state {
-                State::Failed if first_error.is_none() => first_error = Some(error),
-                _ if interrupts && interrupted.is_none() => interrupted = Some(error),
-                _ => {}
-            }
+            schedule.ended(runner, *ended);
         }
     });
-    for (index, node) in nodes.iter().enumerate() {
-        if selected[index] && slots[index] == Slot::Waiting {
-            runner.not_run(index + 1, node.name);
+    schedule.not_run(nodes, selected, runner);
+    schedule.result()
+}
+
+/// A node about to start on a thread of its own: what it runs, the token that stops it,
+/// and where it tells its end.
+struct Start<C> {
+    index: usize,
+    body: fn(&C, &StepContext, &mut Step) -> Result<()>,
+    token: CancelToken,
+    done: mpsc::Sender<Wake>,
+}
+
+impl<C: Sync> Start<C> {
+    /// Runs the node's body on a thread of `scope`; a panic is the step's failure, not the
+    /// run's end, so that the scheduler still stops the others and runs the cleanup.
+    fn spawn<'scope, 'env>(
+        self,
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        mut step: Step,
+        context: &'env C,
+        seed: &'env Seed,
+    ) {
+        let Start {
+            index,
+            body,
+            token,
+            done,
+        } = self;
+        scope.spawn(move || {
+            let result = step.run(seed, token, |cx, step| {
+                catch_unwind(AssertUnwindSafe(|| body(context, cx, step)))
+                    .unwrap_or_else(|_| Err(anyhow!("the step panicked")))
+            });
+            let _ = done.send(Wake::Ended(Box::new((index, step, result))));
+        });
+    }
+}
+
+/// Where the run is: each node's slot, the running nodes' tokens, and what stops the run.
+struct Schedule {
+    fail_fast: FailFast,
+    slots: Vec<Slot>,
+    running: Vec<(usize, CancelToken)>,
+    first_error: Option<anyhow::Error>,
+    interrupted: Option<anyhow::Error>,
+}
+
+impl Schedule {
+    fn new(nodes: usize, fail_fast: FailFast) -> Schedule {
+        Schedule {
+            fail_fast,
+            slots: vec![Slot::Waiting; nodes],
+            running: Vec::new(),
+            first_error: None,
+            interrupted: None,
         }
     }
-    match (signals::received(), first_error, interrupted) {
-        (Some(signal), ..) => Err(signal.into()),
-        (None, Some(error), _) | (None, None, Some(error)) => Err(error),
-        (None, None, None) => Ok(()),
+
+    /// Marks node `index` running; returns the token that stops it.
+    fn start(&mut self, index: usize) -> CancelToken {
+        let token = CancelToken::default();
+        self.running.push((index, token.clone()));
+        self.slots[index] = Slot::Running;
+        token
+    }
+
+    /// Every selected node that never started, as not run in the runner's outcomes, so
+    /// that the summary and the reports name it.
+    fn not_run<C>(&self, nodes: &[Node<C>], selected: &[bool], runner: &mut Runner) {
+        for (index, node) in nodes.iter().enumerate() {
+            if selected[index] && self.slots[index] == Slot::Waiting {
+                runner.not_run(index + 1, node.name);
+            }
+        }
+    }
+
+    /// Whether the run stops (only cleanup starts): after a failure under fail-fast, an
+    /// interruption that a node saw, or a signal.
+    fn stopping(&self) -> bool {
+        let failed = self.first_error.is_some() && self.fail_fast == FailFast::Yes;
+        failed || self.interrupted.is_some() || signals::received().is_some()
+    }
+
+    /// Takes a node's end: its outcome to the runner, and, for the first failure (unless
+    /// fail-fast is off) or an interruption, every running node cancelled.
+    fn ended(&mut self, runner: &mut Runner, (index, step, result): (usize, Step, Result<()>)) {
+        self.running.retain(|(i, _)| *i != index);
+        let state = steps::state_of(&result);
+        self.slots[index] = Slot::Ended(state);
+        runner.finish(step, &result, state);
+        let Err(error) = result else { return };
+        // The first failure stops the run (unless fail-fast is off); so does an
+        // interruption that a node saw first (its wait returned it before the scheduler
+        // was woken).
+        let interrupts = error.chain().any(|e| e.is::<Interrupted>());
+        let fails = state == State::Failed && self.fail_fast == FailFast::Yes;
+        if fails || interrupts {
+            for (_, token) in &self.running {
+                token.cancel();
+            }
+        }
+        match state {
+            State::Failed if self.first_error.is_none() => self.first_error = Some(error),
+            _ if interrupts && self.interrupted.is_none() => self.interrupted = Some(error),
+            _ => {}
+        }
+    }
+
+    /// The run's result: a signal's, else the first failure's, else an interruption's.
+    fn result(self) -> Result<()> {
+        match (signals::received(), self.first_error, self.interrupted) {
+            (Some(signal), ..) => Err(signal.into()),
+            (None, Some(error), _) | (None, None, Some(error)) => Err(error),
+            (None, None, None) => Ok(()),
+        }
     }
 }
 
