@@ -127,7 +127,7 @@ fn scan_processes(marker: &str) -> Vec<i32> {
 #[cfg(not(target_os = "linux"))]
 fn scan_processes(marker: &str) -> Vec<i32> {
     // `ps eww` shows each process's environment after its command on macOS and the BSDs.
-    let output = Command::new("ps")
+    let output = std::process::Command::new("ps")
         .args(["eww", "-ax", "-o", "pid=,command="])
         .output()
         .unwrap();
