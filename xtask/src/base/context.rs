@@ -40,8 +40,13 @@ pub struct Seed {
 pub struct Log(Arc<Mutex<File>>);
 
 impl Log {
-    /// Appends to `path`, which is created if missing.
+    /// Appends to `path`, which is created if missing, with its folder: a run in a fresh
+    /// target dir may log before any step made `target/xtask/logs/`.
     pub fn open(path: &Utf8Path) -> Result<Log> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the step log's folder {dir}"))?;
+        }
         let file = File::options()
             .create(true)
             .append(true)
@@ -171,5 +176,20 @@ impl StepContext {
     /// Sleeps for `duration`, or less: a signal or a stop ends the sleep with its error.
     pub fn sleep(&self, duration: Duration) -> Result<()> {
         signals::sleep(&self.cancel, duration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_in_a_folder_not_yet_made_is_opened() {
+        let scratch = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(scratch.path()).unwrap();
+        let path = root.join("logs/nested/discovery.log");
+        let log = Log::open(&path).unwrap();
+        log.line(format_args!("a line"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a line\n");
     }
 }
