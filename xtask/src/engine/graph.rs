@@ -132,8 +132,7 @@ pub fn list<C>(nodes: &[Node<C>]) -> String {
 /// they can run in (`--only X --list`: a dry run).
 pub fn list_selected<C>(nodes: &[Node<C>], selected: &[bool]) -> String {
     let chosen = nodes.iter().zip(selected).filter(|(_, chosen)| **chosen);
-    let width = chosen.clone().map(|(node, _)| node.name.len()).max();
-    let width = width.unwrap_or(0).max(20);
+    let width = steps::name_width(chosen.clone().map(|(node, _)| node.name));
     let lines = chosen.map(|(node, _)| {
         let needs: Vec<&str> = node.needs.iter().chain(node.after).copied().collect();
         let needs = match needs.as_slice() {

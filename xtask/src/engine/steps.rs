@@ -34,6 +34,12 @@ const TAIL_LINES: usize = 30;
 /// verdict lines and of the summary stay in line.
 const NAME_WIDTH: usize = 20;
 
+/// The name column for `names`: as wide as the longest, and at least [`NAME_WIDTH`].
+pub fn name_width<'a>(names: impl IntoIterator<Item = &'a str>) -> usize {
+    let longest = names.into_iter().map(|name| name.chars().count()).max();
+    longest.unwrap_or(0).max(NAME_WIDTH)
+}
+
 /// How a run shows itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -158,8 +164,7 @@ impl Runner {
     /// A name column as wide as the longest of `names`, the steps that may run, so that
     /// the lines of every step line up from the first.
     pub fn with_names<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Runner {
-        let longest = names.into_iter().map(|name| name.chars().count()).max();
-        self.width = longest.unwrap_or(0).max(NAME_WIDTH);
+        self.width = name_width(names);
         self
     }
 
@@ -415,8 +420,8 @@ impl Runner {
 
     /// The table of every step, with the step logs' folder.
     pub fn summary(&self) -> String {
-        let names = self.outcomes.iter().map(|o| o.name.chars().count());
-        let width = names.chain([self.width]).max().unwrap_or(NAME_WIDTH);
+        let names = self.outcomes.iter().map(|o| o.name.as_str());
+        let width = name_width(names).max(self.width);
         let mut table = format!(
             "\n{:<width$} {:<8} {:>7} {:>7} {:>7} {:>10}\n",
             "step", "result", "passed", "failed", "skipped", "time"
