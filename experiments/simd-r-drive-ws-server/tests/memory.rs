@@ -133,13 +133,7 @@ impl MeasuredServer {
             assert_eq!(libc::wait4(pid, &mut status, 0, &mut usage), pid);
             (status, usage)
         };
-        let mut log = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
+        let log = common::stderr_of(&mut child);
         assert!(libc::WIFEXITED(status), "server status {status}:\n{log}");
         // macOS counts in bytes (and Linux in KiB, when /proc is not there).
         let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };

@@ -58,13 +58,7 @@ fn the_server_stops_when_its_owner_closes_the_pipe() {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = common::stderr_of(&mut child);
     assert!(status.success(), "{status}: {log}");
     assert!(log.contains("--owner-fd closed"), "{log}");
     assert!(log.contains("store closed"), "{log}");

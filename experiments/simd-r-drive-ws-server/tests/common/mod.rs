@@ -73,13 +73,7 @@ impl Server {
         let ready_after = started.elapsed();
         let Some(line) = line else {
             let status = child.wait().expect("wait for server");
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
+            let err = stderr_of(&mut child);
             panic!("server exited before ready ({status}): {err}");
         };
         let port = line
@@ -124,6 +118,16 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// What a server that has exited wrote on its piped stderr.
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut log = String::new();
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    stderr
+        .read_to_string(&mut log)
+        .expect("read the server's stderr");
+    log
 }
 
 pub fn spawn(storage: &Path, args: &[&str]) -> Child {
